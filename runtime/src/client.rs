@@ -1,0 +1,811 @@
+//! The client: builds requests from their parts, stamps the token at send
+//! time, detects expiry, drives the coordination core and replays.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::{HeaderName, HeaderValue, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use crate::config::{Envelope, Expiry, Lifetime, Placement};
+use crate::core::{Acquire, Chain, Delivery, Expired, Fresh, Grant, Mode, StartLogin, Waiter};
+use crate::error::{Error, LoginError};
+use crate::login::{Login, LoginContext, Session, join_url};
+use crate::request::Request;
+use crate::secret::Secret;
+use crate::store::{MemoryStore, StoredSession, TokenStore};
+
+/// The most replays a call may be configured to make.
+pub const MAX_REPLAYS_LIMIT: u32 = 8;
+
+type Failure = Arc<LoginError>;
+
+/// A typed-API client that keeps its session tokens valid.
+///
+/// Cheap to clone: clones share the token chains, the store and the
+/// connection pool.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: Arc<str>,
+    placement: Placement,
+    mode: Mode,
+    next_token: Option<HeaderName>,
+    expiry: Expiry,
+    envelope: Option<Envelope>,
+    login: Arc<dyn Login>,
+    store: Arc<dyn TokenStore>,
+    chains: Box<[Mutex<Chain<Parked>>]>,
+    next_chain: AtomicUsize,
+    max_replays: u32,
+    login_timeout: Duration,
+    request_timeout: Option<Duration>,
+    stats: Counters,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.inner.base)
+            .field("placement", &self.inner.placement)
+            .field("mode", &self.inner.mode)
+            .field("chains", &self.inner.chains.len())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a client has done so far, for dashboards and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Logins started (each counts once, however many callers waited on it).
+    pub logins: u64,
+    /// Logins that ended in an error.
+    pub login_failures: u64,
+    /// Replies recognised as "token expired".
+    pub expiries: u64,
+    /// Requests sent again after an expiry or a transport error.
+    pub replays: u64,
+    /// Single-use tokens spent without a successor (a lost response, a
+    /// cancelled call), after which the chain logs in again.
+    pub recoveries: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    logins: AtomicU64,
+    login_failures: AtomicU64,
+    expiries: AtomicU64,
+    replays: AtomicU64,
+    recoveries: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The core never panics mid-update, so a poisoned lock holds consistent state.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A caller parked on a chain.
+struct Parked(oneshot::Sender<Delivery<Failure>>);
+
+impl Waiter<Failure> for Parked {
+    fn deliver(self, value: Delivery<Failure>) -> Result<(), Delivery<Failure>> {
+        self.0.send(value)
+    }
+}
+
+/// Configures a [`Client`].
+#[must_use]
+pub struct ClientBuilder {
+    base: String,
+    placement: Placement,
+    lifetime: Lifetime,
+    expiry: Expiry,
+    envelope: Option<Envelope>,
+    login: Option<Arc<dyn Login>>,
+    store: Option<Arc<dyn TokenStore>>,
+    chains: usize,
+    max_replays: u32,
+    login_timeout: Duration,
+    request_timeout: Option<Duration>,
+    expiry_skew: Duration,
+    http: Option<reqwest::Client>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("base", &self.base)
+            .field("placement", &self.placement)
+            .field("lifetime", &self.lifetime)
+            .field("chains", &self.chains)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Starts configuring a client for the API at `base_url`.
+    ///
+    /// Defaults: `Authorization: Bearer`, reusable tokens, HTTP 401 means
+    /// expired, no envelope, one chain, one replay, a 30 s login timeout, a
+    /// 30 s request timeout, 10 s expiry skew, an in-memory store.
+    pub fn builder(base_url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            base: base_url.into(),
+            placement: Placement::Bearer,
+            lifetime: Lifetime::Reusable,
+            expiry: Expiry::status([401]),
+            envelope: None,
+            login: None,
+            store: None,
+            chains: 1,
+            max_replays: 1,
+            login_timeout: Duration::from_secs(30),
+            request_timeout: Some(Duration::from_secs(30)),
+            expiry_skew: Duration::from_secs(10),
+            http: None,
+        }
+    }
+
+    /// Makes the call and decodes the value (unwrapped from the envelope,
+    /// if there is one) as `T`.
+    pub async fn call<T: DeserializeOwned>(&self, request: Request) -> Result<T, Error> {
+        let (status, value) = self.inner.run(&request).await?;
+        serde_json::from_value(value).map_err(|e| Error::decode(status, e))
+    }
+
+    /// What this client has done so far.
+    pub fn stats(&self) -> Stats {
+        let c = &self.inner.stats;
+        Stats {
+            logins: c.logins.load(Ordering::Relaxed),
+            login_failures: c.login_failures.load(Ordering::Relaxed),
+            expiries: c.expiries.load(Ordering::Relaxed),
+            replays: c.replays.load(Ordering::Relaxed),
+            recoveries: c.recoveries.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base
+    }
+}
+
+impl ClientBuilder {
+    /// Where requests carry the token.
+    pub fn placement(mut self, placement: Placement) -> Self {
+        self.placement = placement;
+        self
+    }
+
+    /// Single-use or reusable tokens.
+    pub fn lifetime(mut self, lifetime: Lifetime) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// How the server says "expired".
+    pub fn expiry(mut self, expiry: Expiry) -> Self {
+        self.expiry = expiry;
+        self
+    }
+
+    /// Unwrap `{code, data, msg}`-style bodies.
+    pub fn envelope(mut self, envelope: Envelope) -> Self {
+        self.envelope = Some(envelope);
+        self
+    }
+
+    /// How to obtain a session. Required.
+    pub fn login(mut self, login: impl Login) -> Self {
+        self.login = Some(Arc::new(login));
+        self
+    }
+
+    /// Where sessions are kept (default: memory).
+    pub fn store(mut self, store: impl TokenStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Independent sessions to spread calls over (default 1). Useful with
+    /// single-use tokens, where each chain carries one request at a time;
+    /// only use more than one when the backend allows several sessions.
+    pub fn chains(mut self, n: usize) -> Self {
+        self.chains = n;
+        self
+    }
+
+    /// How many times one call may be sent again after an expiry (with a
+    /// re-login when needed) or a replay-safe transport error. Default 1,
+    /// at most [`MAX_REPLAYS_LIMIT`].
+    pub fn max_replays(mut self, n: u32) -> Self {
+        self.max_replays = n;
+        self
+    }
+
+    /// How long a login (including its refresh attempt) may take.
+    pub fn login_timeout(mut self, d: Duration) -> Self {
+        self.login_timeout = d;
+        self
+    }
+
+    /// How long each request attempt may take; `None` for no limit.
+    pub fn request_timeout(mut self, d: Option<Duration>) -> Self {
+        self.request_timeout = d;
+        self
+    }
+
+    /// How long before a known expiry a token is renewed instead of sent.
+    pub fn expiry_skew(mut self, d: Duration) -> Self {
+        self.expiry_skew = d;
+        self
+    }
+
+    /// Use this HTTP client (for TLS, proxies, pool settings). It should not
+    /// retry on its own: seamless owns replays, and a lower-layer retry would
+    /// resend spent single-use tokens.
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Checks the configuration, loads stored sessions and builds the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let mut problems = Vec::new();
+        if reqwest::Url::parse(&self.base).is_err() {
+            problems.push(format!("base URL `{}` is not an absolute URL", self.base));
+        }
+        if self.login.is_none() {
+            problems.push("no login configured; call `.login(...)`".to_owned());
+        }
+        if self.chains == 0 {
+            problems.push("`chains` must be at least 1".to_owned());
+        }
+        if self.max_replays > MAX_REPLAYS_LIMIT {
+            problems.push(format!(
+                "`max_replays` is {}; at most {MAX_REPLAYS_LIMIT} is allowed",
+                self.max_replays
+            ));
+        }
+        if self.login_timeout.is_zero() {
+            problems.push("`login_timeout` must be above zero".to_owned());
+        }
+        if !problems.is_empty() {
+            return Err(Error::builder(problems.join("; ")));
+        }
+        let (mode, next_token) = match self.lifetime {
+            Lifetime::SingleUse { next_token } => (Mode::SingleUse, Some(next_token)),
+            Lifetime::Reusable => (Mode::Reusable, None),
+        };
+        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let mut chains = Vec::with_capacity(self.chains);
+        for i in 0..self.chains {
+            let mut chain = Chain::new(mode, self.expiry_skew);
+            if let Some(saved) = store.load(i).map_err(Error::store)? {
+                let token = saved.token.map(|t| (t, saved.expires_at.map(to_instant)));
+                chain.resume(token, saved.refresh_token);
+            }
+            chains.push(Mutex::new(chain));
+        }
+        let http = match self.http {
+            Some(h) => h,
+            None => reqwest::Client::builder()
+                .retry(reqwest::retry::never())
+                // Below common server keep-alive windows, so a pooled
+                // connection is rarely closed under a request (hyper #2136).
+                .pool_idle_timeout(Duration::from_secs(30))
+                .build()
+                .map_err(|e| Error::builder(format!("cannot build the HTTP client: {e}")))?,
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base: self.base.trim_end_matches('/').into(),
+                placement: self.placement,
+                mode,
+                next_token,
+                expiry: self.expiry,
+                envelope: self.envelope,
+                login: self.login.expect("checked above"),
+                store,
+                chains: chains.into_boxed_slice(),
+                next_chain: AtomicUsize::new(0),
+                max_replays: self.max_replays,
+                login_timeout: self.login_timeout,
+                request_timeout: self.request_timeout,
+                stats: Counters::default(),
+            }),
+        })
+    }
+}
+
+fn to_instant(at: SystemTime) -> Instant {
+    let now = Instant::now();
+    match at.duration_since(SystemTime::now()) {
+        Ok(ahead) => now + ahead,
+        // Already past: any instant not after now reads as expired.
+        Err(_) => now,
+    }
+}
+
+fn to_system(at: Instant) -> SystemTime {
+    SystemTime::now() + at.saturating_duration_since(Instant::now())
+}
+
+/// A token out for one attempt. Dropping it settles the token: given back
+/// if it was never sent, spent if it may have been (single-use).
+struct Lease<'a> {
+    inner: &'a Arc<Inner>,
+    chain: usize,
+    grant: Grant,
+    state: LeaseState,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LeaseState {
+    Unsent,
+    Sent,
+    Done,
+}
+
+impl Lease<'_> {
+    /// Single-use: store the successor (or mark the token spent) and pass
+    /// the chain on. A no-op for reusable tokens.
+    fn finish(&mut self, next: Option<Secret>) {
+        if self.state == LeaseState::Done {
+            return;
+        }
+        let was_sent = self.state == LeaseState::Sent;
+        self.state = LeaseState::Done;
+        if self.inner.mode != Mode::SingleUse {
+            return;
+        }
+        if !was_sent {
+            let grant = self.grant.clone();
+            self.inner
+                .with_chain(self.chain, |c| c.give_back::<Failure>(grant));
+            return;
+        }
+        if next.is_none() {
+            bump(&self.inner.stats.recoveries);
+            tracing::info!(
+                target: "seamless",
+                chain = self.chain,
+                generation = self.grant.generation,
+                "single-use token spent without a successor; the chain will log in again"
+            );
+        }
+        let generation = self.grant.generation;
+        let fresh = next.map(|token| Fresh {
+            token,
+            expires_at: None,
+            refresh: None,
+        });
+        let start = self
+            .inner
+            .with_chain(self.chain, |c| c.release::<Failure>(generation, fresh));
+        if let Some(start) = start {
+            self.inner.spawn_login(self.chain, start);
+        }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        self.finish(None);
+    }
+}
+
+/// A parked caller's receiving end. Dropping it (the caller was cancelled)
+/// hands a token that already arrived back to the chain.
+struct Parking<'a> {
+    inner: &'a Arc<Inner>,
+    chain: usize,
+    rx: Option<oneshot::Receiver<Delivery<Failure>>>,
+}
+
+impl Drop for Parking<'_> {
+    fn drop(&mut self) {
+        if let Some(mut rx) = self.rx.take() {
+            rx.close();
+            if let Ok(Ok(grant)) = rx.try_recv() {
+                self.inner
+                    .with_chain(self.chain, |c| c.give_back::<Failure>(grant));
+            }
+        }
+    }
+}
+
+/// Runs a login to the end and reports it; if the task dies first (a panic
+/// in a custom login, runtime shutdown), dropping it still ends the waiters.
+struct LoginTask {
+    inner: Arc<Inner>,
+    chain: usize,
+    armed: bool,
+}
+
+impl LoginTask {
+    async fn run(mut self, start: StartLogin) {
+        let inner = Arc::clone(&self.inner);
+        let began = Instant::now();
+        tracing::info!(
+            target: "seamless",
+            chain = self.chain,
+            after_generation = start.after_generation,
+            refresh = start.refresh.is_some(),
+            "login started"
+        );
+        let cx = LoginContext {
+            http: inner.http.clone(),
+            base: Arc::clone(&inner.base),
+            envelope: inner.envelope.clone(),
+            chain: self.chain,
+        };
+        let attempt = async {
+            if let Some(refresh) = start.refresh {
+                match inner.login.refresh(cx.clone(), refresh).await {
+                    Ok(session) => return Ok(session),
+                    Err(e) => tracing::info!(
+                        target: "seamless",
+                        chain = self.chain,
+                        error = %e,
+                        "refresh refused; falling back to a full login"
+                    ),
+                }
+            }
+            inner.login.login(cx).await
+        };
+        let result = match tokio::time::timeout(inner.login_timeout, attempt).await {
+            Ok(r) => r,
+            Err(_) => Err(LoginError::Timeout(inner.login_timeout)),
+        };
+        let elapsed_ms = began.elapsed().as_secs_f64() * 1e3;
+        match &result {
+            Ok(_) => {
+                tracing::info!(target: "seamless", chain = self.chain, elapsed_ms, "login succeeded")
+            }
+            Err(e) => {
+                tracing::warn!(target: "seamless", chain = self.chain, elapsed_ms, error = %e, "login failed")
+            }
+        }
+        self.complete(result);
+    }
+
+    fn complete(&mut self, result: Result<Session, LoginError>) {
+        self.armed = false;
+        if result.is_err() {
+            bump(&self.inner.stats.login_failures);
+        }
+        let now = Instant::now();
+        let result = result
+            .map(|s| Fresh {
+                token: s.token,
+                expires_at: s.expires_in.map(|d| now + d),
+                refresh: s.refresh_token,
+            })
+            .map_err(Arc::new);
+        self.inner.with_chain(self.chain, |c| c.login_done(result));
+    }
+}
+
+impl Drop for LoginTask {
+    fn drop(&mut self) {
+        if self.armed {
+            self.complete(Err(LoginError::Aborted));
+        }
+    }
+}
+
+impl Inner {
+    /// Runs `f` on a chain under its lock, then writes whatever the store
+    /// must see, still under the lock so saves keep their order.
+    fn with_chain<R>(&self, index: usize, f: impl FnOnce(&mut Chain<Parked>) -> R) -> R {
+        let mut chain = lock(&self.chains[index]);
+        let r = f(&mut chain);
+        for snap in chain.drain_journal() {
+            let (token, expires_at) = match snap.token {
+                Some((t, at)) => (Some(t), at.map(to_system)),
+                None => (None, None),
+            };
+            let saved = StoredSession {
+                token,
+                expires_at,
+                refresh_token: snap.refresh,
+            };
+            if let Err(e) = self.store.save(index, &saved) {
+                tracing::warn!(target: "seamless", chain = index, error = %e, "token store save failed");
+            }
+        }
+        r
+    }
+
+    fn spawn_login(self: &Arc<Self>, chain: usize, start: StartLogin) {
+        bump(&self.stats.logins);
+        let task = LoginTask {
+            inner: Arc::clone(self),
+            chain,
+            armed: true,
+        };
+        // Its own task: a cancelled caller must not take the login with it.
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(task.run(start));
+            }
+            Err(_) => drop(task),
+        }
+    }
+
+    /// The chain for the next attempt: an idle one if any, else round robin.
+    fn pick_chain(&self) -> usize {
+        let n = self.chains.len();
+        if n == 1 {
+            return 0;
+        }
+        let start = self.next_chain.fetch_add(1, Ordering::Relaxed) % n;
+        let now = Instant::now();
+        for i in 0..n {
+            let index = (start + i) % n;
+            if let Ok(chain) = self.chains[index].try_lock()
+                && chain.is_idle(now)
+            {
+                return index;
+            }
+        }
+        (0..n)
+            .map(|i| (start + i) % n)
+            .min_by_key(|&i| {
+                let c = lock(&self.chains[i]);
+                (c.is_logging_in(), c.waiters())
+            })
+            .unwrap_or(start)
+    }
+
+    async fn acquire(self: &Arc<Self>, chain: usize) -> Result<Grant, Error> {
+        let mut rx = None;
+        let got = self.with_chain(chain, |c| {
+            c.acquire(Instant::now(), || {
+                let (tx, r) = oneshot::channel();
+                rx = Some(r);
+                Parked(tx)
+            })
+        });
+        match got {
+            Acquire::Granted(grant) => return Ok(grant),
+            Acquire::Parked => {}
+            Acquire::ParkedStartLogin(start) => self.spawn_login(chain, start),
+        }
+        let mut parking = Parking {
+            inner: self,
+            chain,
+            rx,
+        };
+        let delivery = match parking.rx.as_mut() {
+            Some(rx) => rx.await,
+            None => unreachable!("the core parks only through the closure"),
+        };
+        parking.rx = None;
+        match delivery {
+            Ok(Ok(grant)) => Ok(grant),
+            Ok(Err(e)) => Err(Error::login(e)),
+            // The sender went away undelivered: the chain itself is gone.
+            Err(_) => Err(Error::login(Arc::new(LoginError::Aborted))),
+        }
+    }
+
+    fn build(
+        &self,
+        req: &Request,
+        url: &str,
+        token: Option<&Secret>,
+    ) -> Result<reqwest::RequestBuilder, Error> {
+        let mut rb = self.http.request(req.method.clone(), url);
+        if let Some(t) = self.request_timeout {
+            rb = rb.timeout(t);
+        }
+        if !req.query.is_empty() {
+            rb = rb.query(&req.query);
+        }
+        let mut headers = req.headers.clone();
+        let mut body = None;
+        if let Some(token) = token {
+            let sensitive = |v: String| {
+                let mut v = HeaderValue::try_from(v)
+                    .map_err(|_| Error::request("the token is not a valid header value"))?;
+                v.set_sensitive(true);
+                Ok::<_, Error>(v)
+            };
+            match &self.placement {
+                Placement::Header(name) => {
+                    headers.insert(name.clone(), sensitive(token.expose().to_owned())?);
+                }
+                Placement::Bearer => {
+                    headers.insert(
+                        AUTHORIZATION,
+                        sensitive(format!("Bearer {}", token.expose()))?,
+                    );
+                }
+                Placement::Query(name) => rb = rb.query(&[(name.as_str(), token.expose())]),
+                Placement::JsonBody(path) => {
+                    let mut b = req
+                        .body
+                        .clone()
+                        .unwrap_or_else(|| Value::Object(Default::default()));
+                    path.set(&mut b, Value::String(token.expose().to_owned()))
+                        .map_err(Error::request)?;
+                    body = Some(b);
+                }
+            }
+        }
+        if let Some(b) = body.as_ref().or(req.body.as_ref()) {
+            let bytes = serde_json::to_vec(b).map_err(|e| Error::request(e.to_string()))?;
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            rb = rb.body(bytes);
+        }
+        Ok(rb.headers(headers))
+    }
+
+    async fn run(self: &Arc<Self>, req: &Request) -> Result<(StatusCode, Value), Error> {
+        if let Some(e) = &req.error {
+            return Err(Error::request(e.clone()));
+        }
+        let url = join_url(&self.base, &req.path);
+        if !req.auth {
+            let resp = self.build(req, &url, None)?.send().await.map_err(|e| {
+                let sent = !e.is_connect();
+                Error::transport(e, sent)
+            })?;
+            let status = resp.status();
+            let bytes = resp.bytes().await.map_err(|e| Error::transport(e, true))?;
+            let json = parse(&bytes);
+            return self.open(status, bytes, json);
+        }
+        let idempotent = req.is_idempotent();
+        let mut replays = 0;
+        loop {
+            let chain = self.pick_chain();
+            let grant = self.acquire(chain).await?;
+            let generation = grant.generation;
+            let mut lease = Lease {
+                inner: self,
+                chain,
+                grant,
+                state: LeaseState::Unsent,
+            };
+            let rb = self.build(req, &url, Some(&lease.grant.token))?;
+            lease.state = LeaseState::Sent;
+            let resp = match rb.send().await {
+                Ok(resp) => resp,
+                Err(e) => {
+                    // A failed connect never carried the token; anything
+                    // later may have reached the server.
+                    let may_have_executed = !e.is_connect();
+                    if !may_have_executed {
+                        lease.state = LeaseState::Unsent;
+                    }
+                    drop(lease);
+                    if (idempotent || !may_have_executed) && replays < self.max_replays {
+                        replays += 1;
+                        self.note_replay(chain, "transport error");
+                        continue;
+                    }
+                    return Err(Error::transport(e, may_have_executed));
+                }
+            };
+            let next = self.next_token.as_ref().and_then(|h| {
+                resp.headers()
+                    .get(h)
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|v| !v.is_empty())
+                    .map(Secret::from)
+            });
+            // Pass the chain on before reading the body: the next caller
+            // needs only the header.
+            lease.finish(next);
+            let status = resp.status();
+            let head_expired = self.expiry.matches_head(status, resp.headers());
+            let bytes = match resp.bytes().await {
+                Ok(b) => b,
+                Err(e) => {
+                    if idempotent && replays < self.max_replays {
+                        replays += 1;
+                        self.note_replay(chain, "response body lost");
+                        continue;
+                    }
+                    return Err(Error::transport(e, true));
+                }
+            };
+            let json = if head_expired
+                || self.expiry.needs_body()
+                || self.envelope.is_some()
+                || !bytes.is_empty()
+            {
+                parse(&bytes)
+            } else {
+                None
+            };
+            let expired =
+                head_expired || json.as_ref().is_some_and(|b| self.expiry.matches_body(b));
+            if expired {
+                bump(&self.stats.expiries);
+                let stale = self.mode == Mode::Reusable
+                    && self.with_chain(chain, |c| c.report_expired(generation)) == Expired::Stale;
+                tracing::debug!(
+                    target: "seamless",
+                    chain,
+                    generation,
+                    status = status.as_u16(),
+                    stale,
+                    "token expired"
+                );
+                if replays >= self.max_replays {
+                    return Err(Error::expired(replays + 1));
+                }
+                replays += 1;
+                self.note_replay(chain, "expired");
+                continue;
+            }
+            return self.open(status, bytes, json);
+        }
+    }
+
+    fn note_replay(&self, chain: usize, reason: &'static str) {
+        bump(&self.stats.replays);
+        tracing::debug!(target: "seamless", chain, reason, "replaying request");
+    }
+
+    /// Turns a final reply into the value or a typed error.
+    fn open(
+        &self,
+        status: StatusCode,
+        bytes: Bytes,
+        json: Option<Value>,
+    ) -> Result<(StatusCode, Value), Error> {
+        if !status.is_success() {
+            if let (Some(env), Some(body)) = (&self.envelope, json)
+                && let Err((code, message)) = env.open(body)
+            {
+                return Err(Error::api(status, code, message));
+            }
+            return Err(Error::status_code(status, bytes));
+        }
+        let value = match json {
+            Some(v) => v,
+            None if bytes.is_empty() => Value::Null,
+            None => {
+                let e = serde_json::from_slice::<Value>(&bytes).expect_err("parse failed before");
+                return Err(Error::decode(status, e));
+            }
+        };
+        match &self.envelope {
+            Some(env) => env
+                .open(value)
+                .map(|v| (status, v))
+                .map_err(|(code, message)| Error::api(status, code, message)),
+            None => Ok((status, value)),
+        }
+    }
+}
+
+fn parse(bytes: &Bytes) -> Option<Value> {
+    if bytes.is_empty() {
+        return None;
+    }
+    serde_json::from_slice(bytes).ok()
+}

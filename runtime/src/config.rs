@@ -1,0 +1,431 @@
+//! The public description of an API's token protocol: where the token goes,
+//! how long it lives, how "expired" looks, and how bodies are wrapped.
+
+use std::fmt;
+
+use http::{HeaderName, StatusCode};
+use serde_json::Value;
+
+/// A dotted path into a JSON value: `code`, `data.token`, `items.0.id`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct JsonPath {
+    raw: String,
+    segments: Vec<String>,
+}
+
+impl JsonPath {
+    /// Parses a dotted path. Empty segments (`a..b`, a leading dot) are rejected.
+    pub fn parse(path: &str) -> Result<Self, String> {
+        let segments: Vec<String> = path.split('.').map(str::to_owned).collect();
+        if path.is_empty() || segments.iter().any(String::is_empty) {
+            return Err(format!(
+                "`{path}` is not a dotted JSON path like `data.token`"
+            ));
+        }
+        Ok(JsonPath {
+            raw: path.to_owned(),
+            segments,
+        })
+    }
+
+    /// The path as written.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// The value at this path, if present. Numeric segments index arrays.
+    pub fn get<'v>(&self, mut value: &'v Value) -> Option<&'v Value> {
+        for seg in &self.segments {
+            value = match value {
+                Value::Object(map) => map.get(seg)?,
+                Value::Array(items) => items.get(seg.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(value)
+    }
+
+    /// Moves the value at this path out of `value`.
+    pub fn take(&self, value: &mut Value) -> Option<Value> {
+        let (last, parents) = self.segments.split_last()?;
+        let mut cur = value;
+        for seg in parents {
+            cur = match cur {
+                Value::Object(map) => map.get_mut(seg)?,
+                Value::Array(items) => items.get_mut(seg.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        match cur {
+            Value::Object(map) => map.remove(last),
+            Value::Array(items) => items.get_mut(last.parse::<usize>().ok()?).map(Value::take),
+            _ => None,
+        }
+    }
+
+    /// Sets the value at this path, creating objects on the way.
+    /// Fails when a parent on the path is not an object.
+    pub fn set(&self, value: &mut Value, new: Value) -> Result<(), String> {
+        let (last, parents) = self.segments.split_last().expect("paths are never empty");
+        let mut cur = value;
+        for seg in parents {
+            let Value::Object(map) = cur else {
+                return Err(format!(
+                    "cannot set `{}`: `{seg}`'s parent is not an object",
+                    self.raw
+                ));
+            };
+            cur = map
+                .entry(seg.clone())
+                .or_insert_with(|| Value::Object(Default::default()));
+        }
+        let Value::Object(map) = cur else {
+            return Err(format!(
+                "cannot set `{}`: its parent is not an object",
+                self.raw
+            ));
+        };
+        map.insert(last.clone(), new);
+        Ok(())
+    }
+}
+
+impl fmt::Debug for JsonPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JsonPath({})", self.raw)
+    }
+}
+
+impl fmt::Display for JsonPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+/// Loose equality for codes: `408` matches `"408"`, as many servers mix them.
+pub(crate) fn code_matches(actual: &Value, expected: &Value) -> bool {
+    if actual == expected {
+        return true;
+    }
+    match (actual, expected) {
+        (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => {
+            n.to_string() == *s
+        }
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        _ => false,
+    }
+}
+
+/// Where each request carries the token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Placement {
+    /// A request header holding the bare token, like the seed's `B-T`.
+    Header(HeaderName),
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+    /// A query parameter, like `?access_token=`.
+    Query(String),
+    /// A field of the JSON request body (a dotted path; objects are created).
+    /// Requests without a body get `{}` as their body.
+    JsonBody(JsonPath),
+}
+
+impl Placement {
+    /// A bare-token request header. Panics on an invalid header name, which
+    /// is a literal in the caller's code.
+    pub fn header(name: &str) -> Self {
+        Placement::Header(HeaderName::try_from(name).expect("invalid header name"))
+    }
+
+    /// A query parameter.
+    pub fn query(name: impl Into<String>) -> Self {
+        Placement::Query(name.into())
+    }
+
+    /// A JSON body field at a dotted path. Panics on a malformed path literal.
+    pub fn json_body(path: &str) -> Self {
+        Placement::JsonBody(JsonPath::parse(path).expect("invalid JSON path"))
+    }
+}
+
+/// How long a token lives and where the next one comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Lifetime {
+    /// Each token is good for one request. Every response that carries the
+    /// named header (error envelopes included) brings the next token.
+    SingleUse {
+        /// The response header with the next token.
+        next_token: HeaderName,
+    },
+    /// A token serves any number of requests until the server rejects it or
+    /// its known `expires_in` runs out.
+    Reusable,
+}
+
+impl Lifetime {
+    /// Single-use tokens whose successor arrives in the response header `name`.
+    pub fn single_use(name: &str) -> Self {
+        Lifetime::SingleUse {
+            next_token: HeaderName::try_from(name).expect("invalid header name"),
+        }
+    }
+}
+
+/// One way a server says "this token is no longer good".
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum ExpiryRule {
+    /// The HTTP status is one of these (`401`, `403`).
+    Status(Vec<StatusCode>),
+    /// A JSON body field has one of these values, whatever the HTTP status:
+    /// `code` in {408}, `errcode` in {40001, 42001}.
+    BodyField {
+        /// Where the field is.
+        path: JsonPath,
+        /// The values that mean "expired".
+        values: Vec<Value>,
+    },
+    /// A response header is present (with this value, if given).
+    Header {
+        /// The header.
+        name: HeaderName,
+        /// The value that means expired; `None` means any value.
+        value: Option<String>,
+    },
+}
+
+/// The rules that mark a reply as "token expired"; any one matching is enough.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Expiry {
+    rules: Vec<ExpiryRule>,
+}
+
+impl Expiry {
+    /// No rule: nothing is ever taken for expiry.
+    pub fn none() -> Self {
+        Expiry::default()
+    }
+
+    /// Expired when the HTTP status is one of `codes`.
+    pub fn status(codes: impl IntoIterator<Item = u16>) -> Self {
+        Expiry::none().or_status(codes)
+    }
+
+    /// Expired when the body field at `path` holds one of `values`.
+    pub fn body_field<V: Into<Value>>(path: &str, values: impl IntoIterator<Item = V>) -> Self {
+        Expiry::none().or_body_field(path, values)
+    }
+
+    /// Adds a status rule.
+    #[must_use]
+    pub fn or_status(mut self, codes: impl IntoIterator<Item = u16>) -> Self {
+        let codes = codes
+            .into_iter()
+            .map(|c| StatusCode::from_u16(c).expect("invalid HTTP status code"))
+            .collect();
+        self.rules.push(ExpiryRule::Status(codes));
+        self
+    }
+
+    /// Adds a body-field rule. Panics on a malformed path literal.
+    #[must_use]
+    pub fn or_body_field<V: Into<Value>>(
+        mut self,
+        path: &str,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
+        self.rules.push(ExpiryRule::BodyField {
+            path: JsonPath::parse(path).expect("invalid JSON path"),
+            values: values.into_iter().map(Into::into).collect(),
+        });
+        self
+    }
+
+    /// Adds a header rule.
+    #[must_use]
+    pub fn or_header(mut self, name: &str, value: Option<&str>) -> Self {
+        self.rules.push(ExpiryRule::Header {
+            name: HeaderName::try_from(name).expect("invalid header name"),
+            value: value.map(str::to_owned),
+        });
+        self
+    }
+
+    /// Adds any rule.
+    #[must_use]
+    pub fn or(mut self, rule: ExpiryRule) -> Self {
+        self.rules.push(rule);
+        self
+    }
+
+    /// The rules, in the order they were added.
+    pub fn rules(&self) -> &[ExpiryRule] {
+        &self.rules
+    }
+
+    pub(crate) fn needs_body(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| matches!(r, ExpiryRule::BodyField { .. }))
+    }
+
+    /// Do the status line and headers alone mean "expired"?
+    pub(crate) fn matches_head(&self, status: StatusCode, headers: &http::HeaderMap) -> bool {
+        self.rules.iter().any(|rule| match rule {
+            ExpiryRule::Status(codes) => codes.contains(&status),
+            ExpiryRule::Header { name, value } => headers.get(name).is_some_and(|v| match value {
+                Some(want) => v.as_bytes() == want.as_bytes(),
+                None => true,
+            }),
+            ExpiryRule::BodyField { .. } => false,
+        })
+    }
+
+    /// Does the parsed JSON body mean "expired"?
+    pub(crate) fn matches_body(&self, body: &Value) -> bool {
+        self.rules.iter().any(|rule| match rule {
+            ExpiryRule::BodyField { path, values } => path
+                .get(body)
+                .is_some_and(|v| values.iter().any(|e| code_matches(v, e))),
+            _ => false,
+        })
+    }
+}
+
+/// How successful bodies are wrapped: `{"code": 200, "data": ..., "msg": ...}`
+/// or `{"errcode": 0, ...fields}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Envelope {
+    pub(crate) code: JsonPath,
+    pub(crate) success: Vec<Value>,
+    pub(crate) data: Option<JsonPath>,
+    pub(crate) message: Option<JsonPath>,
+    pub(crate) absent_is_success: bool,
+}
+
+impl Envelope {
+    /// An envelope whose status code is at `code_path`. Until configured
+    /// further, `200` is success, the whole body is the value and there is
+    /// no message field.
+    pub fn new(code_path: &str) -> Self {
+        Envelope {
+            code: JsonPath::parse(code_path).expect("invalid JSON path"),
+            success: vec![Value::from(200)],
+            data: None,
+            message: None,
+            absent_is_success: false,
+        }
+    }
+
+    /// The seed's `{code, data, msg}` envelope: `code == 200` is success.
+    pub fn code_data_msg() -> Self {
+        Envelope::new("code")
+            .success([200])
+            .data("data")
+            .message("msg")
+    }
+
+    /// The codes that mean success (replaces the default `200`).
+    #[must_use]
+    pub fn success<V: Into<Value>>(mut self, codes: impl IntoIterator<Item = V>) -> Self {
+        self.success = codes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Where the value is on success; without it the whole body is the value.
+    #[must_use]
+    pub fn data(mut self, path: &str) -> Self {
+        self.data = Some(JsonPath::parse(path).expect("invalid JSON path"));
+        self
+    }
+
+    /// Where the error message is.
+    #[must_use]
+    pub fn message(mut self, path: &str) -> Self {
+        self.message = Some(JsonPath::parse(path).expect("invalid JSON path"));
+        self
+    }
+
+    /// Treat a body without the code field as a success (WeChat omits
+    /// `errcode` on many successful replies).
+    #[must_use]
+    pub fn absent_is_success(mut self, yes: bool) -> Self {
+        self.absent_is_success = yes;
+        self
+    }
+
+    /// Splits a parsed body into the value or the API error's (code, message).
+    pub(crate) fn open(&self, mut body: Value) -> Result<Value, (Value, Option<String>)> {
+        let ok = match self.code.get(&body) {
+            Some(code) => self.success.iter().any(|s| code_matches(code, s)),
+            None => self.absent_is_success,
+        };
+        if !ok {
+            let code = self.code.get(&body).cloned().unwrap_or(Value::Null);
+            let message = self
+                .message
+                .as_ref()
+                .and_then(|p| p.get(&body))
+                .map(|m| match m {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                });
+            return Err((code, message));
+        }
+        Ok(match &self.data {
+            Some(path) => path.take(&mut body).unwrap_or(Value::Null),
+            None => body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn paths_get_take_and_set() {
+        let p = JsonPath::parse("data.items.1").unwrap();
+        let mut v = json!({"data": {"items": [1, 2]}});
+        assert_eq!(p.get(&v), Some(&json!(2)));
+        assert_eq!(p.take(&mut v), Some(json!(2)));
+        let q = JsonPath::parse("auth.token").unwrap();
+        let mut body = json!({"a": 1});
+        q.set(&mut body, json!("t")).unwrap();
+        assert_eq!(body, json!({"a": 1, "auth": {"token": "t"}}));
+        assert!(JsonPath::parse("a..b").is_err());
+        assert!(JsonPath::parse("").is_err());
+    }
+
+    #[test]
+    fn expiry_rules_combine() {
+        let e = Expiry::status([401]).or_body_field("errcode", [40001, 42001]);
+        let h = http::HeaderMap::new();
+        assert!(e.matches_head(StatusCode::UNAUTHORIZED, &h));
+        assert!(!e.matches_head(StatusCode::OK, &h));
+        assert!(e.matches_body(&json!({"errcode": 42001})));
+        assert!(e.matches_body(&json!({"errcode": "40001"})));
+        assert!(!e.matches_body(&json!({"errcode": 0})));
+    }
+
+    #[test]
+    fn envelope_unwraps_or_reports_code_and_message() {
+        let env = Envelope::code_data_msg();
+        assert_eq!(
+            env.open(json!({"code": 200, "data": {"x": 1}})),
+            Ok(json!({"x": 1}))
+        );
+        assert_eq!(
+            env.open(json!({"code": 4001, "msg": "no"})),
+            Err((json!(4001), Some("no".into())))
+        );
+        let wx = Envelope::new("errcode")
+            .success([0])
+            .message("errmsg")
+            .absent_is_success(true);
+        assert_eq!(wx.open(json!({"a": 1})), Ok(json!({"a": 1})));
+    }
+}

@@ -1,0 +1,544 @@
+//! The coordination core: who holds a chain's token, who logs in, who waits.
+//!
+//! This module does no IO and knows nothing of HTTP, tokio or time sources:
+//! the driver (`client.rs`) calls it under one mutex per chain, passes the
+//! current instant in, and acts on what it returns (send the request, spawn
+//! the login). Keeping the decisions here makes them unit-testable and, later,
+//! model-checkable.
+//!
+//! A *chain* is one login session. Its *generation* numbers the token values
+//! it has held: every installed token (from a login or a rotation) gets the
+//! next generation, so "which token did this failure belong to" is a number
+//! comparison, never a comparison of secrets.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::secret::Secret;
+
+/// How a chain's token may be shared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Each token value is sent once; the response carries the next one.
+    /// One request holds the token at a time.
+    SingleUse,
+    /// Any number of requests share the token until the server rejects it.
+    Reusable,
+}
+
+/// A token handed to one request.
+#[derive(Clone, Debug)]
+pub(crate) struct Grant {
+    pub(crate) token: Secret,
+    pub(crate) generation: u64,
+    pub(crate) expires_at: Option<Instant>,
+}
+
+/// What a parked caller receives: a token, or the login failure every
+/// waiter of that login shares.
+pub(crate) type Delivery<E> = Result<Grant, E>;
+
+/// A parked caller. `deliver` hands the value back when the caller is gone,
+/// so a token is never stranded with a cancelled waiter.
+pub(crate) trait Waiter<E>: Sized {
+    fn deliver(self, value: Delivery<E>) -> Result<(), Delivery<E>>;
+}
+
+/// A freshly obtained session, as the core needs it.
+#[derive(Clone, Debug)]
+pub(crate) struct Fresh {
+    pub(crate) token: Secret,
+    pub(crate) expires_at: Option<Instant>,
+    pub(crate) refresh: Option<Secret>,
+}
+
+/// The driver must start a login for this chain and report back with
+/// [`Chain::login_done`]. `refresh` has been taken out of the chain: it is
+/// spent from this moment whatever happens, so it can never be sent twice.
+#[derive(Debug)]
+#[must_use]
+pub(crate) struct StartLogin {
+    pub(crate) refresh: Option<Secret>,
+    /// The generation whose failure caused this login.
+    pub(crate) after_generation: u64,
+}
+
+/// The answer to [`Chain::acquire`].
+#[derive(Debug)]
+pub(crate) enum Acquire {
+    /// Send now with this token.
+    Granted(Grant),
+    /// Parked; the waiter will receive the token or the login error.
+    Parked,
+    /// Parked, and the caller must start the login (nobody else will).
+    ParkedStartLogin(StartLogin),
+}
+
+/// The answer to [`Chain::report_expired`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Expired {
+    /// The failure belongs to a token already replaced: replay, no login.
+    Stale,
+    /// The failure belongs to the current token, now discarded.
+    Current,
+}
+
+#[derive(Debug)]
+enum Slot {
+    /// Nobody holds it (single-use) or anybody may use it (reusable).
+    Ready {
+        token: Secret,
+        expires_at: Option<Instant>,
+    },
+    /// Single-use: one request is between sending it and storing the next.
+    Held,
+    /// No usable token: spent, rejected, or never obtained.
+    Empty,
+}
+
+/// What the token store should hold after a change: the ready token (none
+/// while a single-use token is out on the wire) and the unspent refresh token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Snapshot {
+    pub(crate) token: Option<(Secret, Option<Instant>)>,
+    pub(crate) refresh: Option<Secret>,
+}
+
+/// One chain's state. All methods are called with the chain's lock held.
+#[derive(Debug)]
+pub(crate) struct Chain<W> {
+    mode: Mode,
+    skew: Duration,
+    generation: u64,
+    slot: Slot,
+    refresh: Option<Secret>,
+    logging_in: bool,
+    waiters: VecDeque<W>,
+    /// Every state the store must see, in order; the driver drains it
+    /// under the same lock, so saves can never be reordered.
+    journal: Vec<Snapshot>,
+}
+
+impl<W> Chain<W> {
+    pub(crate) fn new(mode: Mode, skew: Duration) -> Self {
+        Chain {
+            mode,
+            skew,
+            generation: 0,
+            slot: Slot::Empty,
+            refresh: None,
+            logging_in: false,
+            waiters: VecDeque::new(),
+            journal: Vec::new(),
+        }
+    }
+
+    /// The snapshots recorded since the last drain.
+    pub(crate) fn drain_journal(&mut self) -> std::vec::Drain<'_, Snapshot> {
+        self.journal.drain(..)
+    }
+
+    fn note(&mut self) {
+        let token = match &self.slot {
+            Slot::Ready { token, expires_at } => Some((token.clone(), *expires_at)),
+            Slot::Held | Slot::Empty => None,
+        };
+        self.journal.push(Snapshot {
+            token,
+            refresh: self.refresh.clone(),
+        });
+    }
+
+    /// Installs what a store held, before any call is made.
+    pub(crate) fn resume(
+        &mut self,
+        token: Option<(Secret, Option<Instant>)>,
+        refresh: Option<Secret>,
+    ) {
+        self.refresh = refresh;
+        if let Some((token, expires_at)) = token {
+            self.generation += 1;
+            self.slot = Slot::Ready { token, expires_at };
+        }
+    }
+
+    pub(crate) fn is_logging_in(&self) -> bool {
+        self.logging_in
+    }
+
+    pub(crate) fn waiters(&self) -> usize {
+        self.waiters.len()
+    }
+
+    /// True when a caller could be granted a token without waiting.
+    pub(crate) fn is_idle(&self, now: Instant) -> bool {
+        !self.logging_in
+            && matches!(&self.slot, Slot::Ready { expires_at, .. } if self.fresh_at(*expires_at, now))
+    }
+
+    fn fresh_at(&self, expires_at: Option<Instant>, now: Instant) -> bool {
+        expires_at.is_none_or(|at| now + self.skew < at)
+    }
+
+    /// Asks for the token. `park` is called only when the caller must wait.
+    pub(crate) fn acquire(&mut self, now: Instant, park: impl FnOnce() -> W) -> Acquire {
+        if self.logging_in {
+            self.waiters.push_back(park());
+            return Acquire::Parked;
+        }
+        match &self.slot {
+            Slot::Ready { token, expires_at } if self.fresh_at(*expires_at, now) => {
+                let grant = Grant {
+                    token: token.clone(),
+                    generation: self.generation,
+                    expires_at: *expires_at,
+                };
+                if self.mode == Mode::SingleUse {
+                    self.slot = Slot::Held;
+                    self.note();
+                }
+                Acquire::Granted(grant)
+            }
+            Slot::Held => {
+                self.waiters.push_back(park());
+                Acquire::Parked
+            }
+            // Empty, or Ready but past its known lifetime: renew before
+            // sending rather than send a token bound to fail.
+            Slot::Ready { .. } | Slot::Empty => {
+                self.slot = Slot::Empty;
+                self.waiters.push_back(park());
+                Acquire::ParkedStartLogin(self.start_login())
+            }
+        }
+    }
+
+    fn start_login(&mut self) -> StartLogin {
+        debug_assert!(!self.logging_in);
+        self.logging_in = true;
+        let refresh = self.refresh.take();
+        if refresh.is_some() {
+            self.note();
+        }
+        StartLogin {
+            refresh,
+            after_generation: self.generation,
+        }
+    }
+
+    /// Reusable mode: the server rejected the token of `generation`.
+    pub(crate) fn report_expired(&mut self, generation: u64) -> Expired {
+        if generation != self.generation {
+            return Expired::Stale;
+        }
+        if matches!(self.slot, Slot::Ready { .. }) {
+            self.slot = Slot::Empty;
+            self.note();
+        }
+        Expired::Current
+    }
+
+    /// Records the end of the login started by [`StartLogin`] and hands its
+    /// result to the waiters.
+    pub(crate) fn login_done<E: Clone>(&mut self, result: Result<Fresh, E>)
+    where
+        W: Waiter<E>,
+    {
+        debug_assert!(self.logging_in);
+        self.logging_in = false;
+        match result {
+            Ok(fresh) => {
+                self.generation += 1;
+                // Keep a refresh token from an earlier login if this one
+                // brought none: the server has not spent it.
+                if fresh.refresh.is_some() {
+                    self.refresh = fresh.refresh;
+                }
+                self.slot = Slot::Ready {
+                    token: fresh.token,
+                    expires_at: fresh.expires_at,
+                };
+                self.note();
+                self.hand_off();
+            }
+            Err(error) => {
+                self.slot = Slot::Empty;
+                for w in self.waiters.drain(..) {
+                    let _ = w.deliver(Err(error.clone()));
+                }
+            }
+        }
+    }
+
+    /// Single-use: the holder of `generation` is done with it. `next` is the
+    /// token the response carried; `None` means the token is spent and the
+    /// chain needs a login. Returns a login to start when waiters need one.
+    pub(crate) fn release<E>(&mut self, generation: u64, next: Option<Fresh>) -> Option<StartLogin>
+    where
+        W: Waiter<E>,
+    {
+        if generation != self.generation || !matches!(self.slot, Slot::Held) {
+            // Not the holder (cannot happen through the driver); changing
+            // anything here could hand out a token twice.
+            return None;
+        }
+        match next {
+            Some(fresh) => {
+                self.generation += 1;
+                self.slot = Slot::Ready {
+                    token: fresh.token,
+                    expires_at: fresh.expires_at,
+                };
+                self.note();
+                self.hand_off();
+                None
+            }
+            None => {
+                self.slot = Slot::Empty;
+                self.note();
+                if self.waiters.is_empty() || self.logging_in {
+                    None
+                } else {
+                    Some(self.start_login())
+                }
+            }
+        }
+    }
+
+    /// Single-use: a granted token was never sent (its caller went away
+    /// first), so it is still good; pass it on.
+    pub(crate) fn give_back<E>(&mut self, grant: Grant)
+    where
+        W: Waiter<E>,
+    {
+        if grant.generation == self.generation && matches!(self.slot, Slot::Held) {
+            self.slot = Slot::Ready {
+                token: grant.token,
+                expires_at: grant.expires_at,
+            };
+            self.note();
+            self.hand_off();
+        }
+    }
+
+    /// Hands a ready token to waiters: all of them when reusable, the first
+    /// live one when single-use. Waiters that went away are skipped.
+    fn hand_off<E>(&mut self)
+    where
+        W: Waiter<E>,
+    {
+        let generation = self.generation;
+        while let Some(w) = self.waiters.pop_front() {
+            let Slot::Ready { token, expires_at } = &self.slot else {
+                self.waiters.push_front(w);
+                return;
+            };
+            let grant = Grant {
+                token: token.clone(),
+                generation,
+                expires_at: *expires_at,
+            };
+            match self.mode {
+                Mode::Reusable => {
+                    let _ = w.deliver(Ok(grant));
+                }
+                Mode::SingleUse => {
+                    if w.deliver(Ok(grant)).is_ok() {
+                        self.slot = Slot::Held;
+                        self.note();
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    /// A waiter that records what it got; `alive = false` models a caller
+    /// that went away.
+    #[derive(Clone)]
+    struct Probe {
+        got: Rc<RefCell<Vec<Delivery<&'static str>>>>,
+        alive: bool,
+    }
+
+    impl Waiter<&'static str> for Probe {
+        fn deliver(self, value: Delivery<&'static str>) -> Result<(), Delivery<&'static str>> {
+            if self.alive {
+                self.got.borrow_mut().push(value);
+                Ok(())
+            } else {
+                Err(value)
+            }
+        }
+    }
+
+    fn probe() -> Probe {
+        Probe {
+            got: Rc::default(),
+            alive: true,
+        }
+    }
+
+    fn fresh(t: &str) -> Fresh {
+        Fresh {
+            token: Secret::new(t),
+            expires_at: None,
+            refresh: None,
+        }
+    }
+
+    fn granted(a: Acquire) -> Grant {
+        match a {
+            Acquire::Granted(g) => g,
+            other => panic!("expected a grant, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn concurrent_first_calls_start_one_login() {
+        let mut c: Chain<Probe> = Chain::new(Mode::Reusable, Duration::ZERO);
+        let now = Instant::now();
+        let p = probe();
+        assert!(matches!(
+            c.acquire(now, || p.clone()),
+            Acquire::ParkedStartLogin(_)
+        ));
+        for _ in 0..9 {
+            assert!(matches!(c.acquire(now, || p.clone()), Acquire::Parked));
+        }
+        c.login_done::<&str>(Ok(fresh("a")));
+        let got = p.got.borrow();
+        assert_eq!(got.len(), 10);
+        assert!(
+            got.iter()
+                .all(|d| d.as_ref().unwrap().token.expose() == "a")
+        );
+    }
+
+    #[test]
+    fn stale_expiry_causes_no_login() {
+        let mut c: Chain<Probe> = Chain::new(Mode::Reusable, Duration::ZERO);
+        let now = Instant::now();
+        c.resume(Some((Secret::new("a"), None)), None);
+        let g1 = granted(c.acquire(now, probe));
+        assert_eq!(c.report_expired(g1.generation), Expired::Current);
+        let p = probe();
+        assert!(matches!(
+            c.acquire(now, || p.clone()),
+            Acquire::ParkedStartLogin(_)
+        ));
+        c.login_done::<&str>(Ok(fresh("b")));
+        // A second failure for generation 1 arrives late.
+        assert_eq!(c.report_expired(g1.generation), Expired::Stale);
+        assert_eq!(granted(c.acquire(now, probe)).token.expose(), "b");
+    }
+
+    #[test]
+    fn single_use_hands_the_token_to_one_holder_at_a_time() {
+        let mut c: Chain<Probe> = Chain::new(Mode::SingleUse, Duration::ZERO);
+        let now = Instant::now();
+        c.resume(Some((Secret::new("a"), None)), None);
+        let g = granted(c.acquire(now, probe));
+        let second = probe();
+        assert!(matches!(c.acquire(now, || second.clone()), Acquire::Parked));
+        assert!(second.got.borrow().is_empty());
+        assert!(c.release::<&str>(g.generation, Some(fresh("b"))).is_none());
+        let got = second.got.borrow();
+        assert_eq!(got[0].as_ref().unwrap().token.expose(), "b");
+    }
+
+    #[test]
+    fn spent_token_with_waiters_starts_exactly_one_login() {
+        let mut c: Chain<Probe> = Chain::new(Mode::SingleUse, Duration::ZERO);
+        let now = Instant::now();
+        c.resume(Some((Secret::new("a"), None)), None);
+        let g = granted(c.acquire(now, probe));
+        let p = probe();
+        let _ = c.acquire(now, || p.clone());
+        assert!(c.release::<&str>(g.generation, None).is_some());
+        // The failed holder comes back to replay: it parks behind the login.
+        assert!(matches!(c.acquire(now, || p.clone()), Acquire::Parked));
+    }
+
+    #[test]
+    fn login_failure_reaches_every_waiter_and_is_not_sticky() {
+        let mut c: Chain<Probe> = Chain::new(Mode::SingleUse, Duration::ZERO);
+        let now = Instant::now();
+        let p = probe();
+        let _ = c.acquire(now, || p.clone());
+        let _ = c.acquire(now, || p.clone());
+        c.login_done(Err("denied"));
+        assert!(
+            p.got
+                .borrow()
+                .iter()
+                .all(|d| d.as_ref().err() == Some(&"denied"))
+        );
+        assert_eq!(p.got.borrow().len(), 2);
+        assert!(matches!(
+            c.acquire(now, probe),
+            Acquire::ParkedStartLogin(_)
+        ));
+    }
+
+    #[test]
+    fn token_of_a_departed_waiter_goes_to_the_next() {
+        let mut c: Chain<Probe> = Chain::new(Mode::SingleUse, Duration::ZERO);
+        let now = Instant::now();
+        let gone = Probe {
+            alive: false,
+            ..probe()
+        };
+        let live = probe();
+        let _ = c.acquire(now, || gone.clone());
+        let _ = c.acquire(now, || live.clone());
+        c.login_done::<&str>(Ok(fresh("a")));
+        assert_eq!(live.got.borrow().len(), 1);
+        let g = live.got.borrow()[0].clone().unwrap();
+        // The live holder leaves before sending: the token is still good.
+        c.give_back::<&str>(g);
+        assert_eq!(granted(c.acquire(now, probe)).token.expose(), "a");
+    }
+
+    #[test]
+    fn known_expiry_renews_before_sending() {
+        let mut c: Chain<Probe> = Chain::new(Mode::Reusable, Duration::from_secs(5));
+        let now = Instant::now();
+        c.resume(
+            Some((Secret::new("a"), Some(now + Duration::from_secs(3)))),
+            None,
+        );
+        assert!(matches!(
+            c.acquire(now, probe),
+            Acquire::ParkedStartLogin(_)
+        ));
+    }
+
+    #[test]
+    fn refresh_token_is_taken_once() {
+        let mut c: Chain<Probe> = Chain::new(Mode::Reusable, Duration::ZERO);
+        let now = Instant::now();
+        c.resume(Some((Secret::new("a"), None)), Some(Secret::new("r1")));
+        let g = granted(c.acquire(now, probe));
+        c.report_expired(g.generation);
+        let Acquire::ParkedStartLogin(start) = c.acquire(now, probe) else {
+            panic!("expected a login")
+        };
+        assert_eq!(start.refresh.as_ref().map(Secret::expose), Some("r1"));
+        c.login_done(Err("refused"));
+        let Acquire::ParkedStartLogin(again) = c.acquire(now, probe) else {
+            panic!("expected a login")
+        };
+        assert!(
+            again.refresh.is_none(),
+            "a spent refresh token was offered again"
+        );
+    }
+}

@@ -1,0 +1,366 @@
+//! One error type for every way a call can end badly.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::StatusCode;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a call failed. Ask with the `is_*` methods; the variants stay private
+/// so they can grow without breaking callers.
+///
+/// Neither `Debug` nor `Display` ever contains a token: transport errors are
+/// stored without their URL (a query-placed token lives there) and response
+/// bodies are kept out of both.
+pub struct Error {
+    inner: Box<Kind>,
+}
+
+/// Why a login (or refresh) failed. Shared by every caller that waited on it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginError {
+    /// The login endpoint answered, but not with a session.
+    #[error("login rejected{}: {message}", status_suffix(*.status))]
+    Rejected {
+        /// HTTP status of the login response, if one arrived.
+        status: Option<StatusCode>,
+        /// What the server (or the declarative flow) said.
+        message: String,
+    },
+    /// The login response had no token where the flow said it would be.
+    #[error("login response carried no token at {0}")]
+    NoToken(String),
+    /// The login did not finish within the login timeout.
+    #[error("login timed out after {0:?}")]
+    Timeout(std::time::Duration),
+    /// The login request could not be sent or its response not read.
+    #[error("login request failed: {0}")]
+    Transport(#[source] reqwest::Error),
+    /// The one-time code provider (the `wx.login` analog) failed.
+    #[error("login code provider failed: {0}")]
+    CodeProvider(#[source] BoxError),
+    /// The login task ended without an answer (it panicked, or the runtime
+    /// shut down).
+    #[error("login was aborted before it finished")]
+    Aborted,
+    /// Anything else a custom [`Login`](crate::Login) reports.
+    #[error("{0}")]
+    Other(#[source] BoxError),
+}
+
+fn status_suffix(status: Option<StatusCode>) -> String {
+    status
+        .map(|s| format!(" (http {})", s.as_u16()))
+        .unwrap_or_default()
+}
+
+impl LoginError {
+    /// Wraps any error from a custom login flow.
+    pub fn other(e: impl Into<BoxError>) -> Self {
+        LoginError::Other(e.into())
+    }
+
+    /// A rejection with a message, for custom login flows.
+    pub fn rejected(status: Option<StatusCode>, message: impl Into<String>) -> Self {
+        LoginError::Rejected {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// The URL is dropped: a query-placed secret could be in it.
+    pub(crate) fn transport(e: reqwest::Error) -> Self {
+        LoginError::Transport(e.without_url())
+    }
+}
+
+enum Kind {
+    Expired {
+        attempts: u32,
+    },
+    Login(Arc<LoginError>),
+    Api {
+        status: StatusCode,
+        code: serde_json::Value,
+        message: Option<String>,
+    },
+    Status {
+        status: StatusCode,
+        body: bytes::Bytes,
+    },
+    Transport {
+        source: reqwest::Error,
+        may_have_executed: bool,
+    },
+    Timeout {
+        may_have_executed: bool,
+    },
+    Decode {
+        status: StatusCode,
+        source: serde_json::Error,
+    },
+    Builder(String),
+    Request(String),
+    Store(std::io::Error),
+}
+
+impl Error {
+    fn new(kind: Kind) -> Self {
+        Error {
+            inner: Box::new(kind),
+        }
+    }
+
+    pub(crate) fn expired(attempts: u32) -> Self {
+        Error::new(Kind::Expired { attempts })
+    }
+
+    pub(crate) fn login(e: Arc<LoginError>) -> Self {
+        Error::new(Kind::Login(e))
+    }
+
+    pub(crate) fn api(
+        status: StatusCode,
+        code: serde_json::Value,
+        message: Option<String>,
+    ) -> Self {
+        Error::new(Kind::Api {
+            status,
+            code,
+            message,
+        })
+    }
+
+    pub(crate) fn status_code(status: StatusCode, body: bytes::Bytes) -> Self {
+        Error::new(Kind::Status { status, body })
+    }
+
+    pub(crate) fn transport(source: reqwest::Error, may_have_executed: bool) -> Self {
+        let source = source.without_url();
+        if source.is_timeout() {
+            return Error::new(Kind::Timeout { may_have_executed });
+        }
+        Error::new(Kind::Transport {
+            source,
+            may_have_executed,
+        })
+    }
+
+    pub(crate) fn decode(status: StatusCode, source: serde_json::Error) -> Self {
+        Error::new(Kind::Decode { status, source })
+    }
+
+    pub(crate) fn builder(msg: impl Into<String>) -> Self {
+        Error::new(Kind::Builder(msg.into()))
+    }
+
+    pub(crate) fn request(msg: impl Into<String>) -> Self {
+        Error::new(Kind::Request(msg.into()))
+    }
+
+    pub(crate) fn store(e: std::io::Error) -> Self {
+        Error::new(Kind::Store(e))
+    }
+
+    /// The server still said "expired" after every allowed re-login and replay.
+    pub fn is_expired(&self) -> bool {
+        matches!(*self.inner, Kind::Expired { .. })
+    }
+
+    /// The login (or refresh) this call needed failed; [`Error::login_error`] says how.
+    pub fn is_login(&self) -> bool {
+        matches!(*self.inner, Kind::Login(_))
+    }
+
+    /// The server answered with an application error (envelope code not a success).
+    pub fn is_api(&self) -> bool {
+        matches!(*self.inner, Kind::Api { .. })
+    }
+
+    /// The server answered with an HTTP error status that is neither expiry nor envelope.
+    pub fn is_status(&self) -> bool {
+        matches!(*self.inner, Kind::Status { .. })
+    }
+
+    /// The request could not be sent or its response not read.
+    pub fn is_transport(&self) -> bool {
+        matches!(*self.inner, Kind::Transport { .. })
+    }
+
+    /// A request or the login it waited for ran out of time.
+    pub fn is_timeout(&self) -> bool {
+        matches!(*self.inner, Kind::Timeout { .. })
+            || matches!(&*self.inner, Kind::Login(e) if matches!(**e, LoginError::Timeout(_)))
+    }
+
+    /// The response body did not have the expected shape.
+    pub fn is_decode(&self) -> bool {
+        matches!(*self.inner, Kind::Decode { .. })
+    }
+
+    /// The client was configured wrongly or a request could not be built.
+    pub fn is_builder(&self) -> bool {
+        matches!(*self.inner, Kind::Builder(_) | Kind::Request(_))
+    }
+
+    /// The token store failed.
+    pub fn is_store(&self) -> bool {
+        matches!(*self.inner, Kind::Store(_))
+    }
+
+    /// The request was sent and its outcome is unknown: it may have been
+    /// executed, and it was not replayed because it is not idempotent.
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(
+            *self.inner,
+            Kind::Transport {
+                may_have_executed: true,
+                ..
+            } | Kind::Timeout {
+                may_have_executed: true
+            }
+        )
+    }
+
+    /// The HTTP status of the response, when there was one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match &*self.inner {
+            Kind::Api { status, .. }
+            | Kind::Status { status, .. }
+            | Kind::Decode { status, .. } => Some(*status),
+            Kind::Login(e) => match &**e {
+                LoginError::Rejected { status, .. } => *status,
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The envelope code of an API error (`4001` in `{"code": 4001, ...}`).
+    pub fn api_code(&self) -> Option<&serde_json::Value> {
+        match &*self.inner {
+            Kind::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The envelope message of an API error.
+    pub fn api_message(&self) -> Option<&str> {
+        match &*self.inner {
+            Kind::Api { message, .. } => message.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The login failure, shared with every caller that waited on that login.
+    pub fn login_error(&self) -> Option<&LoginError> {
+        match &*self.inner {
+            Kind::Login(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The body of an HTTP error response (kept out of `Debug` and `Display`).
+    pub fn body(&self) -> Option<&[u8]> {
+        match &*self.inner {
+            Kind::Status { body, .. } => Some(body),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &*self.inner {
+            Kind::Expired { attempts } => write!(
+                f,
+                "token still rejected as expired after {attempts} attempt{}",
+                if *attempts == 1 { "" } else { "s" }
+            ),
+            Kind::Login(e) => write!(f, "login failed: {e}"),
+            Kind::Api {
+                code,
+                message: Some(m),
+                ..
+            } => write!(f, "api error {code}: {m}"),
+            Kind::Api { code, .. } => write!(f, "api error {code}"),
+            Kind::Status { status, .. } => write!(f, "http status {status}"),
+            Kind::Transport {
+                source,
+                may_have_executed,
+            } => {
+                write!(f, "transport error: {source}")?;
+                if *may_have_executed {
+                    f.write_str(" (the request may have executed; not replayed)")?;
+                }
+                Ok(())
+            }
+            Kind::Timeout { may_have_executed } => {
+                f.write_str("request timed out")?;
+                if *may_have_executed {
+                    f.write_str(" (the request may have executed; not replayed)")?;
+                }
+                Ok(())
+            }
+            Kind::Decode { source, .. } => write!(f, "could not decode the response: {source}"),
+            Kind::Builder(m) => write!(f, "invalid client configuration: {m}"),
+            Kind::Request(m) => write!(f, "invalid request: {m}"),
+            Kind::Store(e) => write!(f, "token store failed: {e}"),
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        match &*self.inner {
+            Kind::Expired { attempts } => d.field("kind", &"Expired").field("attempts", attempts),
+            Kind::Login(e) => d.field("kind", &"Login").field("source", e),
+            Kind::Api {
+                status,
+                code,
+                message,
+            } => d
+                .field("kind", &"Api")
+                .field("status", status)
+                .field("code", code)
+                .field("message", message),
+            Kind::Status { status, body } => d
+                .field("kind", &"Status")
+                .field("status", status)
+                .field("body_len", &body.len()),
+            Kind::Transport {
+                source,
+                may_have_executed,
+            } => d
+                .field("kind", &"Transport")
+                .field("source", source)
+                .field("may_have_executed", may_have_executed),
+            Kind::Timeout { may_have_executed } => d
+                .field("kind", &"Timeout")
+                .field("may_have_executed", may_have_executed),
+            Kind::Decode { status, source } => d
+                .field("kind", &"Decode")
+                .field("status", status)
+                .field("source", source),
+            Kind::Builder(m) => d.field("kind", &"Builder").field("message", m),
+            Kind::Request(m) => d.field("kind", &"Request").field("message", m),
+            Kind::Store(e) => d.field("kind", &"Store").field("source", e),
+        };
+        d.finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &*self.inner {
+            Kind::Login(e) => Some(&**e),
+            Kind::Transport { source, .. } => Some(source),
+            Kind::Decode { source, .. } => Some(source),
+            Kind::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}

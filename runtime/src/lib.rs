@@ -1,0 +1,55 @@
+//! The runtime every seamless client calls through.
+//!
+//! A [`Client`] sends [`Request`]s built from their parts and keeps the
+//! session token valid without the caller noticing: it stamps the token on
+//! each attempt, recognises "expired" replies ([`Expiry`]), runs exactly one
+//! login per token generation however many calls fail at once ([`Login`],
+//! [`LoginFlow`]), replays the failed calls a bounded number of times, and,
+//! for single-use tokens ([`Lifetime::SingleUse`]), lets exactly one request
+//! hold a chain's token from sending it to storing its successor.
+//!
+//! ```no_run
+//! use seamless_runtime::{Client, Envelope, Expiry, Lifetime, LoginFlow, Placement, Request};
+//!
+//! # async fn demo() -> Result<(), seamless_runtime::Error> {
+//! let client = Client::builder("https://api.example.com")
+//!     .placement(Placement::header("B-T"))
+//!     .lifetime(Lifetime::single_use("B-T"))
+//!     .expiry(Expiry::body_field("code", [408]))
+//!     .envelope(Envelope::code_data_msg())
+//!     .login(
+//!         LoginFlow::new(http::Method::POST, "/v1/api/imiMini/login")
+//!             .code("code", || async { Ok::<_, std::io::Error>("code-from-platform".to_owned()) })
+//!             .token_from_header("B-T"),
+//!     )
+//!     .build()?;
+//! let me: serde_json::Value = client.call(Request::get("/api/users/7")).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Tracing events (target `seamless`) mark expiries, logins (with their
+//! duration), replays and chain recoveries; none carries a token value.
+
+mod client;
+mod config;
+mod core;
+mod error;
+mod login;
+mod request;
+mod secret;
+mod store;
+
+pub use client::{Client, ClientBuilder, MAX_REPLAYS_LIMIT, Stats};
+pub use config::{Envelope, Expiry, ExpiryRule, JsonPath, Lifetime, Placement};
+pub use error::{Error, LoginError};
+pub use login::{
+    BoxFuture, Encoding, Login, LoginContext, LoginFlow, LoginFn, Session, TokenSource, login_fn,
+};
+pub use request::Request;
+pub use secret::Secret;
+pub use store::{FileStore, MemoryStore, StoredSession, TokenStore};
+
+/// Re-exported so users and generated code name one version of each.
+pub use http;
+pub use reqwest;
+pub use serde_json;

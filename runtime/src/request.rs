@@ -1,0 +1,143 @@
+//! A request kept as parts, so every attempt can be rebuilt with the token
+//! of that moment.
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use serde::Serialize;
+use serde_json::Value;
+
+/// One API call, described by its parts. The client stamps the token on
+/// each attempt (the first and any replay) at send time.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Option<Value>,
+    pub(crate) idempotent: Option<bool>,
+    pub(crate) auth: bool,
+    pub(crate) error: Option<String>,
+}
+
+impl Request {
+    /// A request for `path` (relative to the client's base URL; path
+    /// parameters already filled in).
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        Request {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            headers: HeaderMap::new(),
+            body: None,
+            idempotent: None,
+            auth: true,
+            error: None,
+        }
+    }
+
+    /// `GET path`.
+    pub fn get(path: impl Into<String>) -> Self {
+        Request::new(Method::GET, path)
+    }
+
+    /// `POST path`.
+    pub fn post(path: impl Into<String>) -> Self {
+        Request::new(Method::POST, path)
+    }
+
+    /// `PUT path`.
+    pub fn put(path: impl Into<String>) -> Self {
+        Request::new(Method::PUT, path)
+    }
+
+    /// `PATCH path`.
+    pub fn patch(path: impl Into<String>) -> Self {
+        Request::new(Method::PATCH, path)
+    }
+
+    /// `DELETE path`.
+    pub fn delete(path: impl Into<String>) -> Self {
+        Request::new(Method::DELETE, path)
+    }
+
+    /// Adds a query parameter.
+    #[must_use]
+    pub fn query(mut self, name: impl Into<String>, value: impl ToString) -> Self {
+        self.query.push((name.into(), value.to_string()));
+        self
+    }
+
+    /// Adds a header. An invalid name or value is reported when the call is made.
+    #[must_use]
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            (Ok(n), Ok(v)) => {
+                self.headers.append(n, v);
+            }
+            _ => self.fail(format!("invalid header `{name}`")),
+        }
+        self
+    }
+
+    /// Sets a JSON body. A value that does not serialize is reported when
+    /// the call is made.
+    #[must_use]
+    pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
+        match serde_json::to_value(body) {
+            Ok(v) => self.body = Some(v),
+            Err(e) => self.fail(format!("the body does not serialize: {e}")),
+        }
+        self
+    }
+
+    /// Declares whether running this request twice is harmless. By default
+    /// `GET`, `HEAD`, `PUT`, `DELETE` and `OPTIONS` are, others are not. Only
+    /// idempotent requests are replayed after a transport error that may have
+    /// reached the server.
+    #[must_use]
+    pub fn idempotent(mut self, yes: bool) -> Self {
+        self.idempotent = Some(yes);
+        self
+    }
+
+    /// A public endpoint: no token, no expiry handling.
+    #[must_use]
+    pub fn no_auth(mut self) -> Self {
+        self.auth = false;
+        self
+    }
+
+    pub(crate) fn is_idempotent(&self) -> bool {
+        self.idempotent.unwrap_or_else(|| {
+            matches!(
+                self.method,
+                Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+            )
+        })
+    }
+
+    fn fail(&mut self, msg: String) {
+        self.error.get_or_insert(msg);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_defaults_follow_rfc_9110() {
+        assert!(Request::get("/x").is_idempotent());
+        assert!(Request::put("/x").is_idempotent());
+        assert!(Request::delete("/x").is_idempotent());
+        assert!(!Request::post("/x").is_idempotent());
+        assert!(!Request::patch("/x").is_idempotent());
+        assert!(Request::post("/x").idempotent(true).is_idempotent());
+    }
+
+    #[test]
+    fn bad_header_is_kept_for_the_call() {
+        let r = Request::get("/x").header("bad header", "v");
+        assert!(r.error.is_some());
+    }
+}

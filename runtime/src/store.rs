@@ -1,0 +1,243 @@
+//! Where sessions live between calls and between processes.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+
+/// What a store keeps for one chain.
+///
+/// `token` is `None` while a single-use token is out on the wire: a process
+/// that dies mid-request must not resume with a token the server has
+/// already consumed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredSession {
+    /// The token to send next, if one is ready.
+    pub token: Option<Secret>,
+    /// When the token stops being accepted, if the login said.
+    pub expires_at: Option<SystemTime>,
+    /// The refresh token, if the login issued one and it is unspent.
+    pub refresh_token: Option<Secret>,
+}
+
+/// Keeps the token in use and every rotated token, so a new client resumes
+/// without a login.
+///
+/// Calls come from inside the client's per-chain lock, in the order the
+/// tokens were issued, so an implementation needs no ordering logic of its
+/// own; it should be quick (it runs once or twice per single-use request).
+pub trait TokenStore: Send + Sync + 'static {
+    /// The session saved for `chain`, if any.
+    fn load(&self, chain: usize) -> io::Result<Option<StoredSession>>;
+    /// Replaces what is saved for `chain`.
+    fn save(&self, chain: usize, session: &StoredSession) -> io::Result<()>;
+}
+
+/// The default store: process memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    chains: Mutex<BTreeMap<usize, StoredSession>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+}
+
+impl TokenStore for MemoryStore {
+    fn load(&self, chain: usize) -> io::Result<Option<StoredSession>> {
+        Ok(lock(&self.chains).get(&chain).cloned())
+    }
+
+    fn save(&self, chain: usize, session: &StoredSession) -> io::Result<()> {
+        lock(&self.chains).insert(chain, session.clone());
+        Ok(())
+    }
+}
+
+impl<S: TokenStore + ?Sized> TokenStore for std::sync::Arc<S> {
+    fn load(&self, chain: usize) -> io::Result<Option<StoredSession>> {
+        (**self).load(chain)
+    }
+
+    fn save(&self, chain: usize, session: &StoredSession) -> io::Result<()> {
+        (**self).save(chain, session)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic elsewhere must not take the store down with it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A JSON file, replaced atomically (write a temporary file beside it, then
+/// rename) and readable by the owner only (mode 0600 on Unix).
+pub struct FileStore {
+    path: PathBuf,
+    cache: Mutex<Option<BTreeMap<usize, FileChain>>>,
+}
+
+impl fmt::Debug for FileStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct FileFormat {
+    version: u32,
+    chains: BTreeMap<usize, FileChain>,
+}
+
+#[derive(Clone, Serialize, Deserialize, Default)]
+struct FileChain {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    /// Seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
+impl FileStore {
+    /// A store at `path`; the file is created on the first save.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        FileStore {
+            path: path.into(),
+            cache: Mutex::new(None),
+        }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read(&self) -> io::Result<BTreeMap<usize, FileChain>> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => {
+                let file: FileFormat = serde_json::from_slice(&bytes).map_err(|e| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{} is not a seamless token store: {e}", self.path.display()),
+                    )
+                })?;
+                Ok(file.chains)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn write(&self, chains: &BTreeMap<usize, FileChain>) -> io::Result<()> {
+        let body = serde_json::to_vec_pretty(&FileFormat {
+            version: 1,
+            chains: chains.clone(),
+        })
+        .map_err(io::Error::other)?;
+        let dir = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = self.path.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp)?;
+        f.write_all(&body)?;
+        f.sync_data()?;
+        drop(f);
+        std::fs::rename(&tmp, &self.path)
+    }
+}
+
+impl TokenStore for FileStore {
+    fn load(&self, chain: usize) -> io::Result<Option<StoredSession>> {
+        let mut cache = lock(&self.cache);
+        if cache.is_none() {
+            *cache = Some(self.read()?);
+        }
+        let chains = cache.as_ref().expect("filled above");
+        Ok(chains.get(&chain).map(|c| StoredSession {
+            token: c.token.clone().map(Secret::from),
+            expires_at: c.expires_at.map(|s| UNIX_EPOCH + Duration::from_secs(s)),
+            refresh_token: c.refresh_token.clone().map(Secret::from),
+        }))
+    }
+
+    fn save(&self, chain: usize, session: &StoredSession) -> io::Result<()> {
+        let mut cache = lock(&self.cache);
+        if cache.is_none() {
+            *cache = Some(self.read()?);
+        }
+        let chains = cache.as_mut().expect("filled above");
+        chains.insert(
+            chain,
+            FileChain {
+                token: session.token.as_ref().map(|t| t.expose().to_owned()),
+                expires_at: session
+                    .expires_at
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .map(|d| d.as_secs()),
+                refresh_token: session
+                    .refresh_token
+                    .as_ref()
+                    .map(|t| t.expose().to_owned()),
+            },
+        );
+        self.write(chains)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_store_round_trips_with_owner_only_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.json");
+        let s = FileStore::new(&path);
+        assert_eq!(s.load(0).unwrap(), None);
+        let session = StoredSession {
+            token: Some(Secret::new("t1")),
+            expires_at: Some(UNIX_EPOCH + Duration::from_secs(2_000_000_000)),
+            refresh_token: Some(Secret::new("r1")),
+        };
+        s.save(0, &session).unwrap();
+        let again = FileStore::new(&path);
+        assert_eq!(again.load(0).unwrap(), Some(session));
+        assert_eq!(again.load(1).unwrap(), None);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "the temporary file was left behind");
+    }
+
+    #[test]
+    fn corrupt_file_is_an_error_not_an_empty_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.json");
+        std::fs::write(&path, b"not json").unwrap();
+        let err = FileStore::new(&path).load(0).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    }
+}

@@ -1,0 +1,1 @@
+pub use seamless_runtime::*;
