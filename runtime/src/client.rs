@@ -50,6 +50,7 @@ struct Inner {
     max_replays: u32,
     login_timeout: Duration,
     request_timeout: Option<Duration>,
+    expiry_skew: Duration,
     stats: Counters,
 }
 
@@ -297,9 +298,10 @@ impl ClientBuilder {
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let mut chains = Vec::with_capacity(self.chains);
         for i in 0..self.chains {
-            let mut chain = Chain::new(mode, self.expiry_skew);
+            let mut chain = Chain::new(mode);
             if let Some(saved) = store.load(i).map_err(Error::store)? {
-                let token = saved.token.map(|t| (t, saved.expires_at.map(to_instant)));
+                let renew_at = saved.expires_at.map(|at| to_instant(at, self.expiry_skew));
+                let token = saved.token.map(|t| (t, renew_at));
                 chain.resume(token, saved.refresh_token);
             }
             chains.push(Mutex::new(chain));
@@ -330,16 +332,24 @@ impl ClientBuilder {
                 max_replays: self.max_replays,
                 login_timeout: self.login_timeout,
                 request_timeout: self.request_timeout,
+                expiry_skew: self.expiry_skew,
                 stats: Counters::default(),
             }),
         })
     }
 }
 
-fn to_instant(at: SystemTime) -> Instant {
+/// When to renew a token that the server accepts for `lifetime`: `skew`
+/// early, but never more than half the lifetime early, so a short-lived
+/// token is still used rather than renewed on every call.
+fn renew_at(now: Instant, lifetime: Duration, skew: Duration) -> Instant {
+    now + lifetime - skew.min(lifetime / 2)
+}
+
+fn to_instant(at: SystemTime, skew: Duration) -> Instant {
     let now = Instant::now();
     match at.duration_since(SystemTime::now()) {
-        Ok(ahead) => now + ahead,
+        Ok(left) => renew_at(now, left, skew),
         // Already past: any instant not after now reads as expired.
         Err(_) => now,
     }
@@ -494,10 +504,11 @@ impl LoginTask {
             bump(&self.inner.stats.login_failures);
         }
         let now = Instant::now();
+        let skew = self.inner.expiry_skew;
         let result = result
             .map(|s| Fresh {
                 token: s.token,
-                expires_at: s.expires_in.map(|d| now + d),
+                expires_at: s.expires_in.map(|d| renew_at(now, d, skew)),
                 refresh: s.refresh_token,
             })
             .map_err(Arc::new);
@@ -636,10 +647,7 @@ impl Inner {
                     headers.insert(name.clone(), sensitive(token.expose().to_owned())?);
                 }
                 Placement::Bearer => {
-                    headers.insert(
-                        AUTHORIZATION,
-                        sensitive(format!("Bearer {}", token.expose()))?,
-                    );
+                    headers.insert(AUTHORIZATION, sensitive(format!("Bearer {}", token.expose()))?);
                 }
                 Placement::Query(name) => rb = rb.query(&[(name.as_str(), token.expose())]),
                 Placement::JsonBody(path) => {
@@ -731,17 +739,13 @@ impl Inner {
                     return Err(Error::transport(e, true));
                 }
             };
-            let json = if head_expired
-                || self.expiry.needs_body()
-                || self.envelope.is_some()
-                || !bytes.is_empty()
-            {
-                parse(&bytes)
-            } else {
-                None
-            };
-            let expired =
-                head_expired || json.as_ref().is_some_and(|b| self.expiry.matches_body(b));
+            let json =
+                if head_expired || self.expiry.needs_body() || self.envelope.is_some() || !bytes.is_empty() {
+                    parse(&bytes)
+                } else {
+                    None
+                };
+            let expired = head_expired || json.as_ref().is_some_and(|b| self.expiry.matches_body(b));
             if expired {
                 bump(&self.stats.expiries);
                 let stale = self.mode == Mode::Reusable

@@ -18,9 +18,7 @@ impl JsonPath {
     pub fn parse(path: &str) -> Result<Self, String> {
         let segments: Vec<String> = path.split('.').map(str::to_owned).collect();
         if path.is_empty() || segments.iter().any(String::is_empty) {
-            return Err(format!(
-                "`{path}` is not a dotted JSON path like `data.token`"
-            ));
+            return Err(format!("`{path}` is not a dotted JSON path like `data.token`"));
         }
         Ok(JsonPath {
             raw: path.to_owned(),
@@ -80,10 +78,7 @@ impl JsonPath {
                 .or_insert_with(|| Value::Object(Default::default()));
         }
         let Value::Object(map) = cur else {
-            return Err(format!(
-                "cannot set `{}`: its parent is not an object",
-                self.raw
-            ));
+            return Err(format!("cannot set `{}`: its parent is not an object", self.raw));
         };
         map.insert(last.clone(), new);
         Ok(())
@@ -108,9 +103,7 @@ pub(crate) fn code_matches(actual: &Value, expected: &Value) -> bool {
         return true;
     }
     match (actual, expected) {
-        (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => {
-            n.to_string() == *s
-        }
+        (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => n.to_string() == *s,
         (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
         _ => false,
     }
@@ -231,11 +224,7 @@ impl Expiry {
 
     /// Adds a body-field rule. Panics on a malformed path literal.
     #[must_use]
-    pub fn or_body_field<V: Into<Value>>(
-        mut self,
-        path: &str,
-        values: impl IntoIterator<Item = V>,
-    ) -> Self {
+    pub fn or_body_field<V: Into<Value>>(mut self, path: &str, values: impl IntoIterator<Item = V>) -> Self {
         self.rules.push(ExpiryRule::BodyField {
             path: JsonPath::parse(path).expect("invalid JSON path"),
             values: values.into_iter().map(Into::into).collect(),
@@ -321,10 +310,7 @@ impl Envelope {
 
     /// The seed's `{code, data, msg}` envelope: `code == 200` is success.
     pub fn code_data_msg() -> Self {
-        Envelope::new("code")
-            .success([200])
-            .data("data")
-            .message("msg")
+        Envelope::new("code").success([200]).data("data").message("msg")
     }
 
     /// The codes that mean success (replaces the default `200`).
@@ -364,14 +350,10 @@ impl Envelope {
         };
         if !ok {
             let code = self.code.get(&body).cloned().unwrap_or(Value::Null);
-            let message = self
-                .message
-                .as_ref()
-                .and_then(|p| p.get(&body))
-                .map(|m| match m {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                });
+            let message = self.message.as_ref().and_then(|p| p.get(&body)).map(|m| match m {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
             return Err((code, message));
         }
         Ok(match &self.data {

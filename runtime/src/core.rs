@@ -12,7 +12,7 @@
 //! comparison, never a comparison of secrets.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::secret::Secret;
 
@@ -108,7 +108,6 @@ pub(crate) struct Snapshot {
 #[derive(Debug)]
 pub(crate) struct Chain<W> {
     mode: Mode,
-    skew: Duration,
     generation: u64,
     slot: Slot,
     refresh: Option<Secret>,
@@ -120,10 +119,9 @@ pub(crate) struct Chain<W> {
 }
 
 impl<W> Chain<W> {
-    pub(crate) fn new(mode: Mode, skew: Duration) -> Self {
+    pub(crate) fn new(mode: Mode) -> Self {
         Chain {
             mode,
-            skew,
             generation: 0,
             slot: Slot::Empty,
             refresh: None,
@@ -150,11 +148,7 @@ impl<W> Chain<W> {
     }
 
     /// Installs what a store held, before any call is made.
-    pub(crate) fn resume(
-        &mut self,
-        token: Option<(Secret, Option<Instant>)>,
-        refresh: Option<Secret>,
-    ) {
+    pub(crate) fn resume(&mut self, token: Option<(Secret, Option<Instant>)>, refresh: Option<Secret>) {
         self.refresh = refresh;
         if let Some((token, expires_at)) = token {
             self.generation += 1;
@@ -176,8 +170,10 @@ impl<W> Chain<W> {
             && matches!(&self.slot, Slot::Ready { expires_at, .. } if self.fresh_at(*expires_at, now))
     }
 
+    /// `expires_at` is when to renew (the driver has already taken the skew
+    /// off the server's lifetime), so the comparison is plain.
     fn fresh_at(&self, expires_at: Option<Instant>, now: Instant) -> bool {
-        expires_at.is_none_or(|at| now + self.skew < at)
+        expires_at.is_none_or(|at| now < at)
     }
 
     /// Asks for the token. `park` is called only when the caller must wait.
@@ -403,7 +399,7 @@ mod tests {
 
     #[test]
     fn concurrent_first_calls_start_one_login() {
-        let mut c: Chain<Probe> = Chain::new(Mode::Reusable, Duration::ZERO);
+        let mut c: Chain<Probe> = Chain::new(Mode::Reusable);
         let now = Instant::now();
         let p = probe();
         assert!(matches!(
@@ -416,15 +412,12 @@ mod tests {
         c.login_done::<&str>(Ok(fresh("a")));
         let got = p.got.borrow();
         assert_eq!(got.len(), 10);
-        assert!(
-            got.iter()
-                .all(|d| d.as_ref().unwrap().token.expose() == "a")
-        );
+        assert!(got.iter().all(|d| d.as_ref().unwrap().token.expose() == "a"));
     }
 
     #[test]
     fn stale_expiry_causes_no_login() {
-        let mut c: Chain<Probe> = Chain::new(Mode::Reusable, Duration::ZERO);
+        let mut c: Chain<Probe> = Chain::new(Mode::Reusable);
         let now = Instant::now();
         c.resume(Some((Secret::new("a"), None)), None);
         let g1 = granted(c.acquire(now, probe));
@@ -442,7 +435,7 @@ mod tests {
 
     #[test]
     fn single_use_hands_the_token_to_one_holder_at_a_time() {
-        let mut c: Chain<Probe> = Chain::new(Mode::SingleUse, Duration::ZERO);
+        let mut c: Chain<Probe> = Chain::new(Mode::SingleUse);
         let now = Instant::now();
         c.resume(Some((Secret::new("a"), None)), None);
         let g = granted(c.acquire(now, probe));
@@ -456,7 +449,7 @@ mod tests {
 
     #[test]
     fn spent_token_with_waiters_starts_exactly_one_login() {
-        let mut c: Chain<Probe> = Chain::new(Mode::SingleUse, Duration::ZERO);
+        let mut c: Chain<Probe> = Chain::new(Mode::SingleUse);
         let now = Instant::now();
         c.resume(Some((Secret::new("a"), None)), None);
         let g = granted(c.acquire(now, probe));
@@ -469,28 +462,20 @@ mod tests {
 
     #[test]
     fn login_failure_reaches_every_waiter_and_is_not_sticky() {
-        let mut c: Chain<Probe> = Chain::new(Mode::SingleUse, Duration::ZERO);
+        let mut c: Chain<Probe> = Chain::new(Mode::SingleUse);
         let now = Instant::now();
         let p = probe();
         let _ = c.acquire(now, || p.clone());
         let _ = c.acquire(now, || p.clone());
         c.login_done(Err("denied"));
-        assert!(
-            p.got
-                .borrow()
-                .iter()
-                .all(|d| d.as_ref().err() == Some(&"denied"))
-        );
+        assert!(p.got.borrow().iter().all(|d| d.as_ref().err() == Some(&"denied")));
         assert_eq!(p.got.borrow().len(), 2);
-        assert!(matches!(
-            c.acquire(now, probe),
-            Acquire::ParkedStartLogin(_)
-        ));
+        assert!(matches!(c.acquire(now, probe), Acquire::ParkedStartLogin(_)));
     }
 
     #[test]
     fn token_of_a_departed_waiter_goes_to_the_next() {
-        let mut c: Chain<Probe> = Chain::new(Mode::SingleUse, Duration::ZERO);
+        let mut c: Chain<Probe> = Chain::new(Mode::SingleUse);
         let now = Instant::now();
         let gone = Probe {
             alive: false,
@@ -509,21 +494,15 @@ mod tests {
 
     #[test]
     fn known_expiry_renews_before_sending() {
-        let mut c: Chain<Probe> = Chain::new(Mode::Reusable, Duration::from_secs(5));
+        let mut c: Chain<Probe> = Chain::new(Mode::Reusable);
         let now = Instant::now();
-        c.resume(
-            Some((Secret::new("a"), Some(now + Duration::from_secs(3)))),
-            None,
-        );
-        assert!(matches!(
-            c.acquire(now, probe),
-            Acquire::ParkedStartLogin(_)
-        ));
+        c.resume(Some((Secret::new("a"), Some(now))), None);
+        assert!(matches!(c.acquire(now, probe), Acquire::ParkedStartLogin(_)));
     }
 
     #[test]
     fn refresh_token_is_taken_once() {
-        let mut c: Chain<Probe> = Chain::new(Mode::Reusable, Duration::ZERO);
+        let mut c: Chain<Probe> = Chain::new(Mode::Reusable);
         let now = Instant::now();
         c.resume(Some((Secret::new("a"), None)), Some(Secret::new("r1")));
         let g = granted(c.acquire(now, probe));
@@ -536,9 +515,6 @@ mod tests {
         let Acquire::ParkedStartLogin(again) = c.acquire(now, probe) else {
             panic!("expected a login")
         };
-        assert!(
-            again.refresh.is_none(),
-            "a spent refresh token was offered again"
-        );
+        assert!(again.refresh.is_none(), "a spent refresh token was offered again");
     }
 }

@@ -121,11 +121,7 @@ impl Error {
         Error::new(Kind::Login(e))
     }
 
-    pub(crate) fn api(
-        status: StatusCode,
-        code: serde_json::Value,
-        message: Option<String>,
-    ) -> Self {
+    pub(crate) fn api(status: StatusCode, code: serde_json::Value, message: Option<String>) -> Self {
         Error::new(Kind::Api {
             status,
             code,
@@ -227,9 +223,9 @@ impl Error {
     /// The HTTP status of the response, when there was one.
     pub fn status(&self) -> Option<StatusCode> {
         match &*self.inner {
-            Kind::Api { status, .. }
-            | Kind::Status { status, .. }
-            | Kind::Decode { status, .. } => Some(*status),
+            Kind::Api { status, .. } | Kind::Status { status, .. } | Kind::Decode { status, .. } => {
+                Some(*status)
+            }
             Kind::Login(e) => match &**e {
                 LoginError::Rejected { status, .. } => *status,
                 _ => None,

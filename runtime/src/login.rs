@@ -95,18 +95,9 @@ pub trait Login: Send + Sync + 'static {
     /// Trades a refresh token for a new session. The token is spent whatever
     /// the outcome: the runtime never offers it again. Any error makes the
     /// runtime fall back to [`Login::login`]. The default refuses.
-    fn refresh(
-        &self,
-        cx: LoginContext,
-        refresh_token: Secret,
-    ) -> BoxFuture<'_, Result<Session, LoginError>> {
+    fn refresh(&self, cx: LoginContext, refresh_token: Secret) -> BoxFuture<'_, Result<Session, LoginError>> {
         let _ = (cx, refresh_token);
-        Box::pin(async {
-            Err(LoginError::rejected(
-                None,
-                "this login flow has no refresh grant",
-            ))
-        })
+        Box::pin(async { Err(LoginError::rejected(None, "this login flow has no refresh grant")) })
     }
 }
 
@@ -180,10 +171,7 @@ impl fmt::Debug for LoginFlow {
             .field("method", &self.method)
             .field("path", &self.path)
             .field("encoding", &self.encoding)
-            .field(
-                "fields",
-                &self.fields.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-            )
+            .field("fields", &self.fields.iter().map(|(k, _)| k).collect::<Vec<_>>())
             .field("code", &self.code.as_ref().map(|(k, _)| k))
             .field("token", &self.token)
             .field("expires_in", &self.expires_in)
@@ -226,16 +214,14 @@ impl LoginFlow {
     /// A constant field (`grant_type=client_credential`).
     #[must_use]
     pub fn field(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.fields
-            .push((name.into(), FieldValue::Plain(value.into())));
+        self.fields.push((name.into(), FieldValue::Plain(value.into())));
         self
     }
 
     /// A secret field (`secret`, `password`), never printed.
     #[must_use]
     pub fn secret_field(mut self, name: impl Into<String>, value: impl Into<Secret>) -> Self {
-        self.fields
-            .push((name.into(), FieldValue::Secret(value.into())));
+        self.fields.push((name.into(), FieldValue::Secret(value.into())));
         self
     }
 
@@ -322,10 +308,8 @@ impl LoginFlow {
         let rb = cx.http.request(method.clone(), cx.url(path));
         let rb = match encoding {
             Encoding::Json => {
-                let map: Map<String, Value> = fields
-                    .into_iter()
-                    .map(|(k, v)| (k, Value::String(v)))
-                    .collect();
+                let map: Map<String, Value> =
+                    fields.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
                 rb.json(&map)
             }
             Encoding::Form => rb.form(&fields),
@@ -430,17 +414,10 @@ impl Login for LoginFlow {
         })
     }
 
-    fn refresh(
-        &self,
-        cx: LoginContext,
-        refresh_token: Secret,
-    ) -> BoxFuture<'_, Result<Session, LoginError>> {
+    fn refresh(&self, cx: LoginContext, refresh_token: Secret) -> BoxFuture<'_, Result<Session, LoginError>> {
         Box::pin(async move {
             let Some(r) = &self.refresh else {
-                return Err(LoginError::rejected(
-                    None,
-                    "this login flow has no refresh grant",
-                ));
+                return Err(LoginError::rejected(None, "this login flow has no refresh grant"));
             };
             let mut fields = expose(&r.fields);
             fields.push((r.field.clone(), refresh_token.expose().to_owned()));

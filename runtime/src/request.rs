@@ -108,12 +108,11 @@ impl Request {
     }
 
     pub(crate) fn is_idempotent(&self) -> bool {
-        self.idempotent.unwrap_or_else(|| {
-            matches!(
-                self.method,
-                Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
-            )
-        })
+        let by_method = matches!(
+            self.method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+        );
+        self.idempotent.unwrap_or(by_method)
     }
 
     fn fail(&mut self, msg: String) {

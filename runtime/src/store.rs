@@ -193,10 +193,7 @@ impl TokenStore for FileStore {
                     .expires_at
                     .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                     .map(|d| d.as_secs()),
-                refresh_token: session
-                    .refresh_token
-                    .as_ref()
-                    .map(|t| t.expose().to_owned()),
+                refresh_token: session.refresh_token.as_ref().map(|t| t.expose().to_owned()),
             },
         );
         self.write(chains)

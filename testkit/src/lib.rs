@@ -1,0 +1,300 @@
+//! A loopback HTTP/1.1 backend that speaks seamless's token protocols and counts
+//! what it saw, for integration tests of the token-refresh runtime.
+//!
+//! [`Backend::start`] binds `127.0.0.1:0` and serves one [`Protocol`] per instance.
+//! Tests drive a client against [`Backend::url`], then assert on the exact
+//! server-side [`Counters`] (how many logins, how many expired replies, whether a
+//! token was ever presented twice, how many requests held one chain at once).
+//!
+//! # Protocols
+//!
+//! | protocol | login | token on calls | expired reply |
+//! |---|---|---|---|
+//! | [`Protocol::Seed`] | `POST /v1/api/imiMini/login` `{"code"}` (code from [`Backend::valid_code`]) | header `B-T`, single use, next one in the response's `B-T` | HTTP 200 `{"code":408,"msg":"token expired"}` |
+//! | [`Protocol::Bearer`] | `POST /oauth/token` (JSON or form; password or rotating refresh grant; creds [`BEARER_USERNAME`]/[`BEARER_PASSWORD`]) | `Authorization: Bearer <t>`, reusable until `ttl` | HTTP 401 `{"error":"invalid_token"}` |
+//! | [`Protocol::Query`] | `GET /cgi-bin/token?grant_type=client_credential&appid=`[`QUERY_APPID`]`&secret=`[`QUERY_SECRET`] | `?access_token=<t>`, reusable for 7200 s | HTTP 200 `{"errcode":42001}` (expired) / `{"errcode":40001}` (unknown) |
+//!
+//! # Endpoints (every protocol, authorized with that protocol's token)
+//!
+//! - `GET /api/ping` → `{"pong":true}`
+//! - `GET /api/users/{id}` → `{"id":<number if it parses, else string>,"name":"user-<id>"}`
+//! - `POST /api/echo` → the JSON request body
+//! - `POST /api/orders` `{"order_id":"..."}` → `{"order_id":...,"executions":n}`, counted in
+//!   [`Counters::executions`]
+//! - `GET /api/fail` → the protocol's application error (Seed `code 4001`, Bearer HTTP 422,
+//!   Query `errcode 45009`)
+//!
+//! The values above are wrapped per protocol: Seed `{"code":200,"data":<v>,"msg":"ok"}`, Bearer
+//! the bare value, Query `{"errcode":0,"errmsg":"ok", ...fields of v}` (a non-object `v` goes
+//! under `"data"`). Any other path under `/api/` passes the same token check (so Seed still
+//! consumes and rotates the token) and then answers HTTP 404; a bad body answers HTTP 400 the
+//! same way. Paths outside `/api/` that are not this protocol's login answer a plain 404 and
+//! are not counted.
+//!
+//! # Knobs
+//!
+//! [`Backend::expire_all`], [`Backend::delay_logins`], [`Backend::fail_next_logins`],
+//! [`Backend::fail_next_refreshes`], [`Backend::issue_expired_tokens`],
+//! [`Backend::abort_after_consume`], [`Backend::delay_responses`] and
+//! [`Backend::revoke_family_on_reuse`] inject the faults listed in `FAULTS.md`.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use seamless_testkit::{Backend, Protocol};
+//! let backend = Backend::start(Protocol::Seed).await;
+//! let code = backend.valid_code();
+//! // ... log in at format!("{}/v1/api/imiMini/login", backend.url()) with `code` ...
+//! assert_eq!(backend.counters().token_reuse, 0);
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+mod server;
+mod state;
+mod wire;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::state::Shared;
+
+/// Username the [`Protocol::Bearer`] password grant accepts.
+pub const BEARER_USERNAME: &str = "u";
+/// Password the [`Protocol::Bearer`] password grant accepts.
+pub const BEARER_PASSWORD: &str = "p";
+/// `appid` the [`Protocol::Query`] login accepts.
+pub const QUERY_APPID: &str = "A";
+/// `secret` the [`Protocol::Query`] login accepts.
+pub const QUERY_SECRET: &str = "S";
+/// Lifetime of a [`Protocol::Query`] access token, as reported in `expires_in` and enforced.
+pub const QUERY_TTL: Duration = Duration::from_secs(7200);
+/// Largest request body the server reads; larger bodies get HTTP 413 (no token is consumed).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// The token protocol a [`Backend`] instance speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// Seed: login `POST /v1/api/imiMini/login` JSON `{"code": "<one-time code>"}`; token returned in response header `B-T`
+    /// AND in body `{"code":200,"data":{"token":"..."},"msg":"ok"}`. Every API call sends header `B-T: <token>`.
+    /// Tokens are single-use: consumed on arrival; a successful (or app-error) response carries the NEXT token in header `B-T`.
+    /// Expired/unknown/spent token => HTTP 200 body `{"code":408,"msg":"token expired"}` with NO `B-T` header, request not executed.
+    ///
+    /// Login failures: a forced failure ([`Backend::fail_next_logins`]) is HTTP 200
+    /// `{"code":500,"msg":"login failed"}`; an unknown or reused code is HTTP 200
+    /// `{"code":40029,"msg":"invalid code"}`; a malformed body is HTTP 400 `{"code":400,...}`.
+    Seed,
+    /// Reusable bearer: login `POST /oauth/token` JSON. `{"grant_type":"password","username":"u","password":"p"}` or
+    /// `{"grant_type":"refresh_token","refresh_token":"..."}` → `{"access_token","token_type":"Bearer","expires_in":<ttl secs>,"refresh_token"}`.
+    /// Calls send `Authorization: Bearer <t>`. Expired/unknown => HTTP 401 `{"error":"invalid_token"}`. No envelope: body is the value.
+    /// Refresh tokens rotate: each use spends it and returns a new one; a spent refresh token presented again counts as reuse and gets 400 `{"error":"invalid_grant"}`.
+    /// Bad grant / bad creds => 400 `{"error":"invalid_grant"}`.
+    ///
+    /// The token endpoint also accepts `application/x-www-form-urlencoded` bodies (as OAuth
+    /// clients send them). `expires_in` is `ttl` rounded up to whole seconds; the server
+    /// enforces the exact `ttl`. A refresh keeps the session (chain) of the login it came from;
+    /// access tokens issued earlier stay valid until they expire.
+    Bearer {
+        /// How long an access token stays valid after it is issued.
+        ttl: Duration,
+    },
+    /// WeChat-style query token: login `GET /cgi-bin/token?grant_type=client_credential&appid=A&secret=S` →
+    /// `{"access_token":"...","expires_in":7200}` (errors: `{"errcode":40013,"errmsg":"invalid appid"}`).
+    /// Calls send `?access_token=<t>`. Reusable. Expired => HTTP 200 `{"errcode":42001,"errmsg":"access_token expired"}`,
+    /// unknown token => `{"errcode":40001,"errmsg":"invalid credential"}`. Success bodies are `{"errcode":0,"errmsg":"ok", ...fields at top level}`.
+    ///
+    /// Other login errors: wrong `grant_type` → `{"errcode":40002}`, wrong secret →
+    /// `{"errcode":40125}`. A missing `access_token` on a call counts as unknown (40001).
+    Query,
+}
+
+/// A snapshot of what the server saw, from [`Backend::counters`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Login requests received (success + failure), NOT counting refresh grants.
+    pub logins: u64,
+    /// Logins that issued a token.
+    pub logins_ok: u64,
+    /// Logins that failed (forced, bad code/credentials, malformed body).
+    pub logins_failed: u64,
+    /// `refresh_token` grants received ([`Protocol::Bearer`]), whatever the outcome.
+    pub refreshes: u64,
+    /// Authorized-API requests received (paths under `/api/`, not logins), whatever the outcome.
+    pub requests: u64,
+    /// Expired-token replies sent: Seed 408, Bearer 401, Query 42001 / 40001.
+    pub expired_replies: u64,
+    /// A token (access or refresh) presented again after it was spent (single-use consumed,
+    /// or refresh token already used). An access token that merely expired by time or
+    /// [`Backend::expire_all`] is NOT reuse.
+    pub token_reuse: u64,
+    /// Max, over all sessions, of requests simultaneously holding a token of that session
+    /// (from consuming the token to finishing the response). In Seed mode the server itself
+    /// cannot let this exceed 1 (one live token per chain); in the reusable protocols it shows
+    /// how many calls shared one token at once.
+    pub max_concurrent_holders: u64,
+    /// Executions of `POST /api/orders`, keyed by the body field `order_id`.
+    pub executions: BTreeMap<String, u64>,
+}
+
+/// A running test server. Dropping it stops the accept loop and closes every open connection.
+pub struct Backend {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("protocol", &self.shared.protocol)
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Backend {
+    /// Binds `127.0.0.1:0` and spawns the accept loop on the current tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// If no loopback port can be bound (test setup cannot go on without one), or if called
+    /// outside a tokio runtime.
+    pub async fn start(protocol: Protocol) -> Backend {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("seamless-testkit: bind 127.0.0.1:0");
+        let addr = listener
+            .local_addr()
+            .expect("seamless-testkit: local_addr of a bound listener");
+        let shared = Arc::new(Shared::new(protocol));
+        let task = tokio::spawn(server::accept_loop(listener, shared.clone()));
+        Backend { shared, addr, task }
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The protocol this instance speaks.
+    pub fn protocol(&self) -> Protocol {
+        self.shared.protocol
+    }
+
+    /// A consistent snapshot of the counters.
+    pub fn counters(&self) -> Counters {
+        self.shared.lock().counters.clone()
+    }
+
+    /// Zeroes every counter; tokens, sessions, codes and knobs are kept.
+    pub fn reset_counters(&self) {
+        self.shared.lock().counters = Counters::default();
+    }
+
+    /// TCP connections accepted so far (not reset by [`Backend::reset_counters`]); shows
+    /// whether a client reused a keep-alive connection or opened a new one.
+    pub fn connections(&self) -> u64 {
+        self.shared.connections.load(Ordering::Relaxed)
+    }
+
+    /// Requests holding a token right now, over all sessions (0 when nothing is in flight).
+    pub fn current_holders(&self) -> u64 {
+        self.shared.lock().current_holders()
+    }
+
+    /// Every live access token becomes expired now. Seed: the current token of every session,
+    /// and, for a session whose token is held by a request in flight, the successor that
+    /// request carries back (the whole session expired, not just an idle token). Refresh
+    /// tokens are unaffected. Tokens issued by later logins are live.
+    pub fn expire_all(&self) {
+        self.shared.lock().expire_all();
+    }
+
+    /// Every login (and Bearer refresh grant) waits `d` before answering; `Duration::ZERO`
+    /// clears it. The request is counted before the wait.
+    pub fn delay_logins(&self, d: Duration) {
+        self.shared.lock().knobs.delay_logins = d;
+    }
+
+    /// The next `n` logins fail (Seed: HTTP 200 `{"code":500,"msg":"login failed"}`; Bearer:
+    /// 400 `invalid_grant`; Query: `errcode` 40013) and count as `logins_failed`. Bearer
+    /// refresh grants are not logins; see [`Backend::fail_next_refreshes`].
+    pub fn fail_next_logins(&self, n: u32) {
+        self.shared.lock().knobs.fail_next_logins = n;
+    }
+
+    /// Bearer only: the next `n` refresh grants fail with HTTP 503
+    /// `{"error":"temporarily_unavailable"}` (a server-side outage), counted in `refreshes`.
+    /// The presented refresh token is not spent, so it may be retried.
+    pub fn fail_next_refreshes(&self, n: u32) {
+        self.shared.lock().knobs.fail_next_refreshes = n;
+    }
+
+    /// The next `n` successful logins (and Bearer refresh grants) issue an access token that is
+    /// already expired; the response looks normal.
+    pub fn issue_expired_tokens(&self, n: u32) {
+        self.shared.lock().knobs.issue_expired = n;
+    }
+
+    /// The next `n` authorized API requests consume the token, execute (and count) the request,
+    /// then close the connection without any response. Seed mints no next token for them, so
+    /// their chain is dead.
+    pub fn abort_after_consume(&self, n: u32) {
+        self.shared.lock().knobs.abort_after_consume = n;
+    }
+
+    /// The next `n` expired-token replies wait `d` before they are sent: a stale expiry
+    /// signal that arrives after the client has already replaced the token (FAULTS F5).
+    pub fn delay_next_expired_replies(&self, n: u32, d: Duration) {
+        self.shared.lock().knobs.delay_expired = (n, d);
+    }
+
+    /// Every authorized API response waits `d` after consuming the token and before executing
+    /// and answering; `Duration::ZERO` clears it.
+    pub fn delay_responses(&self, d: Duration) {
+        self.shared.lock().knobs.delay_responses = d;
+    }
+
+    /// When on, presenting a spent token (a consumed Seed token or a used Bearer refresh token)
+    /// also revokes that token's whole session (family): its live access and refresh tokens
+    /// stop working and Seed mints no live next token for requests still in flight. Off by
+    /// default. Reuse is counted either way.
+    pub fn revoke_family_on_reuse(&self, on: bool) {
+        self.shared.lock().knobs.revoke_on_reuse = on;
+    }
+
+    /// Mints a fresh one-time login code the Seed login accepts once (a reused or unknown code
+    /// fails, counted in `logins_failed`). Harmless in the other protocols.
+    pub fn valid_code(&self) -> String {
+        self.shared.mint_code()
+    }
+
+    /// A cloneable `'static` closure that mints valid login codes, for a client's code
+    /// provider; it shares the server state and does not borrow the `Backend`. Codes minted
+    /// after the `Backend` is dropped are never accepted (the server is gone).
+    pub fn seed_code_provider(&self) -> impl Fn() -> String + Send + Sync + Clone + 'static {
+        let shared = self.shared.clone();
+        move || shared.mint_code()
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        // The accept task owns the per-connection tasks (a JoinSet), so aborting it also
+        // closes keep-alive connections instead of leaving them serving.
+        self.task.abort();
+    }
+}

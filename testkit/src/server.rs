@@ -1,0 +1,440 @@
+//! The HTTP side: accept loop, hand routing, and the per-protocol wire formats.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, WWW_AUTHENTICATE};
+use http::request::Parts;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::{Map, Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+use crate::state::{Issued, LoginOutcome, RefreshOutcome, Rejection, Shared};
+use crate::wire::{self, Resp, form_value, parse_form};
+use crate::{
+    BEARER_PASSWORD, BEARER_USERNAME, MAX_BODY_BYTES, Protocol, QUERY_APPID, QUERY_SECRET, QUERY_TTL,
+};
+
+const SEED_LOGIN: &str = "/v1/api/imiMini/login";
+const BEARER_LOGIN: &str = "/oauth/token";
+const QUERY_LOGIN: &str = "/cgi-bin/token";
+const B_T: HeaderName = HeaderName::from_static("b-t");
+
+/// Returned from the service to make hyper drop the connection without writing a response
+/// (hyper's HTTP/1 dispatcher ends the connection on a service error).
+#[derive(Debug)]
+pub(crate) struct Abort;
+
+impl std::fmt::Display for Abort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection aborted by the testkit")
+    }
+}
+
+impl std::error::Error for Abort {}
+
+/// Accepts connections until aborted. Connection tasks live in a `JoinSet` owned here, so
+/// aborting this task (on `Backend` drop) closes them too.
+pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    shared.connections.fetch_add(1, Ordering::Relaxed);
+                    // Small request/response pairs; Nagle would only add latency.
+                    let _ = stream.set_nodelay(true);
+                    conns.spawn(serve_connection(stream, shared.clone()));
+                }
+                Err(err) => {
+                    // E.g. out of file descriptors: back off instead of spinning.
+                    tracing::warn!(%err, "testkit: accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            // Reap finished connections so the set does not grow for the server's lifetime.
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+}
+
+async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
+    let service = service_fn(move |req| handle(shared.clone(), req));
+    if let Err(err) = http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await
+    {
+        tracing::debug!(%err, "testkit: connection ended with an error");
+    }
+}
+
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Abort> {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
+    match (shared.protocol, &parts.method, path) {
+        (Protocol::Seed, &Method::POST, SEED_LOGIN) => {
+            let body = read_login_body(&shared, body).await?;
+            Ok(match body {
+                Ok(body) => seed_login(&shared, &body).await,
+                Err(resp) => resp,
+            })
+        }
+        (Protocol::Bearer { ttl }, &Method::POST, BEARER_LOGIN) => {
+            let body = read_login_body(&shared, body).await?;
+            Ok(match body {
+                Ok(body) => bearer_token(&shared, ttl, &parts, &body).await,
+                Err(resp) => resp,
+            })
+        }
+        (Protocol::Query, &Method::GET, QUERY_LOGIN) => Ok(query_login(&shared, &parts).await),
+        _ if path.starts_with("/api/") => api(&shared, parts, body).await,
+        _ => Ok(wire::json(
+            StatusCode::NOT_FOUND,
+            &json!({"error": "not_found"}),
+            None,
+        )),
+    }
+}
+
+enum BodyError {
+    TooLarge,
+    /// The client went away mid-body; there is nobody to answer.
+    Broken,
+}
+
+async fn read_body(body: Incoming) -> Result<Bytes, BodyError> {
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
+        Err(_) => Err(BodyError::Broken),
+    }
+}
+
+/// Reads a login body. An oversized body is answered 413 and counted as a failed login
+/// (it was a login request); a broken one aborts the connection uncounted.
+async fn read_login_body(shared: &Shared, body: Incoming) -> Result<Result<Bytes, Resp>, Abort> {
+    match read_body(body).await {
+        Ok(body) => Ok(Ok(body)),
+        Err(BodyError::Broken) => Err(Abort),
+        Err(BodyError::TooLarge) => {
+            let _ = shared.login_arrived();
+            shared.login_malformed();
+            Ok(Err(wire::json(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &error_body(shared.protocol, StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
+                None,
+            )))
+        }
+    }
+}
+
+async fn sleep_for(d: Duration) {
+    if !d.is_zero() {
+        tokio::time::sleep(d).await;
+    }
+}
+
+fn ok_json(body: &Value) -> Resp {
+    wire::json(StatusCode::OK, body, None)
+}
+
+// ---------------------------------------------------------------- logins
+
+async fn seed_login(shared: &Shared, body: &Bytes) -> Resp {
+    let delay = shared.login_arrived();
+    sleep_for(delay).await;
+    let code = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("code")?.as_str().map(str::to_owned))
+        .ok_or("body must be a JSON object with a string field \"code\"");
+    match shared.login(|st| code.as_ref().is_ok_and(|c| st.use_code(c))) {
+        LoginOutcome::Forced => ok_json(&json!({"code": 500, "msg": "login failed"})),
+        LoginOutcome::Rejected => match code {
+            Err(msg) => wire::json(StatusCode::BAD_REQUEST, &json!({"code": 400, "msg": msg}), None),
+            Ok(_) => ok_json(&json!({"code": 40029, "msg": "invalid code"})),
+        },
+        LoginOutcome::Issued(Issued { access, .. }) => wire::json(
+            StatusCode::OK,
+            &json!({"code": 200, "data": {"token": access}, "msg": "ok"}),
+            Some((B_T, access)),
+        ),
+    }
+}
+
+/// Token-endpoint parameters from a form or JSON object body (string values only).
+fn token_params(parts: &Parts, body: &Bytes) -> Result<Map<String, Value>, &'static str> {
+    let is_form = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if is_form {
+        let text = String::from_utf8_lossy(body);
+        return Ok(parse_form(&text)
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err("body must be a JSON object or a form"),
+    }
+}
+
+fn param<'a>(params: &'a Result<Map<String, Value>, &'static str>, name: &str) -> Option<&'a str> {
+    params.as_ref().ok()?.get(name)?.as_str()
+}
+
+fn bearer_error(status: StatusCode, error: &str) -> Resp {
+    wire::json(status, &json!({"error": error}), None)
+}
+
+async fn bearer_token(shared: &Shared, ttl: Duration, parts: &Parts, body: &Bytes) -> Resp {
+    let params = token_params(parts, body);
+    if param(&params, "grant_type") == Some("refresh_token") {
+        let delay = shared.refresh_arrived();
+        sleep_for(delay).await;
+        let Some(refresh_token) = param(&params, "refresh_token") else {
+            return bearer_error(StatusCode::BAD_REQUEST, "invalid_request");
+        };
+        return match shared.refresh(refresh_token) {
+            RefreshOutcome::Issued(issued) => bearer_issued(issued, ttl),
+            RefreshOutcome::InvalidGrant => bearer_error(StatusCode::BAD_REQUEST, "invalid_grant"),
+            RefreshOutcome::Unavailable => {
+                bearer_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+            }
+        };
+    }
+    let delay = shared.login_arrived();
+    sleep_for(delay).await;
+    let creds_ok = param(&params, "grant_type") == Some("password")
+        && param(&params, "username") == Some(BEARER_USERNAME)
+        && param(&params, "password") == Some(BEARER_PASSWORD);
+    match shared.login(|_| creds_ok) {
+        LoginOutcome::Issued(issued) => bearer_issued(issued, ttl),
+        LoginOutcome::Rejected if params.is_err() => bearer_error(StatusCode::BAD_REQUEST, "invalid_request"),
+        LoginOutcome::Forced | LoginOutcome::Rejected => {
+            bearer_error(StatusCode::BAD_REQUEST, "invalid_grant")
+        }
+    }
+}
+
+fn bearer_issued(issued: Issued, ttl: Duration) -> Resp {
+    // `expires_in` is whole seconds; round up so a sub-second ttl is not reported as 0.
+    let expires_in = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
+    ok_json(&json!({
+        "access_token": issued.access,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "refresh_token": issued.refresh,
+    }))
+}
+
+async fn query_login(shared: &Shared, parts: &Parts) -> Resp {
+    let delay = shared.login_arrived();
+    sleep_for(delay).await;
+    let query = parts.uri.query().unwrap_or("");
+    let check = if form_value(query, "grant_type").as_deref() != Some("client_credential") {
+        Err((40002, "invalid grant_type"))
+    } else if form_value(query, "appid").as_deref() != Some(QUERY_APPID) {
+        Err((40013, "invalid appid"))
+    } else if form_value(query, "secret").as_deref() != Some(QUERY_SECRET) {
+        Err((40125, "invalid appsecret"))
+    } else {
+        Ok(())
+    };
+    match shared.login(|_| check.is_ok()) {
+        LoginOutcome::Issued(issued) => ok_json(&json!({
+            "access_token": issued.access,
+            "expires_in": QUERY_TTL.as_secs(),
+        })),
+        LoginOutcome::Forced => ok_json(&json!({"errcode": 40013, "errmsg": "invalid appid"})),
+        LoginOutcome::Rejected => {
+            let (errcode, errmsg) = check.err().unwrap_or((40013, "invalid appid"));
+            ok_json(&json!({"errcode": errcode, "errmsg": errmsg}))
+        }
+    }
+}
+
+// ---------------------------------------------------------------- API
+
+/// What an executed API request produced, before the protocol's wire format is applied.
+enum Outcome {
+    Data(Value),
+    AppError,
+    BadRequest(&'static str),
+    NotFound,
+}
+
+async fn api(shared: &Arc<Shared>, parts: Parts, body: Incoming) -> Result<Resp, Abort> {
+    let protocol = shared.protocol;
+    shared.request_arrived();
+    let token = extract_token(protocol, &parts);
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(BodyError::Broken) => return Err(Abort),
+        Err(BodyError::TooLarge) => {
+            // Refused before the token check, so no token is consumed.
+            let status = StatusCode::PAYLOAD_TOO_LARGE;
+            let body = error_body(protocol, status, "body too large");
+            return Ok(wire::json(status, &body, None));
+        }
+    };
+    let holder = match shared.authorize(token.as_deref()) {
+        Ok(holder) => holder,
+        Err(rejection) => {
+            let delay = shared.lock().expired_reply_delay();
+            sleep_for(delay).await;
+            return Ok(expired_reply(protocol, rejection));
+        }
+    };
+    sleep_for(holder.delay).await;
+    let outcome = route(shared, &parts.method, parts.uri.path(), &body);
+    if holder.abort {
+        // Executed but unanswered: the holder's drop releases the session, no next token.
+        drop(holder);
+        return Err(Abort);
+    }
+    let next = holder.finish();
+    Ok(render(protocol, outcome, next))
+}
+
+fn extract_token(protocol: Protocol, parts: &Parts) -> Option<String> {
+    match protocol {
+        Protocol::Seed => parts
+            .headers
+            .get(B_T)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        Protocol::Bearer { .. } => {
+            let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+            let (scheme, token) = value.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_owned())
+        }
+        Protocol::Query => form_value(parts.uri.query()?, "access_token"),
+    }
+}
+
+fn expired_reply(protocol: Protocol, rejection: Rejection) -> Resp {
+    match protocol {
+        Protocol::Seed => ok_json(&json!({"code": 408, "msg": "token expired"})),
+        Protocol::Bearer { .. } => wire::json(
+            StatusCode::UNAUTHORIZED,
+            &json!({"error": "invalid_token"}),
+            Some((WWW_AUTHENTICATE, r#"Bearer error="invalid_token""#.to_owned())),
+        ),
+        Protocol::Query => match rejection {
+            Rejection::Expired => ok_json(&json!({"errcode": 42001, "errmsg": "access_token expired"})),
+            Rejection::Unknown | Rejection::Reused => {
+                ok_json(&json!({"errcode": 40001, "errmsg": "invalid credential"}))
+            }
+        },
+    }
+}
+
+fn route(shared: &Shared, method: &Method, path: &str, body: &Bytes) -> Outcome {
+    let rest = path.strip_prefix("/api/").unwrap_or(path);
+    match (method, rest) {
+        (&Method::GET, "ping") => Outcome::Data(json!({"pong": true})),
+        (&Method::GET, "fail") => Outcome::AppError,
+        (&Method::POST, "echo") => match serde_json::from_slice::<Value>(body) {
+            Ok(value) => Outcome::Data(value),
+            Err(_) => Outcome::BadRequest("body must be JSON"),
+        },
+        (&Method::POST, "orders") => {
+            let order_id = serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v.get("order_id").cloned());
+            let key = match &order_id {
+                Some(Value::String(s)) => s.clone(),
+                Some(n @ Value::Number(_)) => n.to_string(),
+                _ => return Outcome::BadRequest("body must be a JSON object with \"order_id\""),
+            };
+            let executions = shared.execute_order(key);
+            Outcome::Data(json!({"order_id": order_id, "executions": executions}))
+        }
+        (&Method::GET, _) => match rest.strip_prefix("users/") {
+            Some(id) if !id.is_empty() && !id.contains('/') => {
+                let id_value = id
+                    .parse::<i64>()
+                    .map_or_else(|_| Value::String(id.to_owned()), Value::from);
+                Outcome::Data(json!({"id": id_value, "name": format!("user-{id}")}))
+            }
+            _ => Outcome::NotFound,
+        },
+        _ => Outcome::NotFound,
+    }
+}
+
+/// An error body in the protocol's style.
+fn error_body(protocol: Protocol, status: StatusCode, msg: &str) -> Value {
+    match protocol {
+        Protocol::Seed => json!({"code": status.as_u16(), "msg": msg}),
+        Protocol::Bearer { .. } => {
+            let error = match status {
+                StatusCode::BAD_REQUEST => "invalid_request",
+                StatusCode::NOT_FOUND => "not_found",
+                _ => "payload_too_large",
+            };
+            json!({"error": error, "error_description": msg})
+        }
+        Protocol::Query => {
+            // 47001 is WeChat's "data format error"; other statuses reuse the HTTP code.
+            let errcode = match status {
+                StatusCode::BAD_REQUEST => 47001,
+                other => other.as_u16(),
+            };
+            json!({"errcode": errcode, "errmsg": msg})
+        }
+    }
+}
+
+fn render(protocol: Protocol, outcome: Outcome, next: Option<String>) -> Resp {
+    let header = next.map(|t| (B_T, t));
+    let (status, body) = match (protocol, outcome) {
+        (_, Outcome::BadRequest(msg)) => (
+            StatusCode::BAD_REQUEST,
+            error_body(protocol, StatusCode::BAD_REQUEST, msg),
+        ),
+        (_, Outcome::NotFound) => (
+            StatusCode::NOT_FOUND,
+            error_body(protocol, StatusCode::NOT_FOUND, "not found"),
+        ),
+        (Protocol::Seed, Outcome::Data(data)) => {
+            (StatusCode::OK, json!({"code": 200, "data": data, "msg": "ok"}))
+        }
+        (Protocol::Seed, Outcome::AppError) => (
+            StatusCode::OK,
+            json!({"code": 4001, "msg": "insufficient balance"}),
+        ),
+        (Protocol::Bearer { .. }, Outcome::Data(data)) => (StatusCode::OK, data),
+        (Protocol::Bearer { .. }, Outcome::AppError) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"error": "insufficient_balance"}),
+        ),
+        (Protocol::Query, Outcome::Data(data)) => {
+            let mut map = match data {
+                Value::Object(map) => map,
+                other => Map::from_iter([("data".to_owned(), other)]),
+            };
+            // The envelope wins over same-named data fields: the reply must read as success.
+            map.insert("errcode".to_owned(), json!(0));
+            map.insert("errmsg".to_owned(), json!("ok"));
+            (StatusCode::OK, Value::Object(map))
+        }
+        (Protocol::Query, Outcome::AppError) => {
+            (StatusCode::OK, json!({"errcode": 45009, "errmsg": "api limit"}))
+        }
+    };
+    wire::json(status, &body, header)
+}

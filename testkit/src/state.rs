@@ -1,0 +1,427 @@
+//! Token bookkeeping. Everything a counter depends on changes under one mutex, so a
+//! snapshot never sees half of an update and concurrent requests cannot race a token.
+
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::{Counters, Protocol};
+
+/// State shared by the `Backend` handle, the accept loop and every connection.
+pub(crate) struct Shared {
+    pub(crate) protocol: Protocol,
+    pub(crate) connections: AtomicU64,
+    state: Mutex<State>,
+    /// Keys the hash that makes tokens unguessable-looking; fixed per server.
+    random: RandomState,
+    /// Feeds the hash so that no two minted strings collide.
+    seq: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Knobs {
+    pub(crate) delay_logins: Duration,
+    pub(crate) delay_responses: Duration,
+    pub(crate) fail_next_logins: u32,
+    pub(crate) fail_next_refreshes: u32,
+    pub(crate) issue_expired: u32,
+    pub(crate) abort_after_consume: u32,
+    pub(crate) revoke_on_reuse: bool,
+    /// The next `.0` expired replies wait `.1` before they are sent.
+    pub(crate) delay_expired: (u32, Duration),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    Live,
+    /// Used up: a consumed single-use token or a used refresh token.
+    Spent,
+    /// Dead without being used: `expire_all`, issued expired, or family revoked.
+    Expired,
+}
+
+#[derive(Debug)]
+struct Token {
+    session: u64,
+    status: Status,
+    /// Time-based expiry (reusable protocols); `None` means no time limit.
+    expires_at: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+struct Session {
+    holders: u64,
+    revoked: bool,
+    /// Seed: `expire_all` ran while a request held this session's token, so the successor
+    /// that request carries back is born expired, as a whole-session expiry would have it.
+    expire_next: bool,
+    /// How many tokens this session has minted; part of each token string.
+    minted: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) counters: Counters,
+    pub(crate) knobs: Knobs,
+    sessions: HashMap<u64, Session>,
+    access: HashMap<String, Token>,
+    refresh: HashMap<String, Token>,
+    /// One-time login codes: `true` once used.
+    codes: HashMap<String, bool>,
+    next_session: u64,
+}
+
+/// Why an API request was refused before execution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rejection {
+    /// No such token (or none presented).
+    Unknown,
+    /// Expired by time, `expire_all`, `issue_expired_tokens` or revocation.
+    Expired,
+    /// Presented again after it was spent.
+    Reused,
+}
+
+/// Outcome of a refresh grant.
+#[derive(Debug)]
+pub(crate) enum RefreshOutcome {
+    Issued(Issued),
+    /// Unknown, revoked or reused refresh token.
+    InvalidGrant,
+    /// Forced by `fail_next_refreshes`.
+    Unavailable,
+}
+
+/// Tokens handed out by a login or refresh.
+#[derive(Debug)]
+pub(crate) struct Issued {
+    pub(crate) access: String,
+    pub(crate) refresh: Option<String>,
+}
+
+/// Outcome of a login attempt after its input was checked.
+#[derive(Debug)]
+pub(crate) enum LoginOutcome {
+    Issued(Issued),
+    /// Forced by `fail_next_logins`.
+    Forced,
+    /// Bad code / credentials.
+    Rejected,
+}
+
+impl Shared {
+    pub(crate) fn new(protocol: Protocol) -> Shared {
+        Shared {
+            protocol,
+            connections: AtomicU64::new(0),
+            state: Mutex::new(State::default()),
+            random: RandomState::new(),
+            seq: AtomicU64::new(0),
+        }
+    }
+
+    /// Locks the state. A poisoned lock is taken over: nothing in the critical sections
+    /// panics, and a test server must keep answering rather than cascade panics.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn random_hex(&self) -> String {
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        format!("{:016x}", self.random.hash_one(n))
+    }
+
+    pub(crate) fn mint_code(&self) -> String {
+        let code = format!("code-{}", self.random_hex());
+        self.lock().codes.insert(code.clone(), false);
+        code
+    }
+
+    fn token_string(&self, kind: &str, session: u64, n: u64) -> String {
+        format!("{kind}-{session}-{n}-{}", self.random_hex())
+    }
+
+    /// Lifetime of an access token in this protocol.
+    fn ttl(&self) -> Option<Duration> {
+        match self.protocol {
+            Protocol::Seed => None,
+            Protocol::Bearer { ttl } => Some(ttl),
+            Protocol::Query => Some(crate::QUERY_TTL),
+        }
+    }
+
+    /// Mints an access token for `session`. `dead` issues it already expired.
+    fn mint_access(&self, st: &mut State, session: u64, dead: bool) -> String {
+        let sess = st.sessions.entry(session).or_default();
+        sess.minted += 1;
+        let dead = dead || sess.revoked;
+        let tok = self.token_string("tok", session, sess.minted);
+        let expires_at = self.ttl().map(|ttl| Instant::now() + ttl);
+        let status = if dead { Status::Expired } else { Status::Live };
+        st.access.insert(
+            tok.clone(),
+            Token {
+                session,
+                status,
+                expires_at,
+            },
+        );
+        tok
+    }
+
+    fn mint_refresh(&self, st: &mut State, session: u64) -> String {
+        let sess = st.sessions.entry(session).or_default();
+        sess.minted += 1;
+        let tok = self.token_string("rt", session, sess.minted);
+        st.refresh.insert(
+            tok.clone(),
+            Token {
+                session,
+                status: Status::Live,
+                expires_at: None,
+            },
+        );
+        tok
+    }
+
+    /// Creates a session and its first tokens; counts `logins_ok`.
+    fn issue_login(&self, st: &mut State) -> Issued {
+        st.next_session += 1;
+        let session = st.next_session;
+        st.sessions.insert(session, Session::default());
+        let dead = take_one(&mut st.knobs.issue_expired);
+        let access = self.mint_access(st, session, dead);
+        let refresh =
+            matches!(self.protocol, Protocol::Bearer { .. }).then(|| self.mint_refresh(st, session));
+        st.counters.logins_ok += 1;
+        Issued { access, refresh }
+    }
+
+    /// Counts an arriving login and returns how long to delay it.
+    pub(crate) fn login_arrived(&self) -> Duration {
+        let mut st = self.lock();
+        st.counters.logins += 1;
+        st.knobs.delay_logins
+    }
+
+    /// Counts an arriving refresh grant and returns how long to delay it.
+    pub(crate) fn refresh_arrived(&self) -> Duration {
+        let mut st = self.lock();
+        st.counters.refreshes += 1;
+        st.knobs.delay_logins
+    }
+
+    /// Counts a login that failed on malformed input.
+    pub(crate) fn login_malformed(&self) {
+        self.lock().counters.logins_failed += 1;
+    }
+
+    /// Applies `fail_next_logins`, then `accept` (the input check), then issues tokens.
+    pub(crate) fn login(&self, accept: impl FnOnce(&mut State) -> bool) -> LoginOutcome {
+        let mut st = self.lock();
+        if take_one(&mut st.knobs.fail_next_logins) {
+            st.counters.logins_failed += 1;
+            return LoginOutcome::Forced;
+        }
+        if !accept(&mut st) {
+            st.counters.logins_failed += 1;
+            return LoginOutcome::Rejected;
+        }
+        LoginOutcome::Issued(self.issue_login(&mut st))
+    }
+
+    /// Bearer refresh grant: spends `refresh_token` and rotates it within its session.
+    pub(crate) fn refresh(&self, refresh_token: &str) -> RefreshOutcome {
+        let mut st = self.lock();
+        if take_one(&mut st.knobs.fail_next_refreshes) {
+            return RefreshOutcome::Unavailable;
+        }
+        let Some(tok) = st.refresh.get_mut(refresh_token) else {
+            return RefreshOutcome::InvalidGrant;
+        };
+        let session = tok.session;
+        match tok.status {
+            Status::Live => tok.status = Status::Spent,
+            Status::Spent => {
+                st.counters.token_reuse += 1;
+                if st.knobs.revoke_on_reuse {
+                    st.revoke(session);
+                }
+                return RefreshOutcome::InvalidGrant;
+            }
+            Status::Expired => return RefreshOutcome::InvalidGrant,
+        }
+        let dead = take_one(&mut st.knobs.issue_expired);
+        let access = self.mint_access(&mut st, session, dead);
+        let refresh = Some(self.mint_refresh(&mut st, session));
+        RefreshOutcome::Issued(Issued { access, refresh })
+    }
+
+    /// Counts an arriving API request.
+    pub(crate) fn request_arrived(&self) {
+        self.lock().counters.requests += 1;
+    }
+
+    /// Validates (and, in Seed mode, consumes) an access token. On success the request
+    /// holds the token's session until the returned [`Holder`] is finished or dropped.
+    pub(crate) fn authorize(self: &Arc<Self>, token: Option<&str>) -> Result<Holder, Rejection> {
+        let mut st = self.lock();
+        let now = Instant::now();
+        let single_use = self.protocol == Protocol::Seed;
+        let verdict = match token.and_then(|t| st.access.get_mut(t)) {
+            None => Err((Rejection::Unknown, None)),
+            Some(tok) => match tok.status {
+                Status::Spent => Err((Rejection::Reused, Some(tok.session))),
+                Status::Expired => Err((Rejection::Expired, None)),
+                Status::Live if tok.expires_at.is_some_and(|at| now >= at) => {
+                    tok.status = Status::Expired;
+                    Err((Rejection::Expired, None))
+                }
+                Status::Live => {
+                    if single_use {
+                        tok.status = Status::Spent;
+                    }
+                    Ok(tok.session)
+                }
+            },
+        };
+        let session = match verdict {
+            Ok(session) => session,
+            Err((rejection, spent_session)) => {
+                st.counters.expired_replies += 1;
+                if let Some(session) = spent_session {
+                    st.counters.token_reuse += 1;
+                    if st.knobs.revoke_on_reuse {
+                        st.revoke(session);
+                    }
+                }
+                return Err(rejection);
+            }
+        };
+        let sess = st.sessions.entry(session).or_default();
+        sess.holders += 1;
+        let holders = sess.holders;
+        let max = &mut st.counters.max_concurrent_holders;
+        *max = (*max).max(holders);
+        let abort = take_one(&mut st.knobs.abort_after_consume);
+        let delay = st.knobs.delay_responses;
+        Ok(Holder {
+            shared: self.clone(),
+            session,
+            armed: true,
+            abort,
+            delay,
+        })
+    }
+
+    /// Counts one execution of `POST /api/orders` and returns the new total for `order_id`.
+    pub(crate) fn execute_order(&self, order_id: String) -> u64 {
+        let mut st = self.lock();
+        let n = st.counters.executions.entry(order_id).or_insert(0);
+        *n += 1;
+        *n
+    }
+}
+
+impl State {
+    pub(crate) fn current_holders(&self) -> u64 {
+        self.sessions.values().map(|s| s.holders).sum()
+    }
+
+    pub(crate) fn expire_all(&mut self) {
+        for tok in self.access.values_mut() {
+            if tok.status == Status::Live {
+                tok.status = Status::Expired;
+            }
+        }
+        for sess in self.sessions.values_mut() {
+            if sess.holders > 0 {
+                sess.expire_next = true;
+            }
+        }
+    }
+
+    /// How long the expired reply being sent now must wait (`delay_next_expired_replies`).
+    pub(crate) fn expired_reply_delay(&mut self) -> Duration {
+        let (n, d) = &mut self.knobs.delay_expired;
+        if take_one(n) { *d } else { Duration::ZERO }
+    }
+
+    /// Kills every live token of `session` and stops it minting live ones.
+    fn revoke(&mut self, session: u64) {
+        self.sessions.entry(session).or_default().revoked = true;
+        for tok in self.access.values_mut().chain(self.refresh.values_mut()) {
+            if tok.session == session && tok.status == Status::Live {
+                tok.status = Status::Expired;
+            }
+        }
+    }
+
+    /// Seed login input check: the code must have been minted and not used yet.
+    pub(crate) fn use_code(&mut self, code: &str) -> bool {
+        match self.codes.get_mut(code) {
+            Some(used @ false) => {
+                *used = true;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Decrements a "next n" knob; true if it was armed.
+fn take_one(n: &mut u32) -> bool {
+    if *n > 0 {
+        *n -= 1;
+        true
+    } else {
+        false
+    }
+}
+
+/// A request's hold on its session, from consuming the token to finishing the response.
+/// Dropping it (abort path, connection future dropped) releases the hold.
+pub(crate) struct Holder {
+    shared: Arc<Shared>,
+    session: u64,
+    armed: bool,
+    /// This request was picked by `abort_after_consume`.
+    pub(crate) abort: bool,
+    /// `delay_responses` as it was when the token was consumed.
+    pub(crate) delay: Duration,
+}
+
+impl Holder {
+    /// Releases the hold and, in Seed mode, mints the session's next token, in one critical
+    /// section, so the next token can never be used while this request still counts as a holder.
+    pub(crate) fn finish(mut self) -> Option<String> {
+        self.armed = false;
+        let mut st = self.shared.lock();
+        release(&mut st, self.session);
+        if self.shared.protocol != Protocol::Seed {
+            return None;
+        }
+        let expired = st
+            .sessions
+            .get_mut(&self.session)
+            .is_some_and(|s| std::mem::take(&mut s.expire_next));
+        Some(self.shared.mint_access(&mut st, self.session, expired))
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        if self.armed {
+            release(&mut self.shared.lock(), self.session);
+        }
+    }
+}
+
+fn release(st: &mut State, session: u64) {
+    if let Some(sess) = st.sessions.get_mut(&session) {
+        sess.holders = sess.holders.saturating_sub(1);
+    }
+}
