@@ -675,12 +675,21 @@ impl Inner {
         }
         let url = join_url(&self.base, &req.path);
         if !req.auth {
-            let resp = self.build(req, &url, None)?.send().await.map_err(|e| {
-                let sent = !e.is_connect();
-                Error::transport(e, sent)
-            })?;
+            // Public endpoints are sent once: with no token involved there
+            // is nothing to renew, so the caller owns any retry.
+            let idempotent = req.is_idempotent();
+            let resp = match self.build(req, &url, None)?.send().await {
+                Ok(resp) => resp,
+                Err(e) => {
+                    let unknown = !e.is_connect() && !idempotent;
+                    return Err(Error::transport(e, unknown));
+                }
+            };
             let status = resp.status();
-            let bytes = resp.bytes().await.map_err(|e| Error::transport(e, true))?;
+            let bytes = match resp.bytes().await {
+                Ok(b) => b,
+                Err(e) => return Err(Error::transport(e, !idempotent)),
+            };
             let json = parse(&bytes);
             return self.open(status, bytes, json);
         }
@@ -713,7 +722,7 @@ impl Inner {
                         self.note_replay(chain, "transport error");
                         continue;
                     }
-                    return Err(Error::transport(e, may_have_executed));
+                    return Err(Error::transport(e, may_have_executed && !idempotent));
                 }
             };
             let next = self.next_token.as_ref().and_then(|h| {
@@ -736,7 +745,7 @@ impl Inner {
                         self.note_replay(chain, "response body lost");
                         continue;
                     }
-                    return Err(Error::transport(e, true));
+                    return Err(Error::transport(e, !idempotent));
                 }
             };
             let json =

@@ -92,10 +92,10 @@ enum Kind {
     },
     Transport {
         source: reqwest::Error,
-        may_have_executed: bool,
+        outcome_unknown: bool,
     },
     Timeout {
-        may_have_executed: bool,
+        outcome_unknown: bool,
     },
     Decode {
         status: StatusCode,
@@ -133,14 +133,16 @@ impl Error {
         Error::new(Kind::Status { status, body })
     }
 
-    pub(crate) fn transport(source: reqwest::Error, may_have_executed: bool) -> Self {
+    /// `outcome_unknown`: the request may have executed and, not being
+    /// idempotent, was not replayed.
+    pub(crate) fn transport(source: reqwest::Error, outcome_unknown: bool) -> Self {
         let source = source.without_url();
         if source.is_timeout() {
-            return Error::new(Kind::Timeout { may_have_executed });
+            return Error::new(Kind::Timeout { outcome_unknown });
         }
         Error::new(Kind::Transport {
             source,
-            may_have_executed,
+            outcome_unknown,
         })
     }
 
@@ -212,10 +214,10 @@ impl Error {
         matches!(
             *self.inner,
             Kind::Transport {
-                may_have_executed: true,
+                outcome_unknown: true,
                 ..
             } | Kind::Timeout {
-                may_have_executed: true
+                outcome_unknown: true
             }
         )
     }
@@ -285,17 +287,17 @@ impl fmt::Display for Error {
             Kind::Status { status, .. } => write!(f, "http status {status}"),
             Kind::Transport {
                 source,
-                may_have_executed,
+                outcome_unknown,
             } => {
                 write!(f, "transport error: {source}")?;
-                if *may_have_executed {
+                if *outcome_unknown {
                     f.write_str(" (the request may have executed; not replayed)")?;
                 }
                 Ok(())
             }
-            Kind::Timeout { may_have_executed } => {
+            Kind::Timeout { outcome_unknown } => {
                 f.write_str("request timed out")?;
-                if *may_have_executed {
+                if *outcome_unknown {
                     f.write_str(" (the request may have executed; not replayed)")?;
                 }
                 Ok(())
@@ -329,14 +331,14 @@ impl fmt::Debug for Error {
                 .field("body_len", &body.len()),
             Kind::Transport {
                 source,
-                may_have_executed,
+                outcome_unknown,
             } => d
                 .field("kind", &"Transport")
                 .field("source", source)
-                .field("may_have_executed", may_have_executed),
-            Kind::Timeout { may_have_executed } => d
+                .field("outcome_unknown", outcome_unknown),
+            Kind::Timeout { outcome_unknown } => d
                 .field("kind", &"Timeout")
-                .field("may_have_executed", may_have_executed),
+                .field("outcome_unknown", outcome_unknown),
             Kind::Decode { status, source } => d
                 .field("kind", &"Decode")
                 .field("status", status)

@@ -10,7 +10,7 @@
 //!
 //! | protocol | login | token on calls | expired reply |
 //! |---|---|---|---|
-//! | [`Protocol::Seed`] | `POST /v1/api/imiMini/login` `{"code"}` (code from [`Backend::valid_code`]) | header `B-T`, single use, next one in the response's `B-T` | HTTP 200 `{"code":408,"msg":"token expired"}` |
+//! | [`Protocol::Seed`] | `POST /v1/api/imiMini/login` `{"code"}` (code from [`Backend::valid_code`]) | header `B-T` (or, without it, JSON body field `token`), single use, next one in the response's `B-T` | HTTP 200 `{"code":408,"msg":"token expired"}` |
 //! | [`Protocol::Bearer`] | `POST /oauth/token` (JSON or form; password or rotating refresh grant; creds [`BEARER_USERNAME`]/[`BEARER_PASSWORD`]) | `Authorization: Bearer <t>`, reusable until `ttl` | HTTP 401 `{"error":"invalid_token"}` |
 //! | [`Protocol::Query`] | `GET /cgi-bin/token?grant_type=client_credential&appid=`[`QUERY_APPID`]`&secret=`[`QUERY_SECRET`] | `?access_token=<t>`, reusable for 7200 s | HTTP 200 `{"errcode":42001}` (expired) / `{"errcode":40001}` (unknown) |
 //!

@@ -288,6 +288,16 @@ async fn api(shared: &Arc<Shared>, parts: Parts, body: Incoming) -> Result<Resp,
             return Ok(wire::json(status, &body, None));
         }
     };
+    // Seed also takes the token from a JSON body field `token` when the header is absent,
+    // so clients that place the token in the body can be tested too.
+    let token = token.or_else(|| match protocol {
+        Protocol::Seed => serde_json::from_slice::<Value>(&body)
+            .ok()?
+            .get("token")?
+            .as_str()
+            .map(str::to_owned),
+        _ => None,
+    });
     let holder = match shared.authorize(token.as_deref()) {
         Ok(holder) => holder,
         Err(rejection) => {

@@ -1,0 +1,219 @@
+//! The runtime's axes beyond the eight invariants: token placement, known
+//! lifetimes, refresh grants, envelopes and typed errors, timeouts, custom
+//! logins and public endpoints, each against the loopback testkit.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::within;
+use seamless::__private::http::{Method, StatusCode};
+use seamless::{LoginError, Placement, Request, Session, login_fn};
+use seamless_testkit::{Backend, Protocol};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn json_body_placement_carries_the_token_in_the_body() {
+    let backend = Backend::start(Protocol::Seed).await;
+    let client = common::seed(&backend)
+        .placement(Placement::json_body("token"))
+        .build()
+        .unwrap();
+    let echoed: Value = client
+        .call(Request::post("/api/echo").json(&json!({"x": 1})))
+        .await
+        .unwrap();
+    assert_eq!(echoed["x"], 1, "the caller's body survives token placement");
+    common::user(&client, 7)
+        .await
+        .expect("a body-less request gets `{}` with the token");
+    let c = backend.counters();
+    assert_eq!(
+        (c.requests, c.logins, c.token_reuse, c.expired_replies),
+        (2, 1, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn known_lifetime_is_renewed_before_sending_not_after_a_rejection() {
+    let backend = Backend::start(Protocol::Bearer {
+        ttl: Duration::from_secs(2),
+    })
+    .await;
+    // The skew is capped at half the lifetime: this token is renewed after 1 s.
+    let client = common::bearer(&backend).build().unwrap();
+    common::user(&client, 1).await.unwrap();
+    common::user(&client, 2).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    common::user(&client, 3).await.unwrap();
+    let c = backend.counters();
+    assert_eq!(c.logins + c.refreshes, 2, "{c:?}");
+    assert_eq!(c.expired_replies, 0, "the old token was sent to fail: {c:?}");
+    assert_eq!(c.requests, 3);
+}
+
+#[tokio::test]
+async fn refresh_grant_rotates_and_falls_back_to_a_full_login_when_refused() {
+    let backend = Backend::start(Protocol::Bearer {
+        ttl: Duration::from_secs(3600),
+    })
+    .await;
+    let client = common::bearer(&backend).build().unwrap();
+    common::user(&client, 1).await.unwrap();
+    assert_eq!(backend.counters().logins, 1);
+
+    // Expired: the refresh grant renews the session, no full login.
+    backend.expire_all();
+    common::user(&client, 2).await.unwrap();
+    let c = backend.counters();
+    assert_eq!((c.logins, c.refreshes), (1, 1), "{c:?}");
+
+    // Again: the rotated refresh token (not the spent one) is used.
+    backend.expire_all();
+    common::user(&client, 3).await.unwrap();
+    let c = backend.counters();
+    assert_eq!((c.logins, c.refreshes, c.token_reuse), (1, 2, 0), "{c:?}");
+
+    // The refresh is refused: one full login, and the refused refresh token
+    // is never offered again.
+    backend.fail_next_refreshes(1);
+    backend.expire_all();
+    common::user(&client, 4).await.unwrap();
+    backend.expire_all();
+    common::user(&client, 5).await.unwrap();
+    let c = backend.counters();
+    assert_eq!((c.logins, c.refreshes, c.token_reuse), (2, 4, 0), "{c:?}");
+}
+
+#[tokio::test]
+async fn api_errors_are_typed_with_code_and_message_and_keep_the_chain() {
+    let backend = Backend::start(Protocol::Seed).await;
+    let client = common::seed(&backend).build().unwrap();
+    let err = client.call::<Value>(Request::get("/api/fail")).await.unwrap_err();
+    assert!(err.is_api(), "{err:?}");
+    assert_eq!(err.api_code(), Some(&json!(4001)));
+    assert_eq!(err.api_message(), Some("insufficient balance"));
+    assert_eq!(err.to_string(), "api error 4001: insufficient balance");
+    // The error envelope carried the next token: no login to continue.
+    common::user(&client, 1).await.unwrap();
+    assert_eq!(backend.counters().logins, 1);
+
+    let backend = Backend::start(Protocol::Query).await;
+    let client = common::query(&backend).build().unwrap();
+    let err = client.call::<Value>(Request::get("/api/fail")).await.unwrap_err();
+    assert_eq!(err.api_code(), Some(&json!(45009)), "{err:?}");
+
+    let backend = Backend::start(Protocol::Bearer {
+        ttl: Duration::from_secs(3600),
+    })
+    .await;
+    let client = common::bearer(&backend).build().unwrap();
+    let err = client.call::<Value>(Request::get("/api/fail")).await.unwrap_err();
+    assert!(err.is_status() && !err.is_api(), "{err:?}");
+    assert_eq!(err.status(), Some(StatusCode::UNPROCESSABLE_ENTITY));
+}
+
+#[tokio::test]
+async fn a_reply_of_the_wrong_shape_is_a_decode_error() {
+    let backend = Backend::start(Protocol::Seed).await;
+    let client = common::seed(&backend).build().unwrap();
+    let err = client
+        .call::<Vec<u8>>(Request::get("/api/ping"))
+        .await
+        .unwrap_err();
+    assert!(err.is_decode(), "{err:?}");
+    assert_eq!(err.status(), Some(StatusCode::OK));
+}
+
+#[tokio::test]
+async fn request_timeout_ends_a_call_with_a_typed_timeout() {
+    let backend = Backend::start(Protocol::Bearer {
+        ttl: Duration::from_secs(3600),
+    })
+    .await;
+    let client = common::bearer(&backend)
+        .request_timeout(Some(Duration::from_millis(200)))
+        .build()
+        .unwrap();
+    common::user(&client, 1).await.unwrap();
+    backend.delay_responses(Duration::from_secs(5));
+    let order = Request::post("/api/orders").json(&json!({"order_id": "slow"}));
+    let err = within(5, "a timed-out call", client.call::<Value>(order))
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout() && err.is_outcome_unknown(), "{err:?}");
+    // A GET may be replayed once, then it times out too.
+    let err = within(5, "a timed-out GET", common::user(&client, 2))
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout() && !err.is_outcome_unknown(), "{err:?}");
+    assert_eq!(backend.counters().requests, 1 + 1 + 2);
+}
+
+#[tokio::test]
+async fn a_custom_login_trait_implementation_is_used_and_bypasses_the_auth_layer() {
+    let backend = Backend::start(Protocol::Seed).await;
+    let codes = backend.seed_code_provider();
+    let login = login_fn(move |cx| {
+        let code = codes();
+        async move {
+            let resp = cx
+                .http()
+                .post(cx.url("/v1/api/imiMini/login"))
+                .json(&json!({ "code": code }))
+                .send()
+                .await
+                .map_err(LoginError::other)?;
+            let token = resp
+                .headers()
+                .get("B-T")
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| LoginError::rejected(Some(resp.status()), "no B-T header"))?
+                .to_owned();
+            Ok(Session::new(token))
+        }
+    });
+    let client = Arc::new(common::seed(&backend).login(login).build().unwrap());
+    backend.delay_responses(Duration::from_millis(2));
+    let calls: Vec<_> = (0..20)
+        .map(|i| {
+            let c = Arc::clone(&client);
+            tokio::spawn(async move { common::user(&c, i).await })
+        })
+        .collect();
+    for call in calls {
+        within(10, "a call", call).await.unwrap().unwrap();
+    }
+    let c = backend.counters();
+    // The login request itself carried no token and was not an API request.
+    assert_eq!((c.logins, c.requests, c.token_reuse), (1, 20, 0), "{c:?}");
+}
+
+#[tokio::test]
+async fn a_public_endpoint_sends_no_token_and_starts_no_login() {
+    let backend = Backend::start(Protocol::Seed).await;
+    let client = common::seed(&backend).build().unwrap();
+    let err = client
+        .call::<Value>(Request::new(Method::GET, "/public/status").no_auth())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::NOT_FOUND), "{err:?}");
+    assert_eq!(backend.counters().logins, 0);
+    assert_eq!(client.stats().logins, 0);
+}
+
+#[tokio::test]
+async fn a_bad_configuration_is_reported_when_building() {
+    let backend = Backend::start(Protocol::Seed).await;
+    let err = common::seed(&backend)
+        .chains(0)
+        .max_replays(100)
+        .build()
+        .unwrap_err();
+    assert!(err.is_builder(), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("chains") && msg.contains("max_replays"), "{msg}");
+    let err = seamless::Client::builder("not a url").build().unwrap_err();
+    assert!(err.to_string().contains("no login configured"), "{err}");
+}

@@ -1,0 +1,122 @@
+//! Tokens are secrets: after storms with expiries, failed logins, API and
+//! transport errors, no token value appears in any tracing event (of any
+//! crate, at any level) or in the Debug/Display of clients and errors.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use seamless::{MemoryStore, Request, StoredSession, TokenStore};
+use serde_json::{Value, json};
+
+/// Remembers every token that reached the store: by invariant 8 that is
+/// every token the client ever held.
+#[derive(Default)]
+struct Collect {
+    inner: MemoryStore,
+    seen: Mutex<Vec<String>>,
+}
+
+impl TokenStore for Collect {
+    fn load(&self, chain: usize) -> std::io::Result<Option<StoredSession>> {
+        self.inner.load(chain)
+    }
+    fn save(&self, chain: usize, s: &StoredSession) -> std::io::Result<()> {
+        let mut seen = self.seen.lock().unwrap();
+        seen.extend(s.token.iter().map(|t| t.expose().to_owned()));
+        seen.extend(s.refresh_token.iter().map(|t| t.expose().to_owned()));
+        self.inner.save(chain, s)
+    }
+}
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_in_tracing_debug_or_display_across_storms() {
+    let log = Buffer::default();
+    let writer = log.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+
+    let mut printed = String::new();
+    let mut tokens = Vec::new();
+    for name in common::PROTOCOLS {
+        let backend = common::start(name).await;
+        let store = Arc::new(Collect::default());
+        let client = Arc::new(
+            common::builder(name, &backend)
+                .store(Arc::clone(&store))
+                .request_timeout(Some(Duration::from_millis(300)))
+                .build()
+                .unwrap(),
+        );
+        common::user(&client, 0).await.unwrap();
+        let calls: Vec<_> = (1..=200)
+            .map(|i| {
+                let c = Arc::clone(&client);
+                tokio::spawn(async move { common::user(&c, i).await })
+            })
+            .collect();
+        common::wait_until(10, "the storm", || backend.counters().requests >= 50).await;
+        backend.expire_all();
+        for call in calls {
+            call.await.unwrap().unwrap();
+        }
+        // Every kind of error, printed both ways.
+        let mut errors = Vec::new();
+        errors.push(client.call::<Value>(Request::get("/api/fail")).await.unwrap_err());
+        errors.push(
+            client
+                .call::<Vec<u8>>(Request::get("/api/ping"))
+                .await
+                .unwrap_err(),
+        );
+        backend.abort_after_consume(1);
+        let order = Request::post("/api/orders").json(&json!({"order_id": "x"}));
+        errors.push(client.call::<Value>(order).await.unwrap_err());
+        backend.delay_responses(Duration::from_secs(2));
+        errors.push(common::user(&client, 1).await.unwrap_err());
+        backend.delay_responses(Duration::ZERO);
+        backend.expire_all();
+        backend.fail_next_logins(1);
+        backend.fail_next_refreshes(1);
+        errors.push(common::user(&client, 2).await.unwrap_err());
+        for e in &errors {
+            printed.push_str(&format!("{e}\n{e:?}\n{e:#?}\n"));
+        }
+        printed.push_str(&format!("{client:?}\n"));
+        tokens.extend(store.seen.lock().unwrap().iter().cloned());
+    }
+    tokens.sort();
+    tokens.dedup();
+    assert!(
+        tokens.len() > 100,
+        "too few tokens seen to prove anything: {}",
+        tokens.len()
+    );
+    let log = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    assert!(log.contains("login started"), "tracing was not captured");
+    for t in &tokens {
+        assert!(!log.contains(t.as_str()), "a token leaked into tracing output");
+        assert!(
+            !printed.contains(t.as_str()),
+            "a token leaked into Debug/Display:\n{printed}"
+        );
+    }
+}
