@@ -1,14 +1,10 @@
-//! # seamless
+#![doc = include_str!("../README.md")]
 //!
-//! Typed API clients that keep expiring and single-use session tokens
-//! correct under concurrency: one login however many calls fail at once,
-//! bounded replays, no single-use token ever sent twice, every call ending
-//! with its value or a typed [`Error`].
+//! ---
 //!
 //! This crate is the one dependency users and generated SDKs need. It
 //! re-exports the runtime ([`Client`], [`Request`], the protocol settings
-//! and the token stores). See the README for the quickstart and
-//! `ARCHITECTURE.md` for how the pieces fit.
+//! and the token stores).
 
 pub use seamless_runtime::{
     BoxFuture, Client, ClientBuilder, Encoding, Envelope, Error, Expiry, ExpiryRule, FileStore, JsonPath,

@@ -253,7 +253,9 @@ impl ClientBuilder {
         self
     }
 
-    /// How long before a known expiry a token is renewed instead of sent.
+    /// How long before a known expiry a token is renewed instead of sent
+    /// (default 10 s). Never more than half the token's lifetime, so a
+    /// short-lived token is still used rather than renewed on every call.
     pub fn expiry_skew(mut self, d: Duration) -> Self {
         self.expiry_skew = d;
         self
