@@ -1,0 +1,114 @@
+//! Diagnostics: every problem found in a spec, with where it is and what
+//! fixes it. The CLI prints them as `file:line:column: error: message`; the
+//! macro turns them into `compile_error!`s at their spans.
+
+use std::fmt;
+
+use crate::model::Origin;
+
+/// How bad a problem is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Generation can go on; the output may not be what was meant.
+    Warning,
+    /// Nothing is generated.
+    Error,
+}
+
+/// One problem.
+#[derive(Clone, Debug)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Where it is.
+    pub origin: Origin,
+    /// The spec path of the offending node (`endpoints.get_user.path`);
+    /// empty when the problem is the whole document.
+    pub path: String,
+    /// What is wrong and how to fix it: lowercase, no final period.
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// An error.
+    pub fn error(origin: Origin, path: impl Into<String>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            origin,
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A warning.
+    pub fn warning(origin: Origin, path: impl Into<String>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(origin, path, message)
+        }
+    }
+
+    /// Line and column, when the origin is a YAML position.
+    pub fn line_column(&self) -> Option<(u32, u32)> {
+        match self.origin {
+            Origin::Yaml { line, column } => Some((line, column)),
+            _ => None,
+        }
+    }
+}
+
+/// All problems of one spec file, in source order.
+#[derive(Clone, Debug, Default)]
+pub struct Diagnostics {
+    /// The file name as given (used as the prefix of each line).
+    pub file: String,
+    /// The problems.
+    pub items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    /// True when any item is an error.
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    /// Sorts by position (then message), so output is deterministic.
+    pub fn sort(&mut self) {
+        self.items.sort_by(|a, b| {
+            a.line_column()
+                .cmp(&b.line_column())
+                .then_with(|| a.path.cmp(&b.path))
+                .then_with(|| a.message.cmp(&b.message))
+        });
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    /// `error: message (at endpoints.get_user.path)`, without the file prefix.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{level}: {}", self.message)?;
+        if !self.path.is_empty() {
+            write!(f, " (at `{}`)", self.path)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    /// One line per problem: `file:line:column: error: message (at path)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for d in &self.items {
+            match d.line_column() {
+                Some((line, column)) => writeln!(f, "{}:{line}:{column}: {d}", self.file)?,
+                None => writeln!(f, "{}: {d}", self.file)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}

@@ -1,0 +1,404 @@
+//! The validated API model: what both front ends (the YAML spec and the
+//! `#[token_client]` trait) lower into, and the only input of the emitter.
+//!
+//! Names here are already Rust names (snake_case methods and fields,
+//! CamelCase types and variants); wire names sit beside them where they
+//! differ. Every node keeps its [`Origin`] so a check that runs on the model
+//! can point at the YAML line or the Rust span it came from.
+
+use std::fmt;
+
+/// Where a model node came from.
+#[derive(Clone, Debug, Default)]
+pub enum Origin {
+    /// Built in code (tests, defaults).
+    #[default]
+    Unknown,
+    /// A position in a YAML spec (1-based).
+    Yaml {
+        /// Line, from 1.
+        line: u32,
+        /// Column, from 1.
+        column: u32,
+    },
+    /// A span in Rust source (the macro front end).
+    Rust(proc_macro2::Span),
+}
+
+/// A whole API: one generated client.
+#[derive(Clone, Debug)]
+pub struct Api {
+    /// snake_case name (`imi_mini`): the SDK crate's name.
+    pub name: String,
+    /// CamelCase client type (`ImiMiniClient`).
+    pub client: String,
+    /// Doc text for the crate and the client.
+    pub doc: Option<String>,
+    /// A default base URL, if the spec gives one.
+    pub base_url: Option<String>,
+    /// The token protocol.
+    pub auth: Auth,
+    /// Named types, in spec order.
+    pub types: Vec<TypeDef>,
+    /// Endpoints, in spec order.
+    pub endpoints: Vec<Endpoint>,
+    /// Where the API was declared.
+    pub origin: Origin,
+}
+
+/// The token protocol of an API (PROTOCOL.md's axes).
+#[derive(Clone, Debug)]
+pub struct Auth {
+    /// Where requests carry the token.
+    pub placement: Placement,
+    /// Single-use or reusable.
+    pub lifetime: Lifetime,
+    /// Any rule matching means "expired".
+    pub expiry: Vec<ExpiryRule>,
+    /// How successful bodies are wrapped, if they are.
+    pub envelope: Option<Envelope>,
+    /// How a session is obtained.
+    pub login: Login,
+    /// Independent sessions (chains); `None` keeps the runtime default (1).
+    pub chains: Option<u32>,
+    /// Replays per call; `None` keeps the runtime default (1).
+    pub max_replays: Option<u32>,
+    /// Login timeout in milliseconds; `None` keeps the runtime default.
+    pub login_timeout_ms: Option<u64>,
+    /// Per-request timeout in milliseconds; `None` keeps the runtime default.
+    pub request_timeout_ms: Option<u64>,
+    /// Where the auth section was declared.
+    pub origin: Origin,
+}
+
+/// Where requests carry the token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// A request header with the bare token (`B-T`).
+    Header(String),
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+    /// A query parameter (`access_token`).
+    Query(String),
+    /// A dotted path in the JSON body (`token`, `auth.token`).
+    JsonBody(String),
+}
+
+/// Token lifetime.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lifetime {
+    /// Each token is used once; the next arrives in this response header.
+    SingleUse {
+        /// The response header carrying the next token.
+        next_token_header: String,
+    },
+    /// Reusable until rejected or its `expires_in` runs out.
+    Reusable,
+}
+
+/// One way the server says "expired".
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExpiryRule {
+    /// The HTTP status is in this set.
+    Status(Vec<u16>),
+    /// The JSON body field at `path` (dotted) holds one of `values`.
+    BodyField {
+        /// Dotted path.
+        path: String,
+        /// Values meaning "expired" (numbers or strings).
+        values: Vec<serde_json::Value>,
+    },
+    /// A response header is present (with `value`, if given).
+    Header {
+        /// Header name.
+        name: String,
+        /// Required value, or any.
+        value: Option<String>,
+    },
+}
+
+/// A `{code, data, msg}`-style success envelope.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Envelope {
+    /// Dotted path of the status code.
+    pub code: String,
+    /// Codes meaning success.
+    pub success: Vec<serde_json::Value>,
+    /// Dotted path of the value; `None` means the whole body.
+    pub data: Option<String>,
+    /// Dotted path of the error message.
+    pub message: Option<String>,
+    /// A body without the code field is a success.
+    pub absent_is_success: bool,
+}
+
+/// How a session is obtained.
+#[derive(Clone, Debug)]
+pub enum Login {
+    /// A declarative login request.
+    Flow(LoginFlow),
+    /// The user supplies a `seamless::Login` implementation when building the client.
+    Custom,
+}
+
+/// How login fields are sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// JSON object body.
+    Json,
+    /// Form body.
+    Form,
+    /// Query parameters.
+    Query,
+}
+
+/// Where a login response carries the token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    /// A response header.
+    Header(String),
+    /// A dotted JSON path in the body.
+    Json(String),
+}
+
+/// A declarative login (the runtime's `LoginFlow`).
+#[derive(Clone, Debug)]
+pub struct LoginFlow {
+    /// HTTP method.
+    pub method: HttpMethod,
+    /// Login path, relative to the base URL.
+    pub path: String,
+    /// How the fields are sent.
+    pub encoding: Encoding,
+    /// Constant fields (`grant_type: client_credential`), in order.
+    pub fields: Vec<(String, String)>,
+    /// Secret fields whose values the user passes when building the client
+    /// (`appid`, `secret`, `password`), in order.
+    pub secrets: Vec<String>,
+    /// The field filled from the user's async one-time code provider.
+    pub code_field: Option<String>,
+    /// Where the token comes back.
+    pub token: TokenSource,
+    /// Dotted path of `expires_in` (seconds), if the response has one.
+    pub expires_in: Option<String>,
+    /// Dotted path of a refresh token, if the response has one.
+    pub refresh_token: Option<String>,
+    /// A refresh grant, tried before a full re-login.
+    pub refresh: Option<RefreshGrant>,
+}
+
+/// A refresh grant: `POST path` with the refresh token in `field`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshGrant {
+    /// Path of the grant.
+    pub path: String,
+    /// Field carrying the refresh token.
+    pub field: String,
+    /// Constant fields (`grant_type: refresh_token`).
+    pub fields: Vec<(String, String)>,
+}
+
+/// A named type.
+#[derive(Clone, Debug)]
+pub struct TypeDef {
+    /// CamelCase name.
+    pub name: String,
+    /// Doc text.
+    pub doc: Option<String>,
+    /// Struct or enum.
+    pub kind: TypeKind,
+    /// Where it was declared.
+    pub origin: Origin,
+}
+
+/// The shape of a named type.
+#[derive(Clone, Debug)]
+pub enum TypeKind {
+    /// A struct with named fields.
+    Struct(Vec<Field>),
+    /// A string enum.
+    Enum(Vec<Variant>),
+}
+
+/// A struct field.
+#[derive(Clone, Debug)]
+pub struct Field {
+    /// snake_case Rust name.
+    pub name: String,
+    /// Name on the wire (equal to `name` when no rename is needed).
+    pub wire: String,
+    /// Its type.
+    pub ty: TypeRef,
+    /// Doc text.
+    pub doc: Option<String>,
+    /// Where it was declared.
+    pub origin: Origin,
+}
+
+/// A string enum variant.
+#[derive(Clone, Debug)]
+pub struct Variant {
+    /// CamelCase Rust name.
+    pub name: String,
+    /// The string on the wire.
+    pub wire: String,
+    /// Doc text.
+    pub doc: Option<String>,
+    /// Where it was declared.
+    pub origin: Origin,
+}
+
+/// A type expression.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TypeRef {
+    /// `string` → `String`.
+    String,
+    /// `bool`.
+    Bool,
+    /// `i32`.
+    I32,
+    /// `i64`.
+    I64,
+    /// `u32`.
+    U32,
+    /// `u64`.
+    U64,
+    /// `f64`.
+    F64,
+    /// `json` → `serde_json::Value`: any JSON.
+    Json,
+    /// A named type from `types`.
+    Named(String),
+    /// `T?` → `Option<T>`.
+    Option(Box<TypeRef>),
+    /// `list<T>` → `Vec<T>`.
+    List(Box<TypeRef>),
+    /// `map<T>` → `BTreeMap<String, T>`.
+    Map(Box<TypeRef>),
+}
+
+impl TypeRef {
+    /// A primitive that can go in a path segment, query value or header.
+    pub fn is_scalar(&self) -> bool {
+        matches!(
+            self,
+            TypeRef::String | TypeRef::Bool | TypeRef::I32 | TypeRef::I64 | TypeRef::U32 | TypeRef::U64 | TypeRef::F64
+        )
+    }
+}
+
+impl fmt::Display for TypeRef {
+    /// The spec syntax: `string`, `User?`, `list<map<u64>>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TypeRef::String => f.write_str("string"),
+            TypeRef::Bool => f.write_str("bool"),
+            TypeRef::I32 => f.write_str("i32"),
+            TypeRef::I64 => f.write_str("i64"),
+            TypeRef::U32 => f.write_str("u32"),
+            TypeRef::U64 => f.write_str("u64"),
+            TypeRef::F64 => f.write_str("f64"),
+            TypeRef::Json => f.write_str("json"),
+            TypeRef::Named(n) => f.write_str(n),
+            TypeRef::Option(t) => write!(f, "{t}?"),
+            TypeRef::List(t) => write!(f, "list<{t}>"),
+            TypeRef::Map(t) => write!(f, "map<{t}>"),
+        }
+    }
+}
+
+/// HTTP methods an endpoint may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HttpMethod {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+}
+
+impl HttpMethod {
+    /// Upper-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+        }
+    }
+}
+
+/// One endpoint: one generated method.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    /// snake_case method name.
+    pub name: String,
+    /// Doc text.
+    pub doc: Option<String>,
+    /// HTTP method.
+    pub method: HttpMethod,
+    /// Path template with `{param}` placeholders, relative to the base URL.
+    pub path: String,
+    /// The method's arguments, in order (path, query and header parameters).
+    pub params: Vec<Param>,
+    /// The JSON body argument, if any (always the last argument).
+    pub body: Option<Body>,
+    /// The success value; `None` means `()`.
+    pub response: Option<TypeRef>,
+    /// Explicit idempotency; `None` follows the method (GET/PUT/DELETE are).
+    pub idempotent: Option<bool>,
+    /// `false` for public endpoints: no token, no expiry handling.
+    pub auth: bool,
+    /// Where it was declared.
+    pub origin: Origin,
+}
+
+/// A method argument bound to part of the request.
+#[derive(Clone, Debug)]
+pub struct Param {
+    /// snake_case argument name.
+    pub name: String,
+    /// What it binds to.
+    pub kind: ParamKind,
+    /// Its type: a scalar, or an optional scalar for query parameters.
+    pub ty: TypeRef,
+    /// Doc text.
+    pub doc: Option<String>,
+    /// Where it was declared.
+    pub origin: Origin,
+}
+
+/// What a parameter binds to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// The `{name}` placeholder in the path.
+    Path,
+    /// A query parameter with this wire name.
+    Query {
+        /// Name on the wire.
+        wire: String,
+    },
+    /// A request header with this name.
+    Header {
+        /// Header name.
+        wire: String,
+    },
+}
+
+/// The JSON body argument.
+#[derive(Clone, Debug)]
+pub struct Body {
+    /// Argument name (`body` unless the front end names it).
+    pub name: String,
+    /// Its type.
+    pub ty: TypeRef,
+    /// Where it was declared.
+    pub origin: Origin,
+}
