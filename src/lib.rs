@@ -13,7 +13,13 @@ pub use seamless_runtime::{
 };
 
 /// Items generated code reaches through; not a public API.
+///
+/// Generated SDKs and `#[token_client]` expansions name everything through
+/// here, so they need `seamless` as their only dependency and always agree
+/// with it on the versions of `serde`, `serde_json` and `http`.
 #[doc(hidden)]
 pub mod __private {
-    pub use seamless_runtime::{http, reqwest, serde_json};
+    pub use seamless_runtime::{http, path_segment, reqwest, serde_json};
+    /// With `derive`: generated types use `#[serde(crate = "::seamless::__private::serde")]`.
+    pub use serde;
 }

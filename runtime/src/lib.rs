@@ -35,6 +35,7 @@ mod config;
 mod core;
 mod error;
 mod login;
+mod path;
 mod request;
 mod secret;
 mod store;
@@ -45,6 +46,8 @@ pub use error::{Error, LoginError};
 pub use login::{
     BoxFuture, Encoding, Login, LoginContext, LoginFlow, LoginFn, Session, TokenSource, login_fn,
 };
+#[doc(hidden)]
+pub use path::path_segment;
 pub use request::Request;
 pub use secret::Secret;
 pub use store::{FileStore, MemoryStore, StoredSession, TokenStore};

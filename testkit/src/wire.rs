@@ -65,10 +65,10 @@ pub(crate) fn json(status: StatusCode, body: &Value, header: Option<(HeaderName,
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Some((name, value)) = header {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            resp.headers_mut().insert(name, value);
-        }
+    if let Some((name, value)) = header
+        && let Ok(value) = HeaderValue::from_str(&value)
+    {
+        resp.headers_mut().insert(name, value);
     }
     resp
 }
