@@ -13,6 +13,8 @@
 pub mod diag;
 pub mod emit;
 pub mod model;
+#[doc(hidden)]
+pub mod scale;
 pub mod validate;
 pub mod yaml;
 

@@ -133,6 +133,8 @@ pub struct Envelope {
 }
 
 /// How a session is obtained.
+// One per API: the size difference costs nothing worth a `Box` in the shape.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Login {
     /// A declarative login request.
@@ -282,7 +284,13 @@ impl TypeRef {
     pub fn is_scalar(&self) -> bool {
         matches!(
             self,
-            TypeRef::String | TypeRef::Bool | TypeRef::I32 | TypeRef::I64 | TypeRef::U32 | TypeRef::U64 | TypeRef::F64
+            TypeRef::String
+                | TypeRef::Bool
+                | TypeRef::I32
+                | TypeRef::I64
+                | TypeRef::U32
+                | TypeRef::U64
+                | TypeRef::F64
         )
     }
 }

@@ -1,0 +1,294 @@
+//! The client's constructors: `builder` applies the spec's whole auth
+//! section through the runtime's builder API; `new` builds it.
+
+use proc_macro2::{Ident, TokenStream};
+use quote::quote;
+
+use super::rust::{doc_attrs, fresh, ident, json_values, lit};
+use crate::model::{Auth, Encoding, ExpiryRule, HttpMethod, Lifetime, Login, Placement, TokenSource};
+
+/// The arguments a client needs beyond the base URL: one per login secret,
+/// a one-time code provider, or a custom `Login`.
+struct Inputs {
+    /// `name: Type` for the signatures.
+    params: Vec<TokenStream>,
+    /// The same names, to forward from `new` to `builder`.
+    names: Vec<Ident>,
+    /// `<F, Fut, E>` and its `where` clause, for the code provider.
+    generics: TokenStream,
+    bounds: TokenStream,
+    /// One doc line per argument.
+    docs: Vec<String>,
+    /// The `.login(...)` argument.
+    login: TokenStream,
+}
+
+/// `builder` and `new`, for the client's `impl` block.
+pub(super) fn constructors(auth: &Auth) -> TokenStream {
+    let inputs = inputs(auth);
+    let Inputs {
+        params,
+        names,
+        generics,
+        bounds,
+        docs,
+        login,
+    } = &inputs;
+    let settings = settings(auth);
+    let mut builder_doc =
+        vec!["Configures a client for the API at `base_url` with this API's token protocol.".to_owned()];
+    if !docs.is_empty() {
+        builder_doc.push(String::new());
+        builder_doc.extend(docs.iter().cloned());
+    }
+    builder_doc.extend([
+        String::new(),
+        "Customise the returned builder (token store, HTTP client, timeouts) before `build()`.".to_owned(),
+    ]);
+    let builder_doc = doc_attrs(builder_doc);
+    // `base_url` plus the inputs; clippy counts from seven.
+    let allow = (params.len() + 1 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    quote! {
+        #builder_doc
+        #allow
+        pub fn builder #generics (
+            base_url: impl ::core::convert::Into<::std::string::String>,
+            #(#params),*
+        ) -> ::seamless::ClientBuilder #bounds {
+            ::seamless::Client::builder(base_url)
+                #settings
+                .login(#login)
+        }
+
+        /// Builds a client for the API at `base_url`; [`Self::builder`] describes the arguments.
+        #allow
+        pub fn new #generics (
+            base_url: impl ::core::convert::Into<::std::string::String>,
+            #(#params),*
+        ) -> ::core::result::Result<Self, ::seamless::Error> #bounds {
+            ::core::result::Result::Ok(Self::from_client(Self::builder(base_url, #(#names),*).build()?))
+        }
+    }
+}
+
+fn inputs(auth: &Auth) -> Inputs {
+    let flow = match &auth.login {
+        Login::Custom => {
+            return Inputs {
+                params: vec![quote!(login: impl ::seamless::Login)],
+                names: vec![ident("login")],
+                generics: TokenStream::new(),
+                bounds: TokenStream::new(),
+                docs: vec!["- `login`: how a session is obtained".to_owned()],
+                login: quote!(login),
+            };
+        }
+        Login::Flow(flow) => flow,
+    };
+    let mut taken = vec!["base_url".to_owned()];
+    if flow.code_field.is_some() {
+        taken.push("code".to_owned());
+    }
+    let (mut params, mut names, mut docs) = (Vec::new(), Vec::new(), Vec::new());
+    let mut chain = Vec::new();
+
+    let method = match flow.method {
+        HttpMethod::Get => quote!(GET),
+        HttpMethod::Post => quote!(POST),
+        HttpMethod::Put => quote!(PUT),
+        HttpMethod::Patch => quote!(PATCH),
+        HttpMethod::Delete => quote!(DELETE),
+    };
+    let path = lit(&flow.path);
+    // Before `refresh_grant`, which takes the encoding in force when it is added.
+    let encoding = match flow.encoding {
+        Encoding::Json => quote!(Json),
+        Encoding::Form => quote!(Form),
+        Encoding::Query => quote!(Query),
+    };
+    chain.push(quote!(.encoding(::seamless::Encoding::#encoding)));
+    for (name, value) in &flow.fields {
+        let (name, value) = (lit(name), lit(value));
+        chain.push(quote!(.field(#name, #value)));
+    }
+    for secret in &flow.secrets {
+        let arg = ident(&fresh(&super::rust::unraw(&ident(secret)), &taken));
+        taken.push(arg.to_string());
+        docs.push(format!(
+            "- `{}`: the login's `{secret}` field (kept secret, never printed)",
+            super::rust::unraw(&arg)
+        ));
+        params.push(quote!(#arg: impl ::core::convert::Into<::seamless::Secret>));
+        let wire = lit(secret);
+        chain.push(quote!(.secret_field(#wire, #arg)));
+        names.push(arg);
+    }
+    let (mut generics, mut bounds) = (TokenStream::new(), TokenStream::new());
+    if let Some(field) = &flow.code_field {
+        docs.push(format!(
+            "- `code`: fetches a fresh one-time login code (sent as `{field}`) for every login"
+        ));
+        params.push(quote!(code: F));
+        names.push(ident("code"));
+        generics = quote!(<F, Fut, E>);
+        bounds = quote! {
+            where
+                F: ::core::ops::Fn() -> Fut + ::core::marker::Send + ::core::marker::Sync + 'static,
+                Fut: ::core::future::Future<Output = ::core::result::Result<::std::string::String, E>>
+                    + ::core::marker::Send
+                    + 'static,
+                E: ::core::convert::Into<
+                    ::std::boxed::Box<dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync>,
+                >,
+        };
+        let field = lit(field);
+        chain.push(quote!(.code(#field, code)));
+    }
+    chain.push(match &flow.token {
+        TokenSource::Header(h) => {
+            let h = lit(h);
+            quote!(.token_from_header(#h))
+        }
+        TokenSource::Json(p) => {
+            let p = lit(p);
+            quote!(.token_at(#p))
+        }
+    });
+    if let Some(p) = &flow.expires_in {
+        let p = lit(p);
+        chain.push(quote!(.expires_in_at(#p)));
+    }
+    if let Some(p) = &flow.refresh_token {
+        let p = lit(p);
+        chain.push(quote!(.refresh_token_at(#p)));
+    }
+    if let Some(r) = &flow.refresh {
+        let (path, field) = (lit(&r.path), lit(&r.field));
+        let fields = if r.fields.is_empty() {
+            quote!(::core::iter::empty::<(&str, &str)>())
+        } else {
+            let pairs = r.fields.iter().map(|(k, v)| {
+                let (k, v) = (lit(k), lit(v));
+                quote!((#k, #v))
+            });
+            quote!([#(#pairs),*])
+        };
+        chain.push(quote!(.refresh_grant(#path, #field, #fields)));
+    }
+    Inputs {
+        params,
+        names,
+        generics,
+        bounds,
+        docs,
+        login: quote! {
+            ::seamless::LoginFlow::new(::seamless::__private::http::Method::#method, #path)
+                #(#chain)*
+        },
+    }
+}
+
+/// Everything but the login, as builder method calls.
+fn settings(auth: &Auth) -> TokenStream {
+    let placement = match &auth.placement {
+        Placement::Header(h) => {
+            let h = lit(h);
+            quote!(::seamless::Placement::header(#h))
+        }
+        Placement::Bearer => quote!(::seamless::Placement::Bearer),
+        Placement::Query(q) => {
+            let q = lit(q);
+            quote!(::seamless::Placement::query(#q))
+        }
+        Placement::JsonBody(p) => {
+            let p = lit(p);
+            quote!(::seamless::Placement::json_body(#p))
+        }
+    };
+    let lifetime = match &auth.lifetime {
+        Lifetime::SingleUse { next_token_header } => {
+            let h = lit(next_token_header);
+            quote!(::seamless::Lifetime::single_use(#h))
+        }
+        Lifetime::Reusable => quote!(::seamless::Lifetime::Reusable),
+    };
+    let expiry = expiry(&auth.expiry);
+    let mut out = quote! {
+        .placement(#placement)
+        .lifetime(#lifetime)
+        .expiry(#expiry)
+    };
+    if let Some(env) = &auth.envelope {
+        let code = lit(&env.code);
+        let success = json_values(&env.success);
+        let data = env.data.as_deref().map(|d| {
+            let d = lit(d);
+            quote!(.data(#d))
+        });
+        let message = env.message.as_deref().map(|m| {
+            let m = lit(m);
+            quote!(.message(#m))
+        });
+        let absent = env.absent_is_success.then(|| quote!(.absent_is_success(true)));
+        out.extend(quote! {
+            .envelope(::seamless::Envelope::new(#code).success(#success) #data #message #absent)
+        });
+    }
+    if let Some(n) = auth.chains {
+        let n = proc_macro2::Literal::u32_unsuffixed(n);
+        out.extend(quote!(.chains(#n)));
+    }
+    if let Some(n) = auth.max_replays {
+        let n = proc_macro2::Literal::u32_unsuffixed(n);
+        out.extend(quote!(.max_replays(#n)));
+    }
+    if let Some(ms) = auth.login_timeout_ms {
+        let d = duration(ms);
+        out.extend(quote!(.login_timeout(#d)));
+    }
+    if let Some(ms) = auth.request_timeout_ms {
+        let d = duration(ms);
+        out.extend(quote!(.request_timeout(::core::option::Option::Some(#d))));
+    }
+    out
+}
+
+/// A `Duration` in whole seconds when it is, milliseconds otherwise.
+fn duration(ms: u64) -> TokenStream {
+    if ms.is_multiple_of(1000) {
+        let s = proc_macro2::Literal::u64_unsuffixed(ms / 1000);
+        quote!(::core::time::Duration::from_secs(#s))
+    } else {
+        let ms = proc_macro2::Literal::u64_unsuffixed(ms);
+        quote!(::core::time::Duration::from_millis(#ms))
+    }
+}
+
+/// The rules as one `Expiry` expression, in spec order.
+fn expiry(rules: &[ExpiryRule]) -> TokenStream {
+    let mut out = quote!(::seamless::Expiry::none());
+    for rule in rules {
+        out = match rule {
+            ExpiryRule::Status(codes) => {
+                let codes = codes.iter().map(|c| proc_macro2::Literal::u16_unsuffixed(*c));
+                quote!(#out.or_status([#(#codes),*]))
+            }
+            ExpiryRule::BodyField { path, values } => {
+                let (path, values) = (lit(path), json_values(values));
+                quote!(#out.or_body_field(#path, #values))
+            }
+            ExpiryRule::Header { name, value } => {
+                let name = lit(name);
+                let value = match value {
+                    Some(v) => {
+                        let v = lit(v);
+                        quote!(::core::option::Option::Some(#v))
+                    }
+                    None => quote!(::core::option::Option::None),
+                };
+                quote!(#out.or_header(#name, #value))
+            }
+        };
+    }
+    out
+}

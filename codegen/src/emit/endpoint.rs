@@ -1,0 +1,184 @@
+//! One documented `async fn` per endpoint: build a `seamless::Request` from
+//! the typed arguments and hand it to the client.
+
+use proc_macro2::{Ident, TokenStream};
+use quote::quote;
+
+use super::rust::{argument, doc_attrs, fresh, ident, ident_at, lines, lit, plain, unraw};
+use crate::model::{Endpoint, HttpMethod, ParamKind, TypeRef};
+
+pub(super) fn method(ep: &Endpoint) -> TokenStream {
+    let name = ident_at(&ep.name, &ep.origin);
+    let docs = docs(ep);
+
+    let mut args = Vec::new();
+    for p in &ep.params {
+        let id = ident(&p.name);
+        let ty = argument(&p.ty, false);
+        args.push(quote!(#id: #ty));
+    }
+    let body = ep.body.as_ref().map(|b| {
+        let id = ident(&b.name);
+        let ty = argument(&b.ty, true);
+        args.push(quote!(#id: #ty));
+        // Borrowed already, except an optional body (`Option<&T>`).
+        if matches!(b.ty, TypeRef::Option(_)) {
+            quote!(.json(&#id))
+        } else {
+            quote!(.json(#id))
+        }
+    });
+    // Each path parameter is replaced by its encoded form under the same
+    // name (it is bound to nothing else), so `format!` can capture it.
+    let mut taken: Vec<String> = ep
+        .params
+        .iter()
+        .map(|p| p.name.clone())
+        .chain(ep.body.as_ref().map(|b| b.name.clone()))
+        .collect();
+    let (path, segments) = path(ep, &mut taken);
+    // `request` must not shadow an argument read after it is bound.
+    let request = ident(&fresh("request", &taken));
+
+    let constructor = match ep.method {
+        HttpMethod::Get => quote!(get),
+        HttpMethod::Post => quote!(post),
+        HttpMethod::Put => quote!(put),
+        HttpMethod::Patch => quote!(patch),
+        HttpMethod::Delete => quote!(delete),
+    };
+    let mut chain = Vec::new();
+    let mut optional = Vec::new();
+    for p in &ep.params {
+        let id = ident(&p.name);
+        let (wire, optional_inner) = match (&p.kind, &p.ty) {
+            (ParamKind::Path, _) => continue,
+            (ParamKind::Query { wire } | ParamKind::Header { wire }, TypeRef::Option(inner)) => {
+                (wire, Some(&**inner))
+            }
+            (ParamKind::Query { wire } | ParamKind::Header { wire }, _) => (wire, None),
+        };
+        let wire = lit(wire);
+        let ty = optional_inner.unwrap_or(&p.ty);
+        let add = match p.kind {
+            ParamKind::Query { .. } => quote!(.query(#wire, #id)),
+            _ if *ty == TypeRef::String => quote!(.header(#wire, #id)),
+            _ => quote!(.header(#wire, &::std::string::ToString::to_string(&#id))),
+        };
+        match optional_inner {
+            // Sent only when given.
+            Some(_) => optional.push(quote! {
+                if let ::core::option::Option::Some(#id) = #id {
+                    #request = #request #add;
+                }
+            }),
+            None => chain.push(add),
+        }
+    }
+    chain.extend(body);
+    if let Some(yes) = ep.idempotent {
+        chain.push(quote!(.idempotent(#yes)));
+    }
+    if !ep.auth {
+        chain.push(quote!(.no_auth()));
+    }
+    let binding = if optional.is_empty() {
+        quote!(let #request)
+    } else {
+        quote!(let mut #request)
+    };
+    let (ret, call) = match &ep.response {
+        Some(ty) => (plain(ty), quote!(self.client.call(#request).await)),
+        // Whatever a unit endpoint answers is accepted and dropped.
+        None => (
+            quote!(()),
+            quote! {
+                self.client
+                    .call::<::seamless::__private::serde::de::IgnoredAny>(#request)
+                    .await
+                    .map(|_| ())
+            },
+        ),
+    };
+    // `&self` counts too; clippy warns from eight.
+    let allow = (args.len() + 1 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    quote! {
+        #docs
+        #allow
+        pub async fn #name(&self, #(#args),*) -> ::core::result::Result<#ret, ::seamless::Error> {
+            #(#segments)*
+            #binding = ::seamless::Request::#constructor(#path) #(#chain)*;
+            #(#optional)*
+            #call
+        }
+    }
+}
+
+/// The endpoint's doc, its parameters' docs, then `METHOD /path`.
+fn docs(ep: &Endpoint) -> TokenStream {
+    let mut out: Vec<String> = lines(ep.doc.as_deref()).into_iter().map(str::to_owned).collect();
+    let params: Vec<String> = ep
+        .params
+        .iter()
+        .filter_map(|p| {
+            let doc = lines(p.doc.as_deref()).join(" ");
+            (!doc.is_empty()).then(|| format!("- `{}`: {doc}", p.name))
+        })
+        .collect();
+    for block in [params, vec![format!("`{} {}`", ep.method.as_str(), ep.path)]] {
+        if block.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(String::new());
+        }
+        out.extend(block);
+    }
+    doc_attrs(out)
+}
+
+/// The path expression, a literal or a `format!` capturing each `{param}`,
+/// and the statements that percent-encode those parameters as one segment
+/// each (refusing `.` and `..`, hence the `?`).
+fn path(ep: &Endpoint, taken: &mut Vec<String>) -> (TokenStream, Vec<TokenStream>) {
+    let mut template = String::new();
+    let mut segments = Vec::new();
+    let mut bound: Vec<(Ident, Ident)> = Vec::new();
+    let mut rest = ep.path.as_str();
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}').map(|c| open + c) else {
+            break;
+        };
+        template.push_str(&escape(&rest[..open]));
+        let param = ident(&rest[open + 1..close]);
+        rest = &rest[close + 1..];
+        if let Some((_, local)) = bound.iter().find(|(p, _)| *p == param) {
+            // A placeholder used twice is encoded once.
+            template.push_str(&format!("{{{local}}}"));
+            continue;
+        }
+        // `format!` cannot capture a raw identifier: bind those to a fresh name.
+        let local = if param.to_string().starts_with("r#") {
+            let local = fresh(&format!("{}_", unraw(&param)), taken);
+            taken.push(local.clone());
+            ident(&local)
+        } else {
+            param.clone()
+        };
+        template.push_str(&format!("{{{local}}}"));
+        segments.push(quote!(let #local = ::seamless::__private::path_segment(#param)?;));
+        bound.push((param, local));
+    }
+    if segments.is_empty() {
+        let path = lit(&ep.path);
+        return (quote!(#path), segments);
+    }
+    template.push_str(&escape(rest));
+    let template = lit(&template);
+    (quote!(::std::format!(#template)), segments)
+}
+
+/// Braces outside placeholders are literal text to `format!`.
+fn escape(s: &str) -> String {
+    s.replace('{', "{{").replace('}', "}}")
+}

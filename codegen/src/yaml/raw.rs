@@ -1,0 +1,312 @@
+//! The spec as written: serde types that mirror the YAML key for key. They
+//! are a boundary: only the lowering reads them, never the emitter.
+//!
+//! Every value sits in an [`Sp`] (or a [`Req`], for required keys) so that
+//! each problem has a position and one bad value costs only itself. The doc
+//! comments are the JSON Schema's descriptions (`seamless schema`).
+//! `deny_unknown_fields` only shapes the schema (`additionalProperties:
+//! false`); unknown keys are reported by the deserializer, all of them.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::node::{Either, Entries, Req, Scalar, Sp, TypeExpr};
+
+type Opt<T> = Option<Sp<T>>;
+
+/// A seamless API spec: one typed client for one API and its token protocol.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "seamless API spec")]
+pub(crate) struct Spec {
+    /// snake_case API name; names the SDK crate (`imi_mini`).
+    pub name: Req<String>,
+    /// The client type's name; default: the CamelCase name plus `Client` (`ImiMiniClient`).
+    pub client: Opt<String>,
+    /// Doc text for the crate and the client.
+    pub doc: Opt<String>,
+    /// A default base URL (`https://api.example.com`).
+    pub base_url: Opt<String>,
+    /// The token protocol.
+    pub auth: Req<Auth>,
+    /// Named types (CamelCase), used by endpoints.
+    pub types: Opt<Entries<TypeDef>>,
+    /// Endpoints by snake_case method name.
+    pub endpoints: Req<Entries<Endpoint>>,
+}
+
+/// The token protocol: where the token goes, how long it lives, how expiry
+/// looks, how bodies are wrapped and how a session is obtained.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Auth {
+    /// Where requests carry the token.
+    pub placement: Req<Placement>,
+    /// `single_use` (rotated on every response) or `reusable`.
+    pub lifetime: Req<Lifetime>,
+    /// The response header with the next token; required with `single_use`, forbidden with `reusable`.
+    pub next_token_header: Opt<String>,
+    /// Any matching rule means "token expired": re-login and replay.
+    pub expiry: Req<Vec<Sp<ExpiryRule>>>,
+    /// How successful bodies are wrapped (`{code, data, msg}`), if they are.
+    pub envelope: Opt<Envelope>,
+    /// How a session is obtained: a login request, or `custom` (you pass a `seamless::Login`).
+    pub login: Req<Either<String, LoginFlow>>,
+    /// Independent sessions (default 1).
+    #[schemars(range(min = 1))]
+    pub chains: Opt<u32>,
+    /// Replays per call after an expiry (0 to 8, default 1).
+    #[schemars(range(max = 8))]
+    pub max_replays: Opt<u32>,
+    /// Login timeout in milliseconds.
+    pub login_timeout_ms: Opt<u64>,
+    /// Per-request timeout in milliseconds.
+    pub request_timeout_ms: Opt<u64>,
+}
+
+/// Where requests carry the token: `bearer`, `{header: B-T}`, `{query: access_token}` or `{json_body: token}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum Placement {
+    /// A request header holding the bare token.
+    Header(Sp<String>),
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+    /// A query parameter.
+    Query(Sp<String>),
+    /// A dotted path in the JSON request body.
+    JsonBody(Sp<String>),
+}
+
+/// Token lifetime.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Lifetime {
+    /// Each token is used once; the next one arrives in `next_token_header`.
+    SingleUse,
+    /// Reusable until rejected or its `expires_in` runs out.
+    Reusable,
+}
+
+/// One way the server says "expired".
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum ExpiryRule {
+    /// A JSON body field holds one of the values (`{path: code, in: [408]}`).
+    Body(Sp<BodyRule>),
+    /// The HTTP status is one of these (`[401]`).
+    Status(Sp<Vec<Sp<u16>>>),
+    /// A response header is present (with `value`, if given).
+    Header(Sp<HeaderRule>),
+}
+
+/// `body: {path: code, in: [408]}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BodyRule {
+    /// Dotted path of the field (`code`, `error.code`).
+    pub path: Req<String>,
+    /// Values meaning "expired": numbers or strings.
+    #[serde(rename = "in")]
+    pub values: Req<Vec<Sp<Scalar>>>,
+}
+
+/// `header: {name: X-Token-Expired, value: "1"}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HeaderRule {
+    /// Header name.
+    pub name: Req<String>,
+    /// The value meaning expired; any value when absent.
+    pub value: Opt<String>,
+}
+
+/// A success envelope like `{"code": 200, "data": ..., "msg": ...}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Envelope {
+    /// Dotted path of the status code.
+    pub code: Req<String>,
+    /// Codes meaning success.
+    pub success: Req<Vec<Sp<Scalar>>>,
+    /// Dotted path of the value; the whole body when absent.
+    pub data: Opt<String>,
+    /// Dotted path of the error message.
+    pub message: Opt<String>,
+    /// A body without the code field counts as success (default false).
+    pub absent_is_success: Opt<bool>,
+}
+
+/// A declarative login request.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginFlow {
+    /// HTTP method.
+    pub method: Req<Method>,
+    /// Path relative to the base URL.
+    pub path: Req<String>,
+    /// How fields are sent; default `query` for GET, `json` otherwise.
+    pub encoding: Opt<Encoding>,
+    /// Constant fields (`grant_type: client_credential`).
+    pub fields: Opt<Entries<String>>,
+    /// Fields whose values the user passes when building the client (`[appid, secret]`).
+    pub secrets: Opt<Vec<Sp<String>>>,
+    /// The field filled by the async one-time code provider (the `wx.login()` analog).
+    pub code: Opt<String>,
+    /// Where the response carries the token.
+    pub token: Req<TokenSource>,
+    /// Dotted path of `expires_in` (seconds).
+    pub expires_in: Opt<String>,
+    /// Dotted path of a refresh token.
+    pub refresh_token: Opt<String>,
+    /// A refresh grant, tried before a full login.
+    pub refresh: Opt<Refresh>,
+}
+
+/// HTTP method.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub(crate) enum Method {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+}
+
+/// How login fields are sent.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Encoding {
+    /// A JSON object body.
+    Json,
+    /// A form body.
+    Form,
+    /// Query parameters.
+    Query,
+}
+
+/// Where the login response carries the token: `{header: B-T}` or `{json: data.token}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum TokenSource {
+    /// A response header.
+    Header(Sp<String>),
+    /// A dotted JSON path in the body.
+    Json(Sp<String>),
+}
+
+/// A refresh grant: `POST path` with the refresh token in `field`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Refresh {
+    /// Path of the grant.
+    pub path: Req<String>,
+    /// Field carrying the refresh token.
+    pub field: Req<String>,
+    /// Constant fields (`grant_type: refresh_token`).
+    pub fields: Opt<Entries<String>>,
+}
+
+/// A named type: a struct (`fields`) or a string enum (`enum`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TypeDef {
+    /// Doc text.
+    pub doc: Opt<String>,
+    /// Struct fields by wire name: a type expression or `{type, doc, rust_name}`.
+    pub fields: Opt<Entries<Either<TypeExpr, FieldLong>>>,
+    /// String enum values: a string or `{value, rust_name, doc}`.
+    #[serde(rename = "enum")]
+    pub variants: Opt<Vec<Sp<Either<String, VariantLong>>>>,
+}
+
+/// A field's long form.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FieldLong {
+    /// Its type expression.
+    #[serde(rename = "type")]
+    pub ty: Req<TypeExpr>,
+    /// Doc text.
+    pub doc: Opt<String>,
+    /// The Rust field name, when the snake_cased wire name will not do.
+    pub rust_name: Opt<String>,
+}
+
+/// An enum value's long form.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VariantLong {
+    /// The string on the wire.
+    pub value: Req<String>,
+    /// The Rust variant name, when the CamelCased value will not do.
+    pub rust_name: Opt<String>,
+    /// Doc text.
+    pub doc: Opt<String>,
+}
+
+/// One endpoint: one client method.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Endpoint {
+    /// Doc text.
+    pub doc: Opt<String>,
+    /// HTTP method.
+    pub method: Req<Method>,
+    /// Path with `{name}` placeholders, relative to the base URL.
+    pub path: Req<String>,
+    /// Path parameters: one per `{name}` in `path`.
+    pub params: Opt<Entries<Either<TypeExpr, ParamLong>>>,
+    /// Query parameters by wire name (optional ones end in `?`).
+    pub query: Opt<Entries<Either<TypeExpr, ParamLong>>>,
+    /// Request headers by name.
+    pub headers: Opt<Entries<Either<TypeExpr, ParamLong>>>,
+    /// The JSON body: a type expression or `{type, name}`. Not on GET or DELETE.
+    pub body: Opt<Either<TypeExpr, BodyLong>>,
+    /// The success value; nothing (`()`) when absent.
+    pub response: Opt<TypeExpr>,
+    /// Safe to replay after a transport error; default: GET, PUT and DELETE are.
+    pub idempotent: Opt<bool>,
+    /// `none` for a public endpoint (no token); default `token`.
+    pub auth: Opt<EndpointAuth>,
+}
+
+/// A parameter's long form.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ParamLong {
+    /// Its type expression.
+    #[serde(rename = "type")]
+    pub ty: Req<TypeExpr>,
+    /// Doc text.
+    pub doc: Opt<String>,
+    /// The Rust argument name, when the snake_cased wire name will not do.
+    pub rust_name: Opt<String>,
+}
+
+/// The body's long form.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BodyLong {
+    /// Its type expression.
+    #[serde(rename = "type")]
+    pub ty: Req<TypeExpr>,
+    /// The argument name (default `body`).
+    pub name: Opt<String>,
+}
+
+/// Whether an endpoint sends the session token.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum EndpointAuth {
+    /// A public endpoint: no token, no expiry handling.
+    None,
+    /// The default: the session token.
+    Token,
+}

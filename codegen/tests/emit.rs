@@ -1,0 +1,352 @@
+//! The emitter on hand-built models: the output parses, is deterministic,
+//! holds only reachable types, and carries the attributes and calls the
+//! spec asks for.
+
+mod emit_models;
+
+use emit_models::{bearer, query_custom, seed};
+use seamless_codegen::emit;
+use seamless_codegen::emit::reachable_types;
+use seamless_codegen::model::Api;
+
+fn format(api: &Api) -> String {
+    let file: syn::File = syn::parse2(emit(api)).expect("the output parses as a Rust file");
+    prettyplease::unparse(&file)
+}
+
+/// The formatted text of one item or method: from the line that starts it
+/// to its closing brace at the same indentation.
+fn item<'a>(src: &'a str, start: &str) -> &'a str {
+    let at = src
+        .find(start)
+        .unwrap_or_else(|| panic!("`{start}` not in:\n{src}"));
+    let line_start = src[..at].rfind('\n').map_or(0, |i| i + 1);
+    let indent = &src[line_start..at];
+    let close = format!("\n{indent}}}\n");
+    let end = src[at..].find(&close).map_or(src.len(), |e| at + e + close.len());
+    &src[at..end]
+}
+
+/// Does `haystack` contain `needle`, ignoring whitespace and the trailing
+/// commas wrapping adds? Keeps the assertions about what is emitted, not how
+/// prettyplease lays it out.
+fn has(haystack: &str, needle: &str) -> bool {
+    let flat = |s: &str| {
+        let mut s = s.split_whitespace().collect::<String>();
+        for close in [")", "]", "}", ">"] {
+            s = s.replace(&format!(",{close}"), close);
+        }
+        s
+    };
+    let needle = flat(needle);
+    flat(haystack).contains(needle.strip_suffix(',').unwrap_or(&needle))
+}
+
+#[test]
+fn every_model_emits_a_parseable_file() {
+    for api in [seed(), bearer(), query_custom()] {
+        let src = format(&api);
+        syn::parse_file(&src).expect("the formatted output parses again");
+        assert!(has(&src, &format!("pub struct {} {{", api.client)), "{src}");
+    }
+}
+
+#[test]
+fn output_is_byte_identical_across_runs() {
+    for api in [seed(), bearer(), query_custom()] {
+        let first = format(&api);
+        let again = format(&api.clone());
+        assert_eq!(first, again);
+        assert_eq!(emit(&api).to_string(), emit(&api).to_string());
+    }
+}
+
+#[test]
+fn only_reachable_types_are_emitted_in_spec_order() {
+    let api = seed();
+    let src = format(&api);
+    assert!(!has(&src, "Unused"), "{src}");
+    let names: Vec<&str> = reachable_types(&api).iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["User", "NewOrder", "Order", "Status", "Note"]);
+    let positions: Vec<usize> = [
+        "struct User ",
+        "struct NewOrder ",
+        "struct Order ",
+        "enum Status ",
+        "struct Note ",
+    ]
+    .iter()
+    .map(|n| src.find(n).unwrap_or_else(|| panic!("{n} missing")))
+    .collect();
+    assert!(positions.is_sorted(), "{positions:?}");
+    // Reached only through `Note`'s fields: still emitted.
+    assert!(reachable_types(&bearer()).iter().any(|t| t.name == "Patch"));
+}
+
+#[test]
+fn fields_carry_renames_options_docs_and_serde_crate() {
+    let src = format(&seed());
+    let note = item(&src, "pub struct Note");
+    for want in [
+        "/// What the note says.\n    /// May span lines.\n    #[serde(rename = \"noteText\")]\n    pub text: ::std::string::String,",
+        "#[serde(\n        rename = \"type\",\n        default,\n        skip_serializing_if = \"::core::option::Option::is_none\"\n    )]\n    pub kind: ::core::option::Option<Status>,",
+        "#[serde(default, skip_serializing_if = \"::core::option::Option::is_none\")]\n    pub tags: ::core::option::Option<::std::vec::Vec<::std::string::String>>,",
+        "pub scores: ::std::collections::BTreeMap<::std::string::String, f64>,",
+        "pub extra: ::seamless::__private::serde_json::Value,",
+    ] {
+        assert!(has(note, want), "missing {want:?} in\n{note}");
+    }
+    let user = item(&src, "pub struct User");
+    assert!(!has(user, "rename"), "{user}");
+    assert!(has(&src, "/// A user of the mini program.\n#[derive("), "{src}");
+    assert_eq!(
+        src.matches("#[serde(crate = \"::seamless::__private::serde\")]")
+            .count(),
+        5
+    );
+    let status = item(&src, "pub enum Status");
+    assert!(
+        has(status, "#[serde(rename = \"active\")]\n    Active,"),
+        "{status}"
+    );
+    assert!(
+        has(status, "#[serde(rename = \"on-hold\")]\n    OnHold,"),
+        "{status}"
+    );
+    let derive = &src[src[..src.find("pub enum Status").unwrap()]
+        .rfind("#[derive(")
+        .unwrap()..];
+    for d in ["Copy", "Eq", "Hash", "Serialize", "Deserialize"] {
+        assert!(
+            derive[..derive.find("pub enum").unwrap()].contains(d),
+            "{d}: {derive}"
+        );
+    }
+}
+
+#[test]
+fn a_type_that_holds_itself_inline_is_boxed_and_lists_are_not() {
+    let src = format(&seed());
+    let note = item(&src, "pub struct Note");
+    assert!(
+        has(
+            note,
+            "pub reply: ::core::option::Option<::std::boxed::Box<Note>>,"
+        ),
+        "{note}"
+    );
+    assert!(has(note, "pub thread: ::std::vec::Vec<Note>,"), "{note}");
+}
+
+#[test]
+fn public_endpoints_call_no_auth_and_others_do_not() {
+    let src = format(&seed());
+    let status = item(&src, "pub async fn status");
+    assert!(has(status, ".no_auth()"), "{status}");
+    for name in ["get_user", "find_user", "create_order", "ping", "echo", "record"] {
+        let m = item(&src, &format!("pub async fn {name}("));
+        assert!(!has(m, "no_auth"), "{m}");
+    }
+}
+
+#[test]
+fn methods_build_the_request_from_their_arguments() {
+    let src = format(&seed());
+    let get_user = item(&src, "pub async fn get_user(");
+    assert!(
+        has(
+            &src,
+            "/// Fetches one user.\n    ///\n    /// `GET /api/users/{id}`\n    pub async fn get_user(&self, id: u64)"
+        ),
+        "{get_user}"
+    );
+    assert!(
+        has(get_user, "let id = ::seamless::__private::path_segment(id)?;"),
+        "{get_user}"
+    );
+    assert!(
+        has(
+            get_user,
+            "::seamless::Request::get(::std::format!(\"/api/users/{id}\"))"
+        ),
+        "{get_user}"
+    );
+    assert!(
+        has(get_user, "-> ::core::result::Result<User, ::seamless::Error>"),
+        "{get_user}"
+    );
+
+    assert!(has(
+        &src,
+        "/// - `fields`: Which fields to return.\n///\n/// `GET /api/users/{name}`\npub async fn find_user("
+    ));
+    let find = item(&src, "pub async fn find_user(");
+    for want in [
+        "name: &str,",
+        "fields: ::core::option::Option<&str>,",
+        "limit: u32,",
+        "trace: ::core::option::Option<&str>,",
+        ".query(\"limit\", limit)",
+        ".header(\"X-Attempt\", &::std::string::ToString::to_string(&attempt))",
+        "let mut request = ",
+        "if let ::core::option::Option::Some(fields) = fields {\n            request = request.query(\"fields\", fields);",
+        "if let ::core::option::Option::Some(trace) = trace {\n            request = request.header(\"X-Trace\", trace);",
+    ] {
+        assert!(has(find, want), "missing {want:?} in\n{find}");
+    }
+
+    let echo = item(&src, "pub async fn echo(");
+    for want in ["body: &Note", ".json(body)", ".idempotent(true)"] {
+        assert!(has(echo, want), "missing {want:?} in\n{echo}");
+    }
+    let create = item(&src, "pub async fn create_order(");
+    assert!(!has(create, "idempotent"), "{create}");
+
+    let record = item(&src, "pub async fn record(");
+    assert!(has(record, "body: &[NewOrder]"), "{record}");
+    assert!(
+        has(record, "-> ::core::result::Result<(), ::seamless::Error>"),
+        "{record}"
+    );
+    assert!(has(record, "IgnoredAny"), "{record}");
+
+    let ping = item(&src, "pub async fn ping(");
+    assert!(has(ping, "::seamless::Request::get(\"/api/ping\")"), "{ping}");
+}
+
+#[test]
+fn a_local_never_shadows_an_argument() {
+    let mut api = seed();
+    let find = api.endpoints.iter_mut().find(|e| e.name == "find_user").unwrap();
+    find.params[1].name = "request".into();
+    let src = format(&api);
+    let find = item(&src, "pub async fn find_user(");
+    assert!(has(find, "let mut request_ = "), "{find}");
+    assert!(
+        has(
+            find,
+            "if let ::core::option::Option::Some(request) = request { request_ = request_.query(\"fields\", request);"
+        ),
+        "{find}"
+    );
+}
+
+#[test]
+fn the_seed_builder_applies_the_whole_auth_section() {
+    let src = format(&seed());
+    let builder = item(&src, "pub fn builder");
+    for want in [
+        "pub fn builder<F, Fut, E>(\n        base_url: impl ::core::convert::Into<::std::string::String>,\n        code: F,\n    ) -> ::seamless::ClientBuilder",
+        "F: ::core::ops::Fn() -> Fut + ::core::marker::Send + ::core::marker::Sync + 'static,",
+        ".placement(::seamless::Placement::header(\"B-T\"))",
+        ".lifetime(::seamless::Lifetime::single_use(\"B-T\"))",
+        ".expiry(::seamless::Expiry::none().or_body_field(\"code\", [408]))",
+        "::seamless::Envelope::new(\"code\").success([200]).data(\"data\").message(\"msg\")",
+        "::seamless::LoginFlow::new(\n                    ::seamless::__private::http::Method::POST,\n                    \"/v1/api/imiMini/login\",\n                )",
+        ".encoding(::seamless::Encoding::Json)",
+        ".code(\"code\", code)",
+        ".token_from_header(\"B-T\")",
+    ] {
+        assert!(has(builder, want), "missing {want:?} in\n{builder}");
+    }
+    let new = item(&src, "pub fn new");
+    assert!(has(new, "Self::builder(base_url, code).build()?"), "{new}");
+    assert!(has(
+        &src,
+        "pub const DEFAULT_BASE_URL: &'static str = \"https://api.example.com\";"
+    ));
+}
+
+#[test]
+fn the_bearer_builder_takes_secrets_and_sets_every_knob() {
+    let src = format(&bearer());
+    let builder = item(&src, "pub fn builder");
+    for want in [
+        "password: impl ::core::convert::Into<::seamless::Secret>,",
+        ".placement(::seamless::Placement::Bearer)",
+        ".lifetime(::seamless::Lifetime::Reusable)",
+        ".expiry(::seamless::Expiry::none().or_status([401]))",
+        ".chains(2)",
+        ".max_replays(3)",
+        ".login_timeout(::core::time::Duration::from_secs(5))",
+        ".request_timeout(::core::option::Option::Some(::core::time::Duration::from_millis(10500)))",
+        ".encoding(::seamless::Encoding::Form)",
+        ".field(\"grant_type\", \"password\")",
+        ".field(\"username\", \"u\")",
+        ".secret_field(\"password\", password)",
+        ".token_at(\"access_token\")",
+        ".expires_in_at(\"expires_in\")",
+        ".refresh_token_at(\"refresh_token\")",
+        ".refresh_grant(\"/oauth/token\", \"refresh_token\", [(\"grant_type\", \"refresh_token\")])",
+    ] {
+        assert!(has(builder, want), "missing {want:?} in\n{builder}");
+    }
+    // The encoding is set before the refresh grant, which copies it.
+    assert!(builder.find(".encoding(").unwrap() < builder.find(".refresh_grant(").unwrap());
+    assert!(!has(builder, "<F, Fut, E>"), "{builder}");
+    assert!(!has(&src, "DEFAULT_BASE_URL"));
+    assert!(
+        has(
+            &src,
+            "#[allow(clippy::too_many_arguments)] pub async fn update_user("
+        ),
+        "{src}"
+    );
+    let update = item(&src, "pub async fn update_user(");
+    assert!(
+        has(update, "::std::format!(\"/api/orgs/{org}/users/{id}\")"),
+        "{update}"
+    );
+    assert!(!has(item(&src, "pub async fn get_user("), "allow"));
+}
+
+#[test]
+fn the_query_builder_takes_a_custom_login_and_every_expiry_rule() {
+    let src = format(&query_custom());
+    let builder = item(&src, "pub fn builder");
+    for want in [
+        "login: impl ::seamless::Login,",
+        ".login(login)",
+        ".placement(::seamless::Placement::query(\"access_token\"))",
+        ".or_body_field(\"errcode\", [40001, 42001])",
+        ".or_body_field(\n",
+        "::seamless::__private::serde_json::Value::from(\"expired\")",
+        "::seamless::__private::serde_json::Value::from(1i64)",
+        ".or_header(\"X-Token-Expired\", ::core::option::Option::None)",
+        ".or_header(\"X-Auth\", ::core::option::Option::Some(\"stale\"))",
+        ".or_status([401, 403])",
+        ".message(\"errmsg\")",
+        ".absent_is_success(true)",
+    ] {
+        assert!(has(builder, want), "missing {want:?} in\n{builder}");
+    }
+    assert!(!has(builder, ".data("), "{builder}");
+}
+
+#[test]
+fn keywords_become_raw_identifiers_and_lint_prone_names_are_allowed() {
+    let src = format(&query_custom());
+    let item_ty = item(&src, "pub struct Item");
+    assert!(has(item_ty, "pub r#type: ::std::string::String,"), "{item_ty}");
+    assert!(!has(item_ty, "rename = \"type\""), "{item_ty}");
+    // `self` cannot be raw: it gets a suffix and a rename.
+    assert!(
+        has(item_ty, "#[serde(rename = \"self\")]\n    pub self_: bool,"),
+        "{item_ty}"
+    );
+    assert!(
+        has(
+            &src,
+            "pub async fn r#move(&self, id: &str, body: ::core::option::Option<&[Item]>)"
+        ),
+        "{src}"
+    );
+    assert!(has(&src, ".json(&body)"), "{src}");
+    assert!(has(&src, "r#type: ::core::option::Option<&str>"), "{src}");
+    let phase = item(&src, "pub enum Phase");
+    assert!(
+        has(&src, "#[allow(clippy::enum_variant_names)]\npub enum Phase"),
+        "{phase}"
+    );
+    assert!(!has(&src, "#[allow(clippy::enum_variant_names)] pub enum Status"));
+}

@@ -1,0 +1,138 @@
+//! Hostile input ends in an error diagnostic, quickly, without a panic, a
+//! hang or a stack overflow. The time bounds are hang guards, not benchmarks.
+
+use std::time::{Duration, Instant};
+
+use seamless_codegen::{Severity, load};
+
+const HANG_GUARD: Duration = Duration::from_secs(5);
+
+/// Loads `source` and returns its first diagnostic's message, asserting it
+/// is an error and arrived within the guard.
+fn rejected(source: &str) -> String {
+    let start = Instant::now();
+    let result = load(source, "hostile.yaml");
+    let elapsed = start.elapsed();
+    assert!(elapsed < HANG_GUARD, "took {elapsed:?}");
+    let d = match result {
+        Ok(_) => panic!("hostile input loaded"),
+        Err(d) => d,
+    };
+    assert!(d.has_errors());
+    let first = d.items.first().expect("at least one diagnostic");
+    assert_eq!(first.severity, Severity::Error);
+    first.message.clone()
+}
+
+#[test]
+fn a_billion_laughs_alias_bomb_is_refused() {
+    let mut s =
+        String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let mut prev = 'a';
+    for c in 'b'..='m' {
+        let refs = vec![format!("*{prev}"); 9].join(",");
+        s.push_str(&format!("{c}: &{c} [{refs}]\n"));
+        prev = c;
+    }
+    let msg = rejected(&s);
+    assert!(msg.contains("alias"), "{msg}");
+}
+
+#[test]
+fn an_alias_bomb_inside_a_real_spec_is_refused() {
+    let mut s = String::from("name: bomb\ndoc: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    let mut prev = "a".to_owned();
+    for i in 0..8 {
+        let name = format!("l{i}");
+        let refs = vec![format!("*{prev}"); 10].join(", ");
+        s.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        prev = name;
+    }
+    rejected(&s);
+}
+
+#[test]
+fn a_hundred_thousand_nested_flow_lists_are_refused() {
+    let s = "[".repeat(100_000) + &"]".repeat(100_000);
+    let msg = rejected(&s);
+    assert!(msg.contains("deeper than 32 levels"), "{msg}");
+}
+
+#[test]
+fn three_thousand_nested_block_mappings_are_refused() {
+    // Indentation grows by one space per level, so 3,000 levels are 4.5 MB:
+    // block nesting cannot go much deeper within the size limit.
+    let mut s = String::new();
+    for depth in 0..3_000 {
+        s.push_str(&" ".repeat(depth));
+        s.push_str("k:\n");
+    }
+    let msg = rejected(&s);
+    assert!(msg.contains("deeper than 32 levels"), "{msg}");
+}
+
+#[test]
+fn a_hundred_thousand_nested_block_lists_are_refused() {
+    let s = "- ".repeat(100_000) + "x\n";
+    let msg = rejected(&s);
+    assert!(msg.contains("deeper than 32 levels"), "{msg}");
+}
+
+#[test]
+fn a_ten_megabyte_spec_is_refused_before_parsing() {
+    let mut s = String::from("name: huge\ndoc: \"");
+    s.push_str(&"a".repeat(10 * 1024 * 1024));
+    s.push_str("\"\n");
+    let msg = rejected(&s);
+    assert!(msg.contains("larger than 8 MiB"), "{msg}");
+}
+
+#[test]
+fn a_spec_just_under_the_size_limit_still_ends_quickly() {
+    // 7.5 MiB of endpoints-shaped noise: within the size limit, the node
+    // budget or the checks end it; either way it ends with errors.
+    let mut s = String::from("name: big\nendpoints:\n");
+    let mut i = 0;
+    while s.len() < 7 * 1024 * 1024 + 512 * 1024 {
+        s.push_str(&format!("  e{i}: {{ method: GET, path: /x, bogus: 1 }}\n"));
+        i += 1;
+    }
+    let start = Instant::now();
+    let result = load(&s, "big.yaml");
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert!(result.is_err());
+}
+
+#[test]
+fn many_documents_and_garbage_are_refused() {
+    rejected("a: 1\n---\nb: 2\n");
+    rejected("\u{0}\u{1}\u{2}");
+    rejected("{{{{{{");
+    rejected(": : : :");
+    rejected("name: [\n");
+    rejected("\"unterminated");
+    rejected("- 1\n- 2\n");
+    rejected("just a string");
+    rejected("name: x\nauth: *nowhere\n");
+}
+
+#[test]
+fn arbitrary_byte_soup_never_panics() {
+    // A tiny deterministic generator: no panic and an answer for each.
+    let alphabet: Vec<char> = "ab:- \n\t[]{}&*!|>'\"#%@`,?0123456789.~\\".chars().collect();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..2_000 {
+        let mut s = String::new();
+        for _ in 0..(seed % 64) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            s.push(alphabet[(seed % alphabet.len() as u64) as usize]);
+        }
+        let _ = load(&s, "soup.yaml");
+    }
+}
