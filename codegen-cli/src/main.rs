@@ -1,1 +1,160 @@
-fn main() {}
+//! `seamless`: check a YAML API spec, or generate a typed SDK crate from it.
+//!
+//! Exit status: 0 on success, 1 when the spec has errors or a file cannot be
+//! read or written, 2 on a usage error.
+
+mod render;
+mod sdk;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "seamless",
+    version,
+    about = "Typed SDKs for APIs with expiring and single-use session tokens"
+)]
+struct Cli {
+    /// When to color diagnostics.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    color: Color,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a complete SDK crate (Cargo.toml, src/lib.rs, README.md) for SPEC.
+    Generate {
+        /// The YAML spec.
+        spec: PathBuf,
+        /// The crate directory to write (created if missing).
+        #[arg(long, required_unless_present = "stdout", conflicts_with = "stdout")]
+        out: Option<PathBuf>,
+        /// Print the generated Rust code instead of writing a crate.
+        #[arg(long)]
+        stdout: bool,
+        /// Depend on a local checkout of seamless instead of the published crate.
+        #[arg(long, value_name = "DIR")]
+        seamless_path: Option<PathBuf>,
+        /// Overwrite a Cargo.toml that seamless did not write.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Report every problem in SPEC as `file:line:column: message`.
+    Check {
+        /// The YAML spec.
+        spec: PathBuf,
+    },
+    /// Print the JSON Schema of the spec format (for editor completion and checks).
+    Schema,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let choice = match cli.color {
+        Color::Auto => anstream::ColorChoice::Auto,
+        Color::Always => anstream::ColorChoice::Always,
+        Color::Never => anstream::ColorChoice::Never,
+    };
+    choice.write_global();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(message) => {
+            render::fatal(&message);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::Schema => {
+            let schema = seamless_codegen::schema();
+            let text = serde_json::to_string_pretty(&schema).map_err(|e| e.to_string())?;
+            println!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { spec } => {
+            let (source, file) = read(&spec)?;
+            match seamless_codegen::load(&source, &file) {
+                Ok((api, warnings)) => {
+                    render::diagnostics(&warnings);
+                    eprintln!(
+                        "{file}: ok: {} endpoint{}, {} type{}",
+                        api.endpoints.len(),
+                        plural(api.endpoints.len()),
+                        api.types.len(),
+                        plural(api.types.len())
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(problems) => {
+                    render::diagnostics(&problems);
+                    render::summary(&problems);
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Generate {
+            spec,
+            out,
+            stdout,
+            seamless_path,
+            force,
+        } => {
+            let (source, file) = read(&spec)?;
+            let (api, warnings) = match seamless_codegen::load(&source, &file) {
+                Ok(loaded) => loaded,
+                Err(problems) => {
+                    render::diagnostics(&problems);
+                    render::summary(&problems);
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            render::diagnostics(&warnings);
+            let code = sdk::format(&api, &file)?;
+            if stdout {
+                print!("{code}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let out = out.ok_or("either --out DIR or --stdout is required")?;
+            let dependency = match seamless_path {
+                Some(p) => sdk::Dependency::Path(absolute(&p)?),
+                None => sdk::Dependency::Version,
+            };
+            sdk::write_crate(&api, &code, &out, &dependency, force)?;
+            eprintln!(
+                "wrote the `{}` crate ({} method{}) to {}",
+                api.name,
+                api.endpoints.len(),
+                plural(api.endpoints.len()),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<(String, String), String> {
+    let source = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok((source, path.display().to_string()))
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, String> {
+    std::path::absolute(path).map_err(|e| format!("cannot resolve {}: {e}", path.display()))
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

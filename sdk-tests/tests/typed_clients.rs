@@ -1,0 +1,103 @@
+//! The generated SDKs (committed snapshots of `seamless generate`) called
+//! through their typed methods against the loopback testkit, across a forced
+//! expiry storm: one re-login, every call served, no token reused.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use seamless_sdk_tests::{bearer_api, imi_mini, wechat_query};
+use seamless_testkit::{BEARER_PASSWORD, BEARER_USERNAME, Backend, Protocol, QUERY_APPID, QUERY_SECRET};
+
+const CALLS: u64 = 300;
+
+/// Fires `CALLS` concurrent `get_user` calls, expiring every token once the
+/// server has seen a third of them, and checks the server's counts.
+async fn storm<C, F>(backend: &Backend, client: Arc<C>, get_user: F)
+where
+    C: Send + Sync + 'static,
+    F: Fn(Arc<C>, u64) -> tokio::task::JoinHandle<Result<u64, seamless::Error>>,
+{
+    assert_eq!(get_user(Arc::clone(&client), 0).await.unwrap().unwrap(), 0);
+    backend.reset_counters();
+    backend.delay_responses(Duration::from_millis(1));
+    let calls: Vec<_> = (1..=CALLS).map(|i| get_user(Arc::clone(&client), i)).collect();
+    while backend.counters().requests < CALLS / 3 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    backend.expire_all();
+    for (i, call) in (1..=CALLS).zip(calls) {
+        let id = tokio::time::timeout(Duration::from_secs(30), call)
+            .await
+            .expect("a call hung")
+            .unwrap()
+            .expect("a call failed");
+        assert_eq!(id, i);
+    }
+    backend.delay_responses(Duration::ZERO);
+    let c = backend.counters();
+    assert!(c.expired_replies >= 1, "the expiry never hit: {c:?}");
+    assert_eq!(c.logins + c.refreshes, 1, "{c:?}");
+    assert_eq!(c.token_reuse, 0, "{c:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_sdk_typed_methods_through_an_expiry_storm() {
+    let backend = Backend::start(Protocol::Seed).await;
+    let codes = backend.seed_code_provider();
+    let client = imi_mini::ImiMiniClient::new(backend.url(), move || {
+        let code = codes();
+        async move { Ok::<_, Infallible>(code) }
+    })
+    .unwrap();
+    let client = Arc::new(client);
+    storm(&backend, Arc::clone(&client), |c, i| {
+        tokio::spawn(async move { c.get_user(i).await.map(|u| u.id) })
+    })
+    .await;
+
+    let order = client
+        .create_order(&imi_mini::NewOrder {
+            order_id: "o-1".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!((order.order_id.as_str(), order.executions), ("o-1", 1));
+    assert!(client.ping().await.unwrap().pong);
+    let err = client.fail().await.unwrap_err();
+    assert_eq!(err.api_message(), Some("insufficient balance"), "{err:?}");
+    assert_eq!(backend.counters().token_reuse, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_sdk_typed_methods_through_an_expiry_storm() {
+    let backend = Backend::start(Protocol::Bearer {
+        ttl: Duration::from_secs(3600),
+    })
+    .await;
+    let client = bearer_api::BearerApiClient::new(backend.url(), BEARER_USERNAME, BEARER_PASSWORD).unwrap();
+    let client = Arc::new(client);
+    storm(&backend, Arc::clone(&client), |c, i| {
+        tokio::spawn(async move { c.get_user(i).await.map(|u| u.id) })
+    })
+    .await;
+    let err = client.fail().await.unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(422), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wechat_sdk_typed_methods_through_an_expiry_storm() {
+    let backend = Backend::start(Protocol::Query).await;
+    let client = wechat_query::WechatQueryClient::new(backend.url(), QUERY_APPID, QUERY_SECRET).unwrap();
+    let client = Arc::new(client);
+    storm(&backend, Arc::clone(&client), |c, i| {
+        tokio::spawn(async move { c.get_user(i).await.map(|u| u.id) })
+    })
+    .await;
+    let err = client.fail().await.unwrap_err();
+    assert_eq!(err.api_code(), Some(&serde_json_value(45009)), "{err:?}");
+}
+
+fn serde_json_value(n: u64) -> seamless::__private::serde_json::Value {
+    n.into()
+}
