@@ -71,7 +71,10 @@ impl BearerApiClient {
             .lifetime(::seamless::Lifetime::Reusable)
             .expiry(::seamless::Expiry::none().or_status([401]))
             .login(
-                ::seamless::LoginFlow::new(::seamless::__private::http::Method::POST, "/oauth/token")
+                ::seamless::LoginFlow::new(
+                        ::seamless::__private::http::Method::POST,
+                        "/oauth/token",
+                    )
                     .encoding(::seamless::Encoding::Json)
                     .field("grant_type", "password")
                     .secret_field("username", username)
@@ -79,7 +82,11 @@ impl BearerApiClient {
                     .token_at("access_token")
                     .expires_in_at("expires_in")
                     .refresh_token_at("refresh_token")
-                    .refresh_grant("/oauth/token", "refresh_token", [("grant_type", "refresh_token")]),
+                    .refresh_grant(
+                        "/oauth/token",
+                        "refresh_token",
+                        [("grant_type", "refresh_token")],
+                    ),
             )
     }
     /// Builds a client for the API at `base_url`; [`Self::builder`] describes the arguments.
@@ -88,9 +95,9 @@ impl BearerApiClient {
         username: impl ::core::convert::Into<::seamless::Secret>,
         password: impl ::core::convert::Into<::seamless::Secret>,
     ) -> ::core::result::Result<Self, ::seamless::Error> {
-        ::core::result::Result::Ok(Self::from_client(
-            Self::builder(base_url, username, password).build()?,
-        ))
+        ::core::result::Result::Ok(
+            Self::from_client(Self::builder(base_url, username, password).build()?),
+        )
     }
     /// Wraps a client configured by hand; it must speak this API's token protocol.
     #[must_use]
@@ -105,7 +112,10 @@ impl BearerApiClient {
     /// Fetch one user.
     ///
     /// `GET /api/users/{id}`
-    pub async fn get_user(&self, id: u64) -> ::core::result::Result<User, ::seamless::Error> {
+    pub async fn get_user(
+        &self,
+        id: u64,
+    ) -> ::core::result::Result<User, ::seamless::Error> {
         let id = ::seamless::__private::path_segment(id)?;
         let request = ::seamless::Request::get(::std::format!("/api/users/{id}"));
         self.client.call(request).await
@@ -119,12 +129,18 @@ impl BearerApiClient {
     pub async fn echo(
         &self,
         body: &::seamless::__private::serde_json::Value,
-    ) -> ::core::result::Result<::seamless::__private::serde_json::Value, ::seamless::Error> {
+    ) -> ::core::result::Result<
+        ::seamless::__private::serde_json::Value,
+        ::seamless::Error,
+    > {
         let request = ::seamless::Request::post("/api/echo").json(body);
         self.client.call(request).await
     }
     /// `POST /api/orders`
-    pub async fn create_order(&self, body: &NewOrder) -> ::core::result::Result<Order, ::seamless::Error> {
+    pub async fn create_order(
+        &self,
+        body: &NewOrder,
+    ) -> ::core::result::Result<Order, ::seamless::Error> {
         let request = ::seamless::Request::post("/api/orders").json(body);
         self.client.call(request).await
     }
@@ -133,7 +149,10 @@ impl BearerApiClient {
     /// `GET /api/fail`
     pub async fn fail(
         &self,
-    ) -> ::core::result::Result<::seamless::__private::serde_json::Value, ::seamless::Error> {
+    ) -> ::core::result::Result<
+        ::seamless::__private::serde_json::Value,
+        ::seamless::Error,
+    > {
         let request = ::seamless::Request::get("/api/fail");
         self.client.call(request).await
     }

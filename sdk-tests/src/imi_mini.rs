@@ -81,7 +81,10 @@ pub struct Profile {
     pub score: f64,
     pub tags: ::std::vec::Vec<::std::string::String>,
     pub counters: ::std::collections::BTreeMap<::std::string::String, u64>,
-    pub extra: ::std::collections::BTreeMap<::std::string::String, ::seamless::__private::serde_json::Value>,
+    pub extra: ::std::collections::BTreeMap<
+        ::std::string::String,
+        ::seamless::__private::serde_json::Value,
+    >,
     pub friends: ::std::vec::Vec<Friend>,
     #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
     pub pinned: ::core::option::Option<Friend>,
@@ -163,13 +166,16 @@ impl ImiMiniClient {
         code: F,
     ) -> ::seamless::ClientBuilder
     where
-        F: ::core::ops::Fn() -> Fut + ::core::marker::Send + ::core::marker::Sync + 'static,
-        Fut: ::core::future::Future<Output = ::core::result::Result<::std::string::String, E>>
-            + ::core::marker::Send
+        F: ::core::ops::Fn() -> Fut + ::core::marker::Send + ::core::marker::Sync
             + 'static,
+        Fut: ::core::future::Future<
+                Output = ::core::result::Result<::std::string::String, E>,
+            > + ::core::marker::Send + 'static,
         E: ::core::convert::Into<
-                ::std::boxed::Box<dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync>,
+            ::std::boxed::Box<
+                dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
             >,
+        >,
     {
         ::seamless::Client::builder(base_url)
             .placement(::seamless::Placement::header("B-T"))
@@ -183,12 +189,12 @@ impl ImiMiniClient {
             )
             .login(
                 ::seamless::LoginFlow::new(
-                    ::seamless::__private::http::Method::POST,
-                    "/v1/api/imiMini/login",
-                )
-                .encoding(::seamless::Encoding::Json)
-                .code("code", code)
-                .token_from_header("B-T"),
+                        ::seamless::__private::http::Method::POST,
+                        "/v1/api/imiMini/login",
+                    )
+                    .encoding(::seamless::Encoding::Json)
+                    .code("code", code)
+                    .token_from_header("B-T"),
             )
     }
     /// Builds a client for the API at `base_url`; [`Self::builder`] describes the arguments.
@@ -197,15 +203,20 @@ impl ImiMiniClient {
         code: F,
     ) -> ::core::result::Result<Self, ::seamless::Error>
     where
-        F: ::core::ops::Fn() -> Fut + ::core::marker::Send + ::core::marker::Sync + 'static,
-        Fut: ::core::future::Future<Output = ::core::result::Result<::std::string::String, E>>
-            + ::core::marker::Send
+        F: ::core::ops::Fn() -> Fut + ::core::marker::Send + ::core::marker::Sync
             + 'static,
+        Fut: ::core::future::Future<
+                Output = ::core::result::Result<::std::string::String, E>,
+            > + ::core::marker::Send + 'static,
         E: ::core::convert::Into<
-                ::std::boxed::Box<dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync>,
+            ::std::boxed::Box<
+                dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
             >,
+        >,
     {
-        ::core::result::Result::Ok(Self::from_client(Self::builder(base_url, code).build()?))
+        ::core::result::Result::Ok(
+            Self::from_client(Self::builder(base_url, code).build()?),
+        )
     }
     /// Wraps a client configured by hand; it must speak this API's token protocol.
     #[must_use]
@@ -220,7 +231,10 @@ impl ImiMiniClient {
     /// Fetch one user.
     ///
     /// `GET /api/users/{id}`
-    pub async fn get_user(&self, id: u64) -> ::core::result::Result<User, ::seamless::Error> {
+    pub async fn get_user(
+        &self,
+        id: u64,
+    ) -> ::core::result::Result<User, ::seamless::Error> {
         let id = ::seamless::__private::path_segment(id)?;
         let request = ::seamless::Request::get(::std::format!("/api/users/{id}"));
         self.client.call(request).await
@@ -238,14 +252,20 @@ impl ImiMiniClient {
     pub async fn echo(
         &self,
         body: &::seamless::__private::serde_json::Value,
-    ) -> ::core::result::Result<::seamless::__private::serde_json::Value, ::seamless::Error> {
+    ) -> ::core::result::Result<
+        ::seamless::__private::serde_json::Value,
+        ::seamless::Error,
+    > {
         let request = ::seamless::Request::post("/api/echo").json(body);
         self.client.call(request).await
     }
     /// Place an order. Not idempotent, so it is never replayed after a transport error.
     ///
     /// `POST /api/orders`
-    pub async fn create_order(&self, body: &NewOrder) -> ::core::result::Result<Order, ::seamless::Error> {
+    pub async fn create_order(
+        &self,
+        body: &NewOrder,
+    ) -> ::core::result::Result<Order, ::seamless::Error> {
         let request = ::seamless::Request::post("/api/orders").json(body);
         self.client.call(request).await
     }
@@ -254,7 +274,10 @@ impl ImiMiniClient {
     /// `GET /api/fail`
     pub async fn fail(
         &self,
-    ) -> ::core::result::Result<::seamless::__private::serde_json::Value, ::seamless::Error> {
+    ) -> ::core::result::Result<
+        ::seamless::__private::serde_json::Value,
+        ::seamless::Error,
+    > {
         let request = ::seamless::Request::get("/api/fail");
         self.client.call(request).await
     }
@@ -271,7 +294,9 @@ impl ImiMiniClient {
         x_trace_id: ::core::option::Option<&str>,
     ) -> ::core::result::Result<Profile, ::seamless::Error> {
         let user_id = ::seamless::__private::path_segment(user_id)?;
-        let mut request = ::seamless::Request::get(::std::format!("/api/users/{user_id}/profile"));
+        let mut request = ::seamless::Request::get(
+            ::std::format!("/api/users/{user_id}/profile"),
+        );
         if let ::core::option::Option::Some(verbose) = verbose {
             request = request.query("verbose", verbose);
         }
@@ -298,7 +323,9 @@ impl ImiMiniClient {
     /// Every account state, a public endpoint.
     ///
     /// `GET /api/statuses`
-    pub async fn list_statuses(&self) -> ::core::result::Result<::std::vec::Vec<Status>, ::seamless::Error> {
+    pub async fn list_statuses(
+        &self,
+    ) -> ::core::result::Result<::std::vec::Vec<Status>, ::seamless::Error> {
         let request = ::seamless::Request::get("/api/statuses").no_auth();
         self.client.call(request).await
     }

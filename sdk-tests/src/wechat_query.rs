@@ -79,7 +79,10 @@ impl WechatQueryClient {
                     .absent_is_success(true),
             )
             .login(
-                ::seamless::LoginFlow::new(::seamless::__private::http::Method::GET, "/cgi-bin/token")
+                ::seamless::LoginFlow::new(
+                        ::seamless::__private::http::Method::GET,
+                        "/cgi-bin/token",
+                    )
                     .encoding(::seamless::Encoding::Query)
                     .field("grant_type", "client_credential")
                     .secret_field("appid", appid)
@@ -94,7 +97,9 @@ impl WechatQueryClient {
         appid: impl ::core::convert::Into<::seamless::Secret>,
         secret: impl ::core::convert::Into<::seamless::Secret>,
     ) -> ::core::result::Result<Self, ::seamless::Error> {
-        ::core::result::Result::Ok(Self::from_client(Self::builder(base_url, appid, secret).build()?))
+        ::core::result::Result::Ok(
+            Self::from_client(Self::builder(base_url, appid, secret).build()?),
+        )
     }
     /// Wraps a client configured by hand; it must speak this API's token protocol.
     #[must_use]
@@ -107,7 +112,10 @@ impl WechatQueryClient {
         &self.client
     }
     /// `GET /api/users/{id}`
-    pub async fn get_user(&self, id: u64) -> ::core::result::Result<User, ::seamless::Error> {
+    pub async fn get_user(
+        &self,
+        id: u64,
+    ) -> ::core::result::Result<User, ::seamless::Error> {
         let id = ::seamless::__private::path_segment(id)?;
         let request = ::seamless::Request::get(::std::format!("/api/users/{id}"));
         self.client.call(request).await
@@ -121,19 +129,28 @@ impl WechatQueryClient {
     pub async fn echo(
         &self,
         body: &::seamless::__private::serde_json::Value,
-    ) -> ::core::result::Result<::seamless::__private::serde_json::Value, ::seamless::Error> {
+    ) -> ::core::result::Result<
+        ::seamless::__private::serde_json::Value,
+        ::seamless::Error,
+    > {
         let request = ::seamless::Request::post("/api/echo").json(body);
         self.client.call(request).await
     }
     /// `POST /api/orders`
-    pub async fn create_order(&self, body: &NewOrder) -> ::core::result::Result<Order, ::seamless::Error> {
+    pub async fn create_order(
+        &self,
+        body: &NewOrder,
+    ) -> ::core::result::Result<Order, ::seamless::Error> {
         let request = ::seamless::Request::post("/api/orders").json(body);
         self.client.call(request).await
     }
     /// `GET /api/fail`
     pub async fn fail(
         &self,
-    ) -> ::core::result::Result<::seamless::__private::serde_json::Value, ::seamless::Error> {
+    ) -> ::core::result::Result<
+        ::seamless::__private::serde_json::Value,
+        ::seamless::Error,
+    > {
         let request = ::seamless::Request::get("/api/fail");
         self.client.call(request).await
     }
