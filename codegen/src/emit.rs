@@ -29,7 +29,7 @@ use crate::model::{Api, TypeDef};
 
 /// Emits the named types the endpoints use and the client for a validated model.
 pub fn emit(api: &Api) -> TokenStream {
-    let reachable = types::reachable(api);
+    let reachable = api.reachable_types();
     let types = types::emit(api, &reachable);
     let client = client(api);
     quote! {
@@ -41,7 +41,7 @@ pub fn emit(api: &Api) -> TokenStream {
 /// The named types some endpoint uses (through parameters, bodies and
 /// responses, transitively), in spec order: exactly the types [`emit`] writes.
 pub fn reachable_types(api: &Api) -> Vec<&TypeDef> {
-    let reachable = types::reachable(api);
+    let reachable = api.reachable_types();
     api.types
         .iter()
         .filter(|t| reachable.contains(t.name.as_str()))

@@ -6,6 +6,7 @@
 //! differ. Every node keeps its [`Origin`] so a check that runs on the model
 //! can point at the YAML line or the Rust span it came from.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// Where a model node came from.
@@ -44,6 +45,42 @@ pub struct Api {
     pub endpoints: Vec<Endpoint>,
     /// Where the API was declared.
     pub origin: Origin,
+}
+
+impl Api {
+    /// The named types some endpoint uses, directly or through other types:
+    /// the ones the emitter generates (and the validator does not warn about).
+    pub fn reachable_types(&self) -> BTreeSet<&str> {
+        let defs: BTreeMap<&str, &TypeDef> = self.types.iter().map(|t| (t.name.as_str(), t)).collect();
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<&str> = Vec::new();
+        for ep in &self.endpoints {
+            let roots = ep
+                .params
+                .iter()
+                .map(|p| &p.ty)
+                .chain(ep.body.as_ref().map(|b| &b.ty))
+                .chain(ep.response.as_ref());
+            for ty in roots {
+                ty.named_into(&mut todo);
+            }
+        }
+        while let Some(name) = todo.pop() {
+            if !seen.insert(name) {
+                continue;
+            }
+            if let Some(TypeDef {
+                kind: TypeKind::Struct(fields),
+                ..
+            }) = defs.get(name)
+            {
+                for f in fields {
+                    f.ty.named_into(&mut todo);
+                }
+            }
+        }
+        seen
+    }
 }
 
 /// The token protocol of an API (PROTOCOL.md's axes).
@@ -280,6 +317,15 @@ pub enum TypeRef {
 }
 
 impl TypeRef {
+    /// Pushes the named types this expression mentions.
+    pub fn named_into<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            TypeRef::Named(n) => out.push(n),
+            TypeRef::Option(t) | TypeRef::List(t) | TypeRef::Map(t) => t.named_into(out),
+            _ => {}
+        }
+    }
+
     /// A primitive that can go in a path segment, query value or header.
     pub fn is_scalar(&self) -> bool {
         matches!(

@@ -525,33 +525,7 @@ impl Checker<'_> {
 
     /// Types no endpoint reaches are not generated.
     fn unused(&mut self, api: &Api) {
-        let mut seen: BTreeSet<&str> = BTreeSet::new();
-        let mut todo: Vec<&str> = Vec::new();
-        for ep in &api.endpoints {
-            let roots = ep
-                .params
-                .iter()
-                .map(|p| &p.ty)
-                .chain(ep.body.as_ref().map(|b| &b.ty))
-                .chain(ep.response.as_ref());
-            for ty in roots {
-                named_in(ty, &mut todo);
-            }
-        }
-        while let Some(name) = todo.pop() {
-            if !seen.insert(name) {
-                continue;
-            }
-            if let Some(TypeDef {
-                kind: TypeKind::Struct(fields),
-                ..
-            }) = self.types.get(name)
-            {
-                for f in fields {
-                    named_in(&f.ty, &mut todo);
-                }
-            }
-        }
+        let seen = api.reachable_types();
         for t in &api.types {
             if !seen.contains(t.name.as_str()) {
                 self.warning(
@@ -931,14 +905,6 @@ fn held_by_value(ty: &TypeRef) -> Option<&str> {
         TypeRef::Named(n) => Some(n),
         TypeRef::Option(t) => held_by_value(t),
         _ => None,
-    }
-}
-
-fn named_in<'t>(ty: &'t TypeRef, out: &mut Vec<&'t str>) {
-    match ty {
-        TypeRef::Named(n) => out.push(n),
-        TypeRef::Option(t) | TypeRef::List(t) | TypeRef::Map(t) => named_in(t, out),
-        _ => {}
     }
 }
 

@@ -8,47 +8,6 @@ use quote::quote;
 use super::rust::{doc_attrs, ident_at, lines, lit, owned, unraw};
 use crate::model::{Api, Field, TypeDef, TypeKind, TypeRef, Variant};
 
-/// The named types some endpoint uses, directly or through other types.
-pub(super) fn reachable(api: &Api) -> BTreeSet<&str> {
-    let defs: BTreeMap<&str, &TypeDef> = api.types.iter().map(|t| (t.name.as_str(), t)).collect();
-    let mut seen = BTreeSet::new();
-    let mut todo: Vec<&str> = Vec::new();
-    for ep in &api.endpoints {
-        let roots = ep
-            .params
-            .iter()
-            .map(|p| &p.ty)
-            .chain(ep.body.as_ref().map(|b| &b.ty))
-            .chain(ep.response.as_ref());
-        for ty in roots {
-            named_in(ty, &mut todo);
-        }
-    }
-    while let Some(name) = todo.pop() {
-        if !seen.insert(name) {
-            continue;
-        }
-        if let Some(TypeDef {
-            kind: TypeKind::Struct(fields),
-            ..
-        }) = defs.get(name)
-        {
-            for f in fields {
-                named_in(&f.ty, &mut todo);
-            }
-        }
-    }
-    seen
-}
-
-fn named_in<'a>(ty: &'a TypeRef, out: &mut Vec<&'a str>) {
-    match ty {
-        TypeRef::Named(n) => out.push(n),
-        TypeRef::Option(t) | TypeRef::List(t) | TypeRef::Map(t) => named_in(t, out),
-        _ => {}
-    }
-}
-
 /// The named type a field holds inline (through `Option`s only), if any.
 fn inline_named(ty: &TypeRef) -> Option<&str> {
     match ty {
