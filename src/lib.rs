@@ -12,6 +12,8 @@ pub use seamless_runtime::{
     Request, Secret, Session, Stats, StoredSession, TokenSource, TokenStore, login_fn,
 };
 
+pub use seamless_macros::token_client;
+
 /// Items generated code reaches through; not a public API.
 ///
 /// Generated SDKs and `#[token_client]` expansions name everything through

@@ -1,0 +1,355 @@
+//! `#[token_client(...)]` arguments: the YAML `auth` section (and `name`,
+//! `client`, `doc`, `base_url`, `spec`) as attribute arguments.
+
+use proc_macro2::Span;
+use seamless_codegen::model::{
+    Auth, Encoding, Envelope, ExpiryRule, HttpMethod, Lifetime, Login, LoginFlow, Origin, Placement,
+    RefreshGrant, TokenSource,
+};
+use syn::meta::ParseNestedMeta;
+use syn::parse::ParseStream;
+use syn::{Ident, Lit, LitStr, Token, bracketed, parenthesized};
+
+use crate::Errors;
+
+/// The parsed arguments, before they become a model.
+#[derive(Default)]
+pub(crate) struct Args {
+    pub name: Option<LitStr>,
+    pub client: Option<LitStr>,
+    pub doc: Option<LitStr>,
+    pub base_url: Option<LitStr>,
+    pub spec: Option<LitStr>,
+    placement: Option<(Placement, Span)>,
+    lifetime: Option<(bool, Span)>,
+    next_token_header: Option<LitStr>,
+    expiry: Vec<ExpiryRule>,
+    envelope: Option<Envelope>,
+    login: Option<(Option<LoginFlow>, Span)>,
+    chains: Option<u32>,
+    max_replays: Option<u32>,
+    login_timeout_ms: Option<u64>,
+    request_timeout_ms: Option<u64>,
+    /// Every auth argument given, with its key's span (so `spec` can refuse
+    /// them and model checks on `auth.<key>` can point at them).
+    pub auth_spans: Vec<(String, Span)>,
+}
+
+const KEYS: &str = "name, client, doc, base_url, spec, placement, lifetime, next_token_header, expiry, envelope, login, chains, max_replays, login_timeout_ms, request_timeout_ms";
+
+impl Args {
+    /// One top-level argument; errors go to `errs` so parsing goes on.
+    pub fn parse_one(&mut self, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+        let name = key(meta)?;
+        let span = meta.path.segments[0].ident.span();
+        let is_auth = !matches!(name.as_str(), "name" | "client" | "doc" | "base_url" | "spec");
+        if is_auth {
+            self.auth_spans.push((name.clone(), span));
+        }
+        match name.as_str() {
+            "name" => self.name = Some(meta.value()?.parse()?),
+            "client" => self.client = Some(meta.value()?.parse()?),
+            "doc" => self.doc = Some(meta.value()?.parse()?),
+            "base_url" => self.base_url = Some(meta.value()?.parse()?),
+            "spec" => self.spec = Some(meta.value()?.parse()?),
+            "placement" => self.placement = Some((placement(meta.value()?)?, span)),
+            "lifetime" => {
+                let id: Ident = meta.value()?.parse()?;
+                let single = match id.to_string().as_str() {
+                    "single_use" => true,
+                    "reusable" => false,
+                    _ => return Err(syn::Error::new(id.span(), "unknown lifetime; use `single_use` or `reusable`")),
+                };
+                self.lifetime = Some((single, span));
+            }
+            "next_token_header" => self.next_token_header = Some(meta.value()?.parse()?),
+            "expiry" => meta.parse_nested_meta(|rule| {
+                let k = key(&rule)?;
+                match k.as_str() {
+                    "status" => {
+                        let content;
+                        parenthesized!(content in rule.input);
+                        let codes = content.parse_terminated(<syn::LitInt as syn::parse::Parse>::parse, Token![,])?;
+                        let codes = codes.iter().map(|c| c.base10_parse::<u16>()).collect::<syn::Result<_>>()?;
+                        self.expiry.push(ExpiryRule::Status(codes));
+                    }
+                    "body" => {
+                        let (mut path, mut values) = (None, Vec::new());
+                        rule.parse_nested_meta(|f| {
+                            match key(&f)?.as_str() {
+                                "path" => path = Some(f.value()?.parse::<LitStr>()?.value()),
+                                "in" => values = json_list(f.value()?)?,
+                                _ => return Err(f.error("unknown `body` rule key; use `path = \"...\"` and `in = [...]`")),
+                            }
+                            Ok(())
+                        })?;
+                        let Some(path) = path else {
+                            return Err(rule.error("`body` rule has no `path`; add `path = \"code\"`"));
+                        };
+                        self.expiry.push(ExpiryRule::BodyField { path, values });
+                    }
+                    "header" => {
+                        let (mut name, mut value) = (None, None);
+                        rule.parse_nested_meta(|f| {
+                            match key(&f)?.as_str() {
+                                "name" => name = Some(f.value()?.parse::<LitStr>()?.value()),
+                                "value" => value = Some(f.value()?.parse::<LitStr>()?.value()),
+                                _ => return Err(f.error("unknown `header` rule key; use `name = \"...\"` and `value = \"...\"`")),
+                            }
+                            Ok(())
+                        })?;
+                        let Some(name) = name else {
+                            return Err(rule.error("`header` rule has no `name`; add `name = \"X-Expired\"`"));
+                        };
+                        self.expiry.push(ExpiryRule::Header { name, value });
+                    }
+                    _ => return Err(rule.error("unknown expiry rule; use `status(401)`, `body(path = \"code\", in = [408])` or `header(name = \"...\")`")),
+                }
+                Ok(())
+            })?,
+            "envelope" => {
+                let mut env = Envelope {
+                    code: String::new(),
+                    success: Vec::new(),
+                    data: None,
+                    message: None,
+                    absent_is_success: false,
+                };
+                let mut has_code = false;
+                meta.parse_nested_meta(|f| {
+                    match key(&f)?.as_str() {
+                        "code" => {
+                            env.code = f.value()?.parse::<LitStr>()?.value();
+                            has_code = true;
+                        }
+                        "success" => env.success = json_list(f.value()?)?,
+                        "data" => env.data = Some(f.value()?.parse::<LitStr>()?.value()),
+                        "message" => env.message = Some(f.value()?.parse::<LitStr>()?.value()),
+                        "absent_is_success" => env.absent_is_success = f.value()?.parse::<syn::LitBool>()?.value,
+                        _ => return Err(f.error("unknown `envelope` key; use code, success, data, message or absent_is_success")),
+                    }
+                    Ok(())
+                })?;
+                if !has_code {
+                    return Err(meta.error("`envelope` has no `code`; add `code = \"code\"`"));
+                }
+                self.envelope = Some(env);
+            }
+            "login" => {
+                if meta.input.peek(Token![=]) {
+                    let id: Ident = meta.value()?.parse()?;
+                    if id != "custom" {
+                        return Err(syn::Error::new(id.span(), "write `login = custom` or `login(method = \"POST\", path = \"...\", ...)`"));
+                    }
+                    self.login = Some((None, span));
+                } else {
+                    self.login = Some((Some(login(meta)?), span));
+                }
+            }
+            "chains" => self.chains = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?),
+            "max_replays" => self.max_replays = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?),
+            "login_timeout_ms" => self.login_timeout_ms = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?),
+            "request_timeout_ms" => {
+                self.request_timeout_ms = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?)
+            }
+            other => {
+                return Err(meta.error(format!("unknown `token_client` argument `{other}`; use one of {KEYS}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the auth argument a model path (`auth.max_replays`,
+    /// `auth.expiry[0].status`) came from, if it was given.
+    pub fn span_of(&self, path: &str) -> Option<Span> {
+        let key = path.strip_prefix("auth.")?.split(['.', '[']).next()?;
+        self.auth_spans
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, span)| *span)
+    }
+
+    /// The auth model; missing required parts are reported at `at`.
+    pub fn auth(&self, at: Span, errs: &mut Errors) -> Auth {
+        let placement = match &self.placement {
+            Some((p, _)) => p.clone(),
+            None => {
+                errs.push(syn::Error::new(at, "`token_client` has no `placement`; add `placement = bearer` or `placement = header(\"X-Token\")`"));
+                Placement::Bearer
+            }
+        };
+        let lifetime = match (&self.lifetime, &self.next_token_header) {
+            (Some((true, _)), Some(h)) => Lifetime::SingleUse {
+                next_token_header: h.value(),
+            },
+            (Some((true, span)), None) => {
+                errs.push(syn::Error::new(*span, "a `single_use` token needs the header its successor arrives in; add `next_token_header = \"...\"`"));
+                Lifetime::Reusable
+            }
+            (_, Some(h)) if !matches!(self.lifetime, Some((true, _))) => {
+                errs.push(syn::Error::new(h.span(), "`next_token_header` only applies to single-use tokens; add `lifetime = single_use` or remove it"));
+                Lifetime::Reusable
+            }
+            _ => Lifetime::Reusable,
+        };
+        let login = match &self.login {
+            Some((Some(flow), _)) => Login::Flow(flow.clone()),
+            Some((None, _)) => Login::Custom,
+            None => {
+                errs.push(syn::Error::new(at, "`token_client` has no `login`; add `login(method = \"POST\", path = \"...\", ...)` or `login = custom`"));
+                Login::Custom
+            }
+        };
+        Auth {
+            placement,
+            lifetime,
+            expiry: self.expiry.clone(),
+            envelope: self.envelope.clone(),
+            login,
+            chains: self.chains,
+            max_replays: self.max_replays,
+            login_timeout_ms: self.login_timeout_ms,
+            request_timeout_ms: self.request_timeout_ms,
+            origin: Origin::Rust(at),
+        }
+    }
+}
+
+/// The key of a nested meta, keywords (`in`) included.
+fn key(meta: &ParseNestedMeta<'_>) -> syn::Result<String> {
+    match meta.path.get_ident() {
+        Some(id) => Ok(id.to_string().trim_start_matches("r#").to_owned()),
+        None => Err(meta.error("expected a plain key, like `placement`")),
+    }
+}
+
+fn placement(input: ParseStream<'_>) -> syn::Result<Placement> {
+    let id: Ident = input.parse()?;
+    let arg = |input: ParseStream<'_>| -> syn::Result<String> {
+        let content;
+        parenthesized!(content in input);
+        Ok(content.parse::<LitStr>()?.value())
+    };
+    Ok(match id.to_string().as_str() {
+        "bearer" => Placement::Bearer,
+        "header" => Placement::Header(arg(input)?),
+        "query" => Placement::Query(arg(input)?),
+        "json_body" => Placement::JsonBody(arg(input)?),
+        _ => {
+            return Err(syn::Error::new(
+                id.span(),
+                "unknown placement; use `bearer`, `header(\"X-Token\")`, `query(\"access_token\")` or `json_body(\"token\")`",
+            ));
+        }
+    })
+}
+
+/// `[200, "OK"]` as JSON values.
+fn json_list(input: ParseStream<'_>) -> syn::Result<Vec<serde_json::Value>> {
+    let content;
+    bracketed!(content in input);
+    let lits = content.parse_terminated(<Lit as syn::parse::Parse>::parse, Token![,])?;
+    lits.into_iter()
+        .map(|lit| match lit {
+            Lit::Int(i) => Ok(serde_json::Value::from(i.base10_parse::<i64>()?)),
+            Lit::Str(s) => Ok(serde_json::Value::from(s.value())),
+            other => Err(syn::Error::new(other.span(), "expected a number or a string")),
+        })
+        .collect()
+}
+
+fn string_list(input: ParseStream<'_>) -> syn::Result<Vec<String>> {
+    let content;
+    bracketed!(content in input);
+    let lits = content.parse_terminated(<LitStr as syn::parse::Parse>::parse, Token![,])?;
+    Ok(lits.into_iter().map(|s| s.value()).collect())
+}
+
+fn fields(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    meta.parse_nested_meta(|f| {
+        let k = key(&f)?;
+        out.push((k, f.value()?.parse::<LitStr>()?.value()));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+fn login(meta: &ParseNestedMeta<'_>) -> syn::Result<LoginFlow> {
+    let mut flow = LoginFlow {
+        method: HttpMethod::Post,
+        path: String::new(),
+        encoding: Encoding::Json,
+        fields: Vec::new(),
+        secrets: Vec::new(),
+        code_field: None,
+        token: TokenSource::Header(String::new()),
+        expires_in: None,
+        refresh_token: None,
+        refresh: None,
+    };
+    let (mut has_path, mut has_token) = (false, false);
+    meta.parse_nested_meta(|f| {
+        match key(&f)?.as_str() {
+            "method" => {
+                let m: LitStr = f.value()?.parse()?;
+                flow.method = match m.value().to_ascii_uppercase().as_str() {
+                    "GET" => HttpMethod::Get,
+                    "POST" => HttpMethod::Post,
+                    "PUT" => HttpMethod::Put,
+                    "PATCH" => HttpMethod::Patch,
+                    "DELETE" => HttpMethod::Delete,
+                    _ => return Err(syn::Error::new(m.span(), "unknown login method; use \"GET\", \"POST\", \"PUT\", \"PATCH\" or \"DELETE\"")),
+                };
+            }
+            "path" => {
+                flow.path = f.value()?.parse::<LitStr>()?.value();
+                has_path = true;
+            }
+            "encoding" => {
+                let e: LitStr = f.value()?.parse()?;
+                flow.encoding = match e.value().as_str() {
+                    "json" => Encoding::Json,
+                    "form" => Encoding::Form,
+                    "query" => Encoding::Query,
+                    _ => return Err(syn::Error::new(e.span(), "unknown encoding; use \"json\", \"form\" or \"query\"")),
+                };
+            }
+            "code" => flow.code_field = Some(f.value()?.parse::<LitStr>()?.value()),
+            "token_header" => {
+                flow.token = TokenSource::Header(f.value()?.parse::<LitStr>()?.value());
+                has_token = true;
+            }
+            "token_json" => {
+                flow.token = TokenSource::Json(f.value()?.parse::<LitStr>()?.value());
+                has_token = true;
+            }
+            "secrets" => flow.secrets = string_list(f.value()?)?,
+            "fields" => flow.fields = fields(&f)?,
+            "expires_in" => flow.expires_in = Some(f.value()?.parse::<LitStr>()?.value()),
+            "refresh_token" => flow.refresh_token = Some(f.value()?.parse::<LitStr>()?.value()),
+            "refresh" => {
+                let mut grant = RefreshGrant { path: String::new(), field: "refresh_token".to_owned(), fields: Vec::new() };
+                f.parse_nested_meta(|g| {
+                    match key(&g)?.as_str() {
+                        "path" => grant.path = g.value()?.parse::<LitStr>()?.value(),
+                        "field" => grant.field = g.value()?.parse::<LitStr>()?.value(),
+                        "fields" => grant.fields = fields(&g)?,
+                        _ => return Err(g.error("unknown `refresh` key; use path, field or fields(...)")),
+                    }
+                    Ok(())
+                })?;
+                flow.refresh = Some(grant);
+            }
+            _ => return Err(f.error("unknown `login` key; use method, path, encoding, code, token_header, token_json, secrets, fields(...), expires_in, refresh_token or refresh(...)")),
+        }
+        Ok(())
+    })?;
+    if !has_path {
+        return Err(meta.error("`login` has no `path`; add `path = \"/login\"`"));
+    }
+    if !has_token {
+        return Err(meta.error("`login` does not say where the token comes back; add `token_header = \"...\"` or `token_json = \"...\"`"));
+    }
+    Ok(flow)
+}

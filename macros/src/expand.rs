@@ -1,0 +1,321 @@
+//! Parse the arguments and the trait, lower, validate, emit; on any error,
+//! `compile_error!`s at their spans beside a skeleton client that compiles.
+
+use std::path::PathBuf;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use seamless_codegen::model::{Api, Origin};
+use seamless_codegen::{Severity, validate};
+use syn::ItemTrait;
+use syn::spanned::Spanned;
+
+use crate::Errors;
+use crate::args::Args;
+use crate::lower;
+
+pub(crate) fn token_client(args: TokenStream, input: TokenStream) -> TokenStream {
+    let item: ItemTrait = match syn::parse2(input) {
+        Ok(item) => item,
+        Err(e) => {
+            let e = syn::Error::new(
+                e.span(),
+                "`#[token_client]` goes on a trait; write `pub trait MyApi { ... }`",
+            );
+            return e.to_compile_error();
+        }
+    };
+    let (api, spec_include, struct_name, errs) = model(args, &item);
+    match api {
+        Some(api) if errs.is_empty() => {
+            let code = seamless_codegen::emit(&api);
+            quote! { #spec_include #code }
+        }
+        _ => {
+            let compile_errors = errs.iter().map(syn::Error::to_compile_error);
+            let skeleton = skeleton(&item, &struct_name);
+            quote! { #(#compile_errors)* #spec_include #skeleton }
+        }
+    }
+}
+
+/// Parse and lower (trait or spec), then validate: the model, the spec's
+/// `include_str!`, the struct's name and span, and every error.
+type Lowered = (Option<Api>, Option<TokenStream>, (String, Span), Errors);
+
+fn model(args: TokenStream, item: &ItemTrait) -> Lowered {
+    let mut errs: Errors = Vec::new();
+    let mut a = Args::default();
+    let parser = syn::meta::parser(|meta| {
+        if let Err(e) = a.parse_one(&meta) {
+            errs.push(e);
+            // Skip to the next argument so every mistake is reported.
+            while !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
+                let _: proc_macro2::TokenTree = meta.input.parse()?;
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = syn::parse::Parser::parse2(parser, args) {
+        errs.push(e);
+    }
+    let struct_name = a
+        .client
+        .as_ref()
+        .map(|c| (c.value(), c.span()))
+        .unwrap_or_else(|| (item.ident.to_string(), item.ident.span()));
+    let (api, spec_include) = match &a.spec {
+        Some(spec) => from_spec(&a, item, spec, &struct_name, &mut errs),
+        None => (Some(from_trait(&a, item, &struct_name, &mut errs)), None),
+    };
+    let mut model_errs = Vec::new();
+    if let Some(api) = &api {
+        for d in validate::validate(api) {
+            // The trait front end has no `types`: a type name is the user's own
+            // type beside the trait, which the compiler checks.
+            if d.severity != Severity::Error || d.message.starts_with("unknown type `") {
+                continue;
+            }
+            let span = match (a.span_of(&d.path), d.origin) {
+                (Some(span), _) | (None, Origin::Rust(span)) => span,
+                _ => item.ident.span(),
+            };
+            model_errs.push(syn::Error::new(span, d.message));
+        }
+    }
+    errs.extend(model_errs);
+    (api, spec_include, struct_name, errs)
+}
+
+fn from_trait(a: &Args, item: &ItemTrait, client: &(String, Span), errs: &mut Errors) -> Api {
+    let at = item.ident.span();
+    if !item.generics.params.is_empty() {
+        errs.push(syn::Error::new_spanned(
+            &item.generics,
+            "a `token_client` trait cannot be generic; remove the parameters",
+        ));
+    }
+    let auth = a.auth(at, errs);
+    let endpoints = lower::endpoints(&item.items, errs);
+    Api {
+        name: a
+            .name
+            .as_ref()
+            .map(|n| n.value())
+            .unwrap_or_else(|| snake(&item.ident.to_string())),
+        client: client.0.clone(),
+        doc: a
+            .doc
+            .as_ref()
+            .map(|d| d.value())
+            .or_else(|| lower::doc(&item.attrs)),
+        base_url: a.base_url.as_ref().map(|u| u.value()),
+        auth,
+        types: Vec::new(),
+        endpoints,
+        origin: Origin::Rust(client.1),
+    }
+}
+
+fn from_spec(
+    a: &Args,
+    item: &ItemTrait,
+    spec: &syn::LitStr,
+    client: &(String, Span),
+    errs: &mut Errors,
+) -> (Option<Api>, Option<TokenStream>) {
+    for (_, span) in &a.auth_spans {
+        errs.push(syn::Error::new(
+            *span,
+            "with `spec`, the auth section comes from the spec; remove this argument",
+        ));
+    }
+    if let Some(first) = item.items.first() {
+        errs.push(syn::Error::new(
+            first.span(),
+            "with `spec`, the endpoints come from the spec; remove the trait's items",
+        ));
+    }
+    let rel = spec.value();
+    let root = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let full = root.join(&rel);
+    let source = match std::fs::read_to_string(&full) {
+        Ok(s) => s,
+        Err(e) => {
+            errs.push(syn::Error::new(
+                spec.span(),
+                format!("cannot read spec `{rel}` ({e}); the path is relative to the crate root (the directory of Cargo.toml)"),
+            ));
+            return (None, None);
+        }
+    };
+    let full_str = full.to_string_lossy().into_owned();
+    let include = quote! { const _: &str = ::core::include_str!(#full_str); };
+    match seamless_codegen::load(&source, &rel) {
+        Ok((mut api, _warnings)) => {
+            api.client = client.0.clone();
+            if let Some(n) = &a.name {
+                api.name = n.value();
+            }
+            if let Some(d) = &a.doc {
+                api.doc = Some(d.value());
+            }
+            if let Some(u) = &a.base_url {
+                api.base_url = Some(u.value());
+            }
+            // Checks (and spans) from here on point at the attribute.
+            api.origin = Origin::Rust(client.1);
+            (Some(api), Some(include))
+        }
+        Err(diags) => {
+            for d in diags.items.iter().filter(|d| d.severity == Severity::Error) {
+                let at = match d.line_column() {
+                    Some((line, column)) => format!("{rel}:{line}:{column}: "),
+                    None => format!("{rel}: "),
+                };
+                let path = if d.path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (at `{}`)", d.path)
+                };
+                errs.push(syn::Error::new(spec.span(), format!("{at}{}{path}", d.message)));
+            }
+            (None, Some(include))
+        }
+    }
+}
+
+/// The client struct and its methods with the user's signatures, bodies
+/// unreachable: calls to it still type-check while the errors are fixed.
+fn skeleton(item: &ItemTrait, client: &(String, Span)) -> TokenStream {
+    let name = format_ident!("{}", client.0, span = client.1);
+    let mut seen = Vec::new();
+    let methods = item.items.iter().filter_map(|i| match i {
+        // A name defined twice is reported once, not again by the compiler.
+        syn::TraitItem::Fn(f) if !seen.contains(&f.sig.ident) => {
+            seen.push(f.sig.ident.clone());
+            let mut sig = f.sig.clone();
+            sig.asyncness = Some(Default::default());
+            for arg in sig.inputs.iter_mut() {
+                if let syn::FnArg::Typed(pt) = arg {
+                    pt.attrs.clear();
+                }
+            }
+            Some(quote! {
+                #[allow(unused_variables, clippy::unimplemented)]
+                pub #sig { ::core::unimplemented!() }
+            })
+        }
+        _ => None,
+    });
+    let vis = &item.vis;
+    quote! {
+        #[derive(::core::clone::Clone, ::core::fmt::Debug)]
+        #vis struct #name {
+            client: ::seamless::Client,
+        }
+        impl #name {
+            /// Wraps a client.
+            pub fn from_client(client: ::seamless::Client) -> Self {
+                Self { client }
+            }
+            /// The underlying client.
+            pub fn client(&self) -> &::seamless::Client {
+                &self.client
+            }
+            #(#methods)*
+        }
+    }
+}
+
+fn snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    /// The trait and `specs/imi_mini.yaml` lower to models the one emitter
+    /// turns into the same client (the spec's types aside: a trait's types
+    /// are the user's own).
+    #[test]
+    fn trait_and_spec_emit_the_same_client() {
+        let yaml: syn::ItemTrait = syn::parse_quote!(
+            pub trait ImiMiniClient {}
+        );
+        let (yaml, _, _, errs) = super::model(quote!(spec = "../specs/imi_mini.yaml"), &yaml);
+        assert!(errs.is_empty(), "{errs:?}");
+        let mut yaml = yaml.unwrap();
+        yaml.types.clear();
+
+        let rust: syn::ItemTrait = syn::parse_quote! {
+            /// Mini-program API of the seed post.
+            pub trait ImiMiniClient {
+                /// Fetch one user.
+                #[get("/api/users/{id}")]
+                async fn get_user(&self, id: u64) -> Result<User, seamless::Error>;
+                /// Check that the session works.
+                #[get("/api/ping")]
+                async fn ping(&self) -> Result<Pong, seamless::Error>;
+                /// Send any JSON and get it back.
+                #[post("/api/echo")]
+                async fn echo(&self, #[body] body: &serde_json::Value) -> Result<serde_json::Value, seamless::Error>;
+                /// Place an order. Not idempotent, so it is never replayed after a transport error.
+                #[post("/api/orders")]
+                async fn create_order(&self, #[body] body: &NewOrder) -> Result<Order, seamless::Error>;
+                /// Always answers with an application error.
+                #[get("/api/fail")]
+                async fn fail(&self) -> Result<serde_json::Value, seamless::Error>;
+                /// A user's profile.
+                #[get("/api/users/{user_id}/profile")]
+                async fn get_profile(
+                    &self,
+                    user_id: u64,
+                    #[query] verbose: Option<bool>,
+                    /// Comma-separated field names
+                    #[query] fields: Option<String>,
+                    #[header("X-Trace-Id")] x_trace_id: Option<String>,
+                ) -> Result<Profile, seamless::Error>;
+                /// Change the caller's profile.
+                #[patch("/api/profile")]
+                #[idempotent]
+                async fn update_profile(&self, #[body] patch: &ProfilePatch) -> Result<Profile, seamless::Error>;
+                /// Every account state, a public endpoint.
+                #[get("/api/statuses")]
+                #[no_auth]
+                async fn list_statuses(&self) -> Result<Vec<Status>, seamless::Error>;
+            }
+        };
+        let args = quote! {
+            name = "imi_mini",
+            base_url = "https://api.example.com",
+            placement = header("B-T"),
+            lifetime = single_use,
+            next_token_header = "B-T",
+            expiry(body(path = "code", in = [408])),
+            envelope(code = "code", success = [200], data = "data", message = "msg"),
+            login(method = "POST", path = "/v1/api/imiMini/login", encoding = "json", code = "code", token_header = "B-T"),
+        };
+        let (rust, _, _, errs) = super::model(args, &rust);
+        assert!(errs.is_empty(), "{errs:?}");
+        let rust = rust.unwrap();
+        assert_eq!(
+            seamless_codegen::emit(&rust).to_string(),
+            seamless_codegen::emit(&yaml).to_string()
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! The `#[token_client]` attribute of [seamless](https://docs.rs/seamless):
+//! a typed client from an annotated trait. A thin front end: the trait (or a
+//! YAML spec) is lowered into `seamless_codegen::model::Api`, checked by
+//! `seamless_codegen::validate` and expanded by `seamless_codegen::emit`,
+//! the same model, checks and emitter as the `seamless` CLI.
+
+mod args;
+mod expand;
+mod lower;
+
+use proc_macro::TokenStream;
+
+/// Every error found, reported together.
+pub(crate) type Errors = Vec<syn::Error>;
+
+/// Turns a trait into a typed client for a token-protected API.
+///
+/// The trait is replaced by a struct of the same name (or `client = "..."`)
+/// with `builder`, `new`, `from_client`, `client` and one `async fn` per
+/// trait method, exactly as `seamless generate` would write it from the
+/// equivalent YAML spec. User types (`User` below) are declared beside the
+/// trait and must implement `serde::Deserialize` (responses) or
+/// `serde::Serialize` (bodies).
+///
+/// # Grammar
+///
+/// ```text
+/// #[token_client(ARG, ...)]          on a trait
+///
+/// ARG := name = "snake_name"         the API's name (default: the trait's, snake_cased)
+///      | client = "TypeName"         the struct's name (default: the trait's)
+///      | doc = "..."                 client doc (default: the trait's doc comment)
+///      | base_url = "https://..."    emits `DEFAULT_BASE_URL`
+///      | spec = "specs/x.yaml"       the whole API from a YAML spec, relative to the
+///                                    crate root; the trait must then be empty and no
+///                                    auth argument may be given
+///      | placement = bearer | header("B-T") | query("access_token") | json_body("token")
+///      | lifetime = single_use | reusable          (default: reusable)
+///      | next_token_header = "B-T"                 required with `single_use`
+///      | expiry(RULE, ...)           RULE := status(401, ...)
+///                                         | body(path = "code", in = [408, "expired"])
+///                                         | header(name = "X-Expired", value = "1")
+///      | envelope(code = "code", success = [200], data = "data", message = "msg",
+///                 absent_is_success = false)
+///      | login = custom              the caller passes a `seamless::Login`
+///      | login(method = "POST", path = "/login", encoding = "json" | "form" | "query",
+///              code = "code",                      field filled by a one-time code provider
+///              token_header = "B-T" | token_json = "data.token",
+///              secrets = ["appid", "secret"], fields(grant_type = "client_credential"),
+///              expires_in = "expires_in", refresh_token = "refresh_token",
+///              refresh(path = "/oauth/token", field = "refresh_token", fields(...)))
+///      | chains = 1 | max_replays = 1 | login_timeout_ms = 10000 | request_timeout_ms = 30000
+///
+/// METHOD := /// doc
+///           #[get("/users/{id}")] | #[post("...")] | #[put("...")] | #[patch("...")] | #[delete("...")]
+///           [#[idempotent]] [#[no_auth]]
+///           async fn name(&self, ARGUMENT, ...) -> Result<T, seamless::Error>;
+///
+/// ARGUMENT := id: u64                       bound to `{id}` in the path by name
+///           | #[query] verbose: Option<bool> (or #[query("wireName")])
+///           | #[header("X-Trace-Id")] trace: Option<String>
+///           | #[body] order: &NewOrder      one per method, not on GET
+/// ```
+///
+/// Types: `String`, `bool`, `i32`, `i64`, `u32`, `u64`, `f64`,
+/// `serde_json::Value`, `Option<T>`, `Vec<T>`, `BTreeMap<String, T>`, a type
+/// name, and `()` for a response that is ignored.
+///
+/// Errors point at the offending item and all are reported at once; the
+/// client struct is still generated, so they do not cascade.
+///
+/// # Example
+///
+/// ```no_run
+/// use seamless::token_client;
+///
+/// #[derive(Debug, serde::Deserialize)]
+/// pub struct User {
+///     pub id: u64,
+///     pub name: String,
+/// }
+///
+/// #[derive(Debug, serde::Serialize)]
+/// pub struct NewOrder {
+///     pub order_id: String,
+/// }
+///
+/// /// The mini-program API.
+/// #[token_client(
+///     placement = header("B-T"),
+///     lifetime = single_use,
+///     next_token_header = "B-T",
+///     expiry(body(path = "code", in = [408])),
+///     envelope(code = "code", success = [200], data = "data", message = "msg"),
+///     login(method = "POST", path = "/v1/api/imiMini/login", code = "code", token_header = "B-T"),
+/// )]
+/// pub trait ImiMini {
+///     /// Fetch one user.
+///     #[get("/api/users/{id}")]
+///     async fn get_user(&self, id: u64) -> Result<User, seamless::Error>;
+///
+///     /// Place an order.
+///     #[post("/api/orders")]
+///     async fn create_order(&self, #[body] order: &NewOrder) -> Result<serde_json::Value, seamless::Error>;
+///
+///     /// Every account state, a public endpoint.
+///     #[get("/api/statuses")]
+///     #[no_auth]
+///     async fn list_statuses(&self, #[query] verbose: Option<bool>) -> Result<Vec<String>, seamless::Error>;
+/// }
+///
+/// # async fn run() -> Result<(), seamless::Error> {
+/// let api = ImiMini::new("https://api.example.com", || async {
+///     Ok::<_, std::convert::Infallible>("one-time-code".to_owned())
+/// })?;
+/// let user = api.get_user(7).await?;
+/// println!("{}", user.name);
+/// # Ok(())
+/// # }
+/// ```
+#[proc_macro_attribute]
+pub fn token_client(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::token_client(args.into(), input.into()).into()
+}

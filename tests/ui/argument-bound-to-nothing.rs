@@ -1,0 +1,14 @@
+use seamless::token_client;
+
+#[derive(serde::Deserialize, serde::Serialize)]
+pub struct User {
+    pub id: u64,
+}
+
+#[token_client(placement = bearer, expiry(status(401)), login(path = "/login", token_json = "token"))]
+pub trait Api {
+    #[get("/users")]
+    async fn users(&self, page: u32) -> Result<Vec<User>, seamless::Error>;
+}
+
+fn main() {}

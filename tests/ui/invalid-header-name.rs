@@ -1,0 +1,14 @@
+use seamless::token_client;
+
+#[derive(serde::Deserialize, serde::Serialize)]
+pub struct User {
+    pub id: u64,
+}
+
+#[token_client(placement = bearer, expiry(status(401)), login(path = "/login", token_json = "token"))]
+pub trait Api {
+    #[get("/users/{id}")]
+    async fn get_user(&self, id: u64, #[header("X Trace")] trace: String) -> Result<User, seamless::Error>;
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+use seamless::token_client;
+
+#[derive(serde::Deserialize, serde::Serialize)]
+pub struct User {
+    pub id: u64,
+}
+
+#[token_client(spec = "../../../../tests/ui/spec-does-not-parse.yaml")]
+pub trait Api {
+
+}
+
+fn main() {}
