@@ -7,15 +7,31 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use seamless::__private::http::Method;
-use seamless::{Client, Envelope, Expiry, Lifetime, LoginFlow, Placement, Request};
+use seamless::token_client;
 use seamless_testkit::{Backend, Protocol};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-struct User {
+pub struct User {
     id: u64,
     name: String,
+}
+
+/// The seed protocol: single-use `B-T` tokens, `code: 408` means expired,
+/// `{code, data, msg}` bodies, and a login with a one-time code.
+#[token_client(
+    placement = header("B-T"),
+    lifetime = single_use,
+    next_token_header = "B-T",
+    expiry(body(path = "code", in = [408])),
+    envelope(code = "code", success = [200], data = "data", message = "msg"),
+    // The `wx.login()` analog: `code` is filled from a one-time code provider.
+    login(method = "POST", path = "/v1/api/imiMini/login", code = "code", token_header = "B-T"),
+)]
+pub trait Seed {
+    /// Fetch one user.
+    #[get("/api/users/{id}")]
+    async fn get_user(&self, id: u64) -> Result<User, seamless::Error>;
 }
 
 const CALLS: u64 = 100;
@@ -28,25 +44,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     backend.delay_responses(Duration::from_millis(2));
     let codes = backend.seed_code_provider();
 
-    let client = Client::builder(backend.url())
-        .placement(Placement::header("B-T"))
-        .lifetime(Lifetime::single_use("B-T"))
-        .expiry(Expiry::body_field("code", [408]))
-        .envelope(Envelope::code_data_msg())
-        .login(
-            LoginFlow::new(Method::POST, "/v1/api/imiMini/login")
-                // The `wx.login()` analog: a fresh one-time code per login.
-                .code("code", move || {
-                    let code = codes();
-                    async move { Ok::<_, Infallible>(code) }
-                })
-                .token_from_header("B-T"),
-        )
-        .build()?;
+    let client = Seed::new(backend.url(), move || {
+        let code = codes();
+        async move { Ok::<_, Infallible>(code) }
+    })?;
 
     println!("seamless quickstart: the seed protocol on {}", backend.url());
     println!("  single-use `B-T` tokens, `code: 408` means expired, one-time code login");
-    let first: User = client.call(Request::get("/api/users/0")).await?;
+    let first = client.get_user(0).await?;
     println!("session established (1 login); first call returned {first:?}");
     backend.reset_counters();
 
@@ -54,11 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let calls: Vec<_> = (1..=CALLS)
         .map(|id| {
             let client = Arc::clone(&client);
-            tokio::spawn(async move {
-                client
-                    .call::<User>(Request::get(format!("/api/users/{id}")))
-                    .await
-            })
+            tokio::spawn(async move { client.get_user(id).await })
         })
         .collect();
     while backend.counters().requests < EXPIRE_AFTER {
@@ -73,7 +74,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ok += 1;
     }
     let server = backend.counters();
-    let stats = client.stats();
+    let stats = client.client().stats();
     println!("{CALLS} concurrent calls; every live token expired after {EXPIRE_AFTER} requests");
     println!("  calls ok        {ok:>5} / {CALLS}");
     println!(
