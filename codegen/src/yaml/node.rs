@@ -1045,20 +1045,28 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
     }
 }
 
-impl<T: JsonSchema> JsonSchema for Sp<T> {
-    fn inline_schema() -> bool {
-        T::inline_schema()
-    }
-    fn schema_name() -> Cow<'static, str> {
-        T::schema_name()
-    }
-    fn schema_id() -> Cow<'static, str> {
-        T::schema_id()
-    }
-    fn json_schema(g: &mut SchemaGenerator) -> Schema {
-        T::json_schema(g)
-    }
+/// Position and presence wrappers are invisible in the schema: each is
+/// described exactly as the value it wraps.
+macro_rules! schema_of_inner {
+    ($($wrapper:ident),*) => {$(
+        impl<T: JsonSchema> JsonSchema for $wrapper<T> {
+            fn inline_schema() -> bool {
+                T::inline_schema()
+            }
+            fn schema_name() -> Cow<'static, str> {
+                T::schema_name()
+            }
+            fn schema_id() -> Cow<'static, str> {
+                T::schema_id()
+            }
+            fn json_schema(g: &mut SchemaGenerator) -> Schema {
+                T::json_schema(g)
+            }
+        }
+    )*};
 }
+
+schema_of_inner!(Sp, Req);
 
 /// A required key: missing (or empty), or present.
 #[derive(Clone, Debug)]
@@ -1088,21 +1096,6 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Req<T> {
         // serde hands a missing field to `deserialize_option` as `None`,
         // so a missing key is a value here, not an error that ends the struct.
         d.deserialize_option(V(PhantomData))
-    }
-}
-
-impl<T: JsonSchema> JsonSchema for Req<T> {
-    fn inline_schema() -> bool {
-        T::inline_schema()
-    }
-    fn schema_name() -> Cow<'static, str> {
-        T::schema_name()
-    }
-    fn schema_id() -> Cow<'static, str> {
-        T::schema_id()
-    }
-    fn json_schema(g: &mut SchemaGenerator) -> Schema {
-        T::json_schema(g)
     }
 }
 
