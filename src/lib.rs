@@ -7,9 +7,9 @@
 //! and the token stores).
 
 pub use seamless_runtime::{
-    BoxFuture, Client, ClientBuilder, Encoding, Envelope, Error, Expiry, ExpiryRule, FileStore, JsonPath,
-    Lifetime, Login, LoginContext, LoginError, LoginFlow, LoginFn, MAX_REPLAYS_LIMIT, MemoryStore, Placement,
-    Request, Secret, Session, Stats, StoredSession, TokenSource, TokenStore, login_fn,
+    BoxFuture, ChainStatus, Client, ClientBuilder, Encoding, Envelope, Error, Expiry, ExpiryRule, FileStore,
+    JsonPath, Lifetime, Login, LoginContext, LoginError, LoginFlow, LoginFn, MAX_REPLAYS_LIMIT, MemoryStore,
+    Placement, Request, Secret, Session, Stats, StoredSession, TokenSource, TokenStore, login_fn,
 };
 
 pub use seamless_macros::token_client;

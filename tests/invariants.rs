@@ -181,12 +181,27 @@ async fn inv5_replays_are_bounded_and_a_failed_login_is_not_sticky() {
         assert_eq!(c.logins + c.refreshes, 1, "{name}: one re-login: {c:?}");
         backend.issue_expired_tokens(0);
 
-        // A failed login reaches the caller; the next call logs in afresh.
-        let client = builder(&backend).build().unwrap();
+        // A failed login reaches the caller; during the cool-down the next
+        // call fails fast with the same error and no login; after it, the
+        // next call logs in afresh.
+        let client = builder(&backend)
+            .login_backoff(Duration::from_millis(200), Duration::from_secs(1))
+            .build()
+            .unwrap();
         backend.fail_next_logins(1);
         backend.reset_counters();
         assert!(common::user(&client, 3).await.unwrap_err().is_login());
-        common::user(&client, 4)
+        assert!(common::user(&client, 4).await.unwrap_err().is_login());
+        assert_eq!(
+            backend.counters().logins,
+            1,
+            "{name}: no login during the cool-down"
+        );
+        common::wait_until(10, "the cool-down to pass", || {
+            client.chain_status()[0].login_blocked_for.is_none()
+        })
+        .await;
+        common::user(&client, 5)
             .await
             .expect("a fresh login after a failed one");
         assert_eq!(backend.counters().logins, 2, "{name}");
@@ -287,6 +302,8 @@ async fn inv8_every_token_reaches_the_store_and_a_new_client_resumes_without_log
             }
         }
         let tokens = store.tokens.lock().unwrap().clone();
+        // The first client's process is gone: its store releases the file.
+        drop(store);
         let distinct: std::collections::BTreeSet<_> = tokens.iter().collect();
         let expected = if name == "seed" { 6 } else { 1 };
         assert_eq!(

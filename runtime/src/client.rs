@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::config::{Envelope, Expiry, Lifetime, Placement};
-use crate::core::{Acquire, Chain, Delivery, Expired, Fresh, Grant, Mode, StartLogin, Waiter};
+use crate::core::{Acquire, Backoff, Chain, Delivery, Expired, Fresh, Grant, Mode, StartLogin, Waiter};
 use crate::error::{Error, LoginError};
 use crate::login::{Login, LoginContext, Session, join_url};
 use crate::request::Request;
@@ -45,7 +45,7 @@ struct Inner {
     envelope: Option<Envelope>,
     login: Arc<dyn Login>,
     store: Arc<dyn TokenStore>,
-    chains: Box<[Mutex<Chain<Parked>>]>,
+    chains: Box<[Mutex<Chain<Parked, Failure>>]>,
     next_chain: AtomicUsize,
     max_replays: u32,
     login_timeout: Duration,
@@ -81,6 +81,9 @@ pub struct Stats {
     /// Single-use tokens spent without a successor (a lost response, a
     /// cancelled call), after which the chain logs in again.
     pub recoveries: u64,
+    /// Refresh tokens the server refused; with rotating refresh tokens this
+    /// may mean it detected reuse and revoked the session family.
+    pub refresh_refusals: u64,
 }
 
 #[derive(Default)]
@@ -90,6 +93,7 @@ struct Counters {
     expiries: AtomicU64,
     replays: AtomicU64,
     recoveries: AtomicU64,
+    refresh_refusals: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -123,6 +127,7 @@ pub struct ClientBuilder {
     chains: usize,
     max_replays: u32,
     login_timeout: Duration,
+    backoff: Backoff,
     request_timeout: Option<Duration>,
     expiry_skew: Duration,
     http: Option<reqwest::Client>,
@@ -144,7 +149,8 @@ impl Client {
     ///
     /// Defaults: `Authorization: Bearer`, reusable tokens, HTTP 401 means
     /// expired, no envelope, one chain, one replay, a 30 s login timeout, a
-    /// 30 s request timeout, 10 s expiry skew, an in-memory store.
+    /// login cool-down of 0.5 s doubling to 30 s, a 30 s request timeout,
+    /// 10 s expiry skew, an in-memory store.
     pub fn builder(base_url: impl Into<String>) -> ClientBuilder {
         ClientBuilder {
             base: base_url.into(),
@@ -157,6 +163,10 @@ impl Client {
             chains: 1,
             max_replays: 1,
             login_timeout: Duration::from_secs(30),
+            backoff: Backoff {
+                initial: Duration::from_millis(500),
+                max: Duration::from_secs(30),
+            },
             request_timeout: Some(Duration::from_secs(30)),
             expiry_skew: Duration::from_secs(10),
             http: None,
@@ -179,6 +189,7 @@ impl Client {
             expiries: c.expiries.load(Ordering::Relaxed),
             replays: c.replays.load(Ordering::Relaxed),
             recoveries: c.recoveries.load(Ordering::Relaxed),
+            refresh_refusals: c.refresh_refusals.load(Ordering::Relaxed),
         }
     }
 
@@ -186,12 +197,70 @@ impl Client {
     pub fn base_url(&self) -> &str {
         &self.inner.base
     }
+
+    /// The state of each chain (index = chain number), for health checks:
+    /// whether it has a token, is logging in, or is cooling down after
+    /// failed logins, and with which error.
+    pub fn chain_status(&self) -> Vec<ChainStatus> {
+        let now = Instant::now();
+        self.inner
+            .chains
+            .iter()
+            .map(|c| {
+                let c = lock(c);
+                let s = c.status(now);
+                ChainStatus {
+                    generation: s.generation,
+                    has_token: s.ready,
+                    in_flight: s.held,
+                    logging_in: s.logging_in,
+                    waiters: s.waiters,
+                    failed_logins_in_a_row: s.failures,
+                    login_blocked_for: s.blocked_for,
+                    last_login_error: s.last_error.cloned(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// One chain's state, from [`Client::chain_status`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ChainStatus {
+    /// How many tokens this chain has held (logins and rotations).
+    pub generation: u64,
+    /// A token is ready to send.
+    pub has_token: bool,
+    /// A single-use token is out with a request whose reply will carry the next.
+    pub in_flight: bool,
+    /// A login is running.
+    pub logging_in: bool,
+    /// Callers parked until a token arrives.
+    pub waiters: usize,
+    /// Logins that failed in a row (0 once one succeeds).
+    pub failed_logins_in_a_row: u32,
+    /// How long calls keep failing fast with `last_login_error` before the
+    /// next login may start; `None` when a call may start one now.
+    pub login_blocked_for: Option<Duration>,
+    /// The error of the last login, while it is the latest word.
+    pub last_login_error: Option<Arc<LoginError>>,
 }
 
 impl ClientBuilder {
     /// Where requests carry the token.
     pub fn placement(mut self, placement: Placement) -> Self {
         self.placement = placement;
+        self
+    }
+
+    /// After a failed login, how long calls on that chain fail fast with
+    /// the same error before the next login may start: `initial` after the
+    /// first failure, doubling per failure in a row up to `max`, so a down
+    /// identity provider sees one login per window, not one per call.
+    /// `Duration::ZERO` as `initial` lets every call try again at once.
+    pub fn login_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.backoff = Backoff { initial, max };
         self
     }
 
@@ -290,6 +359,9 @@ impl ClientBuilder {
         if self.login_timeout.is_zero() {
             problems.push("`login_timeout` must be above zero".to_owned());
         }
+        if self.backoff.max < self.backoff.initial {
+            problems.push("`login_backoff`: `max` must be at least `initial`".to_owned());
+        }
         if !problems.is_empty() {
             return Err(Error::builder(problems.join("; ")));
         }
@@ -300,7 +372,7 @@ impl ClientBuilder {
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let mut chains = Vec::with_capacity(self.chains);
         for i in 0..self.chains {
-            let mut chain = Chain::new(mode);
+            let mut chain = Chain::new(mode, self.backoff);
             if let Some(saved) = store.load(i).map_err(Error::store)? {
                 let renew_at = saved.expires_at.map(|at| to_instant(at, self.expiry_skew));
                 let token = saved.token.map(|t| (t, renew_at));
@@ -391,8 +463,7 @@ impl Lease<'_> {
         }
         if !was_sent {
             let grant = self.grant.clone();
-            self.inner
-                .with_chain(self.chain, |c| c.give_back::<Failure>(grant));
+            self.inner.with_chain(self.chain, |c| c.give_back(grant));
             return;
         }
         if next.is_none() {
@@ -412,7 +483,7 @@ impl Lease<'_> {
         });
         let start = self
             .inner
-            .with_chain(self.chain, |c| c.release::<Failure>(generation, fresh));
+            .with_chain(self.chain, |c| c.release(generation, fresh));
         if let Some(start) = start {
             self.inner.spawn_login(self.chain, start);
         }
@@ -438,8 +509,7 @@ impl Drop for Parking<'_> {
         if let Some(mut rx) = self.rx.take() {
             rx.close();
             if let Ok(Ok(grant)) = rx.try_recv() {
-                self.inner
-                    .with_chain(self.chain, |c| c.give_back::<Failure>(grant));
+                self.inner.with_chain(self.chain, |c| c.give_back(grant));
             }
         }
     }
@@ -474,12 +544,19 @@ impl LoginTask {
             if let Some(refresh) = start.refresh {
                 match inner.login.refresh(cx.clone(), refresh).await {
                     Ok(session) => return Ok(session),
-                    Err(e) => tracing::info!(
-                        target: "seamless",
-                        chain = self.chain,
-                        error = %e,
-                        "refresh refused; falling back to a full login"
-                    ),
+                    Err(e) => {
+                        // With rotating refresh tokens a refusal can mean the
+                        // server saw reuse and revoked the family (RFC 9700
+                        // §4.14.2): worth an operator's eye.
+                        bump(&inner.stats.refresh_refusals);
+                        tracing::warn!(
+                            target: "seamless",
+                            chain = self.chain,
+                            error = %e,
+                            security = true,
+                            "refresh token refused (expired, or revoked after reuse); falling back to one full login"
+                        )
+                    }
                 }
             }
             inner.login.login(cx).await
@@ -514,7 +591,7 @@ impl LoginTask {
                 refresh: s.refresh_token,
             })
             .map_err(Arc::new);
-        self.inner.with_chain(self.chain, |c| c.login_done(result));
+        self.inner.with_chain(self.chain, |c| c.login_done(result, now));
     }
 }
 
@@ -529,7 +606,7 @@ impl Drop for LoginTask {
 impl Inner {
     /// Runs `f` on a chain under its lock, then writes whatever the store
     /// must see, still under the lock so saves keep their order.
-    fn with_chain<R>(&self, index: usize, f: impl FnOnce(&mut Chain<Parked>) -> R) -> R {
+    fn with_chain<R>(&self, index: usize, f: impl FnOnce(&mut Chain<Parked, Failure>) -> R) -> R {
         let mut chain = lock(&self.chains[index]);
         let r = f(&mut chain);
         for snap in chain.drain_journal() {
@@ -603,6 +680,10 @@ impl Inner {
             Acquire::Granted(grant) => return Ok(grant),
             Acquire::Parked => {}
             Acquire::ParkedStartLogin(start) => self.spawn_login(chain, start),
+            Acquire::CoolingDown(e) => {
+                tracing::debug!(target: "seamless", chain, "login cooling down after a failure; failing fast");
+                return Err(Error::login(e));
+            }
         }
         let mut parking = Parking {
             inner: self,

@@ -12,7 +12,7 @@
 //! comparison, never a comparison of secrets.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::secret::Secret;
 
@@ -65,13 +65,55 @@ pub(crate) struct StartLogin {
 
 /// The answer to [`Chain::acquire`].
 #[derive(Debug)]
-pub(crate) enum Acquire {
+pub(crate) enum Acquire<E> {
     /// Send now with this token.
     Granted(Grant),
     /// Parked; the waiter will receive the token or the login error.
     Parked,
     /// Parked, and the caller must start the login (nobody else will).
     ParkedStartLogin(StartLogin),
+    /// The last login failed and its cool-down has not passed: fail with
+    /// that login's error rather than start another one (FAULTS F6).
+    CoolingDown(E),
+}
+
+/// How long a chain waits after a failed login before it tries again:
+/// `initial` after the first failure, doubling per failure in a row, at
+/// most `max`. A zero `initial` turns the cool-down off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Backoff {
+    pub(crate) initial: Duration,
+    pub(crate) max: Duration,
+}
+
+impl Backoff {
+    fn after(&self, failures: u32) -> Duration {
+        let doublings = failures.saturating_sub(1).min(31);
+        self.initial.saturating_mul(1 << doublings).min(self.max)
+    }
+}
+
+/// The last login of a chain failed.
+#[derive(Debug)]
+struct Cooldown<E> {
+    /// Failed logins in a row.
+    failures: u32,
+    /// No new login before this instant.
+    until: Instant,
+    error: E,
+}
+
+/// What [`Chain::status`] reports.
+#[derive(Debug)]
+pub(crate) struct Status<'a, E> {
+    pub(crate) generation: u64,
+    pub(crate) ready: bool,
+    pub(crate) held: bool,
+    pub(crate) logging_in: bool,
+    pub(crate) waiters: usize,
+    pub(crate) failures: u32,
+    pub(crate) blocked_for: Option<Duration>,
+    pub(crate) last_error: Option<&'a E>,
 }
 
 /// The answer to [`Chain::report_expired`].
@@ -105,27 +147,32 @@ pub(crate) struct Snapshot {
 }
 
 /// One chain's state. All methods are called with the chain's lock held.
+/// `W` is a parked caller, `E` the login error every waiter shares.
 #[derive(Debug)]
-pub(crate) struct Chain<W> {
+pub(crate) struct Chain<W, E> {
     mode: Mode,
+    backoff: Backoff,
     generation: u64,
     slot: Slot,
     refresh: Option<Secret>,
     logging_in: bool,
+    cooldown: Option<Cooldown<E>>,
     waiters: VecDeque<W>,
     /// Every state the store must see, in order; the driver drains it
     /// under the same lock, so saves can never be reordered.
     journal: Vec<Snapshot>,
 }
 
-impl<W> Chain<W> {
-    pub(crate) fn new(mode: Mode) -> Self {
+impl<W: Waiter<E>, E: Clone> Chain<W, E> {
+    pub(crate) fn new(mode: Mode, backoff: Backoff) -> Self {
         Chain {
             mode,
+            backoff,
             generation: 0,
             slot: Slot::Empty,
             refresh: None,
             logging_in: false,
+            cooldown: None,
             waiters: VecDeque::new(),
             journal: Vec::new(),
         }
@@ -164,6 +211,24 @@ impl<W> Chain<W> {
         self.waiters.len()
     }
 
+    /// The chain's state, for [`crate::Client::chain_status`].
+    pub(crate) fn status(&self, now: Instant) -> Status<'_, E> {
+        Status {
+            generation: self.generation,
+            ready: matches!(self.slot, Slot::Ready { .. }),
+            held: matches!(self.slot, Slot::Held),
+            logging_in: self.logging_in,
+            waiters: self.waiters.len(),
+            failures: self.cooldown.as_ref().map_or(0, |c| c.failures),
+            blocked_for: self
+                .cooldown
+                .as_ref()
+                .map(|c| c.until.saturating_duration_since(now))
+                .filter(|d| !d.is_zero()),
+            last_error: self.cooldown.as_ref().map(|c| &c.error),
+        }
+    }
+
     /// True when a caller could be granted a token without waiting.
     pub(crate) fn is_idle(&self, now: Instant) -> bool {
         !self.logging_in
@@ -177,7 +242,7 @@ impl<W> Chain<W> {
     }
 
     /// Asks for the token. `park` is called only when the caller must wait.
-    pub(crate) fn acquire(&mut self, now: Instant, park: impl FnOnce() -> W) -> Acquire {
+    pub(crate) fn acquire(&mut self, now: Instant, park: impl FnOnce() -> W) -> Acquire<E> {
         if self.logging_in {
             self.waiters.push_back(park());
             return Acquire::Parked;
@@ -202,6 +267,11 @@ impl<W> Chain<W> {
             // Empty, or Ready but past its known lifetime: renew before
             // sending rather than send a token bound to fail.
             Slot::Ready { .. } | Slot::Empty => {
+                if let Some(c) = &self.cooldown
+                    && now < c.until
+                {
+                    return Acquire::CoolingDown(c.error.clone());
+                }
                 self.slot = Slot::Empty;
                 self.waiters.push_back(park());
                 Acquire::ParkedStartLogin(self.start_login())
@@ -235,15 +305,13 @@ impl<W> Chain<W> {
     }
 
     /// Records the end of the login started by [`StartLogin`] and hands its
-    /// result to the waiters.
-    pub(crate) fn login_done<E: Clone>(&mut self, result: Result<Fresh, E>)
-    where
-        W: Waiter<E>,
-    {
+    /// result to the waiters. A failure starts (or lengthens) the cool-down.
+    pub(crate) fn login_done(&mut self, result: Result<Fresh, E>, now: Instant) {
         debug_assert!(self.logging_in);
         self.logging_in = false;
         match result {
             Ok(fresh) => {
+                self.cooldown = None;
                 self.generation += 1;
                 // Keep a refresh token from an earlier login if this one
                 // brought none: the server has not spent it.
@@ -262,6 +330,12 @@ impl<W> Chain<W> {
                 for w in self.waiters.drain(..) {
                     let _ = w.deliver(Err(error.clone()));
                 }
+                let failures = self.cooldown.as_ref().map_or(0, |c| c.failures) + 1;
+                self.cooldown = Some(Cooldown {
+                    failures,
+                    until: now + self.backoff.after(failures),
+                    error,
+                });
             }
         }
     }
@@ -269,10 +343,7 @@ impl<W> Chain<W> {
     /// Single-use: the holder of `generation` is done with it. `next` is the
     /// token the response carried; `None` means the token is spent and the
     /// chain needs a login. Returns a login to start when waiters need one.
-    pub(crate) fn release<E>(&mut self, generation: u64, next: Option<Fresh>) -> Option<StartLogin>
-    where
-        W: Waiter<E>,
-    {
+    pub(crate) fn release(&mut self, generation: u64, next: Option<Fresh>) -> Option<StartLogin> {
         if generation != self.generation || !matches!(self.slot, Slot::Held) {
             // Not the holder (cannot happen through the driver); changing
             // anything here could hand out a token twice.
@@ -290,6 +361,8 @@ impl<W> Chain<W> {
                 None
             }
             None => {
+                // A token existed, so the last login succeeded: no cool-down.
+                debug_assert!(self.cooldown.is_none());
                 self.slot = Slot::Empty;
                 self.note();
                 if self.waiters.is_empty() || self.logging_in {
@@ -303,10 +376,7 @@ impl<W> Chain<W> {
 
     /// Single-use: a granted token was never sent (its caller went away
     /// first), so it is still good; pass it on.
-    pub(crate) fn give_back<E>(&mut self, grant: Grant)
-    where
-        W: Waiter<E>,
-    {
+    pub(crate) fn give_back(&mut self, grant: Grant) {
         if grant.generation == self.generation && matches!(self.slot, Slot::Held) {
             self.slot = Slot::Ready {
                 token: grant.token,
@@ -319,10 +389,7 @@ impl<W> Chain<W> {
 
     /// Hands a ready token to waiters: all of them when reusable, the first
     /// live one when single-use. Waiters that went away are skipped.
-    fn hand_off<E>(&mut self)
-    where
-        W: Waiter<E>,
-    {
+    fn hand_off(&mut self) {
         let generation = self.generation;
         while let Some(w) = self.waiters.pop_front() {
             let Slot::Ready { token, expires_at } = &self.slot else {
@@ -382,6 +449,17 @@ mod tests {
         }
     }
 
+    /// A chain with the cool-down off, as most tests want.
+    fn chain(mode: Mode) -> Chain<Probe, &'static str> {
+        Chain::new(
+            mode,
+            Backoff {
+                initial: Duration::ZERO,
+                max: Duration::ZERO,
+            },
+        )
+    }
+
     fn fresh(t: &str) -> Fresh {
         Fresh {
             token: Secret::new(t),
@@ -390,7 +468,7 @@ mod tests {
         }
     }
 
-    fn granted(a: Acquire) -> Grant {
+    fn granted(a: Acquire<&'static str>) -> Grant {
         match a {
             Acquire::Granted(g) => g,
             other => panic!("expected a grant, got {other:?}"),
@@ -399,7 +477,7 @@ mod tests {
 
     #[test]
     fn concurrent_first_calls_start_one_login() {
-        let mut c: Chain<Probe> = Chain::new(Mode::Reusable);
+        let mut c = chain(Mode::Reusable);
         let now = Instant::now();
         let p = probe();
         assert!(matches!(
@@ -409,7 +487,7 @@ mod tests {
         for _ in 0..9 {
             assert!(matches!(c.acquire(now, || p.clone()), Acquire::Parked));
         }
-        c.login_done::<&str>(Ok(fresh("a")));
+        c.login_done(Ok(fresh("a")), now);
         let got = p.got.borrow();
         assert_eq!(got.len(), 10);
         assert!(got.iter().all(|d| d.as_ref().unwrap().token.expose() == "a"));
@@ -417,7 +495,7 @@ mod tests {
 
     #[test]
     fn stale_expiry_causes_no_login() {
-        let mut c: Chain<Probe> = Chain::new(Mode::Reusable);
+        let mut c = chain(Mode::Reusable);
         let now = Instant::now();
         c.resume(Some((Secret::new("a"), None)), None);
         let g1 = granted(c.acquire(now, probe));
@@ -427,7 +505,7 @@ mod tests {
             c.acquire(now, || p.clone()),
             Acquire::ParkedStartLogin(_)
         ));
-        c.login_done::<&str>(Ok(fresh("b")));
+        c.login_done(Ok(fresh("b")), now);
         // A second failure for generation 1 arrives late.
         assert_eq!(c.report_expired(g1.generation), Expired::Stale);
         assert_eq!(granted(c.acquire(now, probe)).token.expose(), "b");
@@ -435,39 +513,39 @@ mod tests {
 
     #[test]
     fn single_use_hands_the_token_to_one_holder_at_a_time() {
-        let mut c: Chain<Probe> = Chain::new(Mode::SingleUse);
+        let mut c = chain(Mode::SingleUse);
         let now = Instant::now();
         c.resume(Some((Secret::new("a"), None)), None);
         let g = granted(c.acquire(now, probe));
         let second = probe();
         assert!(matches!(c.acquire(now, || second.clone()), Acquire::Parked));
         assert!(second.got.borrow().is_empty());
-        assert!(c.release::<&str>(g.generation, Some(fresh("b"))).is_none());
+        assert!(c.release(g.generation, Some(fresh("b"))).is_none());
         let got = second.got.borrow();
         assert_eq!(got[0].as_ref().unwrap().token.expose(), "b");
     }
 
     #[test]
     fn spent_token_with_waiters_starts_exactly_one_login() {
-        let mut c: Chain<Probe> = Chain::new(Mode::SingleUse);
+        let mut c = chain(Mode::SingleUse);
         let now = Instant::now();
         c.resume(Some((Secret::new("a"), None)), None);
         let g = granted(c.acquire(now, probe));
         let p = probe();
         let _ = c.acquire(now, || p.clone());
-        assert!(c.release::<&str>(g.generation, None).is_some());
+        assert!(c.release(g.generation, None).is_some());
         // The failed holder comes back to replay: it parks behind the login.
         assert!(matches!(c.acquire(now, || p.clone()), Acquire::Parked));
     }
 
     #[test]
     fn login_failure_reaches_every_waiter_and_is_not_sticky() {
-        let mut c: Chain<Probe> = Chain::new(Mode::SingleUse);
+        let mut c = chain(Mode::SingleUse);
         let now = Instant::now();
         let p = probe();
         let _ = c.acquire(now, || p.clone());
         let _ = c.acquire(now, || p.clone());
-        c.login_done(Err("denied"));
+        c.login_done(Err("denied"), now);
         assert!(p.got.borrow().iter().all(|d| d.as_ref().err() == Some(&"denied")));
         assert_eq!(p.got.borrow().len(), 2);
         assert!(matches!(c.acquire(now, probe), Acquire::ParkedStartLogin(_)));
@@ -475,7 +553,7 @@ mod tests {
 
     #[test]
     fn token_of_a_departed_waiter_goes_to_the_next() {
-        let mut c: Chain<Probe> = Chain::new(Mode::SingleUse);
+        let mut c = chain(Mode::SingleUse);
         let now = Instant::now();
         let gone = Probe {
             alive: false,
@@ -484,17 +562,17 @@ mod tests {
         let live = probe();
         let _ = c.acquire(now, || gone.clone());
         let _ = c.acquire(now, || live.clone());
-        c.login_done::<&str>(Ok(fresh("a")));
+        c.login_done(Ok(fresh("a")), now);
         assert_eq!(live.got.borrow().len(), 1);
         let g = live.got.borrow()[0].clone().unwrap();
         // The live holder leaves before sending: the token is still good.
-        c.give_back::<&str>(g);
+        c.give_back(g);
         assert_eq!(granted(c.acquire(now, probe)).token.expose(), "a");
     }
 
     #[test]
     fn known_expiry_renews_before_sending() {
-        let mut c: Chain<Probe> = Chain::new(Mode::Reusable);
+        let mut c = chain(Mode::Reusable);
         let now = Instant::now();
         c.resume(Some((Secret::new("a"), Some(now))), None);
         assert!(matches!(c.acquire(now, probe), Acquire::ParkedStartLogin(_)));
@@ -502,7 +580,7 @@ mod tests {
 
     #[test]
     fn refresh_token_is_taken_once() {
-        let mut c: Chain<Probe> = Chain::new(Mode::Reusable);
+        let mut c = chain(Mode::Reusable);
         let now = Instant::now();
         c.resume(Some((Secret::new("a"), None)), Some(Secret::new("r1")));
         let g = granted(c.acquire(now, probe));
@@ -511,10 +589,51 @@ mod tests {
             panic!("expected a login")
         };
         assert_eq!(start.refresh.as_ref().map(Secret::expose), Some("r1"));
-        c.login_done(Err("refused"));
+        c.login_done(Err("refused"), now);
         let Acquire::ParkedStartLogin(again) = c.acquire(now, probe) else {
             panic!("expected a login")
         };
         assert!(again.refresh.is_none(), "a spent refresh token was offered again");
+    }
+
+    #[test]
+    fn failed_login_cools_down_doubling_then_recovers() {
+        let backoff = Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(250),
+        };
+        let mut c: Chain<Probe, &'static str> = Chain::new(Mode::Reusable, backoff);
+        let t0 = Instant::now();
+        let ms = |n| Duration::from_millis(n);
+        assert!(matches!(c.acquire(t0, probe), Acquire::ParkedStartLogin(_)));
+        c.login_done(Err("down"), t0);
+        // Inside the cool-down every caller gets the same error, no login.
+        assert!(matches!(
+            c.acquire(t0 + ms(99), probe),
+            Acquire::CoolingDown("down")
+        ));
+        assert_eq!(c.status(t0).failures, 1);
+        assert!(matches!(
+            c.acquire(t0 + ms(100), probe),
+            Acquire::ParkedStartLogin(_)
+        ));
+        c.login_done(Err("down"), t0 + ms(100));
+        // Second failure in a row: 200 ms.
+        assert!(matches!(c.acquire(t0 + ms(299), probe), Acquire::CoolingDown(_)));
+        assert!(matches!(
+            c.acquire(t0 + ms(300), probe),
+            Acquire::ParkedStartLogin(_)
+        ));
+        c.login_done(Err("down"), t0 + ms(300));
+        // Third: 400 ms, capped at 250 ms.
+        assert_eq!(c.status(t0 + ms(300)).blocked_for, Some(ms(250)));
+        assert!(matches!(
+            c.acquire(t0 + ms(550), probe),
+            Acquire::ParkedStartLogin(_)
+        ));
+        c.login_done(Ok(fresh("a")), t0 + ms(550));
+        let s = c.status(t0 + ms(550));
+        assert_eq!((s.failures, s.blocked_for, s.last_error), (0, None, None));
+        assert_eq!(granted(c.acquire(t0 + ms(550), probe)).token.expose(), "a");
     }
 }

@@ -40,7 +40,7 @@ mod request;
 mod secret;
 mod store;
 
-pub use client::{Client, ClientBuilder, MAX_REPLAYS_LIMIT, Stats};
+pub use client::{ChainStatus, Client, ClientBuilder, MAX_REPLAYS_LIMIT, Stats};
 pub use config::{Envelope, Expiry, ExpiryRule, JsonPath, Lifetime, Placement};
 pub use error::{Error, LoginError};
 pub use login::{

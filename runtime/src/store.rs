@@ -80,9 +80,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// A JSON file, replaced atomically (write a temporary file beside it, then
 /// rename) and readable by the owner only (mode 0600 on Unix).
+///
+/// One owner at a time: on first use the store takes an exclusive lock on
+/// `<path>.lock` and holds it until dropped. A second store on the same
+/// file, in this process or another, gets an error instead of a copy of
+/// the session: two owners of one single-use chain would each send the
+/// same token (FAULTS F15). Give each process its own file.
 pub struct FileStore {
     path: PathBuf,
-    cache: Mutex<Option<BTreeMap<usize, FileChain>>>,
+    cache: Mutex<Option<Owned>>,
+}
+
+/// What a store holds once it owns its file.
+struct Owned {
+    /// Held for the store's life; the OS releases the lock when it closes.
+    _lock: std::fs::File,
+    chains: BTreeMap<usize, FileChain>,
 }
 
 impl fmt::Debug for FileStore {
@@ -122,6 +135,37 @@ impl FileStore {
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Takes the lock, then reads the file: what it holds cannot change
+    /// under us afterwards.
+    fn own(&self) -> io::Result<Owned> {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".lock");
+        let lock_path = PathBuf::from(name);
+        let mut opts = std::fs::OpenOptions::new();
+        opts.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let lock = opts.open(&lock_path)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!(
+                        "token store {} is in use by another client (this or another process); \
+                         one store file per process",
+                        self.path.display()
+                    ),
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        Ok(Owned {
+            _lock: lock,
+            chains: self.read()?,
+        })
     }
 
     fn read(&self) -> io::Result<BTreeMap<usize, FileChain>> {
@@ -169,9 +213,9 @@ impl TokenStore for FileStore {
     fn load(&self, chain: usize) -> io::Result<Option<StoredSession>> {
         let mut cache = lock(&self.cache);
         if cache.is_none() {
-            *cache = Some(self.read()?);
+            *cache = Some(self.own()?);
         }
-        let chains = cache.as_ref().expect("filled above");
+        let chains = &cache.as_ref().expect("filled above").chains;
         Ok(chains.get(&chain).map(|c| StoredSession {
             token: c.token.clone().map(Secret::from),
             expires_at: c.expires_at.map(|s| UNIX_EPOCH + Duration::from_secs(s)),
@@ -182,9 +226,9 @@ impl TokenStore for FileStore {
     fn save(&self, chain: usize, session: &StoredSession) -> io::Result<()> {
         let mut cache = lock(&self.cache);
         if cache.is_none() {
-            *cache = Some(self.read()?);
+            *cache = Some(self.own()?);
         }
-        let chains = cache.as_mut().expect("filled above");
+        let chains = &mut cache.as_mut().expect("filled above").chains;
         chains.insert(
             chain,
             FileChain {
@@ -216,6 +260,7 @@ mod tests {
             refresh_token: Some(Secret::new("r1")),
         };
         s.save(0, &session).unwrap();
+        drop(s);
         let again = FileStore::new(&path);
         assert_eq!(again.load(0).unwrap(), Some(session));
         assert_eq!(again.load(1).unwrap(), None);
@@ -225,8 +270,30 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(leftovers.len(), 1, "the temporary file was left behind");
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["tokens.json", "tokens.json.lock"],
+            "a temporary file was left behind"
+        );
+    }
+
+    #[test]
+    fn a_second_owner_of_one_file_is_refused_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.json");
+        let first = FileStore::new(&path);
+        first.load(0).unwrap();
+        let second = FileStore::new(&path);
+        let err = second.load(0).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        assert!(err.to_string().contains("in use by another client"), "{err}");
+        drop(first);
+        assert_eq!(second.load(0).unwrap(), None);
     }
 
     #[test]
