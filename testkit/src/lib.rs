@@ -34,9 +34,16 @@
 //! # Knobs
 //!
 //! [`Backend::expire_all`], [`Backend::delay_logins`], [`Backend::fail_next_logins`],
-//! [`Backend::fail_next_refreshes`], [`Backend::issue_expired_tokens`],
-//! [`Backend::abort_after_consume`], [`Backend::delay_responses`] and
-//! [`Backend::revoke_family_on_reuse`] inject the faults listed in `FAULTS.md`.
+//! [`Backend::fail_next_logins_with_status`], [`Backend::fail_next_refreshes`],
+//! [`Backend::issue_expired_tokens`], [`Backend::abort_after_consume`],
+//! [`Backend::stall_next`], [`Backend::truncate_next`], [`Backend::reply_status_next`],
+//! [`Backend::delay_responses`], [`Backend::delay_next_expired_replies`],
+//! [`Backend::revoke_family_on_reuse`] and [`Backend::keep_alive`] inject the faults listed
+//! in `FAULTS.md`.
+//!
+//! The per-request faults (`reply_status_next`, `abort_after_consume`, `stall_next`,
+//! `truncate_next`) each pick the next authorized requests whose token was accepted: one
+//! fault per request, taken in that order, so arming two knobs at once faults two requests.
 //!
 //! # Example
 //!
@@ -52,6 +59,7 @@
 
 #![warn(missing_docs)]
 
+mod idle;
 mod server;
 mod state;
 mod wire;
@@ -66,6 +74,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::state::Shared;
+
+/// The HTTP status type the status knobs take (the `http` crate's, version 1).
+pub use http::StatusCode;
 
 /// Username the [`Protocol::Bearer`] password grant accepts.
 pub const BEARER_USERNAME: &str = "u";
@@ -125,6 +136,10 @@ pub struct Counters {
     pub logins_ok: u64,
     /// Logins that failed (forced, bad code/credentials, malformed body).
     pub logins_failed: u64,
+    /// Login requests that carried this protocol's API token (Seed `B-T` header, Bearer
+    /// `Authorization`, Query `access_token`): a login sent through an auth layer that
+    /// stamps tokens, which it must bypass. Counted within `logins`.
+    pub logins_with_token: u64,
     /// `refresh_token` grants received ([`Protocol::Bearer`]), whatever the outcome.
     pub refreshes: u64,
     /// Authorized-API requests received (paths under `/api/`, not logins), whatever the outcome.
@@ -140,6 +155,13 @@ pub struct Counters {
     /// cannot let this exceed 1 (one live token per chain); in the reusable protocols it shows
     /// how many calls shared one token at once.
     pub max_concurrent_holders: u64,
+    /// Max number of authorized requests holding a token at once over ALL sessions together
+    /// (from consuming the token to finishing the response): how many requests the client
+    /// really had in flight. With single-use tokens it cannot exceed the number of sessions.
+    pub max_concurrent_requests: u64,
+    /// Connections the server closed because they were idle longer than
+    /// [`Backend::keep_alive`].
+    pub idle_closes: u64,
     /// Executions of `POST /api/orders`, keyed by the body field `order_id`.
     pub executions: BTreeMap<String, u64>,
 }
@@ -254,6 +276,45 @@ impl Backend {
     /// their chain is dead.
     pub fn abort_after_consume(&self, n: u32) {
         self.shared.lock().knobs.abort_after_consume = n;
+    }
+
+    /// The next `n` authorized API requests consume the token, execute (and count) the request,
+    /// then never answer: the connection stays open, silent, until the client gives up and
+    /// closes it (a request timeout). Seed mints no next token for them, so their chain is
+    /// dead. The request stops counting as a holder once it has executed.
+    pub fn stall_next(&self, n: u32) {
+        self.shared.lock().knobs.stall_next = n;
+    }
+
+    /// The next `n` authorized API requests consume the token, execute (and count) the request,
+    /// then send the complete response headers (Seed: including the next token in `B-T`, which
+    /// is live) with a `Content-Length` larger than the body, send half of the body and close
+    /// the connection: an incomplete message after the headers arrived.
+    pub fn truncate_next(&self, n: u32) {
+        self.shared.lock().knobs.truncate_next = n;
+    }
+
+    /// The next `n` authorized API requests consume the token and are answered with the real
+    /// HTTP `status` (for example 408 or 503) and a small `text/html` body, the way a proxy or
+    /// gateway in front of the API answers: not executed, and no next token (Seed: the chain
+    /// is dead). Not an expired-token reply, and not counted in `expired_replies`.
+    pub fn reply_status_next(&self, n: u32, status: StatusCode) {
+        self.shared.lock().knobs.reply_status_next = (n, status);
+    }
+
+    /// The next `n` logins are answered with HTTP `status` (for example 503) and count as
+    /// `logins_failed`. Bodies: Seed `{"code":<status>,"msg":"login unavailable"}`, Bearer
+    /// `{"error":"temporarily_unavailable"}`, Query `{"errcode":-1,"errmsg":"system busy"}`.
+    /// Checked before [`Backend::fail_next_logins`]; Bearer refresh grants are not logins.
+    pub fn fail_next_logins_with_status(&self, n: u32, status: StatusCode) {
+        self.shared.lock().knobs.fail_logins_status = (n, status);
+    }
+
+    /// The server closes any connection that has been idle (no request being served, no bytes
+    /// moving) for longer than `d`, like a server's keep-alive timeout; each close counts in
+    /// [`Counters::idle_closes`]. `Duration::ZERO` (the default) keeps idle connections open.
+    pub fn keep_alive(&self, d: Duration) {
+        self.shared.lock().knobs.keep_alive = (!d.is_zero()).then_some(d);
     }
 
     /// The next `n` expired-token replies wait `d` before they are sent: a stale expiry

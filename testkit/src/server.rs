@@ -1,23 +1,27 @@
 //! The HTTP side: accept loop, hand routing, and the per-protocol wire formats.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, WWW_AUTHENTICATE};
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use http::request::Parts;
-use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
-use hyper::body::Incoming;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
+use tokio::time::Sleep;
 
-use crate::state::{Issued, LoginOutcome, RefreshOutcome, Rejection, Shared};
+use crate::idle::{Activity, Tracked};
+use crate::state::{Fault, Issued, LoginOutcome, RefreshOutcome, Rejection, Shared};
 use crate::wire::{self, Resp, form_value, parse_form};
 use crate::{
     BEARER_PASSWORD, BEARER_USERNAME, MAX_BODY_BYTES, Protocol, QUERY_APPID, QUERY_SECRET, QUERY_TTL,
@@ -66,42 +70,127 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+/// What the service answers: a whole body, or one cut short ([`Truncated`]).
+type ServiceBody = Either<Full<Bytes>, Truncated>;
+
 async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
-    let service = service_fn(move |req| handle(shared.clone(), req));
-    if let Err(err) = http1::Builder::new()
-        .serve_connection(TokioIo::new(stream), service)
-        .await
-    {
+    let activity = Activity::new();
+    let service = {
+        let (shared, activity) = (shared.clone(), activity.clone());
+        service_fn(move |req| {
+            let (shared, busy) = (shared.clone(), activity.busy());
+            async move {
+                let resp = handle(shared, req).await;
+                drop(busy);
+                resp
+            }
+        })
+    };
+    let conn =
+        http1::Builder::new().serve_connection(TokioIo::new(Tracked::new(stream, activity.clone())), service);
+    let mut conn = std::pin::pin!(conn);
+    let mut closing = false;
+    let result = loop {
+        tokio::select! {
+            result = conn.as_mut() => break result,
+            () = activity.idle_past(&shared), if !closing => {
+                // An idle keep-alive connection: hyper closes it at once (nothing in flight).
+                closing = true;
+                shared.idle_closed();
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    };
+    if let Err(err) = result {
         tracing::debug!(%err, "testkit: connection ended with an error");
     }
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Abort> {
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<ServiceBody>, Abort> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
+    let whole = |r: Resp| r.map(Either::Left);
     match (shared.protocol, &parts.method, path) {
         (Protocol::Seed, &Method::POST, SEED_LOGIN) => {
+            let with_token = extract_token(shared.protocol, &parts).is_some();
             let body = read_login_body(&shared, body).await?;
-            Ok(match body {
-                Ok(body) => seed_login(&shared, &body).await,
+            Ok(whole(match body {
+                Ok(body) => seed_login(&shared, &body, with_token).await,
                 Err(resp) => resp,
-            })
+            }))
         }
         (Protocol::Bearer { ttl }, &Method::POST, BEARER_LOGIN) => {
             let body = read_login_body(&shared, body).await?;
-            Ok(match body {
+            Ok(whole(match body {
                 Ok(body) => bearer_token(&shared, ttl, &parts, &body).await,
                 Err(resp) => resp,
-            })
+            }))
         }
-        (Protocol::Query, &Method::GET, QUERY_LOGIN) => Ok(query_login(&shared, &parts).await),
+        (Protocol::Query, &Method::GET, QUERY_LOGIN) => Ok(whole(query_login(&shared, &parts).await)),
         _ if path.starts_with("/api/") => api(&shared, parts, body).await,
-        _ => Ok(wire::json(
+        _ => Ok(whole(wire::json(
             StatusCode::NOT_FOUND,
             &json!({"error": "not_found"}),
             None,
-        )),
+        ))),
     }
+}
+
+/// A response body that sends part of its bytes, lets hyper flush them (with the headers),
+/// then fails, so hyper closes the connection mid-message.
+pub(crate) struct Truncated {
+    part: Option<Bytes>,
+    pause: Pin<Box<Sleep>>,
+}
+
+/// How long a truncated body pauses before failing: long enough for hyper to flush the
+/// headers and the partial body to the socket first.
+const TRUNCATE_PAUSE: Duration = Duration::from_millis(20);
+
+impl Body for Truncated {
+    type Data = Bytes;
+    type Error = Abort;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Abort>>> {
+        if let Some(part) = self.part.take() {
+            return Poll::Ready(Some(Ok(Frame::data(part))));
+        }
+        match self.pause.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => Poll::Ready(Some(Err(Abort))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        false
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+/// Turns a whole response into one that announces its full length, sends half of the body
+/// and closes the connection.
+async fn truncate(resp: Resp) -> Response<ServiceBody> {
+    let (mut parts, body) = resp.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(never) => match never {},
+    };
+    let announced = bytes.len() as u64 + 64;
+    parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(announced));
+    let part = bytes.slice(..bytes.len() / 2);
+    Response::from_parts(
+        parts,
+        Either::Right(Truncated {
+            part: (!part.is_empty()).then_some(part),
+            pause: Box::pin(tokio::time::sleep(TRUNCATE_PAUSE)),
+        }),
+    )
 }
 
 enum BodyError {
@@ -125,7 +214,7 @@ async fn read_login_body(shared: &Shared, body: Incoming) -> Result<Result<Bytes
         Ok(body) => Ok(Ok(body)),
         Err(BodyError::Broken) => Err(Abort),
         Err(BodyError::TooLarge) => {
-            let _ = shared.login_arrived();
+            let _ = shared.login_arrived(false);
             shared.login_malformed();
             Ok(Err(wire::json(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -148,8 +237,8 @@ fn ok_json(body: &Value) -> Resp {
 
 // ---------------------------------------------------------------- logins
 
-async fn seed_login(shared: &Shared, body: &Bytes) -> Resp {
-    let delay = shared.login_arrived();
+async fn seed_login(shared: &Shared, body: &Bytes, with_token: bool) -> Resp {
+    let delay = shared.login_arrived(with_token);
     sleep_for(delay).await;
     let code = serde_json::from_slice::<Value>(body)
         .ok()
@@ -157,6 +246,11 @@ async fn seed_login(shared: &Shared, body: &Bytes) -> Resp {
         .ok_or("body must be a JSON object with a string field \"code\"");
     match shared.login(|st| code.as_ref().is_ok_and(|c| st.use_code(c))) {
         LoginOutcome::Forced => ok_json(&json!({"code": 500, "msg": "login failed"})),
+        LoginOutcome::Status(status) => wire::json(
+            status,
+            &json!({"code": status.as_u16(), "msg": "login unavailable"}),
+            None,
+        ),
         LoginOutcome::Rejected => match code {
             Err(msg) => wire::json(StatusCode::BAD_REQUEST, &json!({"code": 400, "msg": msg}), None),
             Ok(_) => ok_json(&json!({"code": 40029, "msg": "invalid code"})),
@@ -213,13 +307,14 @@ async fn bearer_token(shared: &Shared, ttl: Duration, parts: &Parts, body: &Byte
             }
         };
     }
-    let delay = shared.login_arrived();
+    let delay = shared.login_arrived(extract_token(shared.protocol, parts).is_some());
     sleep_for(delay).await;
     let creds_ok = param(&params, "grant_type") == Some("password")
         && param(&params, "username") == Some(BEARER_USERNAME)
         && param(&params, "password") == Some(BEARER_PASSWORD);
     match shared.login(|_| creds_ok) {
         LoginOutcome::Issued(issued) => bearer_issued(issued, ttl),
+        LoginOutcome::Status(status) => bearer_error(status, "temporarily_unavailable"),
         LoginOutcome::Rejected if params.is_err() => bearer_error(StatusCode::BAD_REQUEST, "invalid_request"),
         LoginOutcome::Forced | LoginOutcome::Rejected => {
             bearer_error(StatusCode::BAD_REQUEST, "invalid_grant")
@@ -239,7 +334,7 @@ fn bearer_issued(issued: Issued, ttl: Duration) -> Resp {
 }
 
 async fn query_login(shared: &Shared, parts: &Parts) -> Resp {
-    let delay = shared.login_arrived();
+    let delay = shared.login_arrived(extract_token(shared.protocol, parts).is_some());
     sleep_for(delay).await;
     let query = parts.uri.query().unwrap_or("");
     let check = if form_value(query, "grant_type").as_deref() != Some("client_credential") {
@@ -257,6 +352,9 @@ async fn query_login(shared: &Shared, parts: &Parts) -> Resp {
             "expires_in": QUERY_TTL.as_secs(),
         })),
         LoginOutcome::Forced => ok_json(&json!({"errcode": 40013, "errmsg": "invalid appid"})),
+        LoginOutcome::Status(status) => {
+            wire::json(status, &json!({"errcode": -1, "errmsg": "system busy"}), None)
+        }
         LoginOutcome::Rejected => {
             let (errcode, errmsg) = check.err().unwrap_or((40013, "invalid appid"));
             ok_json(&json!({"errcode": errcode, "errmsg": errmsg}))
@@ -274,7 +372,7 @@ enum Outcome {
     NotFound,
 }
 
-async fn api(shared: &Arc<Shared>, parts: Parts, body: Incoming) -> Result<Resp, Abort> {
+async fn api(shared: &Arc<Shared>, parts: Parts, body: Incoming) -> Result<Response<ServiceBody>, Abort> {
     let protocol = shared.protocol;
     shared.request_arrived();
     let token = extract_token(protocol, &parts);
@@ -285,7 +383,7 @@ async fn api(shared: &Arc<Shared>, parts: Parts, body: Incoming) -> Result<Resp,
             // Refused before the token check, so no token is consumed.
             let status = StatusCode::PAYLOAD_TOO_LARGE;
             let body = error_body(protocol, status, "body too large");
-            return Ok(wire::json(status, &body, None));
+            return Ok(wire::json(status, &body, None).map(Either::Left));
         }
     };
     // Seed also takes the token from a JSON body field `token` when the header is absent,
@@ -303,18 +401,53 @@ async fn api(shared: &Arc<Shared>, parts: Parts, body: Incoming) -> Result<Resp,
         Err(rejection) => {
             let delay = shared.lock().expired_reply_delay();
             sleep_for(delay).await;
-            return Ok(expired_reply(protocol, rejection));
+            return Ok(expired_reply(protocol, rejection).map(Either::Left));
         }
     };
+    if let Fault::Status(status) = holder.fault {
+        // A proxy's own error: the token was consumed upstream, nothing executed, no next token.
+        holder.release();
+        return Ok(proxy_error(status).map(Either::Left));
+    }
     sleep_for(holder.delay).await;
     let outcome = route(shared, &parts.method, parts.uri.path(), &body);
-    if holder.abort {
-        // Executed but unanswered: the holder's drop releases the session, no next token.
-        drop(holder);
-        return Err(Abort);
+    match holder.fault {
+        Fault::Abort => {
+            // Executed but unanswered: the session is released, no next token.
+            holder.release();
+            Err(Abort)
+        }
+        Fault::Stall => {
+            // Executed, never answered: the connection stays open until the client hangs
+            // up (hyper then drops this future) or the backend is dropped.
+            holder.release();
+            std::future::pending::<()>().await;
+            Err(Abort)
+        }
+        Fault::Truncate => {
+            let next = holder.finish();
+            Ok(truncate(render(protocol, outcome, next)).await)
+        }
+        Fault::None | Fault::Status(_) => {
+            let next = holder.finish();
+            Ok(render(protocol, outcome, next).map(Either::Left))
+        }
     }
-    let next = holder.finish();
-    Ok(render(protocol, outcome, next))
+}
+
+/// A generic error page from something in front of the API (a proxy or gateway): a real
+/// HTTP status, a non-JSON body, no token.
+fn proxy_error(status: StatusCode) -> Resp {
+    let text = format!(
+        "<html><body><h1>{} {}</h1></body></html>",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Error")
+    );
+    let mut resp = Response::new(Full::new(Bytes::from(text)));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    resp
 }
 
 fn extract_token(protocol: Protocol, parts: &Parts) -> Option<String> {

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use http::StatusCode;
+
 use crate::{Counters, Protocol};
 
 /// State shared by the `Backend` handle, the accept loop and every connection.
@@ -29,9 +31,31 @@ pub(crate) struct Knobs {
     pub(crate) fail_next_refreshes: u32,
     pub(crate) issue_expired: u32,
     pub(crate) abort_after_consume: u32,
+    pub(crate) stall_next: u32,
+    pub(crate) truncate_next: u32,
+    /// The next `.0` authorized requests are answered with HTTP status `.1`, unexecuted.
+    pub(crate) reply_status_next: (u32, StatusCode),
+    /// The next `.0` logins are answered with HTTP status `.1`.
+    pub(crate) fail_logins_status: (u32, StatusCode),
     pub(crate) revoke_on_reuse: bool,
     /// The next `.0` expired replies wait `.1` before they are sent.
     pub(crate) delay_expired: (u32, Duration),
+    /// Connections idle for longer than this are closed by the server.
+    pub(crate) keep_alive: Option<Duration>,
+}
+
+/// The one injected fault an authorized request gets after its token was consumed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fault {
+    None,
+    /// Answer this HTTP status without executing and without a next token.
+    Status(StatusCode),
+    /// Execute, then close the connection without a response.
+    Abort,
+    /// Execute, then never answer.
+    Stall,
+    /// Execute, send the headers (with the next token) and part of the body, then close.
+    Truncate,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +96,8 @@ pub(crate) struct State {
     /// One-time login codes: `true` once used.
     codes: HashMap<String, bool>,
     next_session: u64,
+    /// Requests holding a token right now, over all sessions.
+    in_flight: u64,
 }
 
 /// Why an API request was refused before execution.
@@ -108,6 +134,8 @@ pub(crate) enum LoginOutcome {
     Issued(Issued),
     /// Forced by `fail_next_logins`.
     Forced,
+    /// Forced by `fail_next_logins_with_status`: answer this HTTP status.
+    Status(StatusCode),
     /// Bad code / credentials.
     Rejected,
 }
@@ -200,10 +228,14 @@ impl Shared {
         Issued { access, refresh }
     }
 
-    /// Counts an arriving login and returns how long to delay it.
-    pub(crate) fn login_arrived(&self) -> Duration {
+    /// Counts an arriving login and returns how long to delay it. `with_token`: the login
+    /// request carried this protocol's API token (it went through an auth layer).
+    pub(crate) fn login_arrived(&self, with_token: bool) -> Duration {
         let mut st = self.lock();
         st.counters.logins += 1;
+        if with_token {
+            st.counters.logins_with_token += 1;
+        }
         st.knobs.delay_logins
     }
 
@@ -222,6 +254,12 @@ impl Shared {
     /// Applies `fail_next_logins`, then `accept` (the input check), then issues tokens.
     pub(crate) fn login(&self, accept: impl FnOnce(&mut State) -> bool) -> LoginOutcome {
         let mut st = self.lock();
+        let (n, status) = &mut st.knobs.fail_logins_status;
+        if take_one(n) {
+            let status = *status;
+            st.counters.logins_failed += 1;
+            return LoginOutcome::Status(status);
+        }
         if take_one(&mut st.knobs.fail_next_logins) {
             st.counters.logins_failed += 1;
             return LoginOutcome::Forced;
@@ -306,13 +344,17 @@ impl Shared {
         let holders = sess.holders;
         let max = &mut st.counters.max_concurrent_holders;
         *max = (*max).max(holders);
-        let abort = take_one(&mut st.knobs.abort_after_consume);
+        st.in_flight += 1;
+        let in_flight = st.in_flight;
+        let max = &mut st.counters.max_concurrent_requests;
+        *max = (*max).max(in_flight);
+        let fault = st.knobs.take_fault();
         let delay = st.knobs.delay_responses;
         Ok(Holder {
             shared: self.clone(),
             session,
             armed: true,
-            abort,
+            fault,
             delay,
         })
     }
@@ -326,9 +368,28 @@ impl Shared {
     }
 }
 
+impl Knobs {
+    /// Picks this request's fault, one at most, in a fixed order (a proxy status first, as it
+    /// answers before anything executes), and spends one shot of that knob only.
+    fn take_fault(&mut self) -> Fault {
+        let (n, status) = &mut self.reply_status_next;
+        if take_one(n) {
+            Fault::Status(*status)
+        } else if take_one(&mut self.abort_after_consume) {
+            Fault::Abort
+        } else if take_one(&mut self.stall_next) {
+            Fault::Stall
+        } else if take_one(&mut self.truncate_next) {
+            Fault::Truncate
+        } else {
+            Fault::None
+        }
+    }
+}
+
 impl State {
     pub(crate) fn current_holders(&self) -> u64 {
-        self.sessions.values().map(|s| s.holders).sum()
+        self.in_flight
     }
 
     pub(crate) fn expire_all(&mut self) {
@@ -388,13 +449,20 @@ pub(crate) struct Holder {
     shared: Arc<Shared>,
     session: u64,
     armed: bool,
-    /// This request was picked by `abort_after_consume`.
-    pub(crate) abort: bool,
+    /// The fault injected into this request, if any.
+    pub(crate) fault: Fault,
     /// `delay_responses` as it was when the token was consumed.
     pub(crate) delay: Duration,
 }
 
 impl Holder {
+    /// Releases the hold without minting a next token: the request's token is spent and its
+    /// session gets no successor from it.
+    pub(crate) fn release(mut self) {
+        self.armed = false;
+        release(&mut self.shared.lock(), self.session);
+    }
+
     /// Releases the hold and, in Seed mode, mints the session's next token, in one critical
     /// section, so the next token can never be used while this request still counts as a holder.
     pub(crate) fn finish(mut self) -> Option<String> {
@@ -423,5 +491,18 @@ impl Drop for Holder {
 fn release(st: &mut State, session: u64) {
     if let Some(sess) = st.sessions.get_mut(&session) {
         sess.holders = sess.holders.saturating_sub(1);
+    }
+    st.in_flight = st.in_flight.saturating_sub(1);
+}
+
+impl Shared {
+    /// A connection was closed by the server for being idle longer than `keep_alive`.
+    pub(crate) fn idle_closed(&self) {
+        self.lock().counters.idle_closes += 1;
+    }
+
+    /// The `keep_alive` knob as it is now.
+    pub(crate) fn keep_alive(&self) -> Option<Duration> {
+        self.lock().knobs.keep_alive
     }
 }

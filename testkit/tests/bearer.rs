@@ -123,6 +123,7 @@ async fn happy_path_reuses_one_token() {
             logins_ok: 1,
             requests: 7,
             max_concurrent_holders: 1,
+            max_concurrent_requests: 1,
             executions: BTreeMap::from([("A-1".to_owned(), 1)]),
             ..Counters::default()
         }

@@ -90,6 +90,7 @@ async fn happy_path_merges_fields_into_the_envelope() {
             logins_ok: 1,
             requests: 7,
             max_concurrent_holders: 1,
+            max_concurrent_requests: 1,
             executions: BTreeMap::from([("9".to_owned(), 1)]),
             ..Counters::default()
         }

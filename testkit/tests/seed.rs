@@ -133,6 +133,7 @@ async fn happy_path_rotates_a_token_per_call() {
             logins_ok: 1,
             requests: 9,
             max_concurrent_holders: 1,
+            max_concurrent_requests: 1,
             executions: BTreeMap::from([("o1".to_owned(), 2)]),
             ..Counters::default()
         }
