@@ -1,0 +1,114 @@
+//! The rows of the table, in the order the issue lists them.
+
+mod bearer;
+mod single_use;
+mod storm;
+mod waiters;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::measure::{Side, timed};
+use crate::report::Report;
+use crate::server::Server;
+use crate::{Options, generator};
+
+/// How much work each row does.
+pub(crate) struct Sizes {
+    pub warmup: usize,
+    pub rounds: usize,
+    pub p1_calls: u64,
+    pub p2_callers: usize,
+    pub p2_calls_per_caller: usize,
+    pub p3_calls: usize,
+    pub p3_rounds: usize,
+    pub p4_calls: usize,
+    pub p4_latency_calls: usize,
+    pub p5_endpoints: usize,
+    pub p5_runs: usize,
+    pub p5_check: bool,
+    pub p6_waiters: usize,
+}
+
+impl Sizes {
+    fn new(quick: bool) -> Sizes {
+        if quick {
+            Sizes {
+                warmup: 0,
+                rounds: 2,
+                p1_calls: 20,
+                p2_callers: 64,
+                p2_calls_per_caller: 2,
+                p3_calls: 200,
+                p3_rounds: 1,
+                p4_calls: 16,
+                p4_latency_calls: 8,
+                p5_endpoints: 50,
+                p5_runs: 1,
+                p5_check: false,
+                p6_waiters: 200,
+            }
+        } else {
+            Sizes {
+                warmup: 2,
+                rounds: 15,
+                p1_calls: 2000,
+                p2_callers: 64,
+                p2_calls_per_caller: 150,
+                p3_calls: 10_000,
+                p3_rounds: 7,
+                p4_calls: 1000,
+                p4_latency_calls: 200,
+                p5_endpoints: 1000,
+                p5_runs: 7,
+                p5_check: true,
+                p6_waiters: 10_000,
+            }
+        }
+    }
+}
+
+pub(crate) fn run(o: &Options, report: &mut Report) {
+    let sizes = Sizes::new(o.quick);
+    let wants_net = ["P1", "P2", "P3", "P4"].iter().any(|r| o.wants(r));
+    if wants_net {
+        // Two workers, as many as the machine has cores; the server child has its own two.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("the clients' runtime");
+        rt.block_on(async {
+            if o.wants("P1") || o.wants("P2") {
+                bearer::p1_p2(&sizes, o, report).await;
+            }
+            if o.wants("P3") {
+                storm::p3(&sizes, report).await;
+            }
+            if o.wants("P4") {
+                single_use::p4(&sizes, report).await;
+            }
+        });
+    }
+    if o.wants("P5") {
+        generator::p5(&sizes, report);
+    }
+    if o.wants("P6") {
+        waiters::p6(&sizes, report);
+    }
+}
+
+/// A side whose round runs `work(client)` (returning the operations done)
+/// under [`timed`].
+pub(crate) fn side<C, F, Fut>(name: &'static str, server: &Arc<Server>, client: &Arc<C>, work: F) -> Side
+where
+    C: Send + Sync + 'static,
+    F: Fn(Arc<C>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = u64> + Send + 'static,
+{
+    let (server, client, work) = (Arc::clone(server), Arc::clone(client), Arc::new(work));
+    Side::new(name, move || {
+        let (server, client, work) = (Arc::clone(&server), Arc::clone(&client), Arc::clone(&work));
+        async move { timed(&server, work(client)).await }
+    })
+}
