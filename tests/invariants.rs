@@ -232,21 +232,39 @@ async fn inv6_request_that_may_have_executed_is_replayed_only_when_idempotent() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inv7_cancelled_single_use_request_does_not_strand_the_chain() {
     let backend = Backend::start(Protocol::Seed).await;
-    let client = Arc::new(common::seed(&backend).build().unwrap());
+    let client = Arc::new(
+        common::seed(&backend)
+            .request_timeout(Some(Duration::from_millis(400)))
+            .build()
+            .unwrap(),
+    );
     common::user(&client, 1).await.unwrap();
-    backend.delay_responses(Duration::from_millis(500));
-    let doomed = {
-        let c = Arc::clone(&client);
-        tokio::spawn(async move { common::user(&c, 2).await })
-    };
-    common::wait_until(10, "the doomed call to consume its token", || {
-        backend.current_holders() == 1
-    })
-    .await;
-    doomed.abort();
+
+    // The caller goes away while its request is in flight, and the server
+    // answers: the exchange finishes without the caller, its token counts
+    // as spent and the successor it carries home is the chain's next token.
+    backend.delay_responses(Duration::from_millis(200));
+    cancel_in_flight(&backend, &client, 2).await;
     backend.delay_responses(Duration::ZERO);
     let before = backend.counters();
     within(10, "the call after the cancelled one", common::user(&client, 3))
+        .await
+        .unwrap();
+    let c = backend.counters();
+    assert_eq!(c.token_reuse, 0, "{c:?}");
+    assert_eq!(
+        c.expired_replies, before.expired_replies,
+        "the spent token was sent again: {c:?}"
+    );
+    assert_eq!(c.logins, before.logins, "the successor was recorded: {c:?}");
+    assert_eq!(client.stats().recoveries, 0);
+
+    // The caller goes away and the server never answers: the token is
+    // spent with no successor, and the next call recovers with one login.
+    backend.stall_next(1);
+    cancel_in_flight(&backend, &client, 4).await;
+    let before = backend.counters();
+    within(10, "the call after the stalled one", common::user(&client, 5))
         .await
         .unwrap();
     let c = backend.counters();
@@ -261,6 +279,21 @@ async fn inv7_cancelled_single_use_request_does_not_strand_the_chain() {
         "the chain recovers with one login: {c:?}"
     );
     assert_eq!(client.stats().recoveries, 1);
+}
+
+/// Starts `GET /api/users/{id}` and cancels its caller once the server has
+/// received the request (and so consumed the token).
+async fn cancel_in_flight(backend: &Backend, client: &Arc<Client>, id: u64) {
+    let before = backend.counters().requests;
+    let doomed = {
+        let c = Arc::clone(client);
+        tokio::spawn(async move { common::user(&c, id).await })
+    };
+    common::wait_until(10, "the doomed call to reach the server", || {
+        backend.counters().requests > before
+    })
+    .await;
+    doomed.abort();
 }
 
 /// Wraps a store and counts what reached it.

@@ -435,8 +435,8 @@ fn to_system(at: Instant) -> SystemTime {
 
 /// A token out for one attempt. Dropping it settles the token: given back
 /// if it was never sent, spent if it may have been (single-use).
-struct Lease<'a> {
-    inner: &'a Arc<Inner>,
+struct Lease {
+    inner: Arc<Inner>,
     chain: usize,
     grant: Grant,
     state: LeaseState,
@@ -449,7 +449,7 @@ enum LeaseState {
     Done,
 }
 
-impl Lease<'_> {
+impl Lease {
     /// Single-use: store the successor (or mark the token spent) and pass
     /// the chain on. A no-op for reusable tokens.
     fn finish(&mut self, next: Option<Secret>) {
@@ -490,7 +490,7 @@ impl Lease<'_> {
     }
 }
 
-impl Drop for Lease<'_> {
+impl Drop for Lease {
     fn drop(&mut self) {
         self.finish(None);
     }
@@ -783,23 +783,28 @@ impl Inner {
             let grant = self.acquire(chain).await?;
             let generation = grant.generation;
             let mut lease = Lease {
-                inner: self,
+                inner: Arc::clone(self),
                 chain,
                 grant,
                 state: LeaseState::Unsent,
             };
             let rb = self.build(req, &url, Some(&lease.grant.token))?;
             lease.state = LeaseState::Sent;
-            let resp = match rb.send().await {
+            let sent = match self.mode {
+                // A single-use exchange finishes in its own task: a caller
+                // dropped mid-flight must not take the successor token, and
+                // with it the chain, along (FAULTS F3).
+                Mode::SingleUse => match tokio::spawn(exchange(lease, rb)).await {
+                    Ok(sent) => sent,
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(_) => return Err(Error::request("the runtime shut down during the request")),
+                },
+                Mode::Reusable => exchange(lease, rb).await,
+            };
+            let resp = match sent {
                 Ok(resp) => resp,
                 Err(e) => {
-                    // A failed connect never carried the token; anything
-                    // later may have reached the server.
                     let may_have_executed = !e.is_connect();
-                    if !may_have_executed {
-                        lease.state = LeaseState::Unsent;
-                    }
-                    drop(lease);
                     if (idempotent || !may_have_executed) && replays < self.max_replays {
                         replays += 1;
                         self.note_replay(chain, "transport error");
@@ -808,16 +813,6 @@ impl Inner {
                     return Err(Error::transport(e, may_have_executed && !idempotent));
                 }
             };
-            let next = self.next_token.as_ref().and_then(|h| {
-                resp.headers()
-                    .get(h)
-                    .and_then(|v| v.to_str().ok())
-                    .filter(|v| !v.is_empty())
-                    .map(Secret::from)
-            });
-            // Pass the chain on before reading the body: the next caller
-            // needs only the header.
-            lease.finish(next);
             let status = resp.status();
             let head_expired = self.expiry.matches_head(status, resp.headers());
             let bytes = match resp.bytes().await {
@@ -895,6 +890,37 @@ impl Inner {
                 .map(|v| (status, v))
                 .map_err(|(code, message)| Error::api(status, code, message)),
             None => Ok((status, value)),
+        }
+    }
+}
+
+/// Sends one attempt and settles its token as soon as the reply's headers
+/// arrive: the successor, if any, goes to the chain before the body is read
+/// (the next caller needs only the header).
+async fn exchange(
+    mut lease: Lease,
+    rb: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, reqwest::Error> {
+    match rb.send().await {
+        Ok(resp) => {
+            let next = lease.inner.next_token.as_ref().and_then(|h| {
+                resp.headers()
+                    .get(h)
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|v| !v.is_empty())
+                    .map(Secret::from)
+            });
+            lease.finish(next);
+            Ok(resp)
+        }
+        Err(e) => {
+            // A failed connect never carried the token; anything later may
+            // have reached the server, so the token counts as spent.
+            if e.is_connect() {
+                lease.state = LeaseState::Unsent;
+            }
+            drop(lease);
+            Err(e)
         }
     }
 }
