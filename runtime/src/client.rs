@@ -778,8 +778,13 @@ impl Inner {
         }
         let idempotent = req.is_idempotent();
         let mut replays = 0;
+        // A call's replays stay on the chain of its first attempt, to wait
+        // for (or start) that chain's one login: another chain's ready token
+        // may have died in the same server-wide expiry, and a replay sent
+        // there would spend an attempt on it (found by tests/schedules.rs).
+        let mut chain = None;
         loop {
-            let chain = self.pick_chain();
+            let chain = *chain.get_or_insert_with(|| self.pick_chain());
             let grant = self.acquire(chain).await?;
             let generation = grant.generation;
             let mut lease = Lease {
