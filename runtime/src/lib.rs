@@ -35,6 +35,8 @@ mod config;
 mod core;
 mod error;
 mod login;
+#[cfg(test)]
+mod model_check;
 mod path;
 mod request;
 mod secret;
