@@ -21,3 +21,39 @@ pub mod yaml;
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use emit::emit;
 pub use yaml::{load, schema};
+
+/// The fuzz target's body, shared with `tests/fuzz_corpus.rs` so the corpus
+/// is replayed on the stable toolchain by `cargo test`.
+///
+/// The bytes are read as UTF-8 with each invalid sequence replaced by U+FFFD
+/// (both front ends refuse a file that is not UTF-8 before [`load`], so the
+/// replacement keeps every mutation useful, and the text it yields is itself
+/// a spec a user could write). A spec that loads is emitted, and the tokens
+/// must parse as a Rust file, as `seamless generate` requires of them.
+///
+/// Panics when a contract breaks: an `Err` without an error in it, an `Ok`
+/// that carries one, or an emitted client that does not parse.
+#[doc(hidden)]
+pub fn fuzz_one(bytes: &[u8]) {
+    let source = String::from_utf8_lossy(bytes);
+    match load(&source, "fuzz.yaml") {
+        Ok((api, diagnostics)) => {
+            assert!(
+                !diagnostics.has_errors(),
+                "a spec loaded with errors:\n{diagnostics}"
+            );
+            let tokens = emit(&api);
+            if let Err(e) = syn::parse2::<syn::File>(tokens) {
+                panic!("the client emitted for a loaded spec does not parse: {e}");
+            }
+        }
+        Err(diagnostics) => {
+            assert!(
+                diagnostics.has_errors(),
+                "a refused spec has no error:\n{diagnostics}"
+            );
+            // Rendering is part of the path a user sees.
+            let _ = diagnostics.to_string();
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! The fuzz corpus as a stable-toolchain regression test: every input the
+//! `spec` fuzz target kept (`fuzz/corpus/spec`) and every crash it once
+//! found, fixed since (`fuzz/regressions`), goes through the target's own
+//! body, [`seamless_codegen::fuzz_one`], and must end without a panic within
+//! a hang guard. See `fuzz/README.md`.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Per input, in a debug build. The inputs are at most a few KiB; a real
+/// answer takes milliseconds.
+const HANG_GUARD: Duration = Duration::from_secs(10);
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+}
+
+/// The files directly in `dir`, sorted; an absent directory has none.
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .map(|e| e.expect("a readable directory entry").path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Runs every file through `fuzz_one` on a worker thread, one at a time,
+/// and fails naming each input that panicked or did not end in time.
+fn replay(files: Vec<PathBuf>) {
+    let (tx, rx) = mpsc::channel();
+    let count = files.len();
+    let worker = std::thread::Builder::new()
+        .name("fuzz-corpus".into())
+        .spawn(move || {
+            for path in files {
+                let bytes = std::fs::read(&path).expect("a readable corpus file");
+                // Announce first, so a hang is blamed on the right input.
+                if tx.send((path.clone(), None)).is_err() {
+                    return;
+                }
+                let start = Instant::now();
+                let outcome = std::panic::catch_unwind(|| seamless_codegen::fuzz_one(&bytes));
+                if tx.send((path, Some((outcome.is_ok(), start.elapsed())))).is_err() {
+                    return;
+                }
+            }
+        })
+        .expect("a worker thread");
+
+    let mut failures = Vec::new();
+    for _ in 0..count {
+        let (path, started) = rx.recv().expect("the worker announces each input");
+        assert!(started.is_none(), "out of step at {}", path.display());
+        match rx.recv_timeout(HANG_GUARD) {
+            Ok((_, Some((true, elapsed)))) if elapsed < HANG_GUARD => {}
+            Ok((_, Some((true, elapsed)))) => failures.push(format!("{}: took {elapsed:?}", path.display())),
+            Ok((_, Some((false, _)))) => {
+                failures.push(format!("{}: panicked (message above)", path.display()))
+            }
+            Ok((_, None)) => unreachable!("one announcement per input"),
+            Err(_) => {
+                // The worker is stuck; it is left behind and the test ends.
+                failures.push(format!("{}: did not end within {HANG_GUARD:?}", path.display()));
+                break;
+            }
+        }
+    }
+    if failures.is_empty() {
+        worker.join().expect("the worker ends");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {count} inputs failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn the_fuzz_corpus_loads_and_emits_without_panics_or_hangs() {
+    let dir = fuzz_dir().join("corpus/spec");
+    let files = files_in(&dir);
+    // An empty or missing corpus must not pass as "nothing failed".
+    assert!(
+        files.len() >= 20,
+        "expected the committed fuzz corpus in {} (found {} files)",
+        dir.display(),
+        files.len()
+    );
+    replay(files);
+}
+
+#[test]
+fn fixed_fuzz_findings_stay_fixed() {
+    // Crash reproducers, kept once fixed; none is fine (the fuzzer's
+    // uncommitted `artifacts/` is not read: see fuzz/README.md).
+    let mut files = files_in(&fuzz_dir().join("regressions"));
+    files.retain(|p| p.file_name().is_some_and(|n| n != "README.md"));
+    replay(files);
+}
