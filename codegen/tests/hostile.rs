@@ -136,3 +136,31 @@ fn arbitrary_byte_soup_never_panics() {
         let _ = load(&s, "soup.yaml");
     }
 }
+
+/// A minimal valid spec whose one endpoint answers `response`.
+fn spec_with_response(response: &str) -> String {
+    format!(
+        "name: deep\nauth:\n  placement: bearer\n  lifetime: reusable\n  expiry: [{{ status: [401] }}]\n  login: custom\nendpoints:\n  get:\n    method: GET\n    path: /x\n    response: \"{response}\"\n"
+    )
+}
+
+#[test]
+fn a_million_nested_list_type_expressions_are_refused() {
+    // One YAML scalar, so the YAML depth budget never sees the nesting.
+    let levels = 1_000_000;
+    let ty = "list<".repeat(levels) + "string" + &">".repeat(levels);
+    let msg = rejected(&spec_with_response(&ty));
+    assert!(msg.contains("deeper than 32 levels"), "{msg}");
+}
+
+#[test]
+fn a_million_nested_map_type_expressions_without_their_ends_are_refused() {
+    let msg = rejected(&spec_with_response(&"map<".repeat(1_000_000)));
+    assert!(msg.contains("deeper than 32 levels"), "{msg}");
+}
+
+#[test]
+fn type_expressions_nested_thirty_two_deep_still_load() {
+    let ty = "list<".repeat(32) + "string" + &">".repeat(32);
+    assert!(load(&spec_with_response(&ty), "deep.yaml").is_ok());
+}

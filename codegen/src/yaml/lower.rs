@@ -720,6 +720,7 @@ impl Cx<'_, '_> {
             src,
             rest: src,
             names: &self.type_names,
+            depth: 0,
         };
         let parsed = p.ty().and_then(|t| {
             p.skip_ws();
@@ -778,6 +779,9 @@ struct TypeParser<'a> {
     src: &'a str,
     rest: &'a str,
     names: &'a [String],
+    /// `list<`/`map<` levels open: the parser recurses once per level, and
+    /// one YAML scalar can hold a million of them.
+    depth: usize,
 }
 
 const PRIMITIVES: &[&str] = &["string", "bool", "i32", "i64", "u32", "u64", "f64", "json"];
@@ -843,7 +847,15 @@ impl TypeParser<'_> {
             if !this.eat('<') {
                 return Err(format!("`{word}` needs an element type, like `{word}<string>`"));
             }
+            if this.depth == super::MAX_DEPTH {
+                return Err(format!(
+                    "a type nests `list<...>` and `map<...>` deeper than {} levels; a spec needs far fewer, flatten it",
+                    super::MAX_DEPTH
+                ));
+            }
+            this.depth += 1;
             let inner = this.ty()?;
+            this.depth -= 1;
             if !this.eat('>') {
                 return Err(format!("`{word}<` in type `{src}` is not closed; add `>`"));
             }
