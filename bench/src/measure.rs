@@ -17,6 +17,9 @@ pub(crate) struct Sample {
     pub client_cpu: Duration,
     /// CPU time of the server child during the round.
     pub server_cpu: Duration,
+    /// Heap allocations this process made during the round (exact, from
+    /// the counting allocator: a noise-free view of per-call work).
+    pub allocations: u64,
 }
 
 impl Sample {
@@ -36,6 +39,10 @@ impl Sample {
         self.server_cpu.as_secs_f64() * 1e6 / self.ops.max(1) as f64
     }
 
+    pub fn allocs_per_op(&self) -> f64 {
+        self.allocations as f64 / self.ops.max(1) as f64
+    }
+
     pub fn ms(&self) -> f64 {
         self.wall.as_secs_f64() * 1e3
     }
@@ -43,16 +50,17 @@ impl Sample {
 
 /// Runs `work` (which returns how many operations it did) and times it.
 pub(crate) async fn timed(server: &Server, work: impl Future<Output = u64>) -> Sample {
-    let (c0, s0) = (crate::cpu::process(None), server.cpu());
+    let (c0, s0, a0) = (crate::cpu::process(None), server.cpu(), crate::allocations());
     let t0 = Instant::now();
     let ops = work.await;
     let wall = t0.elapsed();
-    let (c1, s1) = (crate::cpu::process(None), server.cpu());
+    let (c1, s1, a1) = (crate::cpu::process(None), server.cpu(), crate::allocations());
     Sample {
         ops,
         wall,
         client_cpu: c1.saturating_sub(c0),
         server_cpu: s1.saturating_sub(s0),
+        allocations: a1 - a0,
     }
 }
 
@@ -146,11 +154,16 @@ pub(crate) fn med(samples: &[Sample], f: impl Fn(&Sample) -> f64) -> f64 {
     median(samples.iter().map(f))
 }
 
-/// The 25th and 75th percentiles of the per-round ratios `f(a) / f(b)`
-/// (rounds paired in order): how much the ratio moved between rounds.
-pub(crate) fn paired_spread(a: &[Sample], b: &[Sample], f: impl Fn(&Sample) -> f64) -> (f64, f64) {
+/// The median, 25th and 75th percentiles of the per-round ratios
+/// `f(a) / f(b)` (rounds paired in order, so each pair ran back to back):
+/// the ratio with drift cancelled, and how much it moved between rounds.
+pub(crate) fn paired_spread(a: &[Sample], b: &[Sample], f: impl Fn(&Sample) -> f64) -> (f64, f64, f64) {
     let ratios: Vec<f64> = a.iter().zip(b).map(|(x, y)| f(x) / f(y)).collect();
-    (quantile(ratios.iter().copied(), 0.25), quantile(ratios, 0.75))
+    (
+        median(ratios.iter().copied()),
+        quantile(ratios.iter().copied(), 0.25),
+        quantile(ratios, 0.75),
+    )
 }
 
 /// Spawns `callers` tasks that each run `calls` sequential calls of `call`

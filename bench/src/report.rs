@@ -93,7 +93,7 @@ impl Report {
         ours: f64,
         theirs: f64,
         target: Target,
-        spread: Option<(f64, f64)>,
+        spread: Option<(f64, f64, f64)>,
     ) {
         self.compare_with(row, what, ours, theirs, ours / theirs, target, spread);
     }
@@ -109,7 +109,7 @@ impl Report {
         theirs: f64,
         ratio: f64,
         target: Target,
-        spread: Option<(f64, f64)>,
+        spread: Option<(f64, f64, f64)>,
     ) {
         let line = Line {
             row,
@@ -119,7 +119,9 @@ impl Report {
             ratio: format!("{ratio:.3}"),
             target: target.show(""),
             met: self.verdict(target, ratio),
-            spread: spread.map_or(String::new(), |(lo, hi)| format!("{lo:.3}–{hi:.3}")),
+            spread: spread.map_or(String::new(), |(mid, lo, hi)| {
+                format!("{mid:.3} ({lo:.3}–{hi:.3})")
+            }),
         };
         eprintln!(
             "  {row} {}: {} vs {} → {}",
@@ -202,7 +204,9 @@ impl Report {
                 "QUICK MODE: tiny sizes; timings below are not meaningful, only the facts are checked.\n"
             );
         }
-        println!("| row | measure | seamless | raw reqwest | ratio | target | met | paired p25–p75 |");
+        println!(
+            "| row | measure | seamless | raw reqwest | ratio | target | met | per-round ratio: median (p25–p75) |"
+        );
         println!("|---|---|--:|--:|--:|---|---|---|");
         for l in &self.lines {
             println!(

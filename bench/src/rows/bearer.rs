@@ -60,6 +60,14 @@ pub(crate) async fn p1_p2(s: &Sizes, o: &crate::Options, report: &mut Report) {
         );
         report.compare(
             "P1",
+            "heap allocations per call (exact)",
+            med(a, Sample::allocs_per_op),
+            med(b, Sample::allocs_per_op),
+            Target::None,
+            None,
+        );
+        report.compare(
+            "P1",
             "server CPU µs per call (same requests, so ≈ 1)",
             med(a, Sample::server_cpu_us),
             med(b, Sample::server_cpu_us),
