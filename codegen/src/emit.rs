@@ -20,7 +20,7 @@
 mod auth;
 mod endpoint;
 mod rust;
-mod types;
+pub(crate) mod types;
 
 use proc_macro2::TokenStream;
 use quote::quote;

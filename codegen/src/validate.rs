@@ -9,7 +9,7 @@
 
 pub(crate) mod names;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::diag::Diagnostic;
 use crate::model::{
@@ -45,8 +45,10 @@ pub fn validate(api: &Api) -> Vec<Diagnostic> {
             "the API has no endpoint, so the client has no method; add one under `endpoints`",
         );
     }
-    for (i, ep) in api.endpoints.iter().enumerate() {
-        cx.endpoint(api, ep, &api.endpoints[..i]);
+    let mut names = HashSet::new();
+    for ep in &api.endpoints {
+        let twice = !names.insert(ep.name.as_str());
+        cx.endpoint(api, ep, twice);
     }
     cx.out
 }
@@ -470,46 +472,30 @@ impl Checker<'_> {
     /// indirection that breaks the cycle. Every field on such a cycle is
     /// reported: wrapping any one of them fixes it.
     fn recursion(&mut self, api: &Api) {
+        // Which fields close a cycle is decided once, in linear time (the
+        // emitter's strongly connected components); the search below only
+        // spells the cycle out, within a budget, for the message.
+        let structs: Vec<(&str, &[crate::model::Field])> = api
+            .types
+            .iter()
+            .filter_map(|t| match &t.kind {
+                TypeKind::Struct(fields) => Some((t.name.as_str(), fields.as_slice())),
+                TypeKind::Enum(_) => None,
+            })
+            .collect();
+        let boxing = crate::emit::types::Boxing::new(&structs);
         for t in &api.types {
             for (field, first) in held(t) {
-                // Breadth-first from the held type back to `t`, remembering parents.
-                let mut parent: BTreeMap<&str, &str> = BTreeMap::new();
-                let mut queue = std::collections::VecDeque::from([first]);
-                let mut found = first == t.name;
-                while let (false, Some(node)) = (found, queue.pop_front()) {
-                    let Some(def) = self.types.get(node) else { continue };
-                    for (_, next) in held(def) {
-                        if next == t.name {
-                            parent.insert(next, node);
-                            found = true;
-                            break;
-                        }
-                        if next != first && !parent.contains_key(next) {
-                            parent.insert(next, node);
-                            queue.push_back(next);
-                        }
-                    }
-                }
-                if !found {
+                if !boxing.needs_box(&t.name, first) {
                     continue;
                 }
                 let chain = if first == t.name {
                     String::new()
                 } else {
-                    let mut names = vec![t.name.as_str()];
-                    let mut cur = t.name.as_str();
-                    while let Some(&p) = parent.get(cur) {
-                        names.push(p);
-                        if p == first {
-                            break;
-                        }
-                        cur = p;
+                    match Self::cycle_chain(&self.types, &t.name, first) {
+                        Some(names) => format!(" ({})", names.join(" → ")),
+                        None => " (through other types)".to_owned(),
                     }
-                    names.push(&t.name);
-                    // Collected backwards from `t`; the first and last are `t`.
-                    let last = names.len() - 1;
-                    names[1..last].reverse();
-                    format!(" ({})", names.join(" → "))
                 };
                 self.error(
                     &field.origin,
@@ -521,6 +507,59 @@ impl Checker<'_> {
                 );
             }
         }
+    }
+
+    /// The shortest chain `t → first → … → t` of types held inline, found
+    /// breadth-first; `None` when the search examines more than a few
+    /// dozen fields first, so a huge cycle costs linear time, not quadratic.
+    fn cycle_chain<'n>(
+        types: &HashMap<&'n str, &'n TypeDef>,
+        t: &'n str,
+        first: &'n str,
+    ) -> Option<Vec<&'n str>> {
+        const BUDGET: usize = 64;
+        let mut examined = 0;
+        let mut parent: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut queue = std::collections::VecDeque::from([first]);
+        let mut found = false;
+        'search: while let Some(node) = queue.pop_front() {
+            let Some(def) = types.get(node) else { continue };
+            let TypeKind::Struct(fields) = &def.kind else {
+                continue;
+            };
+            for next in fields.iter().filter_map(|f| held_by_value(&f.ty)) {
+                examined += 1;
+                if examined > BUDGET {
+                    return None;
+                }
+                if next == t {
+                    parent.insert(next, node);
+                    found = true;
+                    break 'search;
+                }
+                if next != first && !parent.contains_key(next) {
+                    parent.insert(next, node);
+                    queue.push_back(next);
+                }
+            }
+        }
+        if !found {
+            return None;
+        }
+        let mut names = vec![t];
+        let mut cur = t;
+        while let Some(&p) = parent.get(cur) {
+            names.push(p);
+            if p == first {
+                break;
+            }
+            cur = p;
+        }
+        names.push(t);
+        // Collected backwards from `t`; the first and last are `t`.
+        let last = names.len() - 1;
+        names[1..last].reverse();
+        Some(names)
     }
 
     /// Types no endpoint reaches are not generated.
@@ -540,7 +579,7 @@ impl Checker<'_> {
         }
     }
 
-    fn endpoint(&mut self, api: &Api, ep: &Endpoint, before: &[Endpoint]) {
+    fn endpoint(&mut self, api: &Api, ep: &Endpoint, defined_before: bool) {
         let at = format!("endpoints.{}", ep.name);
         let o = &ep.origin;
         if !is_snake_case(&ep.name) || is_keyword(&ep.name) {
@@ -563,7 +602,7 @@ impl Checker<'_> {
                 ),
             );
         }
-        if before.iter().any(|b| b.name == ep.name) {
+        if defined_before {
             self.error(
                 o,
                 at.clone(),
@@ -573,12 +612,16 @@ impl Checker<'_> {
 
         // The path template and its placeholders.
         let placeholders = self.template(o, &format!("{at}.path"), &ep.path);
+        // Sets, not scans: a path may hold tens of thousands of placeholders.
+        let declared: HashSet<&str> = ep
+            .params
+            .iter()
+            .filter(|p| p.kind == ParamKind::Path)
+            .map(|p| p.name.as_str())
+            .collect();
+        let used: HashSet<&str> = placeholders.iter().map(|(n, _)| *n).collect();
         for (name, _) in &placeholders {
-            let declared = ep
-                .params
-                .iter()
-                .any(|p| p.kind == ParamKind::Path && p.name == *name);
-            if !declared {
+            if !declared.contains(name) {
                 let ty = if name.ends_with("id") { "u64" } else { "string" };
                 self.error(
                     o,
@@ -604,7 +647,7 @@ impl Checker<'_> {
             };
             match &p.kind {
                 ParamKind::Path => {
-                    if !placeholders.iter().any(|(n, _)| *n == p.name) {
+                    if !used.contains(p.name.as_str()) {
                         self.error(
                             &p.origin,
                             pat.clone(),
@@ -735,6 +778,9 @@ impl Checker<'_> {
     fn template<'p>(&mut self, o: &Origin, at: &str, path: &'p str) -> Vec<(&'p str, usize)> {
         self.request_path(o, at, path);
         let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        // The message quotes the path: once, however many `{}` it holds.
+        let mut empty_reported = false;
         let mut rest = path;
         let mut offset = 0;
         while let Some(open) = rest.find(['{', '}']) {
@@ -757,12 +803,15 @@ impl Checker<'_> {
             };
             let name = &after[..close];
             if name.is_empty() {
-                self.error(
-                    o,
-                    at,
-                    format!("path `{path}` has an empty placeholder `{{}}`; name it, like `{{id}}`"),
-                );
-            } else if out.iter().any(|(n, _)| *n == name) {
+                if !empty_reported {
+                    empty_reported = true;
+                    self.error(
+                        o,
+                        at,
+                        format!("path `{path}` has an empty placeholder `{{}}`; name it, like `{{id}}`"),
+                    );
+                }
+            } else if !seen.insert(name) {
                 self.error(
                     o,
                     at,

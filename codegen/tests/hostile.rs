@@ -164,3 +164,117 @@ fn type_expressions_nested_thirty_two_deep_still_load() {
     let ty = "list<".repeat(32) + "string" + &">".repeat(32);
     assert!(load(&spec_with_response(&ty), "deep.yaml").is_ok());
 }
+
+/// The spec of `spec_with_response("T0")` with `n` struct types `T0`… in a
+/// chain, each holding the next inline.
+fn chain_of_types(n: usize) -> String {
+    let mut s = spec_with_response("T0");
+    s.push_str("types:\n");
+    for i in 0..n {
+        s.push_str(&format!("  T{i}: {{ fields: {{ a: T{} }} }}\n", i + 1));
+    }
+    s.push_str(&format!("  T{n}: {{ fields: {{ a: string }} }}\n"));
+    s
+}
+
+#[test]
+fn a_chain_of_five_thousand_types_loads_quickly() {
+    // The recursion check searched from every field (cubic: minutes).
+    let s = chain_of_types(5_000);
+    let start = Instant::now();
+    let result = load(&s, "chain.yaml");
+    assert!(start.elapsed() < HANG_GUARD, "took {:?}", start.elapsed());
+    let (api, _) = result.expect("a chain of types is a valid spec");
+    let start = Instant::now();
+    let _ = seamless_codegen::emit(&api);
+    assert!(
+        start.elapsed() < HANG_GUARD,
+        "emitting took {:?}",
+        start.elapsed()
+    );
+}
+
+/// Loads `source` within the hang guard; when it loads, emits it within
+/// the guard too. Returns the diagnostics as printed.
+fn ends_quickly(source: &str) -> Result<String, String> {
+    let start = Instant::now();
+    let result = load(source, "big.yaml");
+    assert!(start.elapsed() < HANG_GUARD, "loading took {:?}", start.elapsed());
+    match result {
+        Ok((api, d)) => {
+            let start = Instant::now();
+            let _ = seamless_codegen::emit(&api);
+            assert!(
+                start.elapsed() < HANG_GUARD,
+                "emitting took {:?}",
+                start.elapsed()
+            );
+            Ok(d.to_string())
+        }
+        Err(d) => Err(d.to_string()),
+    }
+}
+
+const HEAD: &str = "name: big\nauth:\n  placement: bearer\n  lifetime: reusable\n  expiry: [{ status: [401] }]\n  login: custom\n";
+
+#[test]
+fn a_ring_of_five_thousand_types_is_refused_quickly() {
+    // Searching the whole ring from every field was quadratic.
+    let n = 5_000;
+    let mut s = String::from(HEAD);
+    s.push_str("endpoints:\n  get: { method: GET, path: /x, response: T0 }\ntypes:\n");
+    for i in 0..n {
+        s.push_str(&format!("  T{i}: {{ fields: {{ a: T{} }} }}\n", (i + 1) % n));
+    }
+    let out = ends_quickly(&s).expect_err("a ring of inline types has no finite size");
+    assert_eq!(out.matches("contains itself").count(), n, "{}", &out[..500]);
+    assert!(out.contains("(through other types)"), "{}", &out[..500]);
+}
+
+#[test]
+fn two_thousand_misspelled_type_names_are_refused_quickly() {
+    // Each misspelling was compared with every declared name.
+    let mut s = String::from(HEAD);
+    s.push_str("endpoints:\n  get: { method: GET, path: /x, response: Type0 }\ntypes:\n");
+    for i in 0..2_000 {
+        s.push_str(&format!("  Type{i}: {{ fields: {{ a: Typo{i} }} }}\n"));
+    }
+    let out = ends_quickly(&s).expect_err("unknown types");
+    assert_eq!(out.matches("unknown type").count(), 2_000);
+}
+
+#[test]
+fn a_misspelled_type_name_of_a_hundred_kilobytes_is_refused_quickly() {
+    // The edit distance of two such names took 10^10 steps and 80 GB.
+    let long = "A".repeat(100_000);
+    let mut s = String::from(HEAD);
+    s.push_str(&format!(
+        "endpoints:\n  get: {{ method: GET, path: /x, response: {long}b }}\ntypes:\n  ? {long}c\n  : {{ fields: {{ a: string }} }}\n"
+    ));
+    let out = ends_quickly(&s).expect_err("an unknown type");
+    assert!(out.contains("unknown type"), "{}", &out[..200]);
+}
+
+#[test]
+fn ten_thousand_endpoints_load_and_emit_quickly() {
+    let mut s = String::from(HEAD);
+    s.push_str("endpoints:\n");
+    for i in 0..10_000 {
+        s.push_str(&format!(
+            "  e{i}: {{ method: GET, path: /x/{i}, response: string }}\n"
+        ));
+    }
+    ends_quickly(&s).expect("many endpoints are a valid spec");
+}
+
+#[test]
+fn a_path_of_a_million_empty_placeholders_gets_one_error() {
+    // Each `{}` was reported with the whole (2 MB) path quoted: terabytes.
+    let mut s = String::from(HEAD);
+    s.push_str(&format!(
+        "endpoints:\n  get:\n    method: GET\n    path: /{}\n",
+        "{}".repeat(1_000_000)
+    ));
+    let out = ends_quickly(&s).expect_err("empty placeholders");
+    assert_eq!(out.matches("empty placeholder").count(), 1);
+}

@@ -21,14 +21,15 @@ fn inline_named(ty: &TypeRef) -> Option<&str> {
 /// the struct itself (`Node { parent: Option<Node> }` has no finite size).
 /// Two structs need a box between them exactly when they hold each other
 /// inline, directly or through others: when they share a strongly connected
-/// component of the "holds inline" graph.
-struct Boxing<'a> {
+/// component of the "holds inline" graph. The validator's recursion check
+/// uses the same definition.
+pub(crate) struct Boxing<'a> {
     component: BTreeMap<&'a str, usize>,
     self_loops: BTreeSet<&'a str>,
 }
 
 impl<'a> Boxing<'a> {
-    fn new(structs: &[(&'a str, &'a [Field])]) -> Self {
+    pub(crate) fn new(structs: &[(&'a str, &'a [Field])]) -> Self {
         let index: BTreeMap<&str, usize> = structs.iter().enumerate().map(|(i, (n, _))| (*n, i)).collect();
         let edges: Vec<Vec<usize>> = structs
             .iter()
@@ -52,7 +53,7 @@ impl<'a> Boxing<'a> {
         }
     }
 
-    fn needs_box(&self, holder: &str, held: &str) -> bool {
+    pub(crate) fn needs_box(&self, holder: &str, held: &str) -> bool {
         if holder == held {
             return self.self_loops.contains(holder);
         }

@@ -113,14 +113,37 @@ pub(crate) fn to_camel_case(name: &str) -> Option<String> {
     (is_camel_case(&camel) && !is_keyword(&camel)).then_some(camel)
 }
 
+/// Words and candidates longer than this (in chars) are no typos of each
+/// other: the edit distance takes time and memory `len × len`.
+const MAX_SUGGEST_LEN: usize = 64;
+
+/// Candidates scored per suggestion at most, so a spec with tens of
+/// thousands of names and as many misspellings stays linear.
+const MAX_SUGGEST_TRIES: usize = 128;
+
 /// The candidate closest to `word`, when it is close enough to be a likely
 /// typo (case is ignored: `get` suggests `GET`).
 pub(crate) fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let len = word.chars().count();
+    if len > MAX_SUGGEST_LEN {
+        return None;
+    }
     let lower = word.to_lowercase();
     let mut best: Option<(f64, &str)> = None;
+    let mut tries = 0;
     for cand in candidates {
         if cand == word {
             continue;
+        }
+        // The distance is at least the difference in length: past 40% of
+        // the longer one, the score cannot reach 0.6.
+        let cand_len = cand.chars().take(MAX_SUGGEST_LEN + 1).count();
+        if cand_len > MAX_SUGGEST_LEN || len.abs_diff(cand_len) * 5 > len.max(cand_len) * 2 {
+            continue;
+        }
+        tries += 1;
+        if tries > MAX_SUGGEST_TRIES {
+            break;
         }
         let score = strsim::normalized_damerau_levenshtein(&lower, &cand.to_lowercase());
         if score >= 0.6 && best.is_none_or(|(s, _)| score > s) {

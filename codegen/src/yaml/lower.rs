@@ -4,6 +4,7 @@
 //! model-level rules live in [`crate::validate`].
 
 use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
 
 use crate::model::{
     Api, Auth, Body, Encoding, Endpoint, Envelope, ExpiryRule, Field, HttpMethod, Lifetime, Login, LoginFlow,
@@ -26,16 +27,18 @@ pub(crate) struct Lowered {
 
 pub(crate) fn lower(spec: &Sp<raw::Spec>, state: &State<'_>) -> Option<Lowered> {
     let raw = spec.get()?;
+    let type_names: Vec<String> = raw
+        .types
+        .as_ref()
+        .and_then(Sp::get)
+        .map(|t| t.0.iter().filter_map(|(k, _)| k.get().cloned()).collect())
+        .unwrap_or_default();
     let cx = Cx {
         state,
         suppressed: RefCell::default(),
         dropped_endpoint: Cell::new(false),
-        type_names: raw
-            .types
-            .as_ref()
-            .and_then(Sp::get)
-            .map(|t| t.0.iter().filter_map(|(k, _)| k.get().cloned()).collect())
-            .unwrap_or_default(),
+        known_types: type_names.iter().cloned().collect(),
+        type_names,
     };
     let root = (spec.pos, "");
     let name = cx.need(&raw.name, root, "the spec", "name", "name: my_api");
@@ -114,8 +117,10 @@ struct Cx<'a, 's> {
     suppressed: RefCell<Vec<String>>,
     /// An endpoint was left out, so "unused type" would be a guess.
     dropped_endpoint: Cell<bool>,
-    /// Declared type names, for resolving and suggesting.
+    /// Declared type names, in spec order, for suggesting.
     type_names: Vec<String>,
+    /// The same names, for resolving: a spec may declare tens of thousands.
+    known_types: HashSet<String>,
 }
 
 impl Cx<'_, '_> {
@@ -628,7 +633,20 @@ impl Cx<'_, '_> {
         // Path parameters in the order the path names them, then the rest.
         let mut path_params = self.params(&e.params, "path parameter", |_| ParamKind::Path);
         if let Some(path) = path {
-            path_params.sort_by_key(|p| path.find(&format!("{{{}}}", p.name)).unwrap_or(usize::MAX));
+            // Where each `{name}` first appears, in one pass (searching the
+            // path once per parameter is quadratic in a long path).
+            let mut first_at: HashMap<&str, usize> = HashMap::new();
+            let mut close = None;
+            for (i, b) in path.bytes().enumerate().rev() {
+                match (b, close) {
+                    (b'}', _) => close = Some(i),
+                    (b'{', Some(j)) => {
+                        first_at.insert(&path[i + 1..j], i);
+                    }
+                    _ => {}
+                }
+            }
+            path_params.sort_by_key(|p| first_at.get(p.name.as_str()).copied().unwrap_or(usize::MAX));
         }
         let query = self.params(&e.query, "query parameter", |wire| ParamKind::Query {
             wire: wire.to_owned(),
@@ -720,6 +738,7 @@ impl Cx<'_, '_> {
             src,
             rest: src,
             names: &self.type_names,
+            known: &self.known_types,
             depth: 0,
         };
         let parsed = p.ty().and_then(|t| {
@@ -779,6 +798,7 @@ struct TypeParser<'a> {
     src: &'a str,
     rest: &'a str,
     names: &'a [String],
+    known: &'a HashSet<String>,
     /// `list<`/`map<` levels open: the parser recurses once per level, and
     /// one YAML scalar can hold a million of them.
     depth: usize,
@@ -876,7 +896,7 @@ impl TypeParser<'_> {
         };
         let ty = match prim {
             Some(p) => p,
-            None if self.names.contains(&word) => TypeRef::Named(word.clone()),
+            None if self.known.contains(&word) => TypeRef::Named(word.clone()),
             None => return Err(self.unknown(&word)),
         };
         self.skip_ws();
