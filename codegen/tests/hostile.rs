@@ -256,6 +256,22 @@ fn a_misspelled_type_name_of_a_hundred_kilobytes_is_refused_quickly() {
 }
 
 #[test]
+fn an_endpoint_with_twenty_thousand_path_parameters_loads_quickly() {
+    // Ordering them searched the whole path once per parameter.
+    let n = 20_000;
+    let mut s = String::from(HEAD);
+    s.push_str("endpoints:\n  get:\n    method: GET\n    path: /");
+    for i in (0..n).rev() {
+        s.push_str(&format!("{{p{i}}}/"));
+    }
+    s.push_str("\n    params:\n");
+    for i in 0..n {
+        s.push_str(&format!("      p{i}: u64\n"));
+    }
+    ends_quickly(&s).expect("a long path is a valid spec");
+}
+
+#[test]
 fn ten_thousand_endpoints_load_and_emit_quickly() {
     let mut s = String::from(HEAD);
     s.push_str("endpoints:\n");
@@ -277,4 +293,24 @@ fn a_path_of_a_million_empty_placeholders_gets_one_error() {
     ));
     let out = ends_quickly(&s).expect_err("empty placeholders");
     assert_eq!(out.matches("empty placeholder").count(), 1);
+}
+
+#[test]
+fn twenty_thousand_expiry_rules_emit_quickly() {
+    // The `Expiry` expression was rebuilt, copied whole, once per rule.
+    let mut s = String::from("name: big\nauth:\n  placement: bearer\n  lifetime: reusable\n  expiry:\n");
+    s.push_str(&"    - status: [401]\n".repeat(20_000));
+    s.push_str("  login: custom\nendpoints:\n  get: { method: GET, path: /x }\n");
+    ends_quickly(&s).expect("many rules are a valid spec");
+}
+
+#[test]
+fn twenty_thousand_login_secrets_emit_quickly() {
+    // Each argument name was checked against every one before it.
+    let secrets: Vec<String> = (0..20_000).map(|i| format!("s{i}")).collect();
+    let s = format!(
+        "name: big\nauth:\n  placement: bearer\n  lifetime: reusable\n  expiry: [{{ status: [401] }}]\n  login:\n    method: POST\n    path: /login\n    token: {{ json: token }}\n    secrets: [{}]\nendpoints:\n  get: {{ method: GET, path: /x }}\n",
+        secrets.join(", ")
+    );
+    ends_quickly(&s).expect("many secrets are a valid spec");
 }

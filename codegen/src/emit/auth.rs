@@ -1,6 +1,8 @@
 //! The client's constructors: `builder` applies the spec's whole auth
 //! section through the runtime's builder API; `new` builds it.
 
+use std::collections::BTreeSet;
+
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
@@ -85,9 +87,10 @@ fn inputs(auth: &Auth) -> Inputs {
         }
         Login::Flow(flow) => flow,
     };
-    let mut taken = vec!["base_url".to_owned()];
+    // A set: a login may take tens of thousands of secrets.
+    let mut taken = BTreeSet::from(["base_url".to_owned()]);
     if flow.code_field.is_some() {
-        taken.push("code".to_owned());
+        taken.insert("code".to_owned());
     }
     let (mut params, mut names, mut docs) = (Vec::new(), Vec::new(), Vec::new());
     let mut chain = Vec::new();
@@ -113,7 +116,7 @@ fn inputs(auth: &Auth) -> Inputs {
     }
     for secret in &flow.secrets {
         let arg = ident(&fresh(&super::rust::unraw(&ident(secret)), &taken));
-        taken.push(arg.to_string());
+        taken.insert(arg.to_string());
         docs.push(format!(
             "- `{}`: the login's `{secret}` field (kept secret, never printed)",
             super::rust::unraw(&arg)
@@ -266,16 +269,17 @@ fn duration(ms: u64) -> TokenStream {
 
 /// The rules as one `Expiry` expression, in spec order.
 fn expiry(rules: &[ExpiryRule]) -> TokenStream {
+    // Extended in place: `out = quote!(#out ...)` copies it per rule.
     let mut out = quote!(::seamless::Expiry::none());
     for rule in rules {
-        out = match rule {
+        out.extend(match rule {
             ExpiryRule::Status(codes) => {
                 let codes = codes.iter().map(|c| proc_macro2::Literal::u16_unsuffixed(*c));
-                quote!(#out.or_status([#(#codes),*]))
+                quote!(.or_status([#(#codes),*]))
             }
             ExpiryRule::BodyField { path, values } => {
                 let (path, values) = (lit(path), json_values(values));
-                quote!(#out.or_body_field(#path, #values))
+                quote!(.or_body_field(#path, #values))
             }
             ExpiryRule::Header { name, value } => {
                 let name = lit(name);
@@ -286,9 +290,9 @@ fn expiry(rules: &[ExpiryRule]) -> TokenStream {
                     }
                     None => quote!(::core::option::Option::None),
                 };
-                quote!(#out.or_header(#name, #value))
+                quote!(.or_header(#name, #value))
             }
-        };
+        });
     }
     out
 }

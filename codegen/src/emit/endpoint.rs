@@ -1,6 +1,8 @@
 //! One documented `async fn` per endpoint: build a `seamless::Request` from
 //! the typed arguments and hand it to the client.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
@@ -30,7 +32,7 @@ pub(super) fn method(ep: &Endpoint) -> TokenStream {
     });
     // Each path parameter is replaced by its encoded form under the same
     // name (it is bound to nothing else), so `format!` can capture it.
-    let mut taken: Vec<String> = ep
+    let mut taken: BTreeSet<String> = ep
         .params
         .iter()
         .map(|p| p.name.clone())
@@ -140,10 +142,11 @@ fn docs(ep: &Endpoint) -> TokenStream {
 /// The path expression, a literal or a `format!` capturing each `{param}`,
 /// and the statements that percent-encode those parameters as one segment
 /// each (refusing `.` and `..`, hence the `?`).
-fn path(ep: &Endpoint, taken: &mut Vec<String>) -> (TokenStream, Vec<TokenStream>) {
+fn path(ep: &Endpoint, taken: &mut BTreeSet<String>) -> (TokenStream, Vec<TokenStream>) {
     let mut template = String::new();
     let mut segments = Vec::new();
-    let mut bound: Vec<(Ident, Ident)> = Vec::new();
+    // Parameter → its local; a map, as a path may hold thousands.
+    let mut bound: BTreeMap<String, Ident> = BTreeMap::new();
     let mut rest = ep.path.as_str();
     while let Some(open) = rest.find('{') {
         let Some(close) = rest[open..].find('}').map(|c| open + c) else {
@@ -152,7 +155,7 @@ fn path(ep: &Endpoint, taken: &mut Vec<String>) -> (TokenStream, Vec<TokenStream
         template.push_str(&escape(&rest[..open]));
         let param = ident(&rest[open + 1..close]);
         rest = &rest[close + 1..];
-        if let Some((_, local)) = bound.iter().find(|(p, _)| *p == param) {
+        if let Some(local) = bound.get(&param.to_string()) {
             // A placeholder used twice is encoded once.
             template.push_str(&format!("{{{local}}}"));
             continue;
@@ -160,14 +163,14 @@ fn path(ep: &Endpoint, taken: &mut Vec<String>) -> (TokenStream, Vec<TokenStream
         // `format!` cannot capture a raw identifier: bind those to a fresh name.
         let local = if param.to_string().starts_with("r#") {
             let local = fresh(&format!("{}_", unraw(&param)), taken);
-            taken.push(local.clone());
+            taken.insert(local.clone());
             ident(&local)
         } else {
             param.clone()
         };
         template.push_str(&format!("{{{local}}}"));
         segments.push(quote!(let #local = ::seamless::__private::path_segment(#param)?;));
-        bound.push((param, local));
+        bound.insert(param.to_string(), local);
     }
     if segments.is_empty() {
         let path = lit(&ep.path);

@@ -6,6 +6,8 @@
 //! expansion beside user items, where a user type named `Result`, `Option`
 //! or `String` must not change what the generated code means.
 
+use std::collections::BTreeSet;
+
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{ToTokens, quote};
 use serde_json::Value;
@@ -69,7 +71,7 @@ pub(super) fn unraw(ident: &Ident) -> String {
 }
 
 /// `name`, or `name_`, `name__`… whichever is not in `taken`.
-pub(super) fn fresh(name: &str, taken: &[String]) -> String {
+pub(super) fn fresh(name: &str, taken: &BTreeSet<String>) -> String {
     let mut candidate = name.to_owned();
     while taken.contains(&candidate) {
         candidate.push('_');
@@ -262,7 +264,7 @@ mod tests {
         }
         assert_eq!(unraw(&ident("type")), "type");
         assert_eq!(
-            fresh("request", &["request".into(), "request_".into()]),
+            fresh("request", &BTreeSet::from(["request".into(), "request_".into()])),
             "request__"
         );
     }
