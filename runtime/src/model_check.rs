@@ -112,10 +112,12 @@ enum Act {
     /// Send. Single-use: the reply carries the successor. Reusable: the
     /// server judges the token; an expiry is reported and the call replayed.
     Use,
-    /// Single-use: sent, but no successor comes back (a lost reply, a call
-    /// cancelled in flight, a 408 without a token): the token is spent.
+    /// Single-use: sent, but no successor comes back (a lost or stalled
+    /// reply, a transport error after sending, a 408 without a token): the
+    /// token is spent.
     Spend,
-    /// Cancelled before sending, whether granted or parked.
+    /// Cancelled before sending, whether granted (the lease is dropped
+    /// unsent, as after a failed connect) or parked.
     Cancel,
 }
 
