@@ -196,3 +196,34 @@ where
     }
     failed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate_and_skip_non_finite_values() {
+        assert_eq!(median([3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median([4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(quantile([0.0, 10.0, f64::NAN], 0.25), 2.5);
+        assert!(median(std::iter::empty()).is_nan());
+    }
+
+    #[test]
+    fn paired_ratios_pair_rounds_in_order() {
+        let s = |ops, ms| Sample {
+            ops,
+            wall: Duration::from_millis(ms),
+            client_cpu: Duration::ZERO,
+            server_cpu: Duration::ZERO,
+            allocations: 0,
+        };
+        // Drift doubles both sides' times in the second round; the paired
+        // ratio does not move.
+        let a = [s(10, 110), s(10, 220)];
+        let b = [s(10, 100), s(10, 200)];
+        let (mid, lo, hi) = paired_spread(&a, &b, Sample::ms);
+        assert!((mid - 1.1).abs() < 1e-9 && (lo - 1.1).abs() < 1e-9 && (hi - 1.1).abs() < 1e-9);
+        assert_eq!(a[0].us_per_op(), 11_000.0);
+    }
+}
