@@ -314,3 +314,15 @@ fn twenty_thousand_login_secrets_emit_quickly() {
     );
     ends_quickly(&s).expect("many secrets are a valid spec");
 }
+
+#[test]
+fn twenty_thousand_types_with_a_misspelled_key_are_refused_quickly() {
+    // Each type without `fields` or `enum` scanned every problem so far.
+    let mut s = String::from(HEAD);
+    s.push_str("endpoints:\n  get: { method: GET, path: /x }\ntypes:\n");
+    for i in 0..20_000 {
+        s.push_str(&format!("  T{i}: {{ feilds: 1 }}\n"));
+    }
+    let out = ends_quickly(&s).expect_err("unknown keys");
+    assert_eq!(out.matches("did you mean `fields`").count(), 20_000);
+}

@@ -4,7 +4,7 @@
 //! model-level rules live in [`crate::validate`].
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::model::{
     Api, Auth, Body, Encoding, Endpoint, Envelope, ExpiryRule, Field, HttpMethod, Lifetime, Login, LoginFlow,
@@ -39,6 +39,7 @@ pub(crate) fn lower(spec: &Sp<raw::Spec>, state: &State<'_>) -> Option<Lowered> 
         dropped_endpoint: Cell::new(false),
         known_types: type_names.iter().cloned().collect(),
         type_names,
+        reported: RefCell::default(),
     };
     let root = (spec.pos, "");
     let name = cx.need(&raw.name, root, "the spec", "name", "name: my_api");
@@ -121,6 +122,8 @@ struct Cx<'a, 's> {
     type_names: Vec<String>,
     /// The same names, for resolving: a spec may declare tens of thousands.
     known_types: HashSet<String>,
+    /// For `reported_under`: how many diagnostics are indexed, their paths.
+    reported: RefCell<(usize, BTreeSet<String>)>,
 }
 
 impl Cx<'_, '_> {
@@ -128,14 +131,19 @@ impl Cx<'_, '_> {
         self.state.error(pos, path, message);
     }
 
-    /// Has a problem been reported inside `path`?
+    /// Has a problem been reported inside `path`? The paths reported so far
+    /// are indexed as they come, so asking once per type stays linear.
     fn reported_under(&self, path: &str) -> bool {
         let prefix = format!("{path}.");
-        self.state
-            .diags
-            .borrow()
-            .iter()
-            .any(|d| d.path.starts_with(&prefix))
+        let mut index = self.reported.borrow_mut();
+        let (seen, paths) = &mut *index;
+        let diags = self.state.diags.borrow();
+        paths.extend(diags.iter().skip(*seen).map(|d| d.path.clone()));
+        *seen = diags.len();
+        paths
+            .range(prefix.clone()..)
+            .next()
+            .is_some_and(|p| p.starts_with(&prefix))
     }
 
     /// A required key's value; reports it missing at its parent.

@@ -92,15 +92,18 @@ pub fn load(source: &str, file: &str) -> Result<(Api, Diagnostics), Diagnostics>
     let api = match lowered {
         Some(lowered) => {
             let positions = state.positions.borrow();
+            // Looked up by each path's ancestors: a scan per diagnostic is
+            // quadratic when both run to tens of thousands.
+            let suppressed: std::collections::BTreeSet<&str> =
+                lowered.suppressed.iter().map(String::as_str).collect();
             for mut d in crate::validate::validate(&lowered.api) {
                 // Stand-ins for reported problems are not the user's to fix.
-                let under = |p: &String| {
-                    d.path == *p
-                        || d.path
-                            .strip_prefix(p.as_str())
-                            .is_some_and(|r| r.starts_with(['.', '[']))
-                };
-                if lowered.suppressed.iter().any(under) {
+                let path = d.path.as_str();
+                let under = suppressed.contains(path)
+                    || path
+                        .match_indices(['.', '['])
+                        .any(|(i, _)| suppressed.contains(&path[..i]));
+                if under {
                     continue;
                 }
                 if (lowered.dropped_endpoint || endpoint_trouble)
