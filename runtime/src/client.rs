@@ -829,14 +829,10 @@ impl Inner {
             let rb = self.build(req, &url, Some(&lease.grant.token))?;
             lease.state = LeaseState::Sent;
             let sent = match self.mode {
-                // A single-use exchange finishes in its own task: a caller
-                // dropped mid-flight must not take the successor token, and
-                // with it the chain, along (FAULTS F3).
-                Mode::SingleUse => match tokio::spawn(exchange(lease, rb)).await {
-                    Ok(sent) => sent,
-                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    Err(_) => return Err(Error::request("the runtime shut down during the request")),
-                },
+                // A single-use exchange must finish even if its caller is
+                // dropped mid-flight, or the successor token, and with it the
+                // chain, is lost (FAULTS F3).
+                Mode::SingleUse => Detached(Some(Box::pin(exchange(lease, rb)))).await,
                 Mode::Reusable => exchange(lease, rb).await,
             };
             let resp = match sent {
@@ -930,6 +926,38 @@ impl Inner {
                 .map(|v| Reply::Value(status, v))
                 .map_err(|(code, message)| Error::api(status, code, message)),
             None => Ok(Reply::Value(status, value)),
+        }
+    }
+}
+
+type Exchange = std::pin::Pin<Box<dyn Future<Output = Result<reqwest::Response, reqwest::Error>> + Send>>;
+
+/// Polls an exchange in the caller's task; if the caller is dropped before
+/// it completes, the rest of it is spawned, so it still settles its token.
+/// (Spawning every exchange up front would cost a task and a cross-thread
+/// wake-up per call.)
+struct Detached(Option<Exchange>);
+
+impl Future for Detached {
+    type Output = Result<reqwest::Response, reqwest::Error>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let fut = self.0.as_mut().expect("polled after completion");
+        let out = std::task::ready!(fut.as_mut().poll(cx));
+        self.0 = None;
+        std::task::Poll::Ready(out)
+    }
+}
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        if let Some(rest) = self.0.take()
+            && let Ok(handle) = tokio::runtime::Handle::try_current()
+        {
+            handle.spawn(rest);
         }
     }
 }
