@@ -20,8 +20,9 @@
 //! client and server exactly (from `/proc`).
 //!
 //! This library exists only for that benchmark: it installs a counting
-//! global allocator (for the memory-per-waiter row).
+//! global allocator (`alloc.rs`, off except while a row reads it).
 
+mod alloc;
 mod cpu;
 mod generator;
 mod lean;
@@ -31,26 +32,12 @@ mod report;
 mod rows;
 mod server;
 
-use std::alloc::System;
 use std::process::ExitCode;
 
-use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
-
-/// Counts every allocation (two relaxed-cost atomic adds each, on both
-/// sides of every comparison alike) so P6 can read live heap bytes exactly.
 #[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+static GLOBAL: alloc::Counting = alloc::Counting;
 
-/// Bytes allocated and not yet freed, process-wide.
-fn live_bytes() -> i64 {
-    let s = INSTRUMENTED_SYSTEM.stats();
-    s.bytes_allocated as i64 - s.bytes_deallocated as i64
-}
-
-/// Allocations made so far, process-wide.
-fn allocations() -> u64 {
-    INSTRUMENTED_SYSTEM.stats().allocations as u64
-}
+use alloc::{allocations, live_bytes};
 
 /// Sizes and round counts for one run.
 struct Options {

@@ -17,8 +17,8 @@ pub(crate) struct Sample {
     pub client_cpu: Duration,
     /// CPU time of the server child during the round.
     pub server_cpu: Duration,
-    /// Heap allocations this process made during the round (exact, from
-    /// the counting allocator: a noise-free view of per-call work).
+    /// Heap allocations this process made during the round, when the
+    /// counting allocator is on (exact: a noise-free view of per-call work).
     pub allocations: u64,
 }
 

@@ -1,8 +1,8 @@
 //! P6: memory per parked waiter. 10,000 calls start while the one login is
 //! slow; every one parks on the chain. Live heap bytes come from the
-//! counting global allocator, on a current-thread runtime so the reading is
-//! exact: nothing else runs between the spawns and the reading, and the
-//! server is another process.
+//! counting global allocator (on for this window only), on a current-thread
+//! runtime so the reading is exact: nothing else runs between the spawns and
+//! the reading, and the server is another process.
 //!
 //! Two figures: what parking itself costs (bytes that appear between
 //! spawning the calls and all of them being parked: the request's parts,
@@ -47,6 +47,7 @@ async fn run(s: &Sizes, report: &mut Report) {
     let theirs = std::mem::size_of_val(&raw.get_user(1));
 
     let mut calls = Vec::with_capacity(n);
+    crate::alloc::count(true);
     let (l0, a0) = (live_bytes(), allocations());
     for i in 0..n {
         let c = client.clone();
@@ -57,6 +58,7 @@ async fn run(s: &Sizes, report: &mut Report) {
     let parked_by = Instant::now();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let (l2, a2) = (live_bytes(), allocations());
+    crate::alloc::count(false);
     let parked_in = parked_by.elapsed();
     let mid = server.counts().await;
     let all_parked = mid.requests == 0 && calls.iter().all(|c| !c.is_finished());
