@@ -326,3 +326,19 @@ fn twenty_thousand_types_with_a_misspelled_key_are_refused_quickly() {
     let out = ends_quickly(&s).expect_err("unknown keys");
     assert_eq!(out.matches("did you mean `fields`").count(), 20_000);
 }
+
+#[test]
+fn a_hundred_kilobyte_key_over_five_thousand_fields_is_refused() {
+    // Every node below a key carries it in its spec path: this 200 KB spec
+    // took 1.5 GB (a 4 MB key over 40,000 fields would take 160 GB).
+    let mut s = String::from(HEAD);
+    s.push_str(&format!(
+        "endpoints:\n  get: {{ method: GET, path: /x }}\ntypes:\n  ? {}\n  :\n    fields:\n",
+        "K".repeat(100_000)
+    ));
+    for i in 0..5_000 {
+        s.push_str(&format!("      f{i}: string\n"));
+    }
+    let msg = rejected(&s);
+    assert!(msg.contains("100000 bytes long"), "{msg}");
+}

@@ -154,6 +154,9 @@ fn describe(v: &Value) -> String {
     }
 }
 
+/// The longest mapping key accepted, in bytes.
+const MAX_KEY_BYTES: usize = 256;
+
 fn short(s: &str) -> Cow<'_, str> {
     if s.chars().count() > 40 {
         Cow::Owned(s.chars().take(40).collect::<String>() + "…")
@@ -433,6 +436,20 @@ impl<'a, 's> NodeDe<'a, 's> {
                 );
                 continue;
             };
+            // Every node below carries its key in its spec path: a long key
+            // over many nodes would multiply into gigabytes.
+            if text.len() > MAX_KEY_BYTES {
+                self.state.error(
+                    kpos,
+                    &self.path,
+                    format!(
+                        "key `{}` is {} bytes long; a key is a name, at most {MAX_KEY_BYTES} bytes",
+                        short(&text),
+                        text.len()
+                    ),
+                );
+                continue;
+            }
             let path = join(&self.path, &text);
             if let Some(first) = seen.get(&text) {
                 self.state.error(
