@@ -31,8 +31,9 @@ pub use yaml::{load, schema};
 /// a spec a user could write). A spec that loads is emitted, and the tokens
 /// must parse as a Rust file, as `seamless generate` requires of them.
 ///
-/// Panics when a contract breaks: an `Err` without an error in it, an `Ok`
-/// that carries one, or an emitted client that does not parse.
+/// Panics when a contract breaks: an `Err` without an error in it or with
+/// an internal error (a panic in the parser thread), an `Ok` that carries
+/// an error, or an emitted client that does not parse.
 #[doc(hidden)]
 pub fn fuzz_one(bytes: &[u8]) {
     let source = String::from_utf8_lossy(bytes);
@@ -51,6 +52,14 @@ pub fn fuzz_one(bytes: &[u8]) {
             assert!(
                 diagnostics.has_errors(),
                 "a refused spec has no error:\n{diagnostics}"
+            );
+            // `load` turns a panic of its parser thread into this diagnostic.
+            assert!(
+                !diagnostics
+                    .items
+                    .iter()
+                    .any(|d| d.message.contains("please report it")),
+                "an internal error:\n{diagnostics}"
             );
             // Rendering is part of the path a user sees.
             let _ = diagnostics.to_string();
