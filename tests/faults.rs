@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -98,39 +97,6 @@ impl Recording {
         let mut all = self.tokens.lock().unwrap().clone();
         all.extend(self.refresh.lock().unwrap().iter().cloned());
         all
-    }
-}
-
-/// A `Write` into a shared buffer, for capturing tracing output.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Buffer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-
-    /// Captures every tracing event on this thread while the guard lives.
-    /// Use with a current-thread runtime, so spawned tasks (the login) run
-    /// on this thread too.
-    fn capture(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_default(subscriber)
     }
 }
 
@@ -756,7 +722,7 @@ async fn f13_not_applicable_request_bodies_are_buffered_json_so_a_replay_resends
 #[tokio::test]
 async fn f14_a_reuse_revoked_session_family_costs_one_relogin_no_loop_and_a_refused_refresh_is_a_security_event()
  {
-    let log = Buffer::default();
+    let log = common::LogBuffer::default();
     let _capture = log.capture();
     let outsider = seamless::__private::reqwest::Client::new();
 
@@ -971,7 +937,7 @@ fn f16_a_client_used_from_a_second_runtime_after_the_first_was_dropped_resends_n
 
 #[tokio::test]
 async fn f17_chain_status_and_failed_or_cooling_down_login_errors_print_no_token() {
-    let log = Buffer::default();
+    let log = common::LogBuffer::default();
     let _capture = log.capture();
     let mut printed = String::new();
     let mut secrets = Vec::new();

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,28 +30,10 @@ impl TokenStore for Collect {
     }
 }
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_token_in_tracing_debug_or_display_across_storms() {
-    let log = Buffer::default();
-    let writer = log.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let log = common::LogBuffer::default();
+    tracing::subscriber::set_global_default(log.subscriber()).unwrap();
 
     let mut printed = String::new();
     let mut tokens = Vec::new();
@@ -110,7 +91,7 @@ async fn no_token_in_tracing_debug_or_display_across_storms() {
         "too few tokens seen to prove anything: {}",
         tokens.len()
     );
-    let log = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    let log = log.text();
     assert!(log.contains("login started"), "tracing was not captured");
     for t in &tokens {
         assert!(!log.contains(t.as_str()), "a token leaked into tracing output");
