@@ -18,7 +18,6 @@
 //! storm, not 10,000 TCP handshakes (which on loopback cost more than all
 //! the rest, and, opened anew every round, exhaust the ephemeral ports).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -59,6 +58,29 @@ fn delta(before: Counts, after: Counts, failures: u64, client_logins: u64) -> Se
         requests: after.requests - before.requests,
         expired: after.expired_replies - before.expired_replies,
     }
+}
+
+/// Times one storm of `n` calls (`storm` yields how many failed) and logs
+/// what the server counted around it; `client_logins` is read afterwards.
+async fn storm_round(
+    server: &Server,
+    log: &Log,
+    n: usize,
+    storm: impl Future<Output = u64>,
+    client_logins: impl FnOnce() -> u64,
+) -> Sample {
+    let before = server.counts().await;
+    let mut failed = 0;
+    let sample = timed(server, async {
+        failed = storm.await;
+        n as u64 - failed
+    })
+    .await;
+    let after = server.counts().await;
+    log.lock()
+        .unwrap()
+        .push(delta(before, after, failed, client_logins()));
+    sample
 }
 
 /// A fresh generated client whose stored session expired a minute ago.
@@ -102,20 +124,8 @@ pub(crate) async fn p3(s: &Sizes, report: &mut Report) {
             let (server, log, pool) = (Arc::clone(&server), Arc::clone(&log), pool.clone());
             async move {
                 let client = Arc::new(resumed_expired(server.url(), pool));
-                let before = server.counts().await;
-                let failed = AtomicU64::new(0);
-                let sample = timed(&server, async {
-                    let f = fan_out(&client, n, 1, |c, i| async move { c.get_user(i).await }).await;
-                    failed.store(f, Ordering::Relaxed);
-                    n as u64 - f
-                })
-                .await;
-                let after = server.counts().await;
-                let logins = client.client().stats().logins;
-                log.lock()
-                    .unwrap()
-                    .push(delta(before, after, failed.into_inner(), logins));
-                sample
+                let storm = fan_out(&client, n, 1, |c, i| async move { c.get_user(i).await });
+                storm_round(&server, &log, n, storm, || client.client().stats().logins).await
             }
         })
     };
@@ -124,9 +134,8 @@ pub(crate) async fn p3(s: &Sizes, report: &mut Report) {
         Side::new("raw, login + calls", move || {
             let (server, log, http) = (Arc::clone(&server), Arc::clone(&log), pool.clone());
             async move {
-                let before = server.counts().await;
-                let failed = AtomicU64::new(0);
-                let sample = timed(&server, async {
+                // The raw login is part of the timed work: one login + n calls.
+                let storm = async {
                     let token = bearer_login(&http, server.url()).await.expect("raw login");
                     let state = Arc::new(RawState {
                         http: http.clone(),
@@ -134,21 +143,14 @@ pub(crate) async fn p3(s: &Sizes, report: &mut Report) {
                         auth: bearer_header(&token),
                         fresh: OnceCell::new(),
                     });
-                    let f = fan_out(&state, n, 1, |s, i| async move {
+                    fan_out(&state, n, 1, |s, i| async move {
                         get_user_with(&s.http, &s.base, &s.auth, i)
                             .await?
                             .map_err(|st| BoxError::from(format!("HTTP {st}")))
                     })
-                    .await;
-                    failed.store(f, Ordering::Relaxed);
-                    n as u64 - f
-                })
-                .await;
-                let after = server.counts().await;
-                log.lock()
-                    .unwrap()
-                    .push(delta(before, after, failed.into_inner(), 0));
-                sample
+                    .await
+                };
+                storm_round(&server, &log, n, storm, || 0).await
             }
         })
     };
@@ -165,20 +167,11 @@ pub(crate) async fn p3(s: &Sizes, report: &mut Report) {
                 client.get_user(0).await.expect("the warm-up call logs in");
                 server.expire_all().await;
                 let logins0 = client.client().stats().logins;
-                let before = server.counts().await;
-                let failed = AtomicU64::new(0);
-                let sample = timed(&server, async {
-                    let f = fan_out(&client, n, 1, |c, i| async move { c.get_user(i).await }).await;
-                    failed.store(f, Ordering::Relaxed);
-                    n as u64 - f
+                let storm = fan_out(&client, n, 1, |c, i| async move { c.get_user(i).await });
+                storm_round(&server, &log, n, storm, || {
+                    client.client().stats().logins - logins0
                 })
-                .await;
-                let after = server.counts().await;
-                let logins = client.client().stats().logins - logins0;
-                log.lock()
-                    .unwrap()
-                    .push(delta(before, after, failed.into_inner(), logins));
-                sample
+                .await
             }
         })
     };
@@ -196,19 +189,8 @@ pub(crate) async fn p3(s: &Sizes, report: &mut Report) {
                 });
                 let _ = get_user_with(&state.http, &state.base, &state.auth, 0).await;
                 server.expire_all().await;
-                let before = server.counts().await;
-                let failed = AtomicU64::new(0);
-                let sample = timed(&server, async {
-                    let f = fan_out(&state, n, 1, |s, i| async move { call_with_relogin(&s, i).await }).await;
-                    failed.store(f, Ordering::Relaxed);
-                    n as u64 - f
-                })
-                .await;
-                let after = server.counts().await;
-                log.lock()
-                    .unwrap()
-                    .push(delta(before, after, failed.into_inner(), 0));
-                sample
+                let storm = fan_out(&state, n, 1, |s, i| async move { call_with_relogin(&s, i).await });
+                storm_round(&server, &log, n, storm, || 0).await
             }
         })
     };
