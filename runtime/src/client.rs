@@ -806,7 +806,7 @@ impl Inner {
                 Ok(b) => b,
                 Err(e) => return Err(Error::transport(e, !idempotent)),
             };
-            let json = parse(&bytes);
+            let json = self.envelope.as_ref().and_then(|_| parse(&bytes));
             return self.open(status, bytes, json);
         }
         let idempotent = req.is_idempotent();
@@ -860,19 +860,11 @@ impl Inner {
                     return Err(Error::transport(e, !idempotent));
                 }
             };
-            if !head_expired && self.envelope.is_none() && !self.expiry.needs_body() {
-                // Nothing reads the body before the caller's type does.
-                if !status.is_success() {
-                    return Err(Error::status_code(status, bytes));
-                }
-                return Ok(Reply::Body(status, bytes));
-            }
-            let json =
-                if head_expired || self.expiry.needs_body() || self.envelope.is_some() || !bytes.is_empty() {
-                    parse(&bytes)
-                } else {
-                    None
-                };
+            // Parsed only when an expiry rule or the envelope reads it;
+            // otherwise the caller's type is decoded straight from the bytes.
+            let json = (head_expired || self.expiry.needs_body() || self.envelope.is_some())
+                .then(|| parse(&bytes))
+                .flatten();
             let expired = head_expired || json.as_ref().is_some_and(|b| self.expiry.matches_body(b));
             if expired {
                 bump(&self.stats.expiries);
@@ -904,28 +896,29 @@ impl Inner {
 
     /// Turns a final reply into the value or a typed error.
     fn open(&self, status: StatusCode, bytes: Bytes, json: Option<Value>) -> Result<Reply, Error> {
-        if !status.is_success() {
-            if let (Some(env), Some(body)) = (&self.envelope, json)
-                && let Err((code, message)) = env.open(body)
-            {
-                return Err(Error::api(status, code, message));
+        let Some(env) = &self.envelope else {
+            if !status.is_success() {
+                return Err(Error::status_code(status, bytes));
             }
-            return Err(Error::status_code(status, bytes));
-        }
+            return Ok(match json {
+                Some(v) => Reply::Value(status, v),
+                // Nothing read the body: the caller's type decodes it.
+                None => Reply::Body(status, bytes),
+            });
+        };
         let value = match json {
             Some(v) => v,
+            None if !status.is_success() => return Err(Error::status_code(status, bytes)),
             None if bytes.is_empty() => Value::Null,
             None => {
                 let e = serde_json::from_slice::<Value>(&bytes).expect_err("parse failed before");
                 return Err(Error::decode(status, e));
             }
         };
-        match &self.envelope {
-            Some(env) => env
-                .open(value)
-                .map(|v| Reply::Value(status, v))
-                .map_err(|(code, message)| Error::api(status, code, message)),
-            None => Ok(Reply::Value(status, value)),
+        match env.open(value) {
+            Ok(v) if status.is_success() => Ok(Reply::Value(status, v)),
+            Ok(_) => Err(Error::status_code(status, bytes)),
+            Err((code, message)) => Err(Error::api(status, code, message)),
         }
     }
 }
