@@ -659,13 +659,7 @@ impl<'de> Deserializer<'de> for NodeDe<'_, '_> {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match &self.node.value {
-            Value::Map(entries) => {
-                let entries = self.entries(entries, None);
-                self.locate(visitor.visit_map(self.map_access(entries)))
-            }
-            _ => Err(self.wrong_kind(&visitor)),
-        }
+        self.mapping(visitor, None)
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -697,13 +691,7 @@ impl<'de> Deserializer<'de> for NodeDe<'_, '_> {
                     visitor.visit_some(self).map_err(|e| e.located(anchor, &path))
                 }
             },
-            _ => match &self.node.value {
-                Value::Map(entries) => {
-                    let entries = self.entries(entries, Some((noun(name), fields)));
-                    self.locate(visitor.visit_map(self.map_access(entries)))
-                }
-                _ => Err(self.wrong_kind(&visitor)),
-            },
+            _ => self.mapping(visitor, Some((noun(name), fields))),
         }
     }
 
@@ -749,6 +737,22 @@ impl<'de> NodeDe<'_, '_> {
             Value::Int(n) => self.locate(visitor.visit_i64(n)),
             Value::UInt(n) => self.locate(visitor.visit_u64(n)),
             Value::Float(n) => self.locate(visitor.visit_f64(n)),
+            _ => Err(self.wrong_kind(&visitor)),
+        }
+    }
+
+    /// A mapping for a map (`known` is `None`) or a struct (its noun and
+    /// field names, so unknown keys are reported).
+    fn mapping<V: Visitor<'de>>(
+        self,
+        visitor: V,
+        known: Option<(&str, &[&str])>,
+    ) -> Result<V::Value, DeError> {
+        match &self.node.value {
+            Value::Map(entries) => {
+                let entries = self.entries(entries, known);
+                self.locate(visitor.visit_map(self.map_access(entries)))
+            }
             _ => Err(self.wrong_kind(&visitor)),
         }
     }
