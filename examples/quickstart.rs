@@ -7,8 +7,8 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use seamless::token_client;
-use seamless_testkit::{Backend, Protocol};
+use seamless_sdk::token_client;
+use seamless_sdk_testkit::{Backend, Protocol};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -31,7 +31,7 @@ pub struct User {
 pub trait Seed {
     /// Fetch one user.
     #[get("/api/users/{id}")]
-    async fn get_user(&self, id: u64) -> Result<User, seamless::Error>;
+    async fn get_user(&self, id: u64) -> Result<User, seamless_sdk::Error>;
 }
 
 const CALLS: u64 = 100;

@@ -41,8 +41,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use seamless::token_client;
-use seamless_testkit::{Backend, Protocol};
+use seamless_sdk::token_client;
+use seamless_sdk_testkit::{Backend, Protocol};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize)]
@@ -75,11 +75,11 @@ pub struct Order {
 pub trait Seed {
     /// Fetch one user (idempotent: replayed after a dropped connection).
     #[get("/api/users/{id}")]
-    async fn get_user(&self, id: u64) -> Result<User, seamless::Error>;
+    async fn get_user(&self, id: u64) -> Result<User, seamless_sdk::Error>;
 
     /// Place an order (not idempotent: never replayed once it may have run).
     #[post("/api/orders")]
-    async fn create_order(&self, #[body] order: &NewOrder) -> Result<Order, seamless::Error>;
+    async fn create_order(&self, #[body] order: &NewOrder) -> Result<Order, seamless_sdk::Error>;
 }
 
 const USAGE: &str = "usage: soak [--calls N] [--concurrency N] [--chains N] [--seed N] \
@@ -187,7 +187,7 @@ impl Tally {
 }
 
 /// The kind of a typed error, as the `is_*` queries tell it.
-fn kind(e: &seamless::Error) -> &'static str {
+fn kind(e: &seamless_sdk::Error) -> &'static str {
     if e.is_outcome_unknown() {
         "outcome-unknown"
     } else if e.is_expired() {

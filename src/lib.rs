@@ -6,22 +6,22 @@
 //! re-exports the runtime ([`Client`], [`Request`], the protocol settings
 //! and the token stores).
 
-pub use seamless_runtime::{
+pub use seamless_sdk_runtime::{
     BoxFuture, ChainStatus, Client, ClientBuilder, Encoding, Envelope, Error, Expiry, ExpiryRule, FileStore,
     JsonPath, Lifetime, Login, LoginContext, LoginError, LoginFlow, LoginFn, MAX_REPLAYS_LIMIT, MemoryStore,
     Placement, Request, Secret, Session, Stats, StoredSession, TokenSource, TokenStore, login_fn,
 };
 
-pub use seamless_macros::token_client;
+pub use seamless_sdk_macros::token_client;
 
 /// Items generated code reaches through; not a public API.
 ///
 /// Generated SDKs and `#[token_client]` expansions name everything through
-/// here, so they need `seamless` as their only dependency and always agree
+/// here, so they need `seamless-sdk` as their only dependency and always agree
 /// with it on the versions of `serde`, `serde_json` and `http`.
 #[doc(hidden)]
 pub mod __private {
-    pub use seamless_runtime::{http, path_segment, reqwest, serde_json};
-    /// With `derive`: generated types use `#[serde(crate = "::seamless::__private::serde")]`.
+    pub use seamless_sdk_runtime::{http, path_segment, reqwest, serde_json};
+    /// With `derive`: generated types use `#[serde(crate = "::seamless_sdk::__private::serde")]`.
     pub use serde;
 }

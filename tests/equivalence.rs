@@ -5,16 +5,16 @@
 
 use std::convert::Infallible;
 
-use seamless_testkit::{Backend, Protocol};
+use seamless_sdk_testkit::{Backend, Protocol};
 
 mod from_yaml {
     /// From the YAML front end; the struct takes the trait's name.
-    #[seamless::token_client(spec = "specs/imi_mini.yaml")]
+    #[seamless_sdk::token_client(spec = "specs/imi_mini.yaml")]
     pub trait ImiMiniClient {}
 }
 
 mod from_trait {
-    use seamless::token_client;
+    use seamless_sdk::token_client;
 
     // The YAML spec declares its types; the trait uses the same ones.
     pub use super::from_yaml::{NewOrder, Order, Pong, Profile, ProfilePatch, Status, User};
@@ -33,23 +33,26 @@ mod from_trait {
     pub trait ImiMiniClient {
         /// Fetch one user.
         #[get("/api/users/{id}")]
-        async fn get_user(&self, id: u64) -> Result<User, seamless::Error>;
+        async fn get_user(&self, id: u64) -> Result<User, seamless_sdk::Error>;
 
         /// Check that the session works.
         #[get("/api/ping")]
-        async fn ping(&self) -> Result<Pong, seamless::Error>;
+        async fn ping(&self) -> Result<Pong, seamless_sdk::Error>;
 
         /// Send any JSON and get it back.
         #[post("/api/echo")]
-        async fn echo(&self, #[body] body: &serde_json::Value) -> Result<serde_json::Value, seamless::Error>;
+        async fn echo(
+            &self,
+            #[body] body: &serde_json::Value,
+        ) -> Result<serde_json::Value, seamless_sdk::Error>;
 
         /// Place an order. Not idempotent, so it is never replayed after a transport error.
         #[post("/api/orders")]
-        async fn create_order(&self, #[body] body: &NewOrder) -> Result<Order, seamless::Error>;
+        async fn create_order(&self, #[body] body: &NewOrder) -> Result<Order, seamless_sdk::Error>;
 
         /// Always answers with an application error.
         #[get("/api/fail")]
-        async fn fail(&self) -> Result<serde_json::Value, seamless::Error>;
+        async fn fail(&self) -> Result<serde_json::Value, seamless_sdk::Error>;
 
         /// A user's profile.
         #[get("/api/users/{user_id}/profile")]
@@ -61,17 +64,17 @@ mod from_trait {
             #[query]
             fields: Option<String>,
             #[header("X-Trace-Id")] x_trace_id: Option<String>,
-        ) -> Result<Profile, seamless::Error>;
+        ) -> Result<Profile, seamless_sdk::Error>;
 
         /// Change the caller's profile.
         #[patch("/api/profile")]
         #[idempotent]
-        async fn update_profile(&self, #[body] patch: &ProfilePatch) -> Result<Profile, seamless::Error>;
+        async fn update_profile(&self, #[body] patch: &ProfilePatch) -> Result<Profile, seamless_sdk::Error>;
 
         /// Every account state, a public endpoint.
         #[get("/api/statuses")]
         #[no_auth]
-        async fn list_statuses(&self) -> Result<Vec<Status>, seamless::Error>;
+        async fn list_statuses(&self) -> Result<Vec<Status>, seamless_sdk::Error>;
     }
 }
 

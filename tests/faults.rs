@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{User, within};
-use seamless::{Client, Error, FileStore, MemoryStore, Placement, Request, StoredSession, TokenStore};
-use seamless_testkit::{Backend, Protocol, StatusCode};
+use seamless_sdk::{Client, Error, FileStore, MemoryStore, Placement, Request, StoredSession, TokenStore};
+use seamless_sdk_testkit::{Backend, Protocol, StatusCode};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------- helpers
@@ -724,7 +724,7 @@ async fn f14_a_reuse_revoked_session_family_costs_one_relogin_no_loop_and_a_refu
  {
     let log = common::LogBuffer::default();
     let _capture = log.capture();
-    let outsider = seamless::__private::reqwest::Client::new();
+    let outsider = seamless_sdk::__private::reqwest::Client::new();
 
     // Seed: an outsider replays a spent token; the server revokes the family.
     let backend = Backend::start(Protocol::Seed).await;
@@ -873,8 +873,8 @@ async fn f16_pooled_connections_closed_by_server_keep_alive_cost_no_token_and_no
     // client closes first and the server never closes under a request.
     let backend = Backend::start(Protocol::Seed).await;
     backend.keep_alive(Duration::from_secs(2));
-    let http = seamless::__private::reqwest::Client::builder()
-        .retry(seamless::__private::reqwest::retry::never())
+    let http = seamless_sdk::__private::reqwest::Client::builder()
+        .retry(seamless_sdk::__private::reqwest::retry::never())
         .pool_idle_timeout(Duration::from_millis(10))
         .build()
         .unwrap();
@@ -1001,7 +1001,7 @@ async fn f17_chain_status_and_failed_or_cooling_down_login_errors_print_no_token
 fn hostile(spec: String) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
     let worker = std::thread::spawn(move || {
-        let result = seamless_codegen::yaml::load(&spec, "hostile.yaml");
+        let result = seamless_sdk_codegen::yaml::load(&spec, "hostile.yaml");
         let _ = tx.send(result.map(|_| ()).map_err(|d| {
             assert!(d.has_errors(), "an Err without an error:\n{d}");
             d.items[0].message.clone()
@@ -1045,7 +1045,7 @@ async fn f19_no_grace_window_is_assumed_storms_across_expiries_with_rotation_nev
     // at once, counts as reuse. So a zero below proves the client never
     // relied on one.
     let backend = Backend::start(Protocol::Seed).await;
-    let raw = seamless::__private::reqwest::Client::new();
+    let raw = seamless_sdk::__private::reqwest::Client::new();
     let login = raw
         .post(format!("{}/v1/api/imiMini/login", backend.url()))
         .json(&json!({"code": backend.valid_code()}))

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{User, within};
-use seamless::{Client, FileStore, Request, StoredSession, TokenStore};
-use seamless_testkit::{Backend, Protocol};
+use seamless_sdk::{Client, FileStore, Request, StoredSession, TokenStore};
+use seamless_sdk_testkit::{Backend, Protocol};
 use serde_json::{Value, json};
 
 async fn all_ok(client: &Arc<Client>, ids: std::ops::Range<u64>) -> usize {

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::within;
-use seamless::__private::http::{Method, StatusCode};
-use seamless::{LoginError, Placement, Request, Session, login_fn};
-use seamless_testkit::{Backend, Protocol};
+use seamless_sdk::__private::http::{Method, StatusCode};
+use seamless_sdk::{LoginError, Placement, Request, Session, login_fn};
+use seamless_sdk_testkit::{Backend, Protocol};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -214,6 +214,6 @@ async fn a_bad_configuration_is_reported_when_building() {
     assert!(err.is_builder(), "{err:?}");
     let msg = err.to_string();
     assert!(msg.contains("chains") && msg.contains("max_replays"), "{msg}");
-    let err = seamless::Client::builder("not a url").build().unwrap_err();
+    let err = seamless_sdk::Client::builder("not a url").build().unwrap_err();
     assert!(err.to_string().contains("no login configured"), "{err}");
 }

@@ -76,9 +76,9 @@ use std::time::{Duration, Instant};
 use common::User;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-use seamless::__private::reqwest;
-use seamless::{ChainStatus, Client, Error, Request};
-use seamless_testkit::{Backend, Counters};
+use seamless_sdk::__private::reqwest;
+use seamless_sdk::{ChainStatus, Client, Error, Request};
+use seamless_sdk_testkit::{Backend, Counters};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
@@ -615,7 +615,7 @@ struct Batch {
     calls_before: u64,
     cancelled_before: u64,
     counters: Counters,
-    stats: seamless::Stats,
+    stats: seamless_sdk::Stats,
     chains: Vec<ChainStatus>,
     armed: Armed,
     expire_mid: bool,
@@ -630,7 +630,7 @@ impl Batch {
         &self,
         case: &Case,
         end: &Counters,
-        stats: &seamless::Stats,
+        stats: &seamless_sdk::Stats,
         done: &[Done],
     ) -> Result<(), String> {
         let c0 = &self.counters;

@@ -7,7 +7,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use seamless::{MemoryStore, Request, StoredSession, TokenStore};
+use seamless_sdk::{MemoryStore, Request, StoredSession, TokenStore};
 use serde_json::{Value, json};
 
 /// Remembers every token that reached the store: by invariant 8 that is

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{User, within};
-use seamless::Client;
-use seamless_testkit::{Backend, Protocol};
+use seamless_sdk::Client;
+use seamless_sdk_testkit::{Backend, Protocol};
 
 const CALLS: u64 = 1_000;
 

@@ -32,6 +32,18 @@ mod report;
 mod rows;
 mod server;
 
+/// The generated SDKs the rows call: `sdk-tests`' committed snapshots,
+/// through symlinks in `src/snapshots/` rather than a dependency on that
+/// unpublished crate, which `cargo package --workspace` could not resolve.
+#[path = "snapshots"]
+#[allow(dead_code, unreachable_pub)]
+mod sdk_tests {
+    #[rustfmt::skip]
+    pub mod bearer_api;
+    #[rustfmt::skip]
+    pub mod imi_mini;
+}
+
 use std::process::ExitCode;
 
 #[global_allocator]

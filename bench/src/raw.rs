@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
+use crate::sdk_tests::{bearer_api, imi_mini};
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
-use seamless_sdk_tests::{bearer_api, imi_mini};
-use seamless_testkit::{BEARER_PASSWORD, BEARER_USERNAME};
+use seamless_sdk_testkit::{BEARER_PASSWORD, BEARER_USERNAME};
 use serde::Deserialize;
 use serde_json::json;
 

@@ -4,7 +4,7 @@
 use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
-use seamless_testkit::{Backend, Protocol};
+use seamless_sdk_testkit::{Backend, Protocol};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};

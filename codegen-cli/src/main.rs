@@ -80,14 +80,14 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<ExitCode, String> {
     match command {
         Command::Schema => {
-            let schema = seamless_codegen::schema();
+            let schema = seamless_sdk_codegen::schema();
             let text = serde_json::to_string_pretty(&schema).map_err(|e| e.to_string())?;
             println!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { spec } => {
             let (source, file) = read(&spec)?;
-            match seamless_codegen::load(&source, &file) {
+            match seamless_sdk_codegen::load(&source, &file) {
                 Ok((api, warnings)) => {
                     render::diagnostics(&warnings);
                     eprintln!(
@@ -114,7 +114,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             force,
         } => {
             let (source, file) = read(&spec)?;
-            let (api, warnings) = match seamless_codegen::load(&source, &file) {
+            let (api, warnings) = match seamless_sdk_codegen::load(&source, &file) {
                 Ok(loaded) => loaded,
                 Err(problems) => {
                     render::diagnostics(&problems);

@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
-use seamless_codegen::{Diagnostics, Severity};
+use seamless_sdk_codegen::{Diagnostics, Severity};
 
 const ERROR: Style = AnsiColor::Red.on_default().bold();
 const WARNING: Style = AnsiColor::Yellow.on_default().bold();

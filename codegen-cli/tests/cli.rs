@@ -107,7 +107,7 @@ fn generate_writes_a_crate_and_never_clobbers_a_foreign_manifest() {
     assert!(o.status.success(), "{}", stderr(&o));
     let manifest = std::fs::read_to_string(out.join("Cargo.toml")).unwrap();
     assert!(
-        manifest.contains("name = \"imi_mini\"") && manifest.contains("seamless = "),
+        manifest.contains("name = \"imi_mini\"") && manifest.contains("seamless-sdk = "),
         "{manifest}"
     );
     assert!(out.join("src/lib.rs").exists());

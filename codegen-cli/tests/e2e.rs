@@ -1,5 +1,5 @@
 //! End to end: `seamless generate` writes the seed spec's SDK crate, the
-//! crate builds on its own (depending only on `seamless`), and its typed
+//! crate builds on its own (depending only on `seamless-sdk`), and its typed
 //! methods survive an expiry storm against the loopback testkit with one
 //! login and no token reuse.
 
@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use imi_mini::ImiMiniClient;
-use seamless_testkit::{Backend, Protocol};
+use seamless_sdk_testkit::{Backend, Protocol};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typed_methods_through_an_expiry_storm() {
@@ -73,7 +73,7 @@ fn generated_seed_crate_builds_alone_and_survives_an_expiry_storm() {
     // What a user adds to test their SDK: the testkit and tokio.
     let mut manifest = std::fs::read_to_string(out.join("Cargo.toml")).unwrap();
     manifest.push_str(&format!(
-        "\n[dev-dependencies]\nseamless-testkit = {{ path = {:?} }}\ntokio = {{ version = \"1\", features = [\"rt-multi-thread\", \"macros\"] }}\n",
+        "\n[dev-dependencies]\nseamless-sdk-testkit = {{ path = {:?} }}\ntokio = {{ version = \"1\", features = [\"rt-multi-thread\", \"macros\"] }}\n",
         root.join("testkit")
     ));
     std::fs::write(out.join("Cargo.toml"), manifest).unwrap();

@@ -1,7 +1,7 @@
 //! A 1,000-endpoint spec through the whole pipeline (read, parse, validate,
 //! emit, format). The time is printed, never asserted (shared machines are
 //! noisy); the output size per endpoint is deterministic and is asserted.
-//! For the release figure: `cargo test --release -p seamless-cli --test scale -- --nocapture`.
+//! For the release figure: `cargo test --release -p seamless-sdk-cli --test scale -- --nocapture`.
 
 use std::process::Command;
 use std::time::Instant;
@@ -10,7 +10,7 @@ use std::time::Instant;
 fn a_thousand_endpoints_generate_lean_code() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("big.yaml");
-    std::fs::write(&spec, seamless_codegen::scale::spec_with_endpoints(1000)).unwrap();
+    std::fs::write(&spec, seamless_sdk_codegen::scale::spec_with_endpoints(1000)).unwrap();
     let start = Instant::now();
     let o = Command::new(env!("CARGO_BIN_EXE_seamless"))
         .args(["generate", "--stdout"])

@@ -7,7 +7,7 @@
 //! (which hands them to the compiler beside the user's items), so:
 //!
 //! - every path is absolute, and the runtime, `serde` and `serde_json` are
-//!   reached through `::seamless` (`Client`, `Request`…) and its hidden
+//!   reached through `::seamless_sdk` (`Client`, `Request`…) and its hidden
 //!   `__private` module: a generated SDK needs one dependency, and no `use`
 //!   can clash with the user's items;
 //! - locals never shadow an argument; generic parameters are only used
@@ -54,11 +54,15 @@ fn client(api: &Api) -> TokenStream {
         Some(doc) => rust::lines(Some(doc)).into_iter().map(str::to_owned).collect(),
         None => vec![format!("A client for the `{}` API.", api.name)],
     };
-    let doc = rust::doc_attrs(doc.into_iter().chain([
-        String::new(),
-        "Every call goes through a [`seamless::Client`], which keeps the session token valid:".to_owned(),
-        "it logs in once however many calls find the token expired, and replays them.".to_owned(),
-    ]));
+    let doc =
+        rust::doc_attrs(
+            doc.into_iter().chain([
+                String::new(),
+                "Every call goes through a [`seamless_sdk::Client`], which keeps the session token valid:"
+                    .to_owned(),
+                "it logs in once however many calls find the token expired, and replays them.".to_owned(),
+            ]),
+        );
     let base_url = api.base_url.as_deref().map(|url| {
         let url = rust::lit(url);
         quote! {
@@ -72,7 +76,7 @@ fn client(api: &Api) -> TokenStream {
         #doc
         #[derive(::core::clone::Clone, ::core::fmt::Debug)]
         pub struct #name {
-            client: ::seamless::Client,
+            client: ::seamless_sdk::Client,
         }
 
         impl #name {
@@ -82,13 +86,13 @@ fn client(api: &Api) -> TokenStream {
 
             /// Wraps a client configured by hand; it must speak this API's token protocol.
             #[must_use]
-            pub fn from_client(client: ::seamless::Client) -> Self {
+            pub fn from_client(client: ::seamless_sdk::Client) -> Self {
                 Self { client }
             }
 
             /// The underlying client (its stats, its base URL).
             #[must_use]
-            pub fn client(&self) -> &::seamless::Client {
+            pub fn client(&self) -> &::seamless_sdk::Client {
                 &self.client
             }
 

@@ -176,7 +176,7 @@ pub struct Envelope {
 pub enum Login {
     /// A declarative login request.
     Flow(LoginFlow),
-    /// The user supplies a `seamless::Login` implementation when building the client.
+    /// The user supplies a `seamless_sdk::Login` implementation when building the client.
     Custom,
 }
 

@@ -2,7 +2,7 @@
 //! and, beside it, `<what-is-wrong>.expected` holding the exact diagnostics
 //! `load` reports (`file:line:column: error: message (at path)`).
 //!
-//! `SEAMLESS_BLESS=1 cargo test -p seamless-codegen --test bad_specs`
+//! `SEAMLESS_BLESS=1 cargo test -p seamless-sdk-codegen --test bad_specs`
 //! rewrites the `.expected` files from the current output.
 
 use std::path::Path;
@@ -28,7 +28,7 @@ fn every_bad_spec_reports_exactly_its_expected_diagnostics() {
     for name in &names {
         let source = std::fs::read_to_string(dir.join(format!("{name}.yaml"))).expect("readable fixture");
         let file = format!("{name}.yaml");
-        let actual = match seamless_codegen::load(&source, &file) {
+        let actual = match seamless_sdk_codegen::load(&source, &file) {
             Ok((_, warnings)) => {
                 failures.push(format!("{name}: loaded without an error (warnings: {warnings})"));
                 continue;

@@ -5,9 +5,9 @@
 mod emit_models;
 
 use emit_models::{bearer, query_custom, seed};
-use seamless_codegen::emit;
-use seamless_codegen::emit::reachable_types;
-use seamless_codegen::model::Api;
+use seamless_sdk_codegen::emit;
+use seamless_sdk_codegen::emit::reachable_types;
+use seamless_sdk_codegen::model::Api;
 
 fn format(api: &Api) -> String {
     let file: syn::File = syn::parse2(emit(api)).expect("the output parses as a Rust file");
@@ -92,7 +92,7 @@ fn fields_carry_renames_options_docs_and_serde_crate() {
         "#[serde(\n        rename = \"type\",\n        default,\n        skip_serializing_if = \"::core::option::Option::is_none\"\n    )]\n    pub kind: ::core::option::Option<Status>,",
         "#[serde(default, skip_serializing_if = \"::core::option::Option::is_none\")]\n    pub tags: ::core::option::Option<::std::vec::Vec<::std::string::String>>,",
         "pub scores: ::std::collections::BTreeMap<::std::string::String, f64>,",
-        "pub extra: ::seamless::__private::serde_json::Value,",
+        "pub extra: ::seamless_sdk::__private::serde_json::Value,",
     ] {
         assert!(has(note, want), "missing {want:?} in\n{note}");
     }
@@ -100,7 +100,7 @@ fn fields_carry_renames_options_docs_and_serde_crate() {
     assert!(!has(user, "rename"), "{user}");
     assert!(has(&src, "/// A user of the mini program.\n#[derive("), "{src}");
     assert_eq!(
-        src.matches("#[serde(crate = \"::seamless::__private::serde\")]")
+        src.matches("#[serde(crate = \"::seamless_sdk::__private::serde\")]")
             .count(),
         5
     );
@@ -161,18 +161,18 @@ fn methods_build_the_request_from_their_arguments() {
         "{get_user}"
     );
     assert!(
-        has(get_user, "let id = ::seamless::__private::path_segment(id)?;"),
+        has(get_user, "let id = ::seamless_sdk::__private::path_segment(id)?;"),
         "{get_user}"
     );
     assert!(
         has(
             get_user,
-            "::seamless::Request::get(::std::format!(\"/api/users/{id}\"))"
+            "::seamless_sdk::Request::get(::std::format!(\"/api/users/{id}\"))"
         ),
         "{get_user}"
     );
     assert!(
-        has(get_user, "-> ::core::result::Result<User, ::seamless::Error>"),
+        has(get_user, "-> ::core::result::Result<User, ::seamless_sdk::Error>"),
         "{get_user}"
     );
 
@@ -205,13 +205,13 @@ fn methods_build_the_request_from_their_arguments() {
     let record = item(&src, "pub async fn record(");
     assert!(has(record, "body: &[NewOrder]"), "{record}");
     assert!(
-        has(record, "-> ::core::result::Result<(), ::seamless::Error>"),
+        has(record, "-> ::core::result::Result<(), ::seamless_sdk::Error>"),
         "{record}"
     );
     assert!(has(record, "IgnoredAny"), "{record}");
 
     let ping = item(&src, "pub async fn ping(");
-    assert!(has(ping, "::seamless::Request::get(\"/api/ping\")"), "{ping}");
+    assert!(has(ping, "::seamless_sdk::Request::get(\"/api/ping\")"), "{ping}");
 }
 
 #[test]
@@ -236,14 +236,14 @@ fn the_seed_builder_applies_the_whole_auth_section() {
     let src = format(&seed());
     let builder = item(&src, "pub fn builder");
     for want in [
-        "pub fn builder<F, Fut, E>(\n        base_url: impl ::core::convert::Into<::std::string::String>,\n        code: F,\n    ) -> ::seamless::ClientBuilder",
+        "pub fn builder<F, Fut, E>(\n        base_url: impl ::core::convert::Into<::std::string::String>,\n        code: F,\n    ) -> ::seamless_sdk::ClientBuilder",
         "F: ::core::ops::Fn() -> Fut + ::core::marker::Send + ::core::marker::Sync + 'static,",
-        ".placement(::seamless::Placement::header(\"B-T\"))",
-        ".lifetime(::seamless::Lifetime::single_use(\"B-T\"))",
-        ".expiry(::seamless::Expiry::none().or_body_field(\"code\", [408]))",
-        "::seamless::Envelope::new(\"code\").success([200]).data(\"data\").message(\"msg\")",
-        "::seamless::LoginFlow::new(\n                    ::seamless::__private::http::Method::POST,\n                    \"/v1/api/imiMini/login\",\n                )",
-        ".encoding(::seamless::Encoding::Json)",
+        ".placement(::seamless_sdk::Placement::header(\"B-T\"))",
+        ".lifetime(::seamless_sdk::Lifetime::single_use(\"B-T\"))",
+        ".expiry(::seamless_sdk::Expiry::none().or_body_field(\"code\", [408]))",
+        "::seamless_sdk::Envelope::new(\"code\").success([200]).data(\"data\").message(\"msg\")",
+        "::seamless_sdk::LoginFlow::new(\n                    ::seamless_sdk::__private::http::Method::POST,\n                    \"/v1/api/imiMini/login\",\n                )",
+        ".encoding(::seamless_sdk::Encoding::Json)",
         ".code(\"code\", code)",
         ".token_from_header(\"B-T\")",
     ] {
@@ -262,15 +262,15 @@ fn the_bearer_builder_takes_secrets_and_sets_every_knob() {
     let src = format(&bearer());
     let builder = item(&src, "pub fn builder");
     for want in [
-        "password: impl ::core::convert::Into<::seamless::Secret>,",
-        ".placement(::seamless::Placement::Bearer)",
-        ".lifetime(::seamless::Lifetime::Reusable)",
-        ".expiry(::seamless::Expiry::none().or_status([401]))",
+        "password: impl ::core::convert::Into<::seamless_sdk::Secret>,",
+        ".placement(::seamless_sdk::Placement::Bearer)",
+        ".lifetime(::seamless_sdk::Lifetime::Reusable)",
+        ".expiry(::seamless_sdk::Expiry::none().or_status([401]))",
         ".chains(2)",
         ".max_replays(3)",
         ".login_timeout(::core::time::Duration::from_secs(5))",
         ".request_timeout(::core::option::Option::Some(::core::time::Duration::from_millis(10500)))",
-        ".encoding(::seamless::Encoding::Form)",
+        ".encoding(::seamless_sdk::Encoding::Form)",
         ".field(\"grant_type\", \"password\")",
         ".field(\"username\", \"u\")",
         ".secret_field(\"password\", password)",
@@ -305,13 +305,13 @@ fn the_query_builder_takes_a_custom_login_and_every_expiry_rule() {
     let src = format(&query_custom());
     let builder = item(&src, "pub fn builder");
     for want in [
-        "login: impl ::seamless::Login,",
+        "login: impl ::seamless_sdk::Login,",
         ".login(login)",
-        ".placement(::seamless::Placement::query(\"access_token\"))",
+        ".placement(::seamless_sdk::Placement::query(\"access_token\"))",
         ".or_body_field(\"errcode\", [40001, 42001])",
         ".or_body_field(\n",
-        "::seamless::__private::serde_json::Value::from(\"expired\")",
-        "::seamless::__private::serde_json::Value::from(1i64)",
+        "::seamless_sdk::__private::serde_json::Value::from(\"expired\")",
+        "::seamless_sdk::__private::serde_json::Value::from(1i64)",
         ".or_header(\"X-Token-Expired\", ::core::option::Option::None)",
         ".or_header(\"X-Auth\", ::core::option::Option::Some(\"stale\"))",
         ".or_status([401, 403])",

@@ -1,6 +1,6 @@
 //! Proof that the emitted code compiles without a warning (rustc and clippy)
 //! and works: the seed model's client is written into a throwaway crate
-//! under the temp dir, which depends on `seamless` alone and calls every
+//! under the temp dir, which depends on `seamless-sdk` alone and calls every
 //! generated method against the testkit's seed backend.
 //!
 //! It builds a crate and its dependency tree, in `target/e2e`, which the
@@ -11,7 +11,7 @@ mod emit_models;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const LIB_HEADER: &str = r#"//! The seed model's client, as `seamless_codegen::emit` writes it.
+const LIB_HEADER: &str = r#"//! The seed model's client, as `seamless_sdk_codegen::emit` writes it.
 #![deny(warnings, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
 "#;
@@ -21,7 +21,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use emit_e2e::{ImiMiniClient, NewOrder, Note, Order, Status, User};
-use seamless_testkit::{Backend, Protocol};
+use seamless_sdk_testkit::{Backend, Protocol};
 
 fn client(backend: &Backend) -> ImiMiniClient {
     let codes = backend.seed_code_provider();
@@ -151,10 +151,10 @@ edition = "2024"
 publish = false
 
 [dependencies]
-seamless = {{ path = "{ws}" }}
+seamless-sdk = {{ path = "{ws}" }}
 
 [dev-dependencies]
-seamless-testkit = {{ path = "{ws}/testkit" }}
+seamless-sdk-testkit = {{ path = "{ws}/testkit" }}
 serde_json = "1"
 tokio = {{ version = "1", features = ["macros", "rt-multi-thread"] }}
 
@@ -163,9 +163,9 @@ tokio = {{ version = "1", features = ["macros", "rt-multi-thread"] }}
         ws = workspace.display()
     );
     let (seed, bearer, query) = (
-        seamless_codegen::emit(&emit_models::seed()),
-        seamless_codegen::emit(&emit_models::bearer()),
-        seamless_codegen::emit(&emit_models::query_custom()),
+        seamless_sdk_codegen::emit(&emit_models::seed()),
+        seamless_sdk_codegen::emit(&emit_models::bearer()),
+        seamless_sdk_codegen::emit(&emit_models::query_custom()),
     );
     // The other models only need to compile: the bearer one beside items
     // that shadow every prelude name it could lean on, as a macro expansion

@@ -7,8 +7,8 @@ mod emit_models;
 use std::time::{Duration, Instant};
 
 use emit_models::*;
-use seamless_codegen::emit;
-use seamless_codegen::model::{Api, HttpMethod, TypeRef};
+use seamless_sdk_codegen::emit;
+use seamless_sdk_codegen::model::{Api, HttpMethod, TypeRef};
 
 /// 250 resources, each with two types and four endpoints (get with an
 /// optional query parameter, list, create with a body, delete) on the

@@ -1,7 +1,7 @@
 //! The fuzz corpus as a stable-toolchain regression test: every input the
 //! `spec` fuzz target kept (`fuzz/corpus/spec`) and every crash it once
 //! found, fixed since (`fuzz/regressions`), goes through the target's own
-//! body, [`seamless_codegen::fuzz_one`], and must end without a panic within
+//! body, [`seamless_sdk_codegen::fuzz_one`], and must end without a panic within
 //! a hang guard. See `fuzz/README.md`.
 
 use std::path::{Path, PathBuf};
@@ -44,7 +44,7 @@ fn replay(files: Vec<PathBuf>) {
                     return;
                 }
                 let start = Instant::now();
-                let outcome = std::panic::catch_unwind(|| seamless_codegen::fuzz_one(&bytes));
+                let outcome = std::panic::catch_unwind(|| seamless_sdk_codegen::fuzz_one(&bytes));
                 if tx.send((path, Some((outcome.is_ok(), start.elapsed())))).is_err() {
                     return;
                 }

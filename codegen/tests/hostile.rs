@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use seamless_codegen::{Severity, load};
+use seamless_sdk_codegen::{Severity, load};
 
 const HANG_GUARD: Duration = Duration::from_secs(5);
 
@@ -186,7 +186,7 @@ fn a_chain_of_five_thousand_types_loads_quickly() {
     assert!(start.elapsed() < HANG_GUARD, "took {:?}", start.elapsed());
     let (api, _) = result.expect("a chain of types is a valid spec");
     let start = Instant::now();
-    let _ = seamless_codegen::emit(&api);
+    let _ = seamless_sdk_codegen::emit(&api);
     assert!(
         start.elapsed() < HANG_GUARD,
         "emitting took {:?}",
@@ -203,7 +203,7 @@ fn ends_quickly(source: &str) -> Result<String, String> {
     match result {
         Ok((api, d)) => {
             let start = Instant::now();
-            let _ = seamless_codegen::emit(&api);
+            let _ = seamless_sdk_codegen::emit(&api);
             assert!(
                 start.elapsed() < HANG_GUARD,
                 "emitting took {:?}",

@@ -4,16 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use seamless_codegen::model::{
+use seamless_sdk_codegen::model::{
     Encoding, ExpiryRule, HttpMethod, Lifetime, Login, ParamKind, Placement, TokenSource, TypeKind, TypeRef,
 };
-use seamless_codegen::{Diagnostics, load};
+use seamless_sdk_codegen::{Diagnostics, load};
 
 fn specs_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs")
 }
 
-fn load_spec(name: &str) -> seamless_codegen::model::Api {
+fn load_spec(name: &str) -> seamless_sdk_codegen::model::Api {
     let path = specs_dir().join(name);
     let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     match load(&source, name) {
@@ -201,7 +201,7 @@ fn the_bearer_and_query_specs_lower_to_their_protocols() {
 
 #[test]
 fn the_schema_describes_the_format() {
-    let schema = seamless_codegen::schema();
+    let schema = seamless_sdk_codegen::schema();
     assert_eq!(schema["title"], "seamless API spec");
     let required = schema["required"].as_array().expect("required keys");
     for key in ["name", "auth", "endpoints"] {
@@ -222,7 +222,7 @@ fn the_schema_describes_the_format() {
 
 #[test]
 fn a_thousand_endpoint_spec_loads() {
-    let source = seamless_codegen::scale::spec_with_endpoints(1000);
+    let source = seamless_sdk_codegen::scale::spec_with_endpoints(1000);
     let start = Instant::now();
     let result = load(&source, "big.yaml");
     let elapsed = start.elapsed();

@@ -1,12 +1,12 @@
 //! The model-level checks work on a model built by hand, as the
 //! `#[token_client]` front end will build it: no YAML involved.
 
-use seamless_codegen::model::{
+use seamless_sdk_codegen::model::{
     Api, Auth, Body, Endpoint, ExpiryRule, Field, HttpMethod, Lifetime, Login, Origin, Param, ParamKind,
     Placement, TypeDef, TypeKind, TypeRef,
 };
-use seamless_codegen::validate::validate;
-use seamless_codegen::{Severity, load};
+use seamless_sdk_codegen::validate::validate;
+use seamless_sdk_codegen::{Severity, load};
 
 fn auth() -> Auth {
     Auth {

@@ -2,7 +2,7 @@
 //! `client`, `doc`, `base_url`, `spec`) as attribute arguments.
 
 use proc_macro2::Span;
-use seamless_codegen::model::{
+use seamless_sdk_codegen::model::{
     Auth, Encoding, Envelope, ExpiryRule, HttpMethod, Lifetime, Login, LoginFlow, Origin, Placement,
     RefreshGrant, TokenSource,
 };

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
-use seamless_codegen::model::{Api, Origin};
-use seamless_codegen::{Severity, validate};
+use seamless_sdk_codegen::model::{Api, Origin};
+use seamless_sdk_codegen::{Severity, validate};
 use syn::ItemTrait;
 use syn::spanned::Spanned;
 
@@ -28,7 +28,7 @@ pub(crate) fn token_client(args: TokenStream, input: TokenStream) -> TokenStream
     let (api, spec_include, struct_name, errs) = model(args, &item);
     match api {
         Some(api) if errs.is_empty() => {
-            let code = seamless_codegen::emit(&api);
+            let code = seamless_sdk_codegen::emit(&api);
             quote! { #spec_include #code }
         }
         _ => {
@@ -153,7 +153,7 @@ fn from_spec(
     };
     let full_str = full.to_string_lossy().into_owned();
     let include = quote! { const _: &str = ::core::include_str!(#full_str); };
-    match seamless_codegen::load(&source, &rel) {
+    match seamless_sdk_codegen::load(&source, &rel) {
         Ok((mut api, _warnings)) => {
             api.client = client.0.clone();
             if let Some(n) = &a.name {
@@ -214,15 +214,15 @@ fn skeleton(item: &ItemTrait, client: &(String, Span)) -> TokenStream {
     quote! {
         #[derive(::core::clone::Clone, ::core::fmt::Debug)]
         #vis struct #name {
-            client: ::seamless::Client,
+            client: ::seamless_sdk::Client,
         }
         impl #name {
             /// Wraps a client.
-            pub fn from_client(client: ::seamless::Client) -> Self {
+            pub fn from_client(client: ::seamless_sdk::Client) -> Self {
                 Self { client }
             }
             /// The underlying client.
-            pub fn client(&self) -> &::seamless::Client {
+            pub fn client(&self) -> &::seamless_sdk::Client {
                 &self.client
             }
             #(#methods)*
@@ -267,19 +267,19 @@ mod tests {
             pub trait ImiMiniClient {
                 /// Fetch one user.
                 #[get("/api/users/{id}")]
-                async fn get_user(&self, id: u64) -> Result<User, seamless::Error>;
+                async fn get_user(&self, id: u64) -> Result<User, seamless_sdk::Error>;
                 /// Check that the session works.
                 #[get("/api/ping")]
-                async fn ping(&self) -> Result<Pong, seamless::Error>;
+                async fn ping(&self) -> Result<Pong, seamless_sdk::Error>;
                 /// Send any JSON and get it back.
                 #[post("/api/echo")]
-                async fn echo(&self, #[body] body: &serde_json::Value) -> Result<serde_json::Value, seamless::Error>;
+                async fn echo(&self, #[body] body: &serde_json::Value) -> Result<serde_json::Value, seamless_sdk::Error>;
                 /// Place an order. Not idempotent, so it is never replayed after a transport error.
                 #[post("/api/orders")]
-                async fn create_order(&self, #[body] body: &NewOrder) -> Result<Order, seamless::Error>;
+                async fn create_order(&self, #[body] body: &NewOrder) -> Result<Order, seamless_sdk::Error>;
                 /// Always answers with an application error.
                 #[get("/api/fail")]
-                async fn fail(&self) -> Result<serde_json::Value, seamless::Error>;
+                async fn fail(&self) -> Result<serde_json::Value, seamless_sdk::Error>;
                 /// A user's profile.
                 #[get("/api/users/{user_id}/profile")]
                 async fn get_profile(
@@ -289,15 +289,15 @@ mod tests {
                     /// Comma-separated field names
                     #[query] fields: Option<String>,
                     #[header("X-Trace-Id")] x_trace_id: Option<String>,
-                ) -> Result<Profile, seamless::Error>;
+                ) -> Result<Profile, seamless_sdk::Error>;
                 /// Change the caller's profile.
                 #[patch("/api/profile")]
                 #[idempotent]
-                async fn update_profile(&self, #[body] patch: &ProfilePatch) -> Result<Profile, seamless::Error>;
+                async fn update_profile(&self, #[body] patch: &ProfilePatch) -> Result<Profile, seamless_sdk::Error>;
                 /// Every account state, a public endpoint.
                 #[get("/api/statuses")]
                 #[no_auth]
-                async fn list_statuses(&self) -> Result<Vec<Status>, seamless::Error>;
+                async fn list_statuses(&self) -> Result<Vec<Status>, seamless_sdk::Error>;
             }
         };
         let args = quote! {
@@ -314,8 +314,8 @@ mod tests {
         assert!(errs.is_empty(), "{errs:?}");
         let rust = rust.unwrap();
         assert_eq!(
-            seamless_codegen::emit(&rust).to_string(),
-            seamless_codegen::emit(&yaml).to_string()
+            seamless_sdk_codegen::emit(&rust).to_string(),
+            seamless_sdk_codegen::emit(&yaml).to_string()
         );
     }
 }

@@ -1,7 +1,7 @@
-//! The `#[token_client]` attribute of [seamless](https://docs.rs/seamless):
+//! The `#[token_client]` attribute of [seamless](https://docs.rs/seamless-sdk):
 //! a typed client from an annotated trait. A thin front end: the trait (or a
-//! YAML spec) is lowered into `seamless_codegen::model::Api`, checked by
-//! `seamless_codegen::validate` and expanded by `seamless_codegen::emit`,
+//! YAML spec) is lowered into `seamless_sdk_codegen::model::Api`, checked by
+//! `seamless_sdk_codegen::validate` and expanded by `seamless_sdk_codegen::emit`,
 //! the same model, checks and emitter as the `seamless` CLI.
 
 mod args;
@@ -42,7 +42,7 @@ pub(crate) type Errors = Vec<syn::Error>;
 ///                                         | header(name = "X-Expired", value = "1")
 ///      | envelope(code = "code", success = [200], data = "data", message = "msg",
 ///                 absent_is_success = false)
-///      | login = custom              the caller passes a `seamless::Login`
+///      | login = custom              the caller passes a `seamless_sdk::Login`
 ///      | login(method = "POST", path = "/login", encoding = "json" | "form" | "query",
 ///              code = "code",                      field filled by a one-time code provider
 ///              token_header = "B-T" | token_json = "data.token",
@@ -54,7 +54,7 @@ pub(crate) type Errors = Vec<syn::Error>;
 /// METHOD := /// doc
 ///           #[get("/users/{id}")] | #[post("...")] | #[put("...")] | #[patch("...")] | #[delete("...")]
 ///           [#[idempotent]] [#[no_auth]]
-///           async fn name(&self, ARGUMENT, ...) -> Result<T, seamless::Error>;
+///           async fn name(&self, ARGUMENT, ...) -> Result<T, seamless_sdk::Error>;
 ///
 /// ARGUMENT := id: u64                       bound to `{id}` in the path by name
 ///           | #[query] verbose: Option<bool> (or #[query("wireName")])
@@ -72,7 +72,7 @@ pub(crate) type Errors = Vec<syn::Error>;
 /// # Example
 ///
 /// ```no_run
-/// use seamless::token_client;
+/// use seamless_sdk::token_client;
 ///
 /// #[derive(Debug, serde::Deserialize)]
 /// pub struct User {
@@ -97,19 +97,19 @@ pub(crate) type Errors = Vec<syn::Error>;
 /// pub trait ImiMini {
 ///     /// Fetch one user.
 ///     #[get("/api/users/{id}")]
-///     async fn get_user(&self, id: u64) -> Result<User, seamless::Error>;
+///     async fn get_user(&self, id: u64) -> Result<User, seamless_sdk::Error>;
 ///
 ///     /// Place an order.
 ///     #[post("/api/orders")]
-///     async fn create_order(&self, #[body] order: &NewOrder) -> Result<serde_json::Value, seamless::Error>;
+///     async fn create_order(&self, #[body] order: &NewOrder) -> Result<serde_json::Value, seamless_sdk::Error>;
 ///
 ///     /// Every account state, a public endpoint.
 ///     #[get("/api/statuses")]
 ///     #[no_auth]
-///     async fn list_statuses(&self, #[query] verbose: Option<bool>) -> Result<Vec<String>, seamless::Error>;
+///     async fn list_statuses(&self, #[query] verbose: Option<bool>) -> Result<Vec<String>, seamless_sdk::Error>;
 /// }
 ///
-/// # async fn run() -> Result<(), seamless::Error> {
+/// # async fn run() -> Result<(), seamless_sdk::Error> {
 /// let api = ImiMini::new("https://api.example.com", || async {
 ///     Ok::<_, std::convert::Infallible>("one-time-code".to_owned())
 /// })?;

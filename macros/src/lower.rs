@@ -1,9 +1,9 @@
 //! The trait → [`model::Api`]: one endpoint per method, one parameter per
 //! argument. Problems only the Rust syntax can show (an argument bound
 //! twice, a non-async method) are found here; everything the model can show
-//! is left to `seamless_codegen::validate`.
+//! is left to `seamless_sdk_codegen::validate`.
 
-use seamless_codegen::model::{Body, Endpoint, HttpMethod, Origin, Param, ParamKind, TypeRef};
+use seamless_sdk_codegen::model::{Body, Endpoint, HttpMethod, Origin, Param, ParamKind, TypeRef};
 use syn::spanned::Spanned;
 use syn::{
     Attribute, Expr, FnArg, GenericArgument, Lit, LitStr, Meta, Pat, PathArguments, ReturnType, TraitItem,
@@ -326,9 +326,9 @@ fn placeholders(path: &str) -> Vec<String> {
     out
 }
 
-const RETURN_FIX: &str = "endpoints return `Result<T, seamless::Error>` where `T: DeserializeOwned`; write `-> Result<T, seamless::Error>`";
+const RETURN_FIX: &str = "endpoints return `Result<T, seamless_sdk::Error>` where `T: DeserializeOwned`; write `-> Result<T, seamless_sdk::Error>`";
 
-/// `Result<T, seamless::Error>` → `Some(T)` (`None` for `()`); the outer
+/// `Result<T, seamless_sdk::Error>` → `Some(T)` (`None` for `()`); the outer
 /// `None` is an error.
 fn response(sig: &syn::Signature, errs: &mut Errors) -> Option<Option<TypeRef>> {
     let ReturnType::Type(_, ty) = &sig.output else {

@@ -9,9 +9,9 @@
 //! hold a chain's token from sending it to storing its successor.
 //!
 //! ```no_run
-//! use seamless_runtime::{Client, Envelope, Expiry, Lifetime, LoginFlow, Placement, Request};
+//! use seamless_sdk_runtime::{Client, Envelope, Expiry, Lifetime, LoginFlow, Placement, Request};
 //!
-//! # async fn demo() -> Result<(), seamless_runtime::Error> {
+//! # async fn demo() -> Result<(), seamless_sdk_runtime::Error> {
 //! let client = Client::builder("https://api.example.com")
 //!     .placement(Placement::header("B-T"))
 //!     .lifetime(Lifetime::single_use("B-T"))

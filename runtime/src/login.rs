@@ -147,7 +147,7 @@ struct Refresh {
 /// The seed's flow (`wx.login()` code POSTed as JSON, token in header `B-T`):
 ///
 /// ```
-/// use seamless_runtime::LoginFlow;
+/// use seamless_sdk_runtime::LoginFlow;
 /// let flow = LoginFlow::new(http::Method::POST, "/v1/api/imiMini/login")
 ///     .code("code", || async { Ok::<_, std::io::Error>("one-time-code".to_owned()) })
 ///     .token_from_header("B-T");

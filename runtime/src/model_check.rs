@@ -73,7 +73,7 @@
 //! about a minute of one core. Set `SEAMLESS_MODEL_DEPTH=<n>` for a bound of
 //! `n` preemptions everywhere (3 takes about ten minutes), or
 //! `SEAMLESS_MODEL_DEPTH=full` for none (only practical for two callers).
-//! `cargo test -p seamless-runtime model_check -- --nocapture` prints how
+//! `cargo test -p seamless-sdk-runtime model_check -- --nocapture` prints how
 //! many executions each scenario explored.
 //!
 //! The `*_is_caught` tests run a deliberately broken driver and expect loom

@@ -5,10 +5,10 @@
     ::core::fmt::Debug,
     ::core::clone::Clone,
     ::core::cmp::PartialEq,
-    ::seamless::__private::serde::Serialize,
-    ::seamless::__private::serde::Deserialize,
+    ::seamless_sdk::__private::serde::Serialize,
+    ::seamless_sdk::__private::serde::Deserialize,
 )]
-#[serde(crate = "::seamless::__private::serde")]
+#[serde(crate = "::seamless_sdk::__private::serde")]
 pub struct User {
     pub id: u64,
     pub name: ::std::string::String,
@@ -17,10 +17,10 @@ pub struct User {
     ::core::fmt::Debug,
     ::core::clone::Clone,
     ::core::cmp::PartialEq,
-    ::seamless::__private::serde::Serialize,
-    ::seamless::__private::serde::Deserialize,
+    ::seamless_sdk::__private::serde::Serialize,
+    ::seamless_sdk::__private::serde::Deserialize,
 )]
-#[serde(crate = "::seamless::__private::serde")]
+#[serde(crate = "::seamless_sdk::__private::serde")]
 pub struct Pong {
     pub pong: bool,
 }
@@ -29,10 +29,10 @@ pub struct Pong {
     ::core::fmt::Debug,
     ::core::clone::Clone,
     ::core::cmp::PartialEq,
-    ::seamless::__private::serde::Serialize,
-    ::seamless::__private::serde::Deserialize,
+    ::seamless_sdk::__private::serde::Serialize,
+    ::seamless_sdk::__private::serde::Deserialize,
 )]
-#[serde(crate = "::seamless::__private::serde")]
+#[serde(crate = "::seamless_sdk::__private::serde")]
 pub struct NewOrder {
     pub order_id: ::std::string::String,
 }
@@ -41,10 +41,10 @@ pub struct NewOrder {
     ::core::fmt::Debug,
     ::core::clone::Clone,
     ::core::cmp::PartialEq,
-    ::seamless::__private::serde::Serialize,
-    ::seamless::__private::serde::Deserialize,
+    ::seamless_sdk::__private::serde::Serialize,
+    ::seamless_sdk::__private::serde::Deserialize,
 )]
-#[serde(crate = "::seamless::__private::serde")]
+#[serde(crate = "::seamless_sdk::__private::serde")]
 pub struct Order {
     pub order_id: ::std::string::String,
     pub executions: u64,
@@ -54,10 +54,10 @@ pub struct Order {
     ::core::fmt::Debug,
     ::core::clone::Clone,
     ::core::cmp::PartialEq,
-    ::seamless::__private::serde::Serialize,
-    ::seamless::__private::serde::Deserialize,
+    ::seamless_sdk::__private::serde::Serialize,
+    ::seamless_sdk::__private::serde::Deserialize,
 )]
-#[serde(crate = "::seamless::__private::serde")]
+#[serde(crate = "::seamless_sdk::__private::serde")]
 pub struct Profile {
     #[serde(rename = "userId")]
     pub user_id: u64,
@@ -83,7 +83,7 @@ pub struct Profile {
     pub counters: ::std::collections::BTreeMap<::std::string::String, u64>,
     pub extra: ::std::collections::BTreeMap<
         ::std::string::String,
-        ::seamless::__private::serde_json::Value,
+        ::seamless_sdk::__private::serde_json::Value,
     >,
     pub friends: ::std::vec::Vec<Friend>,
     #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
@@ -95,10 +95,10 @@ pub struct Profile {
     ::core::fmt::Debug,
     ::core::clone::Clone,
     ::core::cmp::PartialEq,
-    ::seamless::__private::serde::Serialize,
-    ::seamless::__private::serde::Deserialize,
+    ::seamless_sdk::__private::serde::Serialize,
+    ::seamless_sdk::__private::serde::Deserialize,
 )]
-#[serde(crate = "::seamless::__private::serde")]
+#[serde(crate = "::seamless_sdk::__private::serde")]
 pub struct Friend {
     pub id: u64,
     pub since: i64,
@@ -112,10 +112,10 @@ pub struct Friend {
     ::core::cmp::PartialEq,
     ::core::cmp::Eq,
     ::core::hash::Hash,
-    ::seamless::__private::serde::Serialize,
-    ::seamless::__private::serde::Deserialize,
+    ::seamless_sdk::__private::serde::Serialize,
+    ::seamless_sdk::__private::serde::Deserialize,
 )]
-#[serde(crate = "::seamless::__private::serde")]
+#[serde(crate = "::seamless_sdk::__private::serde")]
 pub enum Status {
     #[serde(rename = "active")]
     Active,
@@ -131,10 +131,10 @@ pub enum Status {
     ::core::fmt::Debug,
     ::core::clone::Clone,
     ::core::cmp::PartialEq,
-    ::seamless::__private::serde::Serialize,
-    ::seamless::__private::serde::Deserialize,
+    ::seamless_sdk::__private::serde::Serialize,
+    ::seamless_sdk::__private::serde::Deserialize,
 )]
-#[serde(crate = "::seamless::__private::serde")]
+#[serde(crate = "::seamless_sdk::__private::serde")]
 pub struct ProfilePatch {
     #[serde(
         rename = "nickName",
@@ -147,11 +147,11 @@ pub struct ProfilePatch {
 }
 /// Mini-program API of the seed post.
 ///
-/// Every call goes through a [`seamless::Client`], which keeps the session token valid:
+/// Every call goes through a [`seamless_sdk::Client`], which keeps the session token valid:
 /// it logs in once however many calls find the token expired, and replays them.
 #[derive(::core::clone::Clone, ::core::fmt::Debug)]
 pub struct ImiMiniClient {
-    client: ::seamless::Client,
+    client: ::seamless_sdk::Client,
 }
 impl ImiMiniClient {
     /// The base URL the spec names.
@@ -164,7 +164,7 @@ impl ImiMiniClient {
     pub fn builder<F, Fut, E>(
         base_url: impl ::core::convert::Into<::std::string::String>,
         code: F,
-    ) -> ::seamless::ClientBuilder
+    ) -> ::seamless_sdk::ClientBuilder
     where
         F: ::core::ops::Fn() -> Fut + ::core::marker::Send + ::core::marker::Sync
             + 'static,
@@ -177,22 +177,22 @@ impl ImiMiniClient {
             >,
         >,
     {
-        ::seamless::Client::builder(base_url)
-            .placement(::seamless::Placement::header("B-T"))
-            .lifetime(::seamless::Lifetime::single_use("B-T"))
-            .expiry(::seamless::Expiry::none().or_body_field("code", [408]))
+        ::seamless_sdk::Client::builder(base_url)
+            .placement(::seamless_sdk::Placement::header("B-T"))
+            .lifetime(::seamless_sdk::Lifetime::single_use("B-T"))
+            .expiry(::seamless_sdk::Expiry::none().or_body_field("code", [408]))
             .envelope(
-                ::seamless::Envelope::new("code")
+                ::seamless_sdk::Envelope::new("code")
                     .success([200])
                     .data("data")
                     .message("msg"),
             )
             .login(
-                ::seamless::LoginFlow::new(
-                        ::seamless::__private::http::Method::POST,
+                ::seamless_sdk::LoginFlow::new(
+                        ::seamless_sdk::__private::http::Method::POST,
                         "/v1/api/imiMini/login",
                     )
-                    .encoding(::seamless::Encoding::Json)
+                    .encoding(::seamless_sdk::Encoding::Json)
                     .code("code", code)
                     .token_from_header("B-T"),
             )
@@ -201,7 +201,7 @@ impl ImiMiniClient {
     pub fn new<F, Fut, E>(
         base_url: impl ::core::convert::Into<::std::string::String>,
         code: F,
-    ) -> ::core::result::Result<Self, ::seamless::Error>
+    ) -> ::core::result::Result<Self, ::seamless_sdk::Error>
     where
         F: ::core::ops::Fn() -> Fut + ::core::marker::Send + ::core::marker::Sync
             + 'static,
@@ -220,12 +220,12 @@ impl ImiMiniClient {
     }
     /// Wraps a client configured by hand; it must speak this API's token protocol.
     #[must_use]
-    pub fn from_client(client: ::seamless::Client) -> Self {
+    pub fn from_client(client: ::seamless_sdk::Client) -> Self {
         Self { client }
     }
     /// The underlying client (its stats, its base URL).
     #[must_use]
-    pub fn client(&self) -> &::seamless::Client {
+    pub fn client(&self) -> &::seamless_sdk::Client {
         &self.client
     }
     /// Fetch one user.
@@ -234,16 +234,16 @@ impl ImiMiniClient {
     pub async fn get_user(
         &self,
         id: u64,
-    ) -> ::core::result::Result<User, ::seamless::Error> {
-        let id = ::seamless::__private::path_segment(id)?;
-        let request = ::seamless::Request::get(::std::format!("/api/users/{id}"));
+    ) -> ::core::result::Result<User, ::seamless_sdk::Error> {
+        let id = ::seamless_sdk::__private::path_segment(id)?;
+        let request = ::seamless_sdk::Request::get(::std::format!("/api/users/{id}"));
         self.client.call(request).await
     }
     /// Check that the session works.
     ///
     /// `GET /api/ping`
-    pub async fn ping(&self) -> ::core::result::Result<Pong, ::seamless::Error> {
-        let request = ::seamless::Request::get("/api/ping");
+    pub async fn ping(&self) -> ::core::result::Result<Pong, ::seamless_sdk::Error> {
+        let request = ::seamless_sdk::Request::get("/api/ping");
         self.client.call(request).await
     }
     /// Send any JSON and get it back.
@@ -251,12 +251,12 @@ impl ImiMiniClient {
     /// `POST /api/echo`
     pub async fn echo(
         &self,
-        body: &::seamless::__private::serde_json::Value,
+        body: &::seamless_sdk::__private::serde_json::Value,
     ) -> ::core::result::Result<
-        ::seamless::__private::serde_json::Value,
-        ::seamless::Error,
+        ::seamless_sdk::__private::serde_json::Value,
+        ::seamless_sdk::Error,
     > {
-        let request = ::seamless::Request::post("/api/echo").json(body);
+        let request = ::seamless_sdk::Request::post("/api/echo").json(body);
         self.client.call(request).await
     }
     /// Place an order. Not idempotent, so it is never replayed after a transport error.
@@ -265,8 +265,8 @@ impl ImiMiniClient {
     pub async fn create_order(
         &self,
         body: &NewOrder,
-    ) -> ::core::result::Result<Order, ::seamless::Error> {
-        let request = ::seamless::Request::post("/api/orders").json(body);
+    ) -> ::core::result::Result<Order, ::seamless_sdk::Error> {
+        let request = ::seamless_sdk::Request::post("/api/orders").json(body);
         self.client.call(request).await
     }
     /// Always answers with an application error.
@@ -275,10 +275,10 @@ impl ImiMiniClient {
     pub async fn fail(
         &self,
     ) -> ::core::result::Result<
-        ::seamless::__private::serde_json::Value,
-        ::seamless::Error,
+        ::seamless_sdk::__private::serde_json::Value,
+        ::seamless_sdk::Error,
     > {
-        let request = ::seamless::Request::get("/api/fail");
+        let request = ::seamless_sdk::Request::get("/api/fail");
         self.client.call(request).await
     }
     /// A user's profile.
@@ -292,9 +292,9 @@ impl ImiMiniClient {
         verbose: ::core::option::Option<bool>,
         fields: ::core::option::Option<&str>,
         x_trace_id: ::core::option::Option<&str>,
-    ) -> ::core::result::Result<Profile, ::seamless::Error> {
-        let user_id = ::seamless::__private::path_segment(user_id)?;
-        let mut request = ::seamless::Request::get(
+    ) -> ::core::result::Result<Profile, ::seamless_sdk::Error> {
+        let user_id = ::seamless_sdk::__private::path_segment(user_id)?;
+        let mut request = ::seamless_sdk::Request::get(
             ::std::format!("/api/users/{user_id}/profile"),
         );
         if let ::core::option::Option::Some(verbose) = verbose {
@@ -314,8 +314,8 @@ impl ImiMiniClient {
     pub async fn update_profile(
         &self,
         patch: &ProfilePatch,
-    ) -> ::core::result::Result<Profile, ::seamless::Error> {
-        let request = ::seamless::Request::patch("/api/profile")
+    ) -> ::core::result::Result<Profile, ::seamless_sdk::Error> {
+        let request = ::seamless_sdk::Request::patch("/api/profile")
             .json(patch)
             .idempotent(true);
         self.client.call(request).await
@@ -325,8 +325,8 @@ impl ImiMiniClient {
     /// `GET /api/statuses`
     pub async fn list_statuses(
         &self,
-    ) -> ::core::result::Result<::std::vec::Vec<Status>, ::seamless::Error> {
-        let request = ::seamless::Request::get("/api/statuses").no_auth();
+    ) -> ::core::result::Result<::std::vec::Vec<Status>, ::seamless_sdk::Error> {
+        let request = ::seamless_sdk::Request::get("/api/statuses").no_auth();
         self.client.call(request).await
     }
 }

@@ -4,10 +4,10 @@
     ::core::fmt::Debug,
     ::core::clone::Clone,
     ::core::cmp::PartialEq,
-    ::seamless::__private::serde::Serialize,
-    ::seamless::__private::serde::Deserialize,
+    ::seamless_sdk::__private::serde::Serialize,
+    ::seamless_sdk::__private::serde::Deserialize,
 )]
-#[serde(crate = "::seamless::__private::serde")]
+#[serde(crate = "::seamless_sdk::__private::serde")]
 pub struct User {
     pub id: u64,
     pub name: ::std::string::String,
@@ -16,10 +16,10 @@ pub struct User {
     ::core::fmt::Debug,
     ::core::clone::Clone,
     ::core::cmp::PartialEq,
-    ::seamless::__private::serde::Serialize,
-    ::seamless::__private::serde::Deserialize,
+    ::seamless_sdk::__private::serde::Serialize,
+    ::seamless_sdk::__private::serde::Deserialize,
 )]
-#[serde(crate = "::seamless::__private::serde")]
+#[serde(crate = "::seamless_sdk::__private::serde")]
 pub struct Pong {
     pub pong: bool,
 }
@@ -27,10 +27,10 @@ pub struct Pong {
     ::core::fmt::Debug,
     ::core::clone::Clone,
     ::core::cmp::PartialEq,
-    ::seamless::__private::serde::Serialize,
-    ::seamless::__private::serde::Deserialize,
+    ::seamless_sdk::__private::serde::Serialize,
+    ::seamless_sdk::__private::serde::Deserialize,
 )]
-#[serde(crate = "::seamless::__private::serde")]
+#[serde(crate = "::seamless_sdk::__private::serde")]
 pub struct NewOrder {
     pub order_id: ::std::string::String,
 }
@@ -38,21 +38,21 @@ pub struct NewOrder {
     ::core::fmt::Debug,
     ::core::clone::Clone,
     ::core::cmp::PartialEq,
-    ::seamless::__private::serde::Serialize,
-    ::seamless::__private::serde::Deserialize,
+    ::seamless_sdk::__private::serde::Serialize,
+    ::seamless_sdk::__private::serde::Deserialize,
 )]
-#[serde(crate = "::seamless::__private::serde")]
+#[serde(crate = "::seamless_sdk::__private::serde")]
 pub struct Order {
     pub order_id: ::std::string::String,
     pub executions: u64,
 }
 /// A WeChat-style API with a query-parameter access token.
 ///
-/// Every call goes through a [`seamless::Client`], which keeps the session token valid:
+/// Every call goes through a [`seamless_sdk::Client`], which keeps the session token valid:
 /// it logs in once however many calls find the token expired, and replays them.
 #[derive(::core::clone::Clone, ::core::fmt::Debug)]
 pub struct WechatQueryClient {
-    client: ::seamless::Client,
+    client: ::seamless_sdk::Client,
 }
 impl WechatQueryClient {
     /// The base URL the spec names.
@@ -65,25 +65,27 @@ impl WechatQueryClient {
     /// Customise the returned builder (token store, HTTP client, timeouts) before `build()`.
     pub fn builder(
         base_url: impl ::core::convert::Into<::std::string::String>,
-        appid: impl ::core::convert::Into<::seamless::Secret>,
-        secret: impl ::core::convert::Into<::seamless::Secret>,
-    ) -> ::seamless::ClientBuilder {
-        ::seamless::Client::builder(base_url)
-            .placement(::seamless::Placement::query("access_token"))
-            .lifetime(::seamless::Lifetime::Reusable)
-            .expiry(::seamless::Expiry::none().or_body_field("errcode", [40001, 42001]))
+        appid: impl ::core::convert::Into<::seamless_sdk::Secret>,
+        secret: impl ::core::convert::Into<::seamless_sdk::Secret>,
+    ) -> ::seamless_sdk::ClientBuilder {
+        ::seamless_sdk::Client::builder(base_url)
+            .placement(::seamless_sdk::Placement::query("access_token"))
+            .lifetime(::seamless_sdk::Lifetime::Reusable)
+            .expiry(
+                ::seamless_sdk::Expiry::none().or_body_field("errcode", [40001, 42001]),
+            )
             .envelope(
-                ::seamless::Envelope::new("errcode")
+                ::seamless_sdk::Envelope::new("errcode")
                     .success([0])
                     .message("errmsg")
                     .absent_is_success(true),
             )
             .login(
-                ::seamless::LoginFlow::new(
-                        ::seamless::__private::http::Method::GET,
+                ::seamless_sdk::LoginFlow::new(
+                        ::seamless_sdk::__private::http::Method::GET,
                         "/cgi-bin/token",
                     )
-                    .encoding(::seamless::Encoding::Query)
+                    .encoding(::seamless_sdk::Encoding::Query)
                     .field("grant_type", "client_credential")
                     .secret_field("appid", appid)
                     .secret_field("secret", secret)
@@ -94,64 +96,64 @@ impl WechatQueryClient {
     /// Builds a client for the API at `base_url`; [`Self::builder`] describes the arguments.
     pub fn new(
         base_url: impl ::core::convert::Into<::std::string::String>,
-        appid: impl ::core::convert::Into<::seamless::Secret>,
-        secret: impl ::core::convert::Into<::seamless::Secret>,
-    ) -> ::core::result::Result<Self, ::seamless::Error> {
+        appid: impl ::core::convert::Into<::seamless_sdk::Secret>,
+        secret: impl ::core::convert::Into<::seamless_sdk::Secret>,
+    ) -> ::core::result::Result<Self, ::seamless_sdk::Error> {
         ::core::result::Result::Ok(
             Self::from_client(Self::builder(base_url, appid, secret).build()?),
         )
     }
     /// Wraps a client configured by hand; it must speak this API's token protocol.
     #[must_use]
-    pub fn from_client(client: ::seamless::Client) -> Self {
+    pub fn from_client(client: ::seamless_sdk::Client) -> Self {
         Self { client }
     }
     /// The underlying client (its stats, its base URL).
     #[must_use]
-    pub fn client(&self) -> &::seamless::Client {
+    pub fn client(&self) -> &::seamless_sdk::Client {
         &self.client
     }
     /// `GET /api/users/{id}`
     pub async fn get_user(
         &self,
         id: u64,
-    ) -> ::core::result::Result<User, ::seamless::Error> {
-        let id = ::seamless::__private::path_segment(id)?;
-        let request = ::seamless::Request::get(::std::format!("/api/users/{id}"));
+    ) -> ::core::result::Result<User, ::seamless_sdk::Error> {
+        let id = ::seamless_sdk::__private::path_segment(id)?;
+        let request = ::seamless_sdk::Request::get(::std::format!("/api/users/{id}"));
         self.client.call(request).await
     }
     /// `GET /api/ping`
-    pub async fn ping(&self) -> ::core::result::Result<Pong, ::seamless::Error> {
-        let request = ::seamless::Request::get("/api/ping");
+    pub async fn ping(&self) -> ::core::result::Result<Pong, ::seamless_sdk::Error> {
+        let request = ::seamless_sdk::Request::get("/api/ping");
         self.client.call(request).await
     }
     /// `POST /api/echo`
     pub async fn echo(
         &self,
-        body: &::seamless::__private::serde_json::Value,
+        body: &::seamless_sdk::__private::serde_json::Value,
     ) -> ::core::result::Result<
-        ::seamless::__private::serde_json::Value,
-        ::seamless::Error,
+        ::seamless_sdk::__private::serde_json::Value,
+        ::seamless_sdk::Error,
     > {
-        let request = ::seamless::Request::post("/api/echo").json(body);
+        let request = ::seamless_sdk::Request::post("/api/echo").json(body);
         self.client.call(request).await
     }
     /// `POST /api/orders`
     pub async fn create_order(
         &self,
         body: &NewOrder,
-    ) -> ::core::result::Result<Order, ::seamless::Error> {
-        let request = ::seamless::Request::post("/api/orders").json(body);
+    ) -> ::core::result::Result<Order, ::seamless_sdk::Error> {
+        let request = ::seamless_sdk::Request::post("/api/orders").json(body);
         self.client.call(request).await
     }
     /// `GET /api/fail`
     pub async fn fail(
         &self,
     ) -> ::core::result::Result<
-        ::seamless::__private::serde_json::Value,
-        ::seamless::Error,
+        ::seamless_sdk::__private::serde_json::Value,
+        ::seamless_sdk::Error,
     > {
-        let request = ::seamless::Request::get("/api/fail");
+        let request = ::seamless_sdk::Request::get("/api/fail");
         self.client.call(request).await
     }
 }

@@ -6,8 +6,8 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use seamless_sdk_tests::{bearer_api, imi_mini, wechat_query};
-use seamless_testkit::{BEARER_PASSWORD, BEARER_USERNAME, Backend, Protocol, QUERY_APPID, QUERY_SECRET};
+use sdk_tests::{bearer_api, imi_mini, wechat_query};
+use seamless_sdk_testkit::{BEARER_PASSWORD, BEARER_USERNAME, Backend, Protocol, QUERY_APPID, QUERY_SECRET};
 
 const CALLS: u64 = 300;
 
@@ -16,7 +16,7 @@ const CALLS: u64 = 300;
 async fn storm<C, F>(backend: &Backend, client: Arc<C>, get_user: F)
 where
     C: Send + Sync + 'static,
-    F: Fn(Arc<C>, u64) -> tokio::task::JoinHandle<Result<u64, seamless::Error>>,
+    F: Fn(Arc<C>, u64) -> tokio::task::JoinHandle<Result<u64, seamless_sdk::Error>>,
 {
     assert_eq!(get_user(Arc::clone(&client), 0).await.unwrap().unwrap(), 0);
     backend.reset_counters();
@@ -98,6 +98,6 @@ async fn wechat_sdk_typed_methods_through_an_expiry_storm() {
     assert_eq!(err.api_code(), Some(&serde_json_value(45009)), "{err:?}");
 }
 
-fn serde_json_value(n: u64) -> seamless::__private::serde_json::Value {
+fn serde_json_value(n: u64) -> seamless_sdk::__private::serde_json::Value {
     n.into()
 }

@@ -49,7 +49,7 @@
 //!
 //! ```no_run
 //! # async fn demo() {
-//! use seamless_testkit::{Backend, Protocol};
+//! use seamless_sdk_testkit::{Backend, Protocol};
 //! let backend = Backend::start(Protocol::Seed).await;
 //! let code = backend.valid_code();
 //! // ... log in at format!("{}/v1/api/imiMini/login", backend.url()) with `code` ...
@@ -192,10 +192,10 @@ impl Backend {
     pub async fn start(protocol: Protocol) -> Backend {
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
-            .expect("seamless-testkit: bind 127.0.0.1:0");
+            .expect("seamless-sdk-testkit: bind 127.0.0.1:0");
         let addr = listener
             .local_addr()
-            .expect("seamless-testkit: local_addr of a bound listener");
+            .expect("seamless-sdk-testkit: local_addr of a bound listener");
         let shared = Arc::new(Shared::new(protocol));
         let task = tokio::spawn(server::accept_loop(listener, shared.clone()));
         Backend { shared, addr, task }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use reqwest::Client;
-use seamless_testkit::{BEARER_PASSWORD, BEARER_USERNAME, Backend, Counters, Protocol};
+use seamless_sdk_testkit::{BEARER_PASSWORD, BEARER_USERNAME, Backend, Counters, Protocol};
 use serde_json::{Value, json};
 
 const HOUR: Duration = Duration::from_secs(3600);

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use reqwest::Client;
-use seamless_testkit::{
+use seamless_sdk_testkit::{
     BEARER_PASSWORD, BEARER_USERNAME, Backend, Protocol, QUERY_APPID, QUERY_SECRET, StatusCode,
 };
 use serde_json::{Value, json};

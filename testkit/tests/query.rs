@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use reqwest::Client;
-use seamless_testkit::{Backend, Counters, Protocol, QUERY_APPID, QUERY_SECRET};
+use seamless_sdk_testkit::{Backend, Counters, Protocol, QUERY_APPID, QUERY_SECRET};
 use serde_json::{Value, json};
 
 async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, Method};
-use seamless_testkit::{Backend, Counters, Protocol};
+use seamless_sdk_testkit::{Backend, Counters, Protocol};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -462,7 +462,7 @@ async fn oversized_body_is_refused_without_consuming_the_token() {
     let b = Backend::start(Protocol::Seed).await;
     let c = Client::new();
     let tok = login(&c, &b).await;
-    let huge = vec![b'x'; seamless_testkit::MAX_BODY_BYTES + 1];
+    let huge = vec![b'x'; seamless_sdk_testkit::MAX_BODY_BYTES + 1];
     let r = send(
         c.post(format!("{}/api/echo", b.url()))
             .header("B-T", &tok)

@@ -6,9 +6,9 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
 
-use seamless::__private::http::Method;
-use seamless::{Client, ClientBuilder, Envelope, Expiry, Lifetime, LoginFlow, Placement, Request};
-use seamless_testkit::{BEARER_PASSWORD, BEARER_USERNAME, Backend, QUERY_APPID, QUERY_SECRET};
+use seamless_sdk::__private::http::Method;
+use seamless_sdk::{Client, ClientBuilder, Envelope, Expiry, Lifetime, LoginFlow, Placement, Request};
+use seamless_sdk_testkit::{BEARER_PASSWORD, BEARER_USERNAME, Backend, QUERY_APPID, QUERY_SECRET};
 use serde::Deserialize;
 
 /// The seed: single-use `B-T` header, `code == 408` expiry, `{code, data, msg}`,
@@ -82,7 +82,7 @@ pub fn get_user(id: u64) -> Request {
 
 /// The query protocol merges fields into the envelope, so the user is the
 /// whole body there; decoding ignores the extra `errcode`/`errmsg`.
-pub async fn user(client: &Client, id: u64) -> Result<User, seamless::Error> {
+pub async fn user(client: &Client, id: u64) -> Result<User, seamless_sdk::Error> {
     client.call(get_user(id)).await
 }
 
@@ -110,11 +110,11 @@ pub const PROTOCOLS: [&str; 3] = ["seed", "bearer", "query"];
 /// A backend speaking `name` (bearer tokens live an hour).
 pub async fn start(name: &str) -> Backend {
     Backend::start(match name {
-        "seed" => seamless_testkit::Protocol::Seed,
-        "bearer" => seamless_testkit::Protocol::Bearer {
+        "seed" => seamless_sdk_testkit::Protocol::Seed,
+        "bearer" => seamless_sdk_testkit::Protocol::Bearer {
             ttl: Duration::from_secs(3600),
         },
-        "query" => seamless_testkit::Protocol::Query,
+        "query" => seamless_sdk_testkit::Protocol::Query,
         other => panic!("unknown protocol {other}"),
     })
     .await

@@ -1,4 +1,4 @@
-use seamless::token_client;
+use seamless_sdk::token_client;
 
 #[derive(serde::Deserialize, serde::Serialize)]
 pub struct User {
@@ -8,7 +8,7 @@ pub struct User {
 #[token_client(placement = bearer, expiry(status(401)), login(path = "/login", token_json = "token"))]
 pub trait Api {
     #[get("/users")]
-    async fn users(&self, page: u32) -> Result<Vec<User>, seamless::Error>;
+    async fn users(&self, page: u32) -> Result<Vec<User>, seamless_sdk::Error>;
 }
 
 fn main() {}

@@ -1,4 +1,4 @@
-use seamless::token_client;
+use seamless_sdk::token_client;
 
 #[derive(serde::Deserialize, serde::Serialize)]
 pub struct User {
@@ -8,7 +8,7 @@ pub struct User {
 #[token_client(placement = bearer, expiry(status(401)), login(path = "/login", token_json = "token"))]
 pub trait Api {
     #[get("/users/{id}")]
-    fn get_user(&self, id: u64) -> Result<User, seamless::Error>;
+    fn get_user(&self, id: u64) -> Result<User, seamless_sdk::Error>;
 }
 
 fn main() {}

@@ -1,4 +1,4 @@
-use seamless::token_client;
+use seamless_sdk::token_client;
 
 #[derive(serde::Deserialize, serde::Serialize)]
 pub struct User {

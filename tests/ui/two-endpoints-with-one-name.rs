@@ -1,4 +1,4 @@
-use seamless::token_client;
+use seamless_sdk::token_client;
 
 #[derive(serde::Deserialize, serde::Serialize)]
 pub struct User {
@@ -8,10 +8,10 @@ pub struct User {
 #[token_client(placement = bearer, expiry(status(401)), login(path = "/login", token_json = "token"))]
 pub trait Api {
     #[get("/users/{id}")]
-    async fn get_user(&self, id: u64) -> Result<User, seamless::Error>;
+    async fn get_user(&self, id: u64) -> Result<User, seamless_sdk::Error>;
 
     #[get("/v2/users/{id}")]
-    async fn get_user(&self, id: u64) -> Result<User, seamless::Error>;
+    async fn get_user(&self, id: u64) -> Result<User, seamless_sdk::Error>;
 }
 
 fn main() {}

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use seamless_sdk_tests::bearer_api::BearerApiClient;
-use seamless_testkit::{BEARER_PASSWORD, BEARER_USERNAME};
+use crate::sdk_tests::bearer_api::BearerApiClient;
+use seamless_sdk_testkit::{BEARER_PASSWORD, BEARER_USERNAME};
 
 use super::{Sizes, side};
 use crate::lean::Lean;

@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use seamless_sdk_tests::imi_mini::ImiMiniClient;
+use crate::sdk_tests::imi_mini::ImiMiniClient;
 use tokio::sync::Mutex;
 
 use super::{Sizes, side};

@@ -21,11 +21,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::sdk_tests::bearer_api::BearerApiClient;
 use reqwest::StatusCode;
 use reqwest::header::HeaderValue;
-use seamless::{MemoryStore, Secret, StoredSession, TokenStore};
-use seamless_sdk_tests::bearer_api::BearerApiClient;
-use seamless_testkit::{BEARER_PASSWORD, BEARER_USERNAME};
+use seamless_sdk::{MemoryStore, Secret, StoredSession, TokenStore};
+use seamless_sdk_testkit::{BEARER_PASSWORD, BEARER_USERNAME};
 use tokio::sync::OnceCell;
 
 use super::Sizes;

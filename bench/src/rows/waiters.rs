@@ -14,8 +14,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use seamless_sdk_tests::bearer_api::BearerApiClient;
-use seamless_testkit::{BEARER_PASSWORD, BEARER_USERNAME};
+use crate::sdk_tests::bearer_api::BearerApiClient;
+use seamless_sdk_testkit::{BEARER_PASSWORD, BEARER_USERNAME};
 
 use super::Sizes;
 use crate::raw::RawBearer;

@@ -56,8 +56,8 @@ pub(super) fn constructors(auth: &Auth) -> TokenStream {
         pub fn builder #generics (
             base_url: impl ::core::convert::Into<::std::string::String>,
             #(#params),*
-        ) -> ::seamless::ClientBuilder #bounds {
-            ::seamless::Client::builder(base_url)
+        ) -> ::seamless_sdk::ClientBuilder #bounds {
+            ::seamless_sdk::Client::builder(base_url)
                 #settings
                 .login(#login)
         }
@@ -67,7 +67,7 @@ pub(super) fn constructors(auth: &Auth) -> TokenStream {
         pub fn new #generics (
             base_url: impl ::core::convert::Into<::std::string::String>,
             #(#params),*
-        ) -> ::core::result::Result<Self, ::seamless::Error> #bounds {
+        ) -> ::core::result::Result<Self, ::seamless_sdk::Error> #bounds {
             ::core::result::Result::Ok(Self::from_client(Self::builder(base_url, #(#names),*).build()?))
         }
     }
@@ -77,7 +77,7 @@ fn inputs(auth: &Auth) -> Inputs {
     let flow = match &auth.login {
         Login::Custom => {
             return Inputs {
-                params: vec![quote!(login: impl ::seamless::Login)],
+                params: vec![quote!(login: impl ::seamless_sdk::Login)],
                 names: vec![ident("login")],
                 generics: TokenStream::new(),
                 bounds: TokenStream::new(),
@@ -109,7 +109,7 @@ fn inputs(auth: &Auth) -> Inputs {
         Encoding::Form => quote!(Form),
         Encoding::Query => quote!(Query),
     };
-    chain.push(quote!(.encoding(::seamless::Encoding::#encoding)));
+    chain.push(quote!(.encoding(::seamless_sdk::Encoding::#encoding)));
     for (name, value) in &flow.fields {
         let (name, value) = (lit(name), lit(value));
         chain.push(quote!(.field(#name, #value)));
@@ -121,7 +121,7 @@ fn inputs(auth: &Auth) -> Inputs {
             "- `{}`: the login's `{secret}` field (kept secret, never printed)",
             super::rust::unraw(&arg)
         ));
-        params.push(quote!(#arg: impl ::core::convert::Into<::seamless::Secret>));
+        params.push(quote!(#arg: impl ::core::convert::Into<::seamless_sdk::Secret>));
         let wire = lit(secret);
         chain.push(quote!(.secret_field(#wire, #arg)));
         names.push(arg);
@@ -185,7 +185,7 @@ fn inputs(auth: &Auth) -> Inputs {
         bounds,
         docs,
         login: quote! {
-            ::seamless::LoginFlow::new(::seamless::__private::http::Method::#method, #path)
+            ::seamless_sdk::LoginFlow::new(::seamless_sdk::__private::http::Method::#method, #path)
                 #(#chain)*
         },
     }
@@ -196,24 +196,24 @@ fn settings(auth: &Auth) -> TokenStream {
     let placement = match &auth.placement {
         Placement::Header(h) => {
             let h = lit(h);
-            quote!(::seamless::Placement::header(#h))
+            quote!(::seamless_sdk::Placement::header(#h))
         }
-        Placement::Bearer => quote!(::seamless::Placement::Bearer),
+        Placement::Bearer => quote!(::seamless_sdk::Placement::Bearer),
         Placement::Query(q) => {
             let q = lit(q);
-            quote!(::seamless::Placement::query(#q))
+            quote!(::seamless_sdk::Placement::query(#q))
         }
         Placement::JsonBody(p) => {
             let p = lit(p);
-            quote!(::seamless::Placement::json_body(#p))
+            quote!(::seamless_sdk::Placement::json_body(#p))
         }
     };
     let lifetime = match &auth.lifetime {
         Lifetime::SingleUse { next_token_header } => {
             let h = lit(next_token_header);
-            quote!(::seamless::Lifetime::single_use(#h))
+            quote!(::seamless_sdk::Lifetime::single_use(#h))
         }
-        Lifetime::Reusable => quote!(::seamless::Lifetime::Reusable),
+        Lifetime::Reusable => quote!(::seamless_sdk::Lifetime::Reusable),
     };
     let expiry = expiry(&auth.expiry);
     let mut out = quote! {
@@ -234,7 +234,7 @@ fn settings(auth: &Auth) -> TokenStream {
         });
         let absent = env.absent_is_success.then(|| quote!(.absent_is_success(true)));
         out.extend(quote! {
-            .envelope(::seamless::Envelope::new(#code).success(#success) #data #message #absent)
+            .envelope(::seamless_sdk::Envelope::new(#code).success(#success) #data #message #absent)
         });
     }
     if let Some(n) = auth.chains {
@@ -270,7 +270,7 @@ fn duration(ms: u64) -> TokenStream {
 /// The rules as one `Expiry` expression, in spec order.
 fn expiry(rules: &[ExpiryRule]) -> TokenStream {
     // Extended in place: `out = quote!(#out ...)` copies it per rule.
-    let mut out = quote!(::seamless::Expiry::none());
+    let mut out = quote!(::seamless_sdk::Expiry::none());
     for rule in rules {
         out.extend(match rule {
             ExpiryRule::Status(codes) => {

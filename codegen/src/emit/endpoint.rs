@@ -1,4 +1,4 @@
-//! One documented `async fn` per endpoint: build a `seamless::Request` from
+//! One documented `async fn` per endpoint: build a `seamless_sdk::Request` from
 //! the typed arguments and hand it to the client.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -96,7 +96,7 @@ pub(super) fn method(ep: &Endpoint) -> TokenStream {
             quote!(()),
             quote! {
                 self.client
-                    .call::<::seamless::__private::serde::de::IgnoredAny>(#request)
+                    .call::<::seamless_sdk::__private::serde::de::IgnoredAny>(#request)
                     .await
                     .map(|_| ())
             },
@@ -107,9 +107,9 @@ pub(super) fn method(ep: &Endpoint) -> TokenStream {
     quote! {
         #docs
         #allow
-        pub async fn #name(&self, #(#args),*) -> ::core::result::Result<#ret, ::seamless::Error> {
+        pub async fn #name(&self, #(#args),*) -> ::core::result::Result<#ret, ::seamless_sdk::Error> {
             #(#segments)*
-            #binding = ::seamless::Request::#constructor(#path) #(#chain)*;
+            #binding = ::seamless_sdk::Request::#constructor(#path) #(#chain)*;
             #(#optional)*
             #call
         }
@@ -169,7 +169,7 @@ fn path(ep: &Endpoint, taken: &mut BTreeSet<String>) -> (TokenStream, Vec<TokenS
             param.clone()
         };
         template.push_str(&format!("{{{local}}}"));
-        segments.push(quote!(let #local = ::seamless::__private::path_segment(#param)?;));
+        segments.push(quote!(let #local = ::seamless_sdk::__private::path_segment(#param)?;));
         bound.insert(param.to_string(), local);
     }
     if segments.is_empty() {

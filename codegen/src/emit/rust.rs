@@ -1,7 +1,7 @@
 //! Small pieces of Rust syntax the emitter's parts share: identifiers, doc
 //! attributes, type expressions and JSON literals.
 //!
-//! Every path is absolute (`::core::…`, `::std::…`, `::seamless::…`): the
+//! Every path is absolute (`::core::…`, `::std::…`, `::seamless_sdk::…`): the
 //! same tokens land in a generated crate and in a `#[token_client]`
 //! expansion beside user items, where a user type named `Result`, `Option`
 //! or `String` must not change what the generated code means.
@@ -117,7 +117,7 @@ pub(super) fn owned(ty: &TypeRef, boxed: &dyn Fn(&str) -> bool) -> TokenStream {
         TypeRef::U32 => quote!(u32),
         TypeRef::U64 => quote!(u64),
         TypeRef::F64 => quote!(f64),
-        TypeRef::Json => quote!(::seamless::__private::serde_json::Value),
+        TypeRef::Json => quote!(::seamless_sdk::__private::serde_json::Value),
         TypeRef::Named(name) => {
             let id = ident(name);
             if boxed(name) {
@@ -186,7 +186,7 @@ fn int(n: i128, suffix: &str) -> TokenStream {
 /// type (`[408]`, `["expired"]`), `Value`s otherwise.
 pub(super) fn json_values(values: &[Value]) -> TokenStream {
     if values.is_empty() {
-        return quote!(::core::iter::empty::<::seamless::__private::serde_json::Value>());
+        return quote!(::core::iter::empty::<::seamless_sdk::__private::serde_json::Value>());
     }
     let all = |f: fn(&Value) -> bool| values.iter().all(f);
     // Literals of one type, or `Value`s when they mix.
@@ -209,7 +209,7 @@ pub(super) fn json_values(values: &[Value]) -> TokenStream {
 
 /// An expression of type `serde_json::Value` equal to `v`.
 pub(super) fn json_value(v: &Value) -> TokenStream {
-    let value = quote!(::seamless::__private::serde_json::Value);
+    let value = quote!(::seamless_sdk::__private::serde_json::Value);
     match v {
         Value::Null => quote!(#value::Null),
         Value::Bool(b) => quote!(#value::Bool(#b)),
@@ -234,7 +234,7 @@ pub(super) fn json_value(v: &Value) -> TokenStream {
         Value::Object(map) => {
             let keys = map.keys().map(|k| lit(k));
             let values = map.values().map(json_value);
-            quote!(::seamless::__private::serde_json::json!({ #(#keys: #values),* }))
+            quote!(::seamless_sdk::__private::serde_json::json!({ #(#keys: #values),* }))
         }
     }
 }

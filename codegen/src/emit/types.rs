@@ -173,10 +173,10 @@ fn structure(def: &TypeDef, fields: &[Field], boxing: &Boxing<'_>) -> TokenStrea
             ::core::fmt::Debug,
             ::core::clone::Clone,
             ::core::cmp::PartialEq,
-            ::seamless::__private::serde::Serialize,
-            ::seamless::__private::serde::Deserialize,
+            ::seamless_sdk::__private::serde::Serialize,
+            ::seamless_sdk::__private::serde::Deserialize,
         )]
-        #[serde(crate = "::seamless::__private::serde")]
+        #[serde(crate = "::seamless_sdk::__private::serde")]
         #allow
         pub struct #name {
             #(#fields)*
@@ -220,10 +220,10 @@ fn enumeration(def: &TypeDef, variants: &[Variant]) -> TokenStream {
             ::core::cmp::PartialEq,
             ::core::cmp::Eq,
             ::core::hash::Hash,
-            ::seamless::__private::serde::Serialize,
-            ::seamless::__private::serde::Deserialize,
+            ::seamless_sdk::__private::serde::Serialize,
+            ::seamless_sdk::__private::serde::Deserialize,
         )]
-        #[serde(crate = "::seamless::__private::serde")]
+        #[serde(crate = "::seamless_sdk::__private::serde")]
         #allow
         pub enum #name {
             #(#arms)*

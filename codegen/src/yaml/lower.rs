@@ -334,7 +334,7 @@ impl Cx<'_, '_> {
                     sp.pos,
                     &sp.path,
                     format!(
-                        "`login` must be `custom` (you pass a `seamless::Login`) or a mapping that describes the login request, not `{s}`{}",
+                        "`login` must be `custom` (you pass a `seamless_sdk::Login`) or a mapping that describes the login request, not `{s}`{}",
                         did_you_mean(s, ["custom"])
                     ),
                 );

@@ -354,8 +354,8 @@ impl de::Error for DeError {
 }
 
 /// Names of the private protocol between the wrappers and [`NodeDe`].
-const SP_MARKER: &str = "$seamless::Sp";
-const EITHER_MARKER: &str = "$seamless::Either";
+const SP_MARKER: &str = "$seamless_sdk::Sp";
+const EITHER_MARKER: &str = "$seamless_sdk::Either";
 const SP_FIELDS: &[&str] = &["line", "column", "path", "value"];
 
 /// A deserializer over one [`Node`].

@@ -50,7 +50,7 @@ pub(crate) struct Auth {
     pub expiry: Req<Vec<Sp<ExpiryRule>>>,
     /// How successful bodies are wrapped (`{code, data, msg}`), if they are.
     pub envelope: Opt<Envelope>,
-    /// How a session is obtained: a login request, or `custom` (you pass a `seamless::Login`).
+    /// How a session is obtained: a login request, or `custom` (you pass a `seamless_sdk::Login`).
     pub login: Req<Either<String, LoginFlow>>,
     /// Independent sessions (default 1).
     #[schemars(range(min = 1))]

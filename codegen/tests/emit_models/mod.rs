@@ -2,7 +2,7 @@
 //! seed spec, a bearer spec and a query-token spec into.
 #![allow(dead_code)]
 
-use seamless_codegen::model::*;
+use seamless_sdk_codegen::model::*;
 use serde_json::json;
 
 pub fn field(name: &str, ty: TypeRef) -> Field {

@@ -1,0 +1,1 @@
+../../../sdk-tests/src/bearer_api.rs

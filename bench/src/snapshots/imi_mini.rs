@@ -1,0 +1,1 @@
+../../../sdk-tests/src/imi_mini.rs
