@@ -1,4 +1,4 @@
-//! One named test per row of FAULTS.md (F1–F20), each against the loopback
+//! One named test per row of docs/faults.md (F1–F20), each against the loopback
 //! testkit and asserting what the SERVER counted (logins, requests, expired
 //! replies, token reuse, concurrent holders, executions), not only what the
 //! client returned. Deadlines (`within`, `wait_until`) only prove that

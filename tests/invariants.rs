@@ -1,4 +1,4 @@
-//! One named test per invariant of PROTOCOL.md, each against the loopback
+//! One named test per invariant of docs/protocol.md, each against the loopback
 //! testkit and asserting what the server counted.
 
 mod common;

@@ -1,7 +1,7 @@
 //! Random schedules: a proptest that interleaves calls, forced expiries,
 //! login failures, dropped connections, dead login tokens, stale expiry
 //! replies and cancelled callers, and after every step checks the
-//! invariants of PROTOCOL.md against the testkit's counters.
+//! invariants of docs/protocol.md against the testkit's counters.
 //!
 //! A case is a protocol (the single-use seed most often, also bearer and
 //! query), a client configuration (1–3 chains, 1–2 replays, a login
@@ -791,9 +791,9 @@ impl Batch {
 /// found, in every protocol, as a plain test that fails every time: two
 /// chains, each warmed up by one of two concurrent calls, `expire_all`, then
 /// one call. That call must meet one expired reply, log in and succeed on
-/// the replay (PROTOCOL.md: "re-login once and replay ... without the
-/// caller noticing"); a replay sent on the other chain, whose token died in
-/// the same expiry, ends it with "expired" and no login at all.
+/// the replay (docs/protocol.md, the seed's rule 5: log in once, replay,
+/// and the caller does not notice); a replay sent on the other chain, whose
+/// token died in the same expiry, ends it with "expired" and no login at all.
 #[test]
 fn one_expiry_across_several_chains_costs_a_call_one_replay() {
     let get = Call {

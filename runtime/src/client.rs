@@ -831,7 +831,7 @@ impl Inner {
             let sent = match self.mode {
                 // A single-use exchange must finish even if its caller is
                 // dropped mid-flight, or the successor token, and with it the
-                // chain, is lost (FAULTS F3).
+                // chain, is lost (`docs/faults.md`, F3).
                 Mode::SingleUse => Detached(Some(Box::pin(exchange(lease, rb)))).await,
                 Mode::Reusable => exchange(lease, rb).await,
             };

@@ -85,7 +85,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// `<path>.lock` and holds it until dropped. A second store on the same
 /// file, in this process or another, gets an error instead of a copy of
 /// the session: two owners of one single-use chain would each send the
-/// same token (FAULTS F15). Give each process its own file.
+/// same token (`docs/faults.md`, F15). Give each process its own file.
 pub struct FileStore {
     path: PathBuf,
     cache: Mutex<Option<Owned>>,

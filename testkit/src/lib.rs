@@ -39,7 +39,7 @@
 //! [`Backend::stall_next`], [`Backend::truncate_next`], [`Backend::reply_status_next`],
 //! [`Backend::delay_responses`], [`Backend::delay_next_expired_replies`],
 //! [`Backend::revoke_family_on_reuse`] and [`Backend::keep_alive`] inject the faults listed
-//! in `FAULTS.md`.
+//! in `docs/faults.md`.
 //!
 //! The per-request faults (`reply_status_next`, `abort_after_consume`, `stall_next`,
 //! `truncate_next`) each pick the next authorized requests whose token was accepted: one
@@ -318,7 +318,7 @@ impl Backend {
     }
 
     /// The next `n` expired-token replies wait `d` before they are sent: a stale expiry
-    /// signal that arrives after the client has already replaced the token (FAULTS F5).
+    /// signal that arrives after the client has already replaced the token (`docs/faults.md`, F5).
     pub fn delay_next_expired_replies(&self, n: u32, d: Duration) {
         self.shared.lock().knobs.delay_expired = (n, d);
     }
