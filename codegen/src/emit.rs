@@ -44,12 +44,23 @@ pub fn emit(api: &Api) -> TokenStream {
 /// model, named as `target` needs.
 pub fn emit_for(api: &Api, target: Target) -> TokenStream {
     let reachable = api.reachable_types();
-    let declared = reachable
+    let types = reachable
         .iter()
         .map(|name| rust::ident(name).to_string())
         .chain([rust::ident(&api.client).to_string()])
         .collect();
-    let names = Names::new(target, declared);
+    let locals = api
+        .endpoints
+        .iter()
+        .flat_map(|ep| {
+            ep.params
+                .iter()
+                .map(|p| &p.name)
+                .chain(ep.body.iter().map(|b| &b.name))
+        })
+        .map(|name| rust::ident(name).to_string())
+        .collect();
+    let names = Names::new(target, types, locals);
     let types = types::emit(api, &reachable, &names);
     let client = client(api, &names);
     // Last: it imports what the items above used.

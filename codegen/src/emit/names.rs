@@ -6,8 +6,9 @@
 //! crate's file holds only generated items, so it can read like code a
 //! person wrote: a `use` prelude and short names. A short name is given up
 //! (the item is written with its absolute path, and not imported) when a
-//! generated item has that name, so a spec's `Error` or `Result` type
-//! cannot clash with the prelude.
+//! generated type has that name, so a spec's `Error` or `Result` type
+//! cannot clash with the prelude, or, for a function, when an argument
+//! does (a path parameter named `path_segment`).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -71,40 +72,41 @@ pub(super) enum Item {
     Value,
 }
 
-/// The namespaces a name lives in: a generated type only ever takes a name
-/// in the type namespace (its structs have braces), so macro and value
-/// names cannot collide with one.
+/// The namespace a name lives in. A generated type only ever takes a name
+/// in the type namespace (its structs have braces); a method's argument, a
+/// local, takes one in the value namespace; nothing generated is a macro.
 #[derive(PartialEq)]
 enum Space {
     Type,
-    Other,
+    Value,
+    Macro,
 }
 
 impl Item {
     /// (module of the absolute path, name, module to import it from (`None`:
     /// the standard prelude has it), namespace).
     fn parts(self) -> (&'static str, &'static str, Option<&'static str>, Space) {
-        use Space::{Other, Type};
+        use Space::{Macro, Type, Value};
         const SDK: Option<&str> = Some("seamless_sdk");
         const SERDE: &str = "seamless_sdk::__private::serde";
         match self {
             Item::Result => ("core::result", "Result", None, Type),
-            Item::Ok => ("core::result::Result", "Ok", None, Other),
+            Item::Ok => ("core::result::Result", "Ok", None, Value),
             Item::Option => ("core::option", "Option", None, Type),
-            Item::Some => ("core::option::Option", "Some", None, Other),
-            Item::None => ("core::option::Option", "None", None, Other),
+            Item::Some => ("core::option::Option", "Some", None, Value),
+            Item::None => ("core::option::Option", "None", None, Value),
             Item::String => ("std::string", "String", None, Type),
             Item::ToString => ("std::string", "ToString", None, Type),
             Item::Vec => ("std::vec", "Vec", None, Type),
             Item::Box => ("std::boxed", "Box", None, Type),
             Item::Into => ("core::convert", "Into", None, Type),
-            Item::Debug => ("core::fmt", "Debug", None, Other),
-            Item::Clone => ("core::clone", "Clone", None, Other),
-            Item::Copy => ("core::marker", "Copy", None, Other),
-            Item::PartialEq => ("core::cmp", "PartialEq", None, Other),
-            Item::Eq => ("core::cmp", "Eq", None, Other),
-            Item::Hash => ("core::hash", "Hash", None, Other),
-            Item::Format => ("std", "format", None, Other),
+            Item::Debug => ("core::fmt", "Debug", None, Macro),
+            Item::Clone => ("core::clone", "Clone", None, Macro),
+            Item::Copy => ("core::marker", "Copy", None, Macro),
+            Item::PartialEq => ("core::cmp", "PartialEq", None, Macro),
+            Item::Eq => ("core::cmp", "Eq", None, Macro),
+            Item::Hash => ("core::hash", "Hash", None, Macro),
+            Item::Format => ("std", "format", None, Macro),
             Item::BTreeMap => ("std::collections", "BTreeMap", Some("std::collections"), Type),
             Item::Duration => ("core::time", "Duration", Some("std::time"), Type),
             Item::Client => ("seamless_sdk", "Client", SDK, Type),
@@ -125,7 +127,7 @@ impl Item {
                 "seamless_sdk::__private",
                 "path_segment",
                 Some("seamless_sdk::__private"),
-                Other,
+                Value,
             ),
             // A derive and its trait are imported together.
             Item::Serialize => (SERDE, "Serialize", Some(SERDE), Type),
@@ -150,17 +152,19 @@ impl Item {
 /// the prelude imports exactly those (an unused import is a warning).
 pub(super) struct Names {
     target: Target,
-    /// Names the generated items declare at the top of the file.
-    declared: BTreeSet<String>,
+    /// The names of the items the file declares (types, client).
+    types: BTreeSet<String>,
+    /// The names of every method's arguments.
+    locals: BTreeSet<String>,
     used: RefCell<BTreeSet<Item>>,
 }
 
 impl Names {
-    /// `declared`: the names of the items the emitter writes (types, client).
-    pub(super) fn new(target: Target, declared: BTreeSet<String>) -> Self {
+    pub(super) fn new(target: Target, types: BTreeSet<String>, locals: BTreeSet<String>) -> Self {
         Names {
             target,
-            declared,
+            types,
+            locals,
             used: RefCell::default(),
         }
     }
@@ -170,9 +174,12 @@ impl Names {
         let (_, name, import, space) = item.parts();
         // An import's first segment is resolved in the file's scope too.
         let root = import.and_then(|m| m.split("::").next());
-        self.target == Target::Crate
-            && (space == Space::Other || !self.declared.contains(name))
-            && root.is_none_or(|r| !self.declared.contains(r))
+        let taken = match space {
+            Space::Type => self.types.contains(name),
+            Space::Value => self.locals.contains(name),
+            Space::Macro => false,
+        };
+        self.target == Target::Crate && !taken && root.is_none_or(|r| !self.types.contains(r))
     }
 
     /// The path of `item` as source text (for attributes that take a string).
@@ -219,7 +226,7 @@ impl Names {
 impl Default for Names {
     /// Absolute paths, as a macro expansion needs.
     fn default() -> Self {
-        Names::new(Target::Macro, BTreeSet::new())
+        Names::new(Target::Macro, BTreeSet::new(), BTreeSet::new())
     }
 }
 
@@ -227,8 +234,9 @@ impl Default for Names {
 mod tests {
     use super::*;
 
-    fn names(target: Target, declared: &[&str]) -> Names {
-        Names::new(target, declared.iter().map(|d| d.to_string()).collect())
+    fn names(target: Target, types: &[&str]) -> Names {
+        let set = |names: &[&str]| names.iter().map(|d| d.to_string()).collect();
+        Names::new(target, set(types), set(&["path_segment"]))
     }
 
     #[test]
@@ -269,6 +277,11 @@ mod tests {
         assert_eq!(n.text(Item::BTreeMap), "::std::collections::BTreeMap");
         // Values and macros live in other namespaces than a type.
         assert_eq!(n.text(Item::Some), "Some");
+        // But an argument shadows a function.
+        assert_eq!(
+            n.text(Item::PathSegment),
+            "::seamless_sdk::__private::path_segment"
+        );
         assert_eq!(n.text(Item::Client), "Client");
         assert_eq!(n.prelude().to_string(), "use seamless_sdk :: Client ;");
     }

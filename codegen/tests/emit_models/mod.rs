@@ -452,10 +452,11 @@ pub const PRELUDE_NAMES: &[&str] = &[
     "Value",
 ];
 
-/// `api` with its client named `Client` and a type named after each other
-/// name of [`PRELUDE_NAMES`] (all reached through one more endpoint), and a
-/// login sent with `PUT` (so the runtime's `Method` is named): a generated
-/// crate must not import a name its own items take.
+/// `api` with its client named `Client`, a type named after each other
+/// name of [`PRELUDE_NAMES`] (all reached through one more endpoint, whose
+/// path parameter is named `path_segment`), and a login sent with `PUT` (so
+/// the runtime's `Method` is named): a generated crate must not import a
+/// name its own items or arguments take.
 pub fn shadowing(mut api: Api) -> Api {
     let names = PRELUDE_NAMES.iter().filter(|n| **n != "Client");
     let fields = names
@@ -465,7 +466,13 @@ pub fn shadowing(mut api: Api) -> Api {
     api.types
         .extend(names.map(|n| strukt(n, None, vec![field("x", TypeRef::U32)])));
     api.types.push(strukt("Shadows", None, fields));
-    let mut shadows = endpoint("shadows", HttpMethod::Post, "/api/echo", Some(named("Shadows")));
+    let mut shadows = endpoint(
+        "shadows",
+        HttpMethod::Post,
+        "/api/shadows/{path_segment}",
+        Some(named("Shadows")),
+    );
+    shadows.params = vec![path("path_segment", TypeRef::String)];
     shadows.body = body(named("Shadows"));
     api.endpoints.push(shadows);
     api.client = "Client".into();
