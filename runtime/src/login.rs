@@ -101,7 +101,28 @@ pub trait Login: Send + Sync + 'static {
     }
 }
 
-type CodeFn = Arc<dyn Fn() -> BoxFuture<'static, Result<String, BoxError>> + Send + Sync>;
+/// Where a one-time login code comes from (the `wx.login()` analog): asked
+/// afresh for every login.
+///
+/// Any async closure is one: `|| async { Ok::<_, E>(code) }`, for any error
+/// `E` that converts into a boxed error. Implement it by hand for a provider
+/// that keeps state of its own.
+pub trait CodeProvider: Send + Sync + 'static {
+    /// Fetches one fresh code.
+    fn code(&self) -> BoxFuture<'static, Result<String, Box<dyn std::error::Error + Send + Sync>>>;
+}
+
+impl<F, Fut, E> CodeProvider for F
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<String, E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    fn code(&self) -> BoxFuture<'static, Result<String, BoxError>> {
+        let fut = self();
+        Box::pin(async move { fut.await.map_err(Into::into) })
+    }
+}
 
 /// How a login request carries its fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,7 +169,7 @@ struct Refresh {
 ///
 /// ```
 /// use seamless_sdk_runtime::LoginFlow;
-/// let flow = LoginFlow::new(http::Method::POST, "/v1/api/imiMini/login")
+/// let flow = LoginFlow::post("/v1/api/imiMini/login")
 ///     .code("code", || async { Ok::<_, std::io::Error>("one-time-code".to_owned()) })
 ///     .token_from_header("B-T");
 /// ```
@@ -158,7 +179,7 @@ pub struct LoginFlow {
     path: String,
     encoding: Encoding,
     fields: Vec<(String, FieldValue)>,
-    code: Option<(String, CodeFn)>,
+    code: Option<(String, Arc<dyn CodeProvider>)>,
     token: TokenSource,
     expires_in: Option<JsonPath>,
     refresh_token: Option<JsonPath>,
@@ -182,6 +203,16 @@ impl fmt::Debug for LoginFlow {
 }
 
 impl LoginFlow {
+    /// A `POST` login request to `path`: [`Self::new`] with [`Method::POST`].
+    pub fn post(path: impl Into<String>) -> Self {
+        Self::new(Method::POST, path)
+    }
+
+    /// A `GET` login request to `path`: [`Self::new`] with [`Method::GET`].
+    pub fn get(path: impl Into<String>) -> Self {
+        Self::new(Method::GET, path)
+    }
+
     /// A login request to `path`. Fields go in a JSON body for `POST`/`PUT`,
     /// in the query for `GET`; the token is read from `token` in the body
     /// until told otherwise.
@@ -228,17 +259,8 @@ impl LoginFlow {
     /// A one-time code from an async provider (the `wx.login()` analog),
     /// fetched afresh for every login and sent as field `name`.
     #[must_use]
-    pub fn code<F, Fut, E>(mut self, name: impl Into<String>, provider: F) -> Self
-    where
-        F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<String, E>> + Send + 'static,
-        E: Into<BoxError>,
-    {
-        let provider: CodeFn = Arc::new(move || {
-            let fut = provider();
-            Box::pin(async move { fut.await.map_err(Into::into) })
-        });
-        self.code = Some((name.into(), provider));
+    pub fn code(mut self, name: impl Into<String>, provider: impl CodeProvider) -> Self {
+        self.code = Some((name.into(), Arc::new(provider)));
         self
     }
 
@@ -406,7 +428,7 @@ impl Login for LoginFlow {
         Box::pin(async move {
             let mut fields = expose(&self.fields);
             if let Some((name, provider)) = &self.code {
-                let code = provider().await.map_err(LoginError::CodeProvider)?;
+                let code = provider.code().await.map_err(LoginError::CodeProvider)?;
                 fields.push((name.clone(), code));
             }
             self.send(&cx, &self.method, &self.path, self.encoding, fields)
