@@ -110,8 +110,7 @@ async fn no_token_header_query_token_or_referer_reaches_another_host() {
         let client = common::builder(name, &backend).build().unwrap();
         common::user(&client, 1).await.unwrap();
         backend.redirect_next(1, StatusCode::FOUND, format!("{}/landing", other.url()));
-        let err = client.call::<Value>(common::get_user(2)).await.unwrap_err();
-        assert!(err.is_redirect(), "{name}: {err:?}");
+        let result = client.call::<Value>(common::get_user(2)).await;
         let leaked: Vec<String> = other
             .seen()
             .iter()
@@ -127,6 +126,8 @@ async fn no_token_header_query_token_or_referer_reaches_another_host() {
             })
             .collect();
         assert!(leaked.is_empty(), "{name}: the other host saw {leaked:?}");
+        let err = result.unwrap_err();
+        assert!(err.is_redirect(), "{name}: {err:?}");
         // The chain is fine afterwards.
         common::user(&client, 3).await.unwrap();
         assert_eq!(backend.counters().token_reuse, 0, "{name}");
