@@ -717,6 +717,43 @@ async fn f13_not_applicable_request_bodies_are_buffered_json_so_a_replay_resends
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f13_a_streaming_reply_past_the_body_limit_is_a_typed_error_never_a_resend_or_a_hang() {
+    // The streaming side the runtime does have: reply bodies. A chunked
+    // body with no length that never ends (64 GiB) is read only up to the
+    // limit, then refused with a typed error; the call is not resent (the
+    // POST executed once) and the chain goes on (seed: the successor came
+    // with the headers, so no login).
+    for name in common::PROTOCOLS {
+        let backend = common::start(name).await;
+        let client = common::builder(name, &backend)
+            .max_response_bytes(1 << 20)
+            .build()
+            .unwrap();
+        common::user(&client, 0).await.unwrap();
+        backend.reset_counters();
+        backend.oversize_next(1, 64 << 30, false);
+        let err = within(
+            20,
+            "a call with an endless reply",
+            client.call::<Value>(order("f13")),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.is_too_large() && !err.is_outcome_unknown(), "{name}: {err:?}");
+        assert_eq!(err.status(), Some(StatusCode::OK), "{name}");
+        common::user(&client, 1).await.unwrap();
+        let c = backend.counters();
+        assert_eq!(c.requests, 2, "{name}: resent: {c:?}");
+        assert_eq!(c.executions.get("f13"), Some(&1), "{name}: {c:?}");
+        assert_eq!(
+            (c.logins, c.token_reuse, c.expired_replies),
+            (0, 0, 0),
+            "{name}: {c:?}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------- F14
 
 #[tokio::test]
