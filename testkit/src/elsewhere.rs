@@ -87,9 +87,13 @@ async fn accept(listener: TcpListener, seen: Arc<Mutex<Vec<Seen>>>) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
-            Ok((stream, _)) = listener.accept() => {
-                conns.spawn(serve(stream, seen.clone()));
-            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    conns.spawn(serve(stream, seen.clone()));
+                }
+                // E.g. out of file descriptors: back off instead of spinning.
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+            },
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
