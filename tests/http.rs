@@ -251,6 +251,29 @@ async fn a_user_http_client_that_follows_a_redirect_is_refused_and_its_reply_not
     assert_eq!((c.logins, c.token_reuse, c.expired_replies), (2, 0, 0), "{c:?}");
 }
 
+#[tokio::test]
+async fn a_public_call_is_not_redirected_either() {
+    // Public endpoints carry no token, but a followed redirect would still
+    // re-execute a POST or send its body elsewhere.
+    let backend = Backend::start(Protocol::Seed).await;
+    let api = Elsewhere::start().await;
+    let other = Elsewhere::start().await;
+    api.reply_with(
+        StatusCode::TEMPORARY_REDIRECT,
+        Some(format!("{}/x?k=SECRET", other.url())),
+    );
+    let client = seed_at(api.url(), &backend).build().unwrap();
+    let err = client
+        .call::<Value>(Request::post("/signup").json(&json!({"name": "n"})).no_auth())
+        .await
+        .unwrap_err();
+    assert_eq!(other.requests(), 0, "followed to {:?}", other.seen());
+    assert_eq!(api.requests(), 1);
+    assert!(err.is_redirect() && err.is_outcome_unknown(), "{err:?}");
+    assert_eq!(err.location(), Some(format!("{}/x?k=***", other.url()).as_str()));
+    assert_eq!(backend.counters().logins, 0);
+}
+
 // ------------------------------------------------------- classification
 
 /// A seed-style client whose API calls go to `base` and whose login goes to

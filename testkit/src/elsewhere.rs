@@ -30,12 +30,16 @@ pub struct Seen {
 }
 
 /// A second loopback listener, standing for another host: it answers every request with
-/// HTTP 200 `{}` and records it. Dropping it stops it.
+/// HTTP 200 `{}` (or what [`Elsewhere::reply_with`] set) and records it. Dropping it stops it.
 pub struct Elsewhere {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
+    reply: Arc<Mutex<Reply>>,
     task: JoinHandle<()>,
 }
+
+/// What an [`Elsewhere`] answers: a status and maybe a `Location`.
+type Reply = (StatusCode, Option<String>);
 
 impl std::fmt::Debug for Elsewhere {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,8 +61,20 @@ impl Elsewhere {
             .expect("seamless-sdk-testkit: bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("seamless-sdk-testkit: local_addr");
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let task = tokio::spawn(accept(listener, seen.clone()));
-        Elsewhere { addr, seen, task }
+        let reply = Arc::new(Mutex::new((StatusCode::OK, None)));
+        let task = tokio::spawn(accept(listener, seen.clone(), reply.clone()));
+        Elsewhere {
+            addr,
+            seen,
+            reply,
+            task,
+        }
+    }
+
+    /// From now on every request is answered with `status` (a redirect, say, with
+    /// `Location: location`) and the body `{}`.
+    pub fn reply_with(&self, status: StatusCode, location: Option<String>) {
+        *self.reply.lock().unwrap_or_else(PoisonError::into_inner) = (status, location);
     }
 
     /// Its base URL, `http://127.0.0.1:PORT`; a different port is a different origin.
@@ -83,13 +99,13 @@ impl Drop for Elsewhere {
     }
 }
 
-async fn accept(listener: TcpListener, seen: Arc<Mutex<Vec<Seen>>>) {
+async fn accept(listener: TcpListener, seen: Arc<Mutex<Vec<Seen>>>, reply: Arc<Mutex<Reply>>) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    conns.spawn(serve(stream, seen.clone()));
+                    conns.spawn(serve(stream, seen.clone(), reply.clone()));
                 }
                 // E.g. out of file descriptors: back off instead of spinning.
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
@@ -99,9 +115,9 @@ async fn accept(listener: TcpListener, seen: Arc<Mutex<Vec<Seen>>>) {
     }
 }
 
-async fn serve(stream: TcpStream, seen: Arc<Mutex<Vec<Seen>>>) {
+async fn serve(stream: TcpStream, seen: Arc<Mutex<Vec<Seen>>>, reply: Arc<Mutex<Reply>>) {
     let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-        let seen = seen.clone();
+        let (seen, reply) = (seen.clone(), reply.clone());
         async move {
             let (parts, body) = req.into_parts();
             let body = Limited::new(body, MAX_BODY_BYTES)
@@ -118,8 +134,12 @@ async fn serve(stream: TcpStream, seen: Arc<Mutex<Vec<Seen>>>) {
                 headers: parts.headers,
                 body,
             });
+            let (status, location) = reply.lock().unwrap_or_else(PoisonError::into_inner).clone();
             let mut resp = Response::new(Full::new(Bytes::from_static(b"{}")));
-            *resp.status_mut() = StatusCode::OK;
+            *resp.status_mut() = status;
+            if let Some(v) = location.and_then(|l| http::HeaderValue::from_str(&l).ok()) {
+                resp.headers_mut().insert(http::header::LOCATION, v);
+            }
             resp.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 http::HeaderValue::from_static("application/json"),
