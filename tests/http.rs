@@ -263,12 +263,12 @@ async fn a_public_call_is_not_redirected_either() {
         Some(format!("{}/x?k=SECRET", other.url())),
     );
     let client = seed_at(api.url(), &backend).build().unwrap();
-    let err = client
+    let result = client
         .call::<Value>(Request::post("/signup").json(&json!({"name": "n"})).no_auth())
-        .await
-        .unwrap_err();
+        .await;
     assert_eq!(other.requests(), 0, "followed to {:?}", other.seen());
     assert_eq!(api.requests(), 1);
+    let err = result.unwrap_err();
     assert!(err.is_redirect() && err.is_outcome_unknown(), "{err:?}");
     assert_eq!(err.location(), Some(format!("{}/x?k=***", other.url()).as_str()));
     assert_eq!(backend.counters().logins, 0);
