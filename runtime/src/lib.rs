@@ -41,6 +41,7 @@ mod path;
 mod request;
 mod secret;
 mod store;
+mod transport;
 
 pub use client::{ChainStatus, Client, ClientBuilder, MAX_REPLAYS_LIMIT, Stats};
 pub use config::{Envelope, Expiry, ExpiryRule, JsonPath, Lifetime, Placement};

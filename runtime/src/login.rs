@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use crate::config::{Envelope, JsonPath};
 use crate::error::LoginError;
 use crate::secret::Secret;
+use crate::transport;
 
 /// A boxed, sendable future, as [`Login`] returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -50,6 +51,7 @@ pub struct LoginContext {
     pub(crate) base: Arc<str>,
     pub(crate) envelope: Option<Envelope>,
     pub(crate) chain: usize,
+    pub(crate) max_response_bytes: u64,
 }
 
 impl LoginContext {
@@ -71,6 +73,40 @@ impl LoginContext {
     /// The client's envelope, if it has one.
     pub fn envelope(&self) -> Option<&Envelope> {
         self.envelope.as_ref()
+    }
+
+    /// Sends a login request through [`LoginContext::http`] and checks the
+    /// reply's head: a redirect (3xx, or one a user-supplied client
+    /// followed) is a [`LoginError::Redirected`], never followed, because it
+    /// would re-send credentials or a refresh token to wherever it points.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, LoginError> {
+        let request = request.build().map_err(LoginError::transport)?;
+        let sent = request.url().clone();
+        let resp = self.http.execute(request).await.map_err(LoginError::transport)?;
+        if transport::was_redirected(&resp, &sent) {
+            return Err(LoginError::Redirected {
+                status: None,
+                location: Some(transport::redact(resp.url())),
+            });
+        }
+        if resp.status().is_redirection() {
+            return Err(LoginError::Redirected {
+                status: Some(resp.status()),
+                location: transport::location(&resp, &sent),
+            });
+        }
+        Ok(resp)
+    }
+
+    /// Reads a login reply's body under the client's response body limit
+    /// ([`LoginError::TooLarge`] past it).
+    pub async fn read_body(&self, resp: reqwest::Response) -> Result<bytes::Bytes, LoginError> {
+        transport::read_body(resp, self.max_response_bytes)
+            .await
+            .map_err(|e| match e {
+                transport::BodyError::TooLarge => LoginError::TooLarge(self.max_response_bytes),
+                transport::BodyError::Transport(e) => LoginError::transport(e),
+            })
     }
 }
 
@@ -337,10 +373,10 @@ impl LoginFlow {
             Encoding::Form => rb.form(&fields),
             Encoding::Query => rb.query(&fields),
         };
-        let resp = rb.send().await.map_err(LoginError::transport)?;
+        let resp = cx.send(rb).await?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let bytes = resp.bytes().await.map_err(LoginError::transport)?;
+        let bytes = cx.read_body(resp).await?;
         let body: Option<Value> = serde_json::from_slice(&bytes).ok();
         if !status.is_success() {
             return Err(LoginError::rejected(
