@@ -38,7 +38,8 @@
 //! [`Backend::issue_expired_tokens`], [`Backend::abort_after_consume`],
 //! [`Backend::stall_next`], [`Backend::truncate_next`], [`Backend::reply_status_next`],
 //! [`Backend::delay_responses`], [`Backend::delay_next_expired_replies`],
-//! [`Backend::revoke_family_on_reuse`] and [`Backend::keep_alive`] inject the faults listed
+//! [`Backend::revoke_family_on_reuse`], [`Backend::keep_refresh_tokens`],
+//! [`Backend::issue_unsendable_tokens`] and [`Backend::keep_alive`] inject the faults listed
 //! in `FAULTS.md`.
 //!
 //! The per-request faults (`reply_status_next`, `abort_after_consume`, `stall_next`,
@@ -335,6 +336,20 @@ impl Backend {
     /// default. Reuse is counted either way.
     pub fn revoke_family_on_reuse(&self, on: bool) {
         self.shared.lock().knobs.revoke_on_reuse = on;
+    }
+
+    /// Bearer only: when on, a refresh grant does not rotate: it leaves the presented refresh
+    /// token live (usable again) and its reply carries no `refresh_token`, as RFC 6749 §6
+    /// allows. Off by default (refresh tokens rotate).
+    pub fn keep_refresh_tokens(&self, on: bool) {
+        self.shared.lock().knobs.keep_refresh = on;
+    }
+
+    /// Bearer and Query only: the next `n` successful logins (and Bearer refresh grants) issue
+    /// an access token with a line break in it, which no HTTP header can carry (the JSON body
+    /// of the login reply can). The server accepts it wherever it arrives intact (a query).
+    pub fn issue_unsendable_tokens(&self, n: u32) {
+        self.shared.lock().knobs.issue_unsendable = n;
     }
 
     /// Mints a fresh one-time login code the Seed login accepts once (a reused or unknown code

@@ -325,12 +325,16 @@ async fn bearer_token(shared: &Shared, ttl: Duration, parts: &Parts, body: &Byte
 fn bearer_issued(issued: Issued, ttl: Duration) -> Resp {
     // `expires_in` is whole seconds; round up so a sub-second ttl is not reported as 0.
     let expires_in = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
-    ok_json(&json!({
+    let mut body = json!({
         "access_token": issued.access,
         "token_type": "Bearer",
         "expires_in": expires_in,
-        "refresh_token": issued.refresh,
-    }))
+    });
+    // A refresh grant that does not rotate omits the field (RFC 6749 §6).
+    if let Some(refresh) = issued.refresh {
+        body["refresh_token"] = json!(refresh);
+    }
+    ok_json(&body)
 }
 
 async fn query_login(shared: &Shared, parts: &Parts) -> Resp {
