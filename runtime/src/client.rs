@@ -391,8 +391,21 @@ impl ClientBuilder {
         for i in 0..self.chains {
             let mut chain = Chain::new(mode, self.backoff);
             if let Some(saved) = store.load(i).map_err(Error::store)? {
-                let renew_at = saved.expires_at.map(|at| to_instant(at, self.expiry_skew));
-                let token = saved.token.map(|t| (t, renew_at));
+                let renew_at = match saved.expires_at {
+                    Some(at) => Some(to_instant(at, self.expiry_skew).ok_or_else(|| {
+                        Error::store(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!("chain {i}: the stored expiry is out of range"),
+                        ))
+                    })?),
+                    None => None,
+                };
+                // An unsendable token (stored by an older version or by
+                // hand) is dropped: the chain logs in instead of wedging.
+                let token = saved
+                    .token
+                    .filter(|t| check_token(&self.placement, t).is_ok())
+                    .map(|t| (t, renew_at));
                 chain.resume(token, saved.refresh_token);
             }
             chains.push(Mutex::new(chain));
@@ -433,21 +446,55 @@ impl ClientBuilder {
 /// When to renew a token that the server accepts for `lifetime`: `skew`
 /// early, but never more than half the lifetime early, so a short-lived
 /// token is still used rather than renewed on every call.
-fn renew_at(now: Instant, lifetime: Duration, skew: Duration) -> Instant {
-    now + lifetime - skew.min(lifetime / 2)
+///
+/// `None` when the instant is beyond what the clock can represent: checked,
+/// because lifetimes come from servers, custom logins and stores.
+fn renew_at(now: Instant, lifetime: Duration, skew: Duration) -> Option<Instant> {
+    now.checked_add(lifetime - skew.min(lifetime / 2))
 }
 
-fn to_instant(at: SystemTime, skew: Duration) -> Instant {
+/// A stored expiry as a renewal instant; `None` when it is out of range
+/// (a corrupt or hostile store), which the caller reports as a store error.
+fn to_instant(at: SystemTime, skew: Duration) -> Option<Instant> {
     let now = Instant::now();
     match at.duration_since(SystemTime::now()) {
         Ok(left) => renew_at(now, left, skew),
         // Already past: any instant not after now reads as expired.
-        Err(_) => now,
+        Err(_) => Some(now),
     }
 }
 
-fn to_system(at: Instant) -> SystemTime {
-    SystemTime::now() + at.saturating_duration_since(Instant::now())
+fn to_system(at: Instant) -> Option<SystemTime> {
+    SystemTime::now().checked_add(at.saturating_duration_since(Instant::now()))
+}
+
+/// The header a token is sent in, `None` for placements outside headers
+/// (a query parameter is percent-encoded and a JSON string escaped, so any
+/// token fits there). The error says why, without the token.
+fn token_header(
+    placement: &Placement,
+    token: &Secret,
+) -> Result<Option<(HeaderName, HeaderValue)>, &'static str> {
+    let (name, value) = match placement {
+        Placement::Header(name) => (name.clone(), HeaderValue::try_from(token.expose())),
+        Placement::Bearer => (
+            AUTHORIZATION,
+            HeaderValue::try_from(format!("Bearer {}", token.expose())),
+        ),
+        Placement::Query(_) | Placement::JsonBody(_) => return Ok(None),
+    };
+    let mut value = value.map_err(|_| "the token is not a valid HTTP header value")?;
+    value.set_sensitive(true);
+    Ok(Some((name, value)))
+}
+
+/// A token that can never be sent must not enter a chain: handed back
+/// unsent by every call that draws it, it would wedge the chain (and be
+/// stored for the next process) without ever causing a new login.
+fn check_token(placement: &Placement, token: &Secret) -> Result<(), LoginError> {
+    token_header(placement, token)
+        .map(drop)
+        .map_err(|why| LoginError::UnusableToken(why.to_owned()))
 }
 
 /// A token out for one attempt. Dropping it settles the token: given back
@@ -559,8 +606,14 @@ impl LoginTask {
         };
         let attempt = async {
             if let Some(refresh) = start.refresh {
-                match inner.login.refresh(cx.clone(), refresh).await {
-                    Ok(session) => return Ok(session),
+                match inner.login.refresh(cx.clone(), refresh.clone()).await {
+                    // A reply without a new refresh token means the server
+                    // keeps the old one (RFC 6749 §6): keep using it. One
+                    // that rotated replaces it, so a spent one is never kept.
+                    Ok(mut session) => {
+                        session.refresh_token.get_or_insert(refresh);
+                        return Ok(session);
+                    }
                     Err(e) => {
                         // With rotating refresh tokens a refusal can mean the
                         // server saw reuse and revoked the family (RFC 9700
@@ -581,7 +634,8 @@ impl LoginTask {
         let result = match tokio::time::timeout(inner.login_timeout, attempt).await {
             Ok(r) => r,
             Err(_) => Err(LoginError::Timeout(inner.login_timeout)),
-        };
+        }
+        .and_then(|s| check_token(&inner.placement, &s.token).map(|()| s));
         let elapsed_ms = began.elapsed().as_secs_f64() * 1e3;
         match &result {
             Ok(_) => {
@@ -604,7 +658,8 @@ impl LoginTask {
         let result = result
             .map(|s| Fresh {
                 token: s.token,
-                expires_at: s.expires_in.map(|d| renew_at(now, d, skew)),
+                // Beyond the clock's range means no expiry worth tracking.
+                expires_at: s.expires_in.and_then(|d| renew_at(now, d, skew)),
                 refresh: s.refresh_token,
             })
             .map_err(Arc::new);
@@ -628,7 +683,7 @@ impl Inner {
         let r = f(&mut chain);
         for snap in chain.drain_journal() {
             let (token, expires_at) = match snap.token {
-                Some((t, at)) => (Some(t), at.map(to_system)),
+                Some((t, at)) => (Some(t), at.and_then(to_system)),
                 None => (None, None),
             };
             let saved = StoredSession {
@@ -746,22 +801,14 @@ impl Inner {
         };
         let mut body = None;
         if let Some(token) = token {
-            let sensitive = |v: String| {
-                let mut v = HeaderValue::try_from(v)
-                    .map_err(|_| Error::request("the token is not a valid header value"))?;
-                v.set_sensitive(true);
-                Ok::<_, Error>(v)
-            };
             match &self.placement {
-                Placement::Header(name) => {
-                    rb = set(rb, name.clone(), sensitive(token.expose().to_owned())?);
-                }
-                Placement::Bearer => {
-                    rb = set(
-                        rb,
-                        AUTHORIZATION,
-                        sensitive(format!("Bearer {}", token.expose()))?,
-                    );
+                Placement::Header(_) | Placement::Bearer => {
+                    // Tokens are checked when they arrive (`check_token`), so
+                    // this fails only for a token a custom store handed back.
+                    let (name, value) = token_header(&self.placement, token)
+                        .map_err(Error::request)?
+                        .expect("a header placement");
+                    rb = set(rb, name, value);
                 }
                 Placement::Query(name) => rb = rb.query(&[(name.as_str(), token.expose())]),
                 Placement::JsonBody(path) => {

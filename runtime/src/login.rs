@@ -27,7 +27,9 @@ pub struct Session {
     pub token: Secret,
     /// How long the token is accepted, if the server said.
     pub expires_in: Option<Duration>,
-    /// A refresh token, if the server issued one. It is spent by its first use.
+    /// A refresh token, if the server issued one. When a refresh's reply
+    /// carries none, the server kept the old one (RFC 6749 §6) and the
+    /// runtime keeps using it; one that rotated is never presented again.
     pub refresh_token: Option<Secret>,
 }
 
@@ -92,9 +94,11 @@ pub trait Login: Send + Sync + 'static {
     /// A full login.
     fn login(&self, cx: LoginContext) -> BoxFuture<'_, Result<Session, LoginError>>;
 
-    /// Trades a refresh token for a new session. The token is spent whatever
-    /// the outcome: the runtime never offers it again. Any error makes the
-    /// runtime fall back to [`Login::login`]. The default refuses.
+    /// Trades a refresh token for a new session. After an error the token
+    /// counts as spent (the runtime never offers it again) and the runtime
+    /// falls back to [`Login::login`]; after a success it is kept only if
+    /// the returned session has no refresh token of its own. The default
+    /// refuses.
     fn refresh(&self, cx: LoginContext, refresh_token: Secret) -> BoxFuture<'_, Result<Session, LoginError>> {
         let _ = (cx, refresh_token);
         Box::pin(async { Err(LoginError::rejected(None, "this login flow has no refresh grant")) })

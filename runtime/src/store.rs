@@ -216,9 +216,25 @@ impl TokenStore for FileStore {
             *cache = Some(self.own()?);
         }
         let chains = &cache.as_ref().expect("filled above").chains;
-        Ok(chains.get(&chain).map(|c| StoredSession {
+        let Some(c) = chains.get(&chain) else {
+            return Ok(None);
+        };
+        let expires_at = match c.expires_at {
+            // Checked: a corrupt file must be an error, not an overflow panic.
+            Some(s) => Some(UNIX_EPOCH.checked_add(Duration::from_secs(s)).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{}: chain {chain}: `expires_at` is out of range",
+                        self.path.display()
+                    ),
+                )
+            })?),
+            None => None,
+        };
+        Ok(Some(StoredSession {
             token: c.token.clone().map(Secret::from),
-            expires_at: c.expires_at.map(|s| UNIX_EPOCH + Duration::from_secs(s)),
+            expires_at,
             refresh_token: c.refresh_token.clone().map(Secret::from),
         }))
     }

@@ -1,0 +1,154 @@
+//! The runtime against broken stores and servers that answer in ways the
+//! protocols allow but the happy path never meets: unsendable tokens,
+//! corrupt store files, refresh grants that do not rotate, stores shared by
+//! two clients, failing saves, stalled holders, failing early renewals.
+//! Each test counts on the server what the client did.
+
+mod common;
+
+use std::time::Duration;
+
+use common::within;
+use seamless_sdk::{FileStore, LoginError, MemoryStore};
+use seamless_sdk_testkit::{Backend, Protocol};
+
+// ------------------------------------------------ unsendable login tokens
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_token_that_is_no_header_value_is_refused_at_login_never_stored_and_the_next_call_logs_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("session.json");
+    let backend = common::start("bearer").await;
+    backend.issue_unsendable_tokens(1);
+    let client = common::bearer(&backend)
+        .store(FileStore::new(&path))
+        .login_backoff(Duration::ZERO, Duration::ZERO)
+        .build()
+        .unwrap();
+    let err = within(10, "the first call", common::user(&client, 1))
+        .await
+        .expect_err("the login's token cannot be sent");
+    assert!(
+        matches!(err.login_error(), Some(LoginError::UnusableToken(_))),
+        "{err:?}"
+    );
+    assert!(!format!("{err} {err:?}").contains('\n'), "{err:?}");
+    let c = backend.counters();
+    assert_eq!((c.logins, c.requests), (1, 0), "{c:?}");
+    let stored = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(!stored.contains("\\n"), "the bad token was stored: {stored}");
+
+    // Not wedged: the next calls log in once and go through.
+    for i in 2..7 {
+        within(10, "a later call", common::user(&client, i))
+            .await
+            .unwrap();
+    }
+    let c = backend.counters();
+    assert_eq!((c.logins, c.requests, c.token_reuse), (2, 5, 0), "{c:?}");
+    drop(client);
+
+    // A restarted client resumes the good token, not the refused one.
+    backend.reset_counters();
+    let resumed = common::bearer(&backend)
+        .store(FileStore::new(&path))
+        .build()
+        .unwrap();
+    common::user(&resumed, 9).await.unwrap();
+    let c = backend.counters();
+    assert_eq!((c.logins, c.refreshes, c.expired_replies), (0, 0, 0), "{c:?}");
+}
+
+#[tokio::test]
+async fn a_token_with_a_line_break_is_fine_in_a_query_where_it_is_percent_encoded() {
+    let backend = common::start("query").await;
+    backend.issue_unsendable_tokens(1);
+    let client = common::query(&backend).build().unwrap();
+    for i in 0..3 {
+        common::user(&client, i).await.unwrap();
+    }
+    let c = backend.counters();
+    assert_eq!((c.logins, c.requests, c.expired_replies), (1, 3, 0), "{c:?}");
+}
+
+// ---------------------------------------------------- corrupt store input
+
+#[tokio::test]
+async fn a_store_file_with_an_out_of_range_expiry_is_a_store_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("session.json");
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"version":1,"chains":{{"0":{{"token":"t","expires_at":{}}}}}}}"#,
+            u64::MAX
+        ),
+    )
+    .unwrap();
+    let backend = common::start("bearer").await;
+    let err = common::bearer(&backend)
+        .store(FileStore::new(&path))
+        .build()
+        .expect_err("a corrupt store");
+    assert!(err.is_store(), "{err:?}");
+    assert_eq!(backend.counters(), Default::default());
+}
+
+#[tokio::test]
+async fn a_custom_login_with_an_endless_lifetime_neither_panics_nor_expires() {
+    let backend = common::start("bearer").await;
+    let client = common::bearer(&backend)
+        .login(seamless_sdk::login_fn({
+            let url = backend.url();
+            move |_| {
+                let url = url.clone();
+                async move {
+                    let body: serde_json::Value = seamless_sdk::__private::reqwest::Client::new()
+                        .post(format!("{url}/oauth/token"))
+                        .json(&serde_json::json!({
+                            "grant_type": "password",
+                            "username": seamless_sdk_testkit::BEARER_USERNAME,
+                            "password": seamless_sdk_testkit::BEARER_PASSWORD,
+                        }))
+                        .send()
+                        .await
+                        .map_err(LoginError::other)?
+                        .json()
+                        .await
+                        .map_err(LoginError::other)?;
+                    let mut s = seamless_sdk::Session::new(body["access_token"].as_str().unwrap());
+                    s.expires_in = Some(Duration::MAX);
+                    Ok(s)
+                }
+            }
+        }))
+        .store(MemoryStore::new())
+        .build()
+        .unwrap();
+    for i in 0..3 {
+        within(10, "a call", common::user(&client, i)).await.unwrap();
+    }
+    let c = backend.counters();
+    assert_eq!((c.logins, c.requests), (1, 3), "{c:?}");
+}
+
+// ------------------------------------------------ non-rotating refresh
+
+#[tokio::test]
+async fn a_refresh_token_the_server_does_not_rotate_is_kept_for_every_later_renewal() {
+    let backend = Backend::start(Protocol::Bearer {
+        ttl: Duration::from_secs(3600),
+    })
+    .await;
+    backend.keep_refresh_tokens(true);
+    let client = common::bearer(&backend).build().unwrap();
+    common::user(&client, 0).await.unwrap();
+    for i in 1..4 {
+        backend.expire_all();
+        common::user(&client, i).await.unwrap();
+    }
+    let c = backend.counters();
+    assert_eq!(c.logins, 1, "a renewal fell back to a full login: {c:?}");
+    assert_eq!(c.refreshes, 3, "{c:?}");
+    assert_eq!((c.token_reuse, c.expired_replies), (0, 3), "{c:?}");
+}
