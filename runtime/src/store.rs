@@ -205,7 +205,13 @@ impl FileStore {
         f.write_all(&body)?;
         f.sync_data()?;
         drop(f);
-        std::fs::rename(&tmp, &self.path)
+        std::fs::rename(&tmp, &self.path)?;
+        // The rename itself lives in the directory: until the directory is
+        // synced, a power loss can bring back the previous file, whose
+        // single-use token may already have been sent.
+        #[cfg(unix)]
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(())
     }
 }
 
@@ -310,6 +316,30 @@ mod tests {
         assert!(err.to_string().contains("in use by another client"), "{err}");
         drop(first);
         assert_eq!(second.load(0).unwrap(), None);
+    }
+
+    #[test]
+    fn every_save_is_on_disk_whole_when_it_returns_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.json");
+        let s = FileStore::new(&path);
+        for i in 0..20 {
+            let session = StoredSession {
+                token: Some(Secret::new(format!("t{i}"))),
+                expires_at: None,
+                refresh_token: None,
+            };
+            s.save(i % 3, &session).unwrap();
+            // Read behind the store's back: what a crash right now leaves.
+            let on_disk: FileFormat = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let token = on_disk.chains[&(i % 3)].token.as_deref();
+            assert_eq!(token, Some(format!("t{i}").as_str()));
+            assert_eq!(
+                std::fs::read_dir(dir.path()).unwrap().count(),
+                2,
+                "tokens.json and its lock only"
+            );
+        }
     }
 
     #[test]
