@@ -39,7 +39,8 @@
 //! [`Backend::stall_next`], [`Backend::truncate_next`], [`Backend::reply_status_next`],
 //! [`Backend::delay_responses`], [`Backend::delay_next_expired_replies`],
 //! [`Backend::revoke_family_on_reuse`], [`Backend::keep_refresh_tokens`],
-//! [`Backend::issue_unsendable_tokens`] and [`Backend::keep_alive`] inject the faults listed
+//! [`Backend::issue_unsendable_tokens`], [`Backend::echo_credentials_in_errors`] and
+//! [`Backend::keep_alive`] inject the faults listed
 //! in `FAULTS.md`.
 //!
 //! The per-request faults (`reply_status_next`, `abort_after_consume`, `stall_next`,
@@ -350,6 +351,13 @@ impl Backend {
     /// of the login reply can). The server accepts it wherever it arrives intact (a query).
     pub fn issue_unsendable_tokens(&self, n: u32) {
         self.shared.lock().knobs.issue_unsendable = n;
+    }
+
+    /// When on, failed logins repeat what the client presented, as careless servers do: Bearer
+    /// token-endpoint errors carry every presented value (password, refresh token) in
+    /// `error_description`; a forced Seed login failure names the code in `msg`.
+    pub fn echo_credentials_in_errors(&self, on: bool) {
+        self.shared.lock().knobs.echo_credentials = on;
     }
 
     /// Mints a fresh one-time login code the Seed login accepts once (a reused or unknown code

@@ -244,7 +244,12 @@ async fn seed_login(shared: &Shared, body: &Bytes, with_token: bool) -> Resp {
         .ok()
         .and_then(|v| v.get("code")?.as_str().map(str::to_owned))
         .ok_or("body must be a JSON object with a string field \"code\"");
+    let echo = shared.echo_credentials();
     match shared.login(|st| code.as_ref().is_ok_and(|c| st.use_code(c))) {
+        LoginOutcome::Forced if echo => ok_json(&json!({
+            "code": 500,
+            "msg": format!("login failed for code {}", code.as_deref().unwrap_or("-")),
+        })),
         LoginOutcome::Forced => ok_json(&json!({"code": 500, "msg": "login failed"})),
         LoginOutcome::Status(status) => wire::json(
             status,
@@ -287,12 +292,18 @@ fn param<'a>(params: &'a Result<Map<String, Value>, &'static str>, name: &str) -
     params.as_ref().ok()?.get(name)?.as_str()
 }
 
-fn bearer_error(status: StatusCode, error: &str) -> Resp {
-    wire::json(status, &json!({"error": error}), None)
-}
-
 async fn bearer_token(shared: &Shared, ttl: Duration, parts: &Parts, body: &Bytes) -> Resp {
     let params = token_params(parts, body);
+    // `echo_credentials_in_errors`: every value presented, as a careless
+    // server puts it in `error_description`.
+    let echo = shared.echo_credentials().then(|| {
+        let values = params.iter().flatten().filter_map(|(_, v)| v.as_str());
+        format!("grant refused for {}", values.collect::<Vec<_>>().join(" "))
+    });
+    let bearer_error = |status: StatusCode, error: &str| match &echo {
+        Some(d) => wire::json(status, &json!({"error": error, "error_description": d}), None),
+        None => wire::json(status, &json!({"error": error}), None),
+    };
     if param(&params, "grant_type") == Some("refresh_token") {
         let delay = shared.refresh_arrived();
         sleep_for(delay).await;

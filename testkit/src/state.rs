@@ -46,6 +46,8 @@ pub(crate) struct Knobs {
     pub(crate) keep_refresh: bool,
     /// The next this many issued access tokens carry a line break.
     pub(crate) issue_unsendable: u32,
+    /// Failed logins and refresh grants repeat what was presented.
+    pub(crate) echo_credentials: bool,
 }
 
 /// The one injected fault an authorized request gets after its token was consumed.
@@ -509,6 +511,11 @@ impl Shared {
     /// A connection was closed by the server for being idle longer than `keep_alive`.
     pub(crate) fn idle_closed(&self) {
         self.lock().counters.idle_closes += 1;
+    }
+
+    /// The `echo_credentials_in_errors` knob as it is now.
+    pub(crate) fn echo_credentials(&self) -> bool {
+        self.lock().knobs.echo_credentials
     }
 
     /// The `keep_alive` knob as it is now.
