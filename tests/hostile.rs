@@ -6,10 +6,11 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::within;
-use seamless_sdk::{FileStore, LoginError, MemoryStore};
+use seamless_sdk::{FileStore, LoginError, MemoryStore, StoredSession, TokenStore};
 use seamless_sdk_testkit::{Backend, Protocol};
 
 // ------------------------------------------------ unsendable login tokens
@@ -151,4 +152,82 @@ async fn a_refresh_token_the_server_does_not_rotate_is_kept_for_every_later_rene
     assert_eq!(c.logins, 1, "a renewal fell back to a full login: {c:?}");
     assert_eq!(c.refreshes, 3, "{c:?}");
     assert_eq!((c.token_reuse, c.expired_replies), (0, 3), "{c:?}");
+}
+
+// ------------------------------------------------ one owner per store
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_on_one_store_instance_are_refused_until_the_first_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    for kind in ["memory", "file"] {
+        let backend = Backend::start(Protocol::Seed).await;
+        let store: Arc<dyn TokenStore> = match kind {
+            "memory" => Arc::new(MemoryStore::new()),
+            _ => Arc::new(FileStore::new(dir.path().join("session.json"))),
+        };
+        let first = common::seed(&backend).store(Arc::clone(&store)).build().unwrap();
+        common::user(&first, 0).await.unwrap();
+        let err = common::seed(&backend)
+            .store(Arc::clone(&store))
+            .build()
+            .expect_err("two owners of one single-use chain");
+        assert!(err.is_store(), "{kind}: {err:?}");
+        let io = std::error::Error::source(&err)
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .expect("an io error");
+        assert_eq!(io.kind(), std::io::ErrorKind::WouldBlock, "{kind}: {io}");
+        for i in 1..4 {
+            common::user(&first, i).await.unwrap();
+        }
+        // Once the first client is gone, the store has a new owner, which
+        // resumes the session.
+        drop(first);
+        let second = common::seed(&backend).store(store).build().unwrap();
+        common::user(&second, 9).await.unwrap();
+        let c = backend.counters();
+        assert_eq!(
+            (c.logins, c.requests, c.token_reuse, c.expired_replies),
+            (1, 5, 0, 0),
+            "{kind}: {c:?}"
+        );
+    }
+}
+
+/// A store that opts into sharing by overriding `claim`: with reusable
+/// tokens, two clients on one session are harmless, and it says so.
+#[derive(Default)]
+struct Shared {
+    next: std::sync::atomic::AtomicUsize,
+    inner: MemoryStore,
+}
+
+impl TokenStore for Shared {
+    fn load(&self, chain: usize) -> std::io::Result<Option<StoredSession>> {
+        self.inner.load(chain)
+    }
+    fn save(&self, chain: usize, session: &StoredSession) -> std::io::Result<()> {
+        self.inner.save(chain, session)
+    }
+    fn claim(&self) -> std::io::Result<()> {
+        self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+    fn release(&self) {}
+}
+
+#[tokio::test]
+async fn a_store_that_overrides_claim_may_be_shared_on_its_own_terms() {
+    let backend = common::start("bearer").await;
+    let store = Arc::new(Shared::default());
+    let a = common::bearer(&backend)
+        .store(Arc::clone(&store))
+        .build()
+        .unwrap();
+    let b = common::bearer(&backend)
+        .store(Arc::clone(&store))
+        .build()
+        .unwrap();
+    common::user(&a, 1).await.unwrap();
+    common::user(&b, 2).await.unwrap();
+    assert_eq!(store.next.load(std::sync::atomic::Ordering::Relaxed), 2);
 }

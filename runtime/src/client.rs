@@ -52,6 +52,19 @@ struct Inner {
     request_timeout: Option<Duration>,
     expiry_skew: Duration,
     stats: Counters,
+    /// Ends this client's ownership of the store when the last clone and
+    /// the last detached exchange are gone.
+    _claim: StoreClaim,
+}
+
+/// A client's claim on its store ([`TokenStore::claim`]), released on drop,
+/// also when `build` fails after claiming.
+struct StoreClaim(Arc<dyn TokenStore>);
+
+impl Drop for StoreClaim {
+    fn drop(&mut self) {
+        self.0.release();
+    }
 }
 
 impl fmt::Debug for Client {
@@ -387,6 +400,8 @@ impl ClientBuilder {
             Lifetime::Reusable => (Mode::Reusable, None),
         };
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        store.claim().map_err(Error::store)?;
+        let claim = StoreClaim(Arc::clone(&store));
         let mut chains = Vec::with_capacity(self.chains);
         for i in 0..self.chains {
             let mut chain = Chain::new(mode, self.backoff);
@@ -438,6 +453,7 @@ impl ClientBuilder {
                 request_timeout: self.request_timeout,
                 expiry_skew: self.expiry_skew,
                 stats: Counters::default(),
+                _claim: claim,
             }),
         })
     }

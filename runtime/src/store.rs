@@ -37,6 +37,53 @@ pub trait TokenStore: Send + Sync + 'static {
     fn load(&self, chain: usize) -> io::Result<Option<StoredSession>>;
     /// Replaces what is saved for `chain`.
     fn save(&self, chain: usize, session: &StoredSession) -> io::Result<()>;
+
+    /// Called when a client is built on this store: it becomes the store's
+    /// one owner until [`TokenStore::release`]. Two clients on one store
+    /// would each resume the same chain and send the same single-use token
+    /// (FAULTS F15), so the default refuses a second claim on the same
+    /// store instance (shared through an `Arc`, say) with an error of kind
+    /// `WouldBlock`; the client's `build` fails with it.
+    ///
+    /// Override both methods only for a store that keeps several clients'
+    /// chains apart (or serializes them) itself: that is the sharing mode,
+    /// and the guarantee is then the store's.
+    fn claim(&self) -> io::Result<()> {
+        owners::claim(std::ptr::from_ref(self).cast::<()>())
+    }
+
+    /// Ends the claim of [`TokenStore::claim`]; called when the client (and
+    /// every request still settling a token) is gone.
+    fn release(&self) {
+        owners::release(std::ptr::from_ref(self).cast::<()>());
+    }
+}
+
+/// The store instances claimed by a live client, by address: an instance
+/// cannot move or be freed while a client holds it (through an `Arc`), so
+/// its address names it for exactly as long as the claim lasts.
+mod owners {
+    use std::collections::BTreeSet;
+    use std::io;
+    use std::sync::Mutex;
+
+    static CLAIMED: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
+
+    pub(super) fn claim(store: *const ()) -> io::Result<()> {
+        if super::lock(&CLAIMED).insert(store.addr()) {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "this token store is in use by another client; give each client its own store \
+                 (two owners of one single-use chain would send the same token)",
+            ))
+        }
+    }
+
+    pub(super) fn release(store: *const ()) {
+        super::lock(&CLAIMED).remove(&store.addr());
+    }
 }
 
 /// The default store: process memory.
@@ -70,6 +117,15 @@ impl<S: TokenStore + ?Sized> TokenStore for std::sync::Arc<S> {
 
     fn save(&self, chain: usize, session: &StoredSession) -> io::Result<()> {
         (**self).save(chain, session)
+    }
+
+    // The shared instance is the owner, however many `Arc`s point at it.
+    fn claim(&self) -> io::Result<()> {
+        (**self).claim()
+    }
+
+    fn release(&self) {
+        (**self).release();
     }
 }
 
