@@ -231,3 +231,82 @@ async fn a_store_that_overrides_claim_may_be_shared_on_its_own_terms() {
     common::user(&b, 2).await.unwrap();
     assert_eq!(store.next.load(std::sync::atomic::Ordering::Relaxed), 2);
 }
+
+// ------------------------------------------------ failing store saves
+
+/// A memory store whose saves fail while `broken` is set.
+#[derive(Default)]
+struct Flaky {
+    inner: MemoryStore,
+    broken: std::sync::atomic::AtomicBool,
+}
+
+impl TokenStore for Flaky {
+    fn load(&self, chain: usize) -> std::io::Result<Option<StoredSession>> {
+        self.inner.load(chain)
+    }
+    fn save(&self, chain: usize, session: &StoredSession) -> std::io::Result<()> {
+        if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(std::io::Error::other("disk full"));
+        }
+        self.inner.save(chain, session)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_use_token_the_store_cannot_record_as_in_use_is_not_sent() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let backend = Backend::start(Protocol::Seed).await;
+    let store = Arc::new(Flaky::default());
+    let client = common::seed(&backend).store(Arc::clone(&store)).build().unwrap();
+    common::user(&client, 0).await.unwrap();
+    let held = store.inner.load(0).unwrap().unwrap().token.unwrap();
+
+    store.broken.store(true, SeqCst);
+    for i in 1..4 {
+        let err = within(10, "a call on a broken store", common::user(&client, i))
+            .await
+            .expect_err("the save before the send failed");
+        assert!(err.is_store(), "{err:?}");
+    }
+    let c = backend.counters();
+    assert_eq!((c.logins, c.requests), (1, 1), "a token was sent: {c:?}");
+    // What a crash now would resume: the unsent token, still good.
+    let crashed = store.inner.load(0).unwrap().unwrap().token.unwrap();
+    assert_eq!(crashed, held);
+    assert!(client.chain_status()[0].has_token);
+
+    store.broken.store(false, SeqCst);
+    for i in 4..7 {
+        common::user(&client, i).await.unwrap();
+    }
+    let c = backend.counters();
+    assert_eq!(
+        (c.logins, c.requests, c.token_reuse, c.expired_replies),
+        (1, 4, 0, 0),
+        "{c:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_token_the_store_cannot_record_as_taken_is_not_presented() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let backend = common::start("bearer").await;
+    let store = Arc::new(Flaky::default());
+    let client = common::bearer(&backend)
+        .store(Arc::clone(&store))
+        .build()
+        .unwrap();
+    common::user(&client, 0).await.unwrap();
+    assert!(store.inner.load(0).unwrap().unwrap().refresh_token.is_some());
+    store.broken.store(true, SeqCst);
+    backend.expire_all();
+    // Reusable tokens are not held back by a broken store: only logged.
+    common::user(&client, 1).await.unwrap();
+    let c = backend.counters();
+    assert_eq!(
+        (c.refreshes, c.logins),
+        (0, 2),
+        "the stored refresh token was presented: {c:?}"
+    );
+}

@@ -620,8 +620,14 @@ impl LoginTask {
             envelope: inner.envelope.clone(),
             chain: self.chain,
         };
+        // A refresh token the store could not record as taken may still be
+        // there for the next process: presenting it now could make that a
+        // reuse (and revoke the family), so a full login is safer.
+        let refresh = start
+            .refresh
+            .filter(|_| inner.with_chain(self.chain, |c| c.save_failure().is_none()));
         let attempt = async {
-            if let Some(refresh) = start.refresh {
+            if let Some(refresh) = refresh {
                 match inner.login.refresh(cx.clone(), refresh.clone()).await {
                     // A reply without a new refresh token means the server
                     // keeps the old one (RFC 6749 §6): keep using it. One
@@ -697,6 +703,7 @@ impl Inner {
     fn with_chain<R>(&self, index: usize, f: impl FnOnce(&mut Chain<Parked, Failure>) -> R) -> R {
         let mut chain = lock(&self.chains[index]);
         let r = f(&mut chain);
+        let mut result = None;
         for snap in chain.drain_journal() {
             let (token, expires_at) = match snap.token {
                 Some((t, at)) => (Some(t), at.and_then(to_system)),
@@ -707,11 +714,27 @@ impl Inner {
                 expires_at,
                 refresh_token: snap.refresh,
             };
-            if let Err(e) = self.store.save(index, &saved) {
+            // The last save decides: it holds the state now in force.
+            result = Some(self.store.save(index, &saved).map_err(|e| {
                 tracing::warn!(target: "seamless", chain = index, error = %e, "token store save failed");
-            }
+                e.to_string()
+            }));
+        }
+        if let Some(result) = result {
+            chain.saved(result);
         }
         r
+    }
+
+    /// Single-use: the error to fail a call with instead of sending its
+    /// token, when the store could not record that the token is on the wire
+    /// (it may still hold it, and a crash would resume it spent). Taking the
+    /// lock also waits for the save of a hand-off still in progress.
+    fn unsaved(&self, chain: usize) -> Option<Error> {
+        let why = self.with_chain(chain, |c| c.save_failure().map(str::to_owned))?;
+        Some(Error::store(std::io::Error::other(format!(
+            "the token store could not record that the token is in use, so it was not sent: {why}"
+        ))))
     }
 
     fn spawn_login(self: &Arc<Self>, chain: usize, start: StartLogin) {
@@ -889,6 +912,13 @@ impl Inner {
                 grant,
                 state: LeaseState::Unsent,
             };
+            if self.mode == Mode::SingleUse
+                && let Some(e) = self.unsaved(chain)
+            {
+                // Dropped unsent: the token goes back to the chain.
+                drop(lease);
+                return Err(e);
+            }
             let rb = self.build(req, &url, Some(&lease.grant.token))?;
             lease.state = LeaseState::Sent;
             let sent = match self.mode {

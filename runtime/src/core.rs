@@ -161,6 +161,8 @@ pub(crate) struct Chain<W, E> {
     /// Every state the store must see, in order; the driver drains it
     /// under the same lock, so saves can never be reordered.
     journal: Vec<Snapshot>,
+    /// Why the driver's last save failed; `None` once one succeeds.
+    save_failure: Option<String>,
 }
 
 impl<W: Waiter<E>, E: Clone> Chain<W, E> {
@@ -175,7 +177,20 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
             cooldown: None,
             waiters: VecDeque::new(),
             journal: Vec::new(),
+            save_failure: None,
         }
+    }
+
+    /// The driver reports how saving the last drained snapshots went.
+    pub(crate) fn saved(&mut self, result: Result<(), String>) {
+        self.save_failure = result.err();
+    }
+
+    /// Set while the store may not hold the chain's latest state. A
+    /// single-use holder must not send then: the store may still hold the
+    /// token, and a crash would resume it spent.
+    pub(crate) fn save_failure(&self) -> Option<&str> {
+        self.save_failure.as_deref()
     }
 
     /// The snapshots recorded since the last drain.
