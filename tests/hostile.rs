@@ -310,3 +310,63 @@ async fn a_refresh_token_the_store_cannot_record_as_taken_is_not_presented() {
         "the stored refresh token was presented: {c:?}"
     );
 }
+
+// ------------------------------------------------ stalled holders
+
+#[tokio::test]
+async fn single_use_without_a_request_timeout_is_refused_at_build() {
+    let backend = Backend::start(Protocol::Seed).await;
+    let err = common::seed(&backend)
+        .request_timeout(None)
+        .build()
+        .expect_err("a chain whose holder may never end");
+    assert!(err.is_builder(), "{err:?}");
+    assert!(err.to_string().contains("request_timeout"), "{err}");
+    // Reusable tokens hold no chain: no limit stays allowed there.
+    let bearer = common::start("bearer").await;
+    common::bearer(&bearer).request_timeout(None).build().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_cancelled_behind_a_stalled_holder_leave_the_queue_and_the_chain_recovers() {
+    let backend = Backend::start(Protocol::Seed).await;
+    let client = Arc::new(
+        common::seed(&backend)
+            .request_timeout(Some(Duration::from_secs(2)))
+            .build()
+            .unwrap(),
+    );
+    common::user(&client, 0).await.unwrap();
+    backend.stall_next(1);
+    let stalled = {
+        let c = Arc::clone(&client);
+        tokio::spawn(async move { common::user(&c, 1).await })
+    };
+    common::wait_until(10, "the stalled request to hold the chain", || {
+        client.chain_status()[0].in_flight
+    })
+    .await;
+    // Callers that give up while parked behind it.
+    let impatient: Vec<_> = (0..50)
+        .map(|i| {
+            let c = Arc::clone(&client);
+            tokio::spawn(async move {
+                tokio::time::timeout(Duration::from_millis(50), common::user(&c, 100 + i)).await
+            })
+        })
+        .collect();
+    for t in impatient {
+        assert!(t.await.unwrap().is_err(), "a parked caller got through");
+    }
+    let waiting = client.chain_status()[0].waiters;
+    assert_eq!(waiting, 0, "cancelled callers are still queued");
+    // The stalled holder ends with the request timeout, its token spent;
+    // the chain recovers with one login and the (idempotent) call replays.
+    within(10, "the stalled call", stalled).await.unwrap().unwrap();
+    assert_eq!(client.stats().recoveries, 1);
+    within(10, "the next call", common::user(&client, 2))
+        .await
+        .unwrap();
+    let c = backend.counters();
+    assert_eq!((c.token_reuse, c.logins), (0, 2), "{c:?}");
+}

@@ -133,6 +133,10 @@ impl Waiter<Failure> for Parked {
     fn deliver(self, value: Delivery<Failure>) -> Result<(), Delivery<Failure>> {
         self.0.send(value)
     }
+
+    fn is_gone(&self) -> bool {
+        self.0.is_closed()
+    }
 }
 
 /// Configures a [`Client`].
@@ -346,7 +350,9 @@ impl ClientBuilder {
         self
     }
 
-    /// How long each request attempt may take; `None` for no limit.
+    /// How long each request attempt may take; `None` for no limit, which
+    /// single-use tokens refuse (`build` fails): the holder of a chain's
+    /// token must end, or every call of that chain waits for ever.
     pub fn request_timeout(mut self, d: Option<Duration>) -> Self {
         self.request_timeout = d;
         self
@@ -391,6 +397,15 @@ impl ClientBuilder {
         }
         if self.backoff.max < self.backoff.initial {
             problems.push("`login_backoff`: `max` must be at least `initial`".to_owned());
+        }
+        if self.request_timeout.is_none() && matches!(self.lifetime, Lifetime::SingleUse { .. }) {
+            // A request that never ends would hold its chain's token forever
+            // and park every other call of that chain with it.
+            problems.push(
+                "`request_timeout(None)` is not allowed with single-use tokens: a stalled \
+                 request would hold its chain forever"
+                    .to_owned(),
+            );
         }
         if !problems.is_empty() {
             return Err(Error::builder(problems.join("; ")));
@@ -588,9 +603,15 @@ impl Drop for Parking<'_> {
     fn drop(&mut self) {
         if let Some(mut rx) = self.rx.take() {
             rx.close();
-            if let Ok(Ok(grant)) = rx.try_recv() {
-                self.inner.with_chain(self.chain, |c| c.give_back(grant));
-            }
+            let arrived = rx.try_recv();
+            self.inner.with_chain(self.chain, |c| {
+                if let Ok(Ok(grant)) = arrived {
+                    c.give_back(grant);
+                }
+                // Leave the queue too, or cancelled callers pile up behind
+                // a slow holder (found with a stalled server).
+                c.forget_departed();
+            });
         }
     }
 }

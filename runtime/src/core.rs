@@ -42,6 +42,11 @@ pub(crate) type Delivery<E> = Result<Grant, E>;
 /// so a token is never stranded with a cancelled waiter.
 pub(crate) trait Waiter<E>: Sized {
     fn deliver(self, value: Delivery<E>) -> Result<(), Delivery<E>>;
+
+    /// The caller went away; [`Chain::forget_departed`] drops such waiters.
+    fn is_gone(&self) -> bool {
+        false
+    }
 }
 
 /// A freshly obtained session, as the core needs it.
@@ -402,6 +407,12 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
         }
     }
 
+    /// Drops the waiters whose callers went away, so cancelled callers do
+    /// not pile up behind a holder that takes long (or a login).
+    pub(crate) fn forget_departed(&mut self) {
+        self.waiters.retain(|w| !w.is_gone());
+    }
+
     /// Hands a ready token to waiters: all of them when reusable, the first
     /// live one when single-use. Waiters that went away are skipped.
     fn hand_off(&mut self) {
@@ -454,6 +465,10 @@ mod tests {
             } else {
                 Err(value)
             }
+        }
+
+        fn is_gone(&self) -> bool {
+            !self.alive
         }
     }
 
@@ -583,6 +598,27 @@ mod tests {
         // The live holder leaves before sending: the token is still good.
         c.give_back(g);
         assert_eq!(granted(c.acquire(now, probe)).token.expose(), "a");
+    }
+
+    #[test]
+    fn departed_waiters_are_forgotten_and_the_token_goes_to_a_live_one() {
+        let mut c = chain(Mode::SingleUse);
+        let now = Instant::now();
+        c.resume(Some((Secret::new("a"), None)), None);
+        let g = granted(c.acquire(now, probe));
+        let gone = Probe {
+            alive: false,
+            ..probe()
+        };
+        for _ in 0..100 {
+            assert!(matches!(c.acquire(now, || gone.clone()), Acquire::Parked));
+        }
+        let live = probe();
+        assert!(matches!(c.acquire(now, || live.clone()), Acquire::Parked));
+        c.forget_departed();
+        assert_eq!(c.waiters(), 1);
+        assert!(c.release(g.generation, Some(fresh("b"))).is_none());
+        assert_eq!(live.got.borrow()[0].as_ref().unwrap().token.expose(), "b");
     }
 
     #[test]

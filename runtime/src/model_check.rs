@@ -322,6 +322,12 @@ impl Waiter<Failure> for Parked {
         shot.ready.notify_one();
         Ok(())
     }
+
+    fn is_gone(&self) -> bool {
+        // The faulty waiter claims to be alive, as its delivery does.
+        self.fault != Fault::DeliverToTheGone
+            && self.shot.as_ref().is_some_and(|s| s.state.lock().unwrap().closed)
+    }
 }
 
 impl Drop for Parked {
@@ -539,6 +545,7 @@ impl Shared {
             if let Some(Ok(grant)) = arrived {
                 self.give_back_locked(&mut w, grant);
             }
+            w.chain.forget_departed();
             return Err(Outcome::Cancelled);
         }
         // Waiting releases the world lock, as the driver awaits unlocked.
