@@ -370,3 +370,42 @@ async fn callers_cancelled_behind_a_stalled_holder_leave_the_queue_and_the_chain
     let c = backend.counters();
     assert_eq!((c.token_reuse, c.logins), (0, 2), "{c:?}");
 }
+
+// ------------------------------------------------ failing early renewal
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_early_renewal_keeps_the_still_valid_token_serving() {
+    // Renewed 2 s early (half the lifetime), valid for 4 s.
+    let backend = Backend::start(Protocol::Bearer {
+        ttl: Duration::from_secs(4),
+    })
+    .await;
+    let client = common::bearer(&backend)
+        .login_backoff(Duration::from_secs(10), Duration::from_secs(10))
+        .build()
+        .unwrap();
+    common::user(&client, 0).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    backend.fail_next_refreshes(1);
+    backend.fail_next_logins(1);
+    for i in 1..4 {
+        within(10, "a call while the token is due", common::user(&client, i))
+            .await
+            .expect("the old token is still valid");
+    }
+    common::wait_until(10, "the renewal to fail", || {
+        backend.counters().logins_failed == 1
+    })
+    .await;
+    // In the renewal's cool-down: still served, no new login.
+    for i in 4..7 {
+        common::user(&client, i)
+            .await
+            .expect("the old token is still valid");
+    }
+    let c = backend.counters();
+    assert_eq!(c.expired_replies, 0, "{c:?}");
+    assert_eq!(c.requests, 7, "{c:?}");
+    assert_eq!((c.logins, c.refreshes), (2, 1), "one renewal attempt: {c:?}");
+    assert_eq!(client.stats().login_failures, 1);
+}

@@ -421,21 +421,25 @@ impl ClientBuilder {
         for i in 0..self.chains {
             let mut chain = Chain::new(mode, self.backoff);
             if let Some(saved) = store.load(i).map_err(Error::store)? {
-                let renew_at = match saved.expires_at {
-                    Some(at) => Some(to_instant(at, self.expiry_skew).ok_or_else(|| {
-                        Error::store(std::io::Error::new(
-                            std::io::ErrorKind::InvalidData,
-                            format!("chain {i}: the stored expiry is out of range"),
-                        ))
-                    })?),
-                    None => None,
+                let out_of_range = || {
+                    Error::store(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("chain {i}: the stored expiry is out of range"),
+                    ))
+                };
+                let (renew_at, valid_until) = match saved.expires_at {
+                    Some(at) => (
+                        Some(to_instant(at, self.expiry_skew).ok_or_else(out_of_range)?),
+                        Some(to_instant(at, Duration::ZERO).ok_or_else(out_of_range)?),
+                    ),
+                    None => (None, None),
                 };
                 // An unsendable token (stored by an older version or by
                 // hand) is dropped: the chain logs in instead of wedging.
                 let token = saved
                     .token
                     .filter(|t| check_token(&self.placement, t).is_ok())
-                    .map(|t| (t, renew_at));
+                    .map(|t| (t, renew_at, valid_until));
                 chain.resume(token, saved.refresh_token);
             }
             chains.push(Mutex::new(chain));
@@ -574,6 +578,7 @@ impl Lease {
         let fresh = next.map(|token| Fresh {
             token,
             expires_at: None,
+            valid_until: None,
             refresh: None,
         });
         let start = self
@@ -703,6 +708,7 @@ impl LoginTask {
                 token: s.token,
                 // Beyond the clock's range means no expiry worth tracking.
                 expires_at: s.expires_in.and_then(|d| renew_at(now, d, skew)),
+                valid_until: s.expires_in.and_then(|d| now.checked_add(d)),
                 refresh: s.refresh_token,
             })
             .map_err(Arc::new);
@@ -810,6 +816,10 @@ impl Inner {
         });
         match got {
             Acquire::Granted(grant) => return Ok(grant),
+            Acquire::GrantedStartLogin(grant, start) => {
+                self.spawn_login(chain, start);
+                return Ok(grant);
+            }
             Acquire::Parked => {}
             Acquire::ParkedStartLogin(start) => self.spawn_login(chain, start),
             Acquire::CoolingDown(e) => {

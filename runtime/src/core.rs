@@ -53,7 +53,11 @@ pub(crate) trait Waiter<E>: Sized {
 #[derive(Clone, Debug)]
 pub(crate) struct Fresh {
     pub(crate) token: Secret,
+    /// When to renew it (its lifetime less the skew).
     pub(crate) expires_at: Option<Instant>,
+    /// When the server stops accepting it. A reusable token past
+    /// `expires_at` but not past this keeps serving while it is renewed.
+    pub(crate) valid_until: Option<Instant>,
     pub(crate) refresh: Option<Secret>,
 }
 
@@ -73,6 +77,9 @@ pub(crate) struct StartLogin {
 pub(crate) enum Acquire<E> {
     /// Send now with this token.
     Granted(Grant),
+    /// Reusable: send now with this token, which is due for renewal but
+    /// still valid, and start its renewal (nobody else will).
+    GrantedStartLogin(Grant, StartLogin),
     /// Parked; the waiter will receive the token or the login error.
     Parked,
     /// Parked, and the caller must start the login (nobody else will).
@@ -136,6 +143,7 @@ enum Slot {
     Ready {
         token: Secret,
         expires_at: Option<Instant>,
+        valid_until: Option<Instant>,
     },
     /// Single-use: one request is between sending it and storing the next.
     Held,
@@ -147,6 +155,7 @@ enum Slot {
 /// while a single-use token is out on the wire) and the unspent refresh token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Snapshot {
+    /// The token and when the server stops accepting it.
     pub(crate) token: Option<(Secret, Option<Instant>)>,
     pub(crate) refresh: Option<Secret>,
 }
@@ -205,7 +214,9 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
 
     fn note(&mut self) {
         let token = match &self.slot {
-            Slot::Ready { token, expires_at } => Some((token.clone(), *expires_at)),
+            Slot::Ready {
+                token, valid_until, ..
+            } => Some((token.clone(), *valid_until)),
             Slot::Held | Slot::Empty => None,
         };
         self.journal.push(Snapshot {
@@ -214,12 +225,21 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
         });
     }
 
-    /// Installs what a store held, before any call is made.
-    pub(crate) fn resume(&mut self, token: Option<(Secret, Option<Instant>)>, refresh: Option<Secret>) {
+    /// Installs what a store held, before any call is made: the token, when
+    /// to renew it and when it stops being valid.
+    pub(crate) fn resume(
+        &mut self,
+        token: Option<(Secret, Option<Instant>, Option<Instant>)>,
+        refresh: Option<Secret>,
+    ) {
         self.refresh = refresh;
-        if let Some((token, expires_at)) = token {
+        if let Some((token, expires_at, valid_until)) = token {
             self.generation += 1;
-            self.slot = Slot::Ready { token, expires_at };
+            self.slot = Slot::Ready {
+                token,
+                expires_at,
+                valid_until,
+            };
         }
     }
 
@@ -263,12 +283,37 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
 
     /// Asks for the token. `park` is called only when the caller must wait.
     pub(crate) fn acquire(&mut self, now: Instant, park: impl FnOnce() -> W) -> Acquire<E> {
+        // Reusable: a token due for renewal but still valid keeps serving
+        // while its renewal runs and after one failed, so an early renewal
+        // that fails costs no call until the token really expires.
+        if self.mode == Mode::Reusable
+            && let Slot::Ready {
+                token,
+                expires_at,
+                valid_until,
+            } = &self.slot
+            && !self.fresh_at(*expires_at, now)
+            && valid_until.is_some_and(|v| now < v)
+        {
+            let grant = Grant {
+                token: token.clone(),
+                generation: self.generation,
+                expires_at: *expires_at,
+            };
+            let cooling = self.cooldown.as_ref().is_some_and(|c| now < c.until);
+            if self.logging_in || cooling {
+                return Acquire::Granted(grant);
+            }
+            return Acquire::GrantedStartLogin(grant, self.start_login());
+        }
         if self.logging_in {
             self.waiters.push_back(park());
             return Acquire::Parked;
         }
         match &self.slot {
-            Slot::Ready { token, expires_at } if self.fresh_at(*expires_at, now) => {
+            Slot::Ready {
+                token, expires_at, ..
+            } if self.fresh_at(*expires_at, now) => {
                 let grant = Grant {
                     token: token.clone(),
                     generation: self.generation,
@@ -341,12 +386,17 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
                 self.slot = Slot::Ready {
                     token: fresh.token,
                     expires_at: fresh.expires_at,
+                    valid_until: fresh.valid_until,
                 };
                 self.note();
                 self.hand_off();
             }
             Err(error) => {
-                self.slot = Slot::Empty;
+                // A reusable token whose early renewal failed stays: `acquire`
+                // serves it while it is valid. Anything else is gone.
+                if !(self.mode == Mode::Reusable && matches!(self.slot, Slot::Ready { .. })) {
+                    self.slot = Slot::Empty;
+                }
                 for w in self.waiters.drain(..) {
                     let _ = w.deliver(Err(error.clone()));
                 }
@@ -375,6 +425,7 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
                 self.slot = Slot::Ready {
                     token: fresh.token,
                     expires_at: fresh.expires_at,
+                    valid_until: fresh.valid_until,
                 };
                 self.note();
                 self.hand_off();
@@ -401,6 +452,8 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
             self.slot = Slot::Ready {
                 token: grant.token,
                 expires_at: grant.expires_at,
+                // Single-use only, where tokens get no grace past renewal.
+                valid_until: grant.expires_at,
             };
             self.note();
             self.hand_off();
@@ -418,7 +471,10 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
     fn hand_off(&mut self) {
         let generation = self.generation;
         while let Some(w) = self.waiters.pop_front() {
-            let Slot::Ready { token, expires_at } = &self.slot else {
+            let Slot::Ready {
+                token, expires_at, ..
+            } = &self.slot
+            else {
                 self.waiters.push_front(w);
                 return;
             };
@@ -494,6 +550,7 @@ mod tests {
         Fresh {
             token: Secret::new(t),
             expires_at: None,
+            valid_until: None,
             refresh: None,
         }
     }
@@ -527,7 +584,7 @@ mod tests {
     fn stale_expiry_causes_no_login() {
         let mut c = chain(Mode::Reusable);
         let now = Instant::now();
-        c.resume(Some((Secret::new("a"), None)), None);
+        c.resume(Some((Secret::new("a"), None, None)), None);
         let g1 = granted(c.acquire(now, probe));
         assert_eq!(c.report_expired(g1.generation), Expired::Current);
         let p = probe();
@@ -545,7 +602,7 @@ mod tests {
     fn single_use_hands_the_token_to_one_holder_at_a_time() {
         let mut c = chain(Mode::SingleUse);
         let now = Instant::now();
-        c.resume(Some((Secret::new("a"), None)), None);
+        c.resume(Some((Secret::new("a"), None, None)), None);
         let g = granted(c.acquire(now, probe));
         let second = probe();
         assert!(matches!(c.acquire(now, || second.clone()), Acquire::Parked));
@@ -559,7 +616,7 @@ mod tests {
     fn spent_token_with_waiters_starts_exactly_one_login() {
         let mut c = chain(Mode::SingleUse);
         let now = Instant::now();
-        c.resume(Some((Secret::new("a"), None)), None);
+        c.resume(Some((Secret::new("a"), None, None)), None);
         let g = granted(c.acquire(now, probe));
         let p = probe();
         let _ = c.acquire(now, || p.clone());
@@ -604,7 +661,7 @@ mod tests {
     fn departed_waiters_are_forgotten_and_the_token_goes_to_a_live_one() {
         let mut c = chain(Mode::SingleUse);
         let now = Instant::now();
-        c.resume(Some((Secret::new("a"), None)), None);
+        c.resume(Some((Secret::new("a"), None, None)), None);
         let g = granted(c.acquire(now, probe));
         let gone = Probe {
             alive: false,
@@ -625,15 +682,55 @@ mod tests {
     fn known_expiry_renews_before_sending() {
         let mut c = chain(Mode::Reusable);
         let now = Instant::now();
-        c.resume(Some((Secret::new("a"), Some(now))), None);
+        c.resume(Some((Secret::new("a"), Some(now), Some(now))), None);
         assert!(matches!(c.acquire(now, probe), Acquire::ParkedStartLogin(_)));
+    }
+
+    #[test]
+    fn a_reusable_token_due_for_renewal_serves_until_it_expires_even_if_the_renewal_fails() {
+        let backoff = Backoff {
+            initial: Duration::from_secs(5),
+            max: Duration::from_secs(5),
+        };
+        let mut c: Chain<Probe, &'static str> = Chain::new(Mode::Reusable, backoff);
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        // Renew at t0 + 10 s; valid until t0 + 20 s.
+        c.resume(Some((Secret::new("a"), Some(t0 + s(10)), Some(t0 + s(20)))), None);
+        let Acquire::GrantedStartLogin(g, _) = c.acquire(t0 + s(11), probe) else {
+            panic!("expected the old token and a renewal")
+        };
+        assert_eq!(g.token.expose(), "a");
+        // While the renewal runs, callers keep the old token; no second login.
+        assert_eq!(granted(c.acquire(t0 + s(12), probe)).token.expose(), "a");
+        c.login_done(Err("down"), t0 + s(12));
+        // The renewal failed: still served through the cool-down.
+        assert_eq!(granted(c.acquire(t0 + s(13), probe)).token.expose(), "a");
+        // Past the cool-down, the next call tries again, still served.
+        assert!(matches!(
+            c.acquire(t0 + s(18), probe),
+            Acquire::GrantedStartLogin(..)
+        ));
+        c.login_done(Err("down"), t0 + s(18));
+        // Really expired, in the cool-down: the login's error, no token.
+        assert!(matches!(
+            c.acquire(t0 + s(21), probe),
+            Acquire::CoolingDown("down")
+        ));
+        // A single-use token gets no such grace: renewed before sending.
+        let mut c = chain(Mode::SingleUse);
+        c.resume(Some((Secret::new("a"), Some(t0), Some(t0 + s(20)))), None);
+        assert!(matches!(
+            c.acquire(t0 + s(1), probe),
+            Acquire::ParkedStartLogin(_)
+        ));
     }
 
     #[test]
     fn refresh_token_is_taken_once() {
         let mut c = chain(Mode::Reusable);
         let now = Instant::now();
-        c.resume(Some((Secret::new("a"), None)), Some(Secret::new("r1")));
+        c.resume(Some((Secret::new("a"), None, None)), Some(Secret::new("r1")));
         let g = granted(c.acquire(now, probe));
         c.report_expired(g.generation);
         let Acquire::ParkedStartLogin(start) = c.acquire(now, probe) else {
