@@ -409,3 +409,25 @@ async fn a_failed_early_renewal_keeps_the_still_valid_token_serving() {
     assert_eq!((c.logins, c.refreshes), (2, 1), "one renewal attempt: {c:?}");
     assert_eq!(client.stats().login_failures, 1);
 }
+
+#[tokio::test]
+async fn the_store_keeps_the_servers_expiry_not_the_earlier_renewal_time() {
+    // A resumed client takes the skew off what the store holds: a stored
+    // renewal time would be skewed twice.
+    let backend = common::start("bearer").await;
+    let store = Arc::new(MemoryStore::new());
+    let client = common::bearer(&backend)
+        .store(Arc::clone(&store))
+        .expiry_skew(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let before = std::time::SystemTime::now();
+    common::user(&client, 0).await.unwrap();
+    let at = store.load(0).unwrap().unwrap().expires_at.expect("an expiry");
+    let lifetime = at.duration_since(before).unwrap();
+    // The testkit's bearer tokens live an hour.
+    assert!(
+        lifetime > Duration::from_secs(3590) && lifetime <= Duration::from_secs(3602),
+        "stored {lifetime:?} ahead"
+    );
+}

@@ -873,8 +873,10 @@ impl Inner {
         if let Some(token) = token {
             match &self.placement {
                 Placement::Header(_) | Placement::Bearer => {
-                    // Tokens are checked when they arrive (`check_token`), so
-                    // this fails only for a token a custom store handed back.
+                    // Login and stored tokens are checked when they arrive
+                    // (`check_token`) and successors come from reply headers,
+                    // so this cannot fail today; an error, not a panic, if it
+                    // ever does.
                     let (name, value) = token_header(&self.placement, token)
                         .map_err(Error::request)?
                         .expect("a header placement");

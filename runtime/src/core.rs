@@ -32,6 +32,7 @@ pub(crate) struct Grant {
     pub(crate) token: Secret,
     pub(crate) generation: u64,
     pub(crate) expires_at: Option<Instant>,
+    pub(crate) valid_until: Option<Instant>,
 }
 
 /// What a parked caller receives: a token, or the login failure every
@@ -299,6 +300,7 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
                 token: token.clone(),
                 generation: self.generation,
                 expires_at: *expires_at,
+                valid_until: *valid_until,
             };
             let cooling = self.cooldown.as_ref().is_some_and(|c| now < c.until);
             if self.logging_in || cooling {
@@ -312,12 +314,15 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
         }
         match &self.slot {
             Slot::Ready {
-                token, expires_at, ..
+                token,
+                expires_at,
+                valid_until,
             } if self.fresh_at(*expires_at, now) => {
                 let grant = Grant {
                     token: token.clone(),
                     generation: self.generation,
                     expires_at: *expires_at,
+                    valid_until: *valid_until,
                 };
                 if self.mode == Mode::SingleUse {
                     self.slot = Slot::Held;
@@ -452,8 +457,7 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
             self.slot = Slot::Ready {
                 token: grant.token,
                 expires_at: grant.expires_at,
-                // Single-use only, where tokens get no grace past renewal.
-                valid_until: grant.expires_at,
+                valid_until: grant.valid_until,
             };
             self.note();
             self.hand_off();
@@ -472,7 +476,9 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
         let generation = self.generation;
         while let Some(w) = self.waiters.pop_front() {
             let Slot::Ready {
-                token, expires_at, ..
+                token,
+                expires_at,
+                valid_until,
             } = &self.slot
             else {
                 self.waiters.push_front(w);
@@ -482,6 +488,7 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
                 token: token.clone(),
                 generation,
                 expires_at: *expires_at,
+                valid_until: *valid_until,
             };
             match self.mode {
                 Mode::Reusable => {
