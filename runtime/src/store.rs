@@ -52,8 +52,9 @@ pub trait TokenStore: Send + Sync + 'static {
         owners::claim(std::ptr::from_ref(self).cast::<()>())
     }
 
-    /// Ends the claim of [`TokenStore::claim`]; called when the client (and
-    /// every request still settling a token) is gone.
+    /// Ends the claim of [`TokenStore::claim`]; called when the client is
+    /// gone, and with it every request still settling a token and every
+    /// login still running (they may still save).
     fn release(&self) {
         owners::release(std::ptr::from_ref(self).cast::<()>());
     }
