@@ -1,5 +1,5 @@
 //! Collects the rows and the checked facts, and prints them as a Markdown
-//! table (pasted as is into the README's Performance section).
+//! table (pasted as is into `bench/README.md`).
 
 use std::process::ExitCode;
 use std::time::Duration;

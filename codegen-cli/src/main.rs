@@ -5,6 +5,7 @@
 
 mod render;
 mod sdk;
+mod workspace;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -128,12 +129,12 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 print!("{code}");
                 return Ok(ExitCode::SUCCESS);
             }
-            let out = out.ok_or("either --out DIR or --stdout is required")?;
+            let out = absolute(&out.ok_or("either --out DIR or --stdout is required")?)?;
             let dependency = match seamless_path {
                 Some(p) => sdk::Dependency::Path(absolute(&p)?),
                 None => sdk::Dependency::Version,
             };
-            sdk::write_crate(&api, &code, &out, &dependency, force)?;
+            let note = sdk::write_crate(&api, &code, &out, &dependency, force)?;
             eprintln!(
                 "wrote the `{}` crate ({} method{}) to {}",
                 api.name,
@@ -141,6 +142,9 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 plural(api.endpoints.len()),
                 out.display()
             );
+            if let Some(note) = note {
+                render::note(&note);
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -64,3 +64,9 @@ pub fn fatal(message: &str) {
 fn s(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
+
+/// Something the user should know about what was written, not an error.
+pub fn note(message: &str) {
+    const NOTE: Style = AnsiColor::Cyan.on_default().bold();
+    let _ = writeln!(anstream::stderr().lock(), "{NOTE}note{NOTE:#}: {message}");
+}

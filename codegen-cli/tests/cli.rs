@@ -110,6 +110,13 @@ fn generate_writes_a_crate_and_never_clobbers_a_foreign_manifest() {
         manifest.contains("name = \"imi_mini\"") && manifest.contains("seamless-sdk = "),
         "{manifest}"
     );
+    // `seamless` and `seamless-macros` on crates.io are another project's.
+    assert!(
+        !manifest
+            .lines()
+            .any(|l| l.starts_with("seamless =") || l.starts_with("seamless-macros")),
+        "{manifest}"
+    );
     assert!(out.join("src/lib.rs").exists());
     let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
     assert!(

@@ -83,7 +83,7 @@ impl Api {
     }
 }
 
-/// The token protocol of an API (PROTOCOL.md's axes).
+/// The token protocol of an API (the axes of `docs/protocol.md`).
 #[derive(Clone, Debug)]
 pub struct Auth {
     /// Where requests carry the token.

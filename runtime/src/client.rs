@@ -20,6 +20,7 @@ use crate::login::{Login, LoginContext, Session, join_url};
 use crate::request::Request;
 use crate::secret::Secret;
 use crate::store::{MemoryStore, StoredSession, TokenStore};
+use crate::transport::{self, BodyError};
 
 /// The most replays a call may be configured to make.
 pub const MAX_REPLAYS_LIMIT: u32 = 8;
@@ -51,6 +52,7 @@ struct Inner {
     login_timeout: Duration,
     request_timeout: Option<Duration>,
     expiry_skew: Duration,
+    max_response_bytes: u64,
     stats: Counters,
     /// Ends this client's ownership of the store when the last clone and
     /// the last detached exchange are gone.
@@ -156,6 +158,9 @@ pub struct ClientBuilder {
     request_timeout: Option<Duration>,
     expiry_skew: Duration,
     http: Option<reqwest::Client>,
+    http_builder: Option<reqwest::ClientBuilder>,
+    max_response_bytes: u64,
+    pool_idle_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -175,7 +180,9 @@ impl Client {
     /// Defaults: `Authorization: Bearer`, reusable tokens, HTTP 401 means
     /// expired, no envelope, one chain, one replay, a 30 s login timeout, a
     /// login cool-down of 0.5 s doubling to 30 s, a 30 s request timeout,
-    /// 10 s expiry skew, an in-memory store.
+    /// 10 s expiry skew, an in-memory store, a 16 MiB response body limit,
+    /// and an HTTP client that follows no redirect (see
+    /// [`ClientBuilder::http_client`]).
     pub fn builder(base_url: impl Into<String>) -> ClientBuilder {
         ClientBuilder {
             base: base_url.into(),
@@ -195,6 +202,9 @@ impl Client {
             request_timeout: Some(Duration::from_secs(30)),
             expiry_skew: Duration::from_secs(10),
             http: None,
+            http_builder: None,
+            max_response_bytes: transport::DEFAULT_MAX_RESPONSE_BYTES,
+            pool_idle_timeout: None,
         }
     }
 
@@ -366,11 +376,55 @@ impl ClientBuilder {
         self
     }
 
-    /// Use this HTTP client (for TLS, proxies, pool settings). It should not
-    /// retry on its own: seamless owns replays, and a lower-layer retry would
-    /// resend spent single-use tokens.
+    /// Use this HTTP client (for TLS, proxies, pool settings) as it is.
+    /// Prefer [`ClientBuilder::http_client_builder`], which applies what
+    /// follows for you. A client given here must be built with
+    ///
+    /// - `.retry(reqwest::retry::never())`: seamless owns replays, and a
+    ///   lower-layer retry would resend spent single-use tokens;
+    /// - `.redirect(reqwest::redirect::Policy::none())`: reqwest follows up
+    ///   to 10 redirects by default, resending the token (custom token
+    ///   headers even to another host), losing a single-use successor, and
+    ///   re-executing or re-POSTing requests and logins. The runtime notices
+    ///   a reply that does not come from the URL it sent to and refuses it
+    ///   ([`Error::is_redirect`]; the single-use token counts as spent), but
+    ///   by then the redirect was followed; and a connect error after a
+    ///   followed redirect looks like one before sending;
+    /// - `.referer(false)`, so no `Referer` carries a query-placed token;
+    /// - a `connect_timeout` below [`ClientBuilder::request_timeout`], so a
+    ///   connect that never completes is known to have sent nothing.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
+        self
+    }
+
+    /// Build the HTTP client from this builder (for TLS, proxies, pool
+    /// settings), with the settings the runtime relies on applied on top:
+    /// no retries, no redirects, no `Referer`, and a connect timeout of
+    /// three quarters of the request timeout.
+    pub fn http_client_builder(mut self, builder: reqwest::ClientBuilder) -> Self {
+        self.http_builder = Some(builder);
+        self
+    }
+
+    /// The largest response body read, for API calls and logins alike
+    /// (default 16 MiB). A longer one ends the call with
+    /// [`Error::is_too_large`]: an announced `Content-Length` past it is
+    /// refused before reading, an unannounced body is read incrementally and
+    /// dropped once it passes the limit, so a hostile or broken server cannot
+    /// exhaust memory.
+    pub fn max_response_bytes(mut self, limit: u64) -> Self {
+        self.max_response_bytes = limit;
+        self
+    }
+
+    /// How long the default HTTP client keeps an idle pooled connection
+    /// (default 30 s). Set it below the server's keep-alive timeout, so the
+    /// client closes idle connections before the server can close one under
+    /// a new request (`docs/faults.md`, F16). Not for a client given with
+    /// [`ClientBuilder::http_client`]; configure that one yourself.
+    pub fn pool_idle_timeout(mut self, d: Duration) -> Self {
+        self.pool_idle_timeout = Some(d);
         self
     }
 
@@ -404,6 +458,16 @@ impl ClientBuilder {
             problems.push(
                 "`request_timeout(None)` is not allowed with single-use tokens: a stalled \
                  request would hold its chain forever"
+                    .to_owned(),
+            );
+        }
+        if self.max_response_bytes == 0 {
+            problems.push("`max_response_bytes` must be above zero".to_owned());
+        }
+        if self.http.is_some() && (self.http_builder.is_some() || self.pool_idle_timeout.is_some()) {
+            problems.push(
+                "`http_client` takes a finished client: configure it there, not with \
+                 `http_client_builder` or `pool_idle_timeout`"
                     .to_owned(),
             );
         }
@@ -446,13 +510,17 @@ impl ClientBuilder {
         }
         let http = match self.http {
             Some(h) => h,
-            None => reqwest::Client::builder()
-                .retry(reqwest::retry::never())
-                // Below common server keep-alive windows, so a pooled
-                // connection is rarely closed under a request (hyper #2136).
-                .pool_idle_timeout(Duration::from_secs(30))
-                .build()
-                .map_err(|e| Error::builder(format!("cannot build the HTTP client: {e}")))?,
+            None => {
+                let builder = match (self.http_builder, self.pool_idle_timeout) {
+                    (Some(b), None) => b,
+                    (b, d) => b
+                        .unwrap_or_default()
+                        .pool_idle_timeout(d.unwrap_or(transport::DEFAULT_POOL_IDLE)),
+                };
+                transport::harden(builder, self.request_timeout)
+                    .build()
+                    .map_err(|e| Error::builder(format!("cannot build the HTTP client: {e}")))?
+            }
         };
         Ok(Client {
             inner: Arc::new(Inner {
@@ -471,6 +539,7 @@ impl ClientBuilder {
                 login_timeout: self.login_timeout,
                 request_timeout: self.request_timeout,
                 expiry_skew: self.expiry_skew,
+                max_response_bytes: self.max_response_bytes,
                 stats: Counters::default(),
                 _claim: claim,
             }),
@@ -645,6 +714,7 @@ impl LoginTask {
             base: Arc::clone(&inner.base),
             envelope: inner.envelope.clone(),
             chain: self.chain,
+            max_response_bytes: inner.max_response_bytes,
         };
         // A refresh token the store could not record as taken may still be
         // there for the next process: presenting it now could make that a
@@ -909,26 +979,29 @@ impl Inner {
             return Err(Error::request(e.clone()));
         }
         let url = join_url(&self.base, &req.path);
+        let idempotent = req.is_idempotent();
         if !req.auth {
             // Public endpoints are sent once: with no token involved there
             // is nothing to renew, so the caller owns any retry.
-            let idempotent = req.is_idempotent();
-            let resp = match self.build(req, &url, None)?.send().await {
+            let request = self.prepare(req, &url, None)?;
+            let sent = request.url().clone();
+            let resp = match self.http.execute(request).await {
                 Ok(resp) => resp,
                 Err(e) => {
-                    let unknown = !e.is_connect() && !idempotent;
+                    let unknown = !transport::never_sent(&e) && !idempotent;
                     return Err(Error::transport(e, unknown));
                 }
             };
             let status = resp.status();
-            let bytes = match resp.bytes().await {
+            self.refuse_redirect(&resp, &sent, idempotent, false)?;
+            let bytes = match transport::read_body(resp, self.max_response_bytes).await {
                 Ok(b) => b,
-                Err(e) => return Err(Error::transport(e, !idempotent)),
+                Err(BodyError::TooLarge) => return Err(Error::too_large(status, self.max_response_bytes)),
+                Err(BodyError::Transport(e)) => return Err(Error::transport(e, !idempotent)),
             };
             let json = self.envelope.as_ref().and_then(|_| parse(&bytes));
             return self.open(status, bytes, json);
         }
-        let idempotent = req.is_idempotent();
         let mut replays = 0;
         // A call's replays stay on the chain of its first attempt, to wait
         // for (or start) that chain's one login: another chain's ready token
@@ -952,19 +1025,29 @@ impl Inner {
                 drop(lease);
                 return Err(e);
             }
-            let rb = self.build(req, &url, Some(&lease.grant.token))?;
+            let request = self.prepare(req, &url, Some(&lease.grant.token))?;
+            let sent_url = request.url().clone();
             lease.state = LeaseState::Sent;
+            let http = self.http.clone();
             let sent = match self.mode {
                 // A single-use exchange must finish even if its caller is
                 // dropped mid-flight, or the successor token, and with it the
-                // chain, is lost (FAULTS F3).
-                Mode::SingleUse => Detached(Some(Box::pin(exchange(lease, rb)))).await,
-                Mode::Reusable => exchange(lease, rb).await,
+                // chain, is lost (`docs/faults.md`, F3).
+                Mode::SingleUse => Detached(Some(Box::pin(exchange(lease, http, request)))).await,
+                Mode::Reusable => exchange(lease, http, request).await,
             };
             let resp = match sent {
                 Ok(resp) => resp,
+                // Nothing went out (the token was given back); sending it
+                // again would fail the same way.
+                Err(e) if e.is_builder() => {
+                    return Err(Error::request(format!(
+                        "cannot send the request: {}",
+                        e.without_url()
+                    )));
+                }
                 Err(e) => {
-                    let may_have_executed = !e.is_connect();
+                    let may_have_executed = !transport::never_sent(&e);
                     if (idempotent || !may_have_executed) && replays < self.max_replays {
                         replays += 1;
                         self.note_replay(chain, "transport error");
@@ -975,9 +1058,14 @@ impl Inner {
             };
             let status = resp.status();
             let head_expired = self.expiry.matches_head(status, resp.headers());
-            let bytes = match resp.bytes().await {
+            self.refuse_redirect(&resp, &sent_url, idempotent, head_expired)?;
+            let bytes = match transport::read_body(resp, self.max_response_bytes).await {
                 Ok(b) => b,
-                Err(e) => {
+                // The head alone says "expired", so not executed: a body cut
+                // off or too long does not change that.
+                Err(_) if head_expired => Bytes::new(),
+                Err(BodyError::TooLarge) => return Err(Error::too_large(status, self.max_response_bytes)),
+                Err(BodyError::Transport(e)) => {
                     if idempotent && replays < self.max_replays {
                         replays += 1;
                         self.note_replay(chain, "response body lost");
@@ -1013,6 +1101,46 @@ impl Inner {
             }
             return self.open(status, bytes, json);
         }
+    }
+
+    /// The request as it goes on the wire; an error here sends nothing.
+    fn prepare(&self, req: &Request, url: &str, token: Option<&Secret>) -> Result<reqwest::Request, Error> {
+        self.build(req, url, token)?
+            .build()
+            .map_err(|e| Error::request(format!("cannot build the request: {}", e.without_url())))
+    }
+
+    /// A redirect is an error, never followed (see `transport::harden`),
+    /// unless an expiry rule names its status. A reply from another URL
+    /// means a user-supplied client followed one anyway: refused as well,
+    /// since its body is not this request's answer.
+    fn refuse_redirect(
+        &self,
+        resp: &reqwest::Response,
+        sent: &reqwest::Url,
+        idempotent: bool,
+        head_expired: bool,
+    ) -> Result<(), Error> {
+        if transport::was_redirected(resp, sent) {
+            tracing::warn!(
+                target: "seamless",
+                "the HTTP client followed a redirect; build it with redirect::Policy::none()"
+            );
+            return Err(Error::redirect(
+                None,
+                Some(transport::redact(resp.url())),
+                !idempotent,
+            ));
+        }
+        let status = resp.status();
+        if status.is_redirection() && !head_expired {
+            return Err(Error::redirect(
+                Some(status),
+                transport::location(resp, sent),
+                !idempotent,
+            ));
+        }
+        Ok(())
     }
 
     fn note_replay(&self, chain: usize, reason: &'static str) {
@@ -1086,11 +1214,17 @@ impl Drop for Detached {
 /// (the next caller needs only the header).
 async fn exchange(
     mut lease: Lease,
-    rb: reqwest::RequestBuilder,
+    http: reqwest::Client,
+    request: reqwest::Request,
 ) -> Result<reqwest::Response, reqwest::Error> {
-    match rb.send().await {
+    let sent = request.url().clone();
+    match http.execute(request).await {
         Ok(resp) => {
-            let next = lease.inner.next_token.as_ref().and_then(|h| {
+            // A reply from elsewhere (a user-supplied client followed a
+            // redirect) carries no successor of ours; the token was sent at
+            // least once, so it is spent.
+            let own = !transport::was_redirected(&resp, &sent);
+            let next = lease.inner.next_token.as_ref().filter(|_| own).and_then(|h| {
                 resp.headers()
                     .get(h)
                     .and_then(|v| v.to_str().ok())
@@ -1101,9 +1235,9 @@ async fn exchange(
             Ok(resp)
         }
         Err(e) => {
-            // A failed connect never carried the token; anything later may
-            // have reached the server, so the token counts as spent.
-            if e.is_connect() {
+            // A request never built or connected never carried the token;
+            // anything later may have reached the server, so it is spent.
+            if transport::never_sent(&e) {
                 lease.state = LeaseState::Unsent;
             }
             drop(lease);

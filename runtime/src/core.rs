@@ -86,7 +86,7 @@ pub(crate) enum Acquire<E> {
     /// Parked, and the caller must start the login (nobody else will).
     ParkedStartLogin(StartLogin),
     /// The last login failed and its cool-down has not passed: fail with
-    /// that login's error rather than start another one (FAULTS F6).
+    /// that login's error rather than start another one (`docs/faults.md`, F6).
     CoolingDown(E),
 }
 

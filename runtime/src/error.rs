@@ -46,6 +46,21 @@ pub enum LoginError {
     /// The one-time code provider (the `wx.login` analog) failed.
     #[error("login code provider failed: {0}")]
     CodeProvider(#[source] BoxError),
+    /// The login endpoint answered with a redirect (3xx), which is not
+    /// followed: it would re-send the credentials or the refresh token to
+    /// wherever it points. `status` is `None` when a user-supplied HTTP
+    /// client followed it anyway and the runtime noticed afterwards.
+    /// `location` has its query values replaced by `***`.
+    #[error("login redirected{}{}; redirects are not followed", status_suffix(*.status), location_suffix(.location.as_deref()))]
+    Redirected {
+        /// The 3xx status, when the runtime saw it.
+        status: Option<StatusCode>,
+        /// Where it pointed (redacted).
+        location: Option<String>,
+    },
+    /// The login response body was longer than the response body limit.
+    #[error("login response body over the {0}-byte limit")]
+    TooLarge(u64),
     /// The login task ended without an answer (it panicked, or the runtime
     /// shut down).
     #[error("login was aborted before it finished")]
@@ -59,6 +74,10 @@ fn status_suffix(status: Option<StatusCode>) -> String {
     status
         .map(|s| format!(" (http {})", s.as_u16()))
         .unwrap_or_default()
+}
+
+fn location_suffix(location: Option<&str>) -> String {
+    location.map(|l| format!(" to {l}")).unwrap_or_default()
 }
 
 impl LoginError {
@@ -105,6 +124,15 @@ enum Kind {
     Decode {
         status: StatusCode,
         source: serde_json::Error,
+    },
+    Redirect {
+        status: Option<StatusCode>,
+        location: Option<String>,
+        outcome_unknown: bool,
+    },
+    TooLarge {
+        status: StatusCode,
+        limit: u64,
     },
     Builder(String),
     Request(String),
@@ -155,6 +183,24 @@ impl Error {
         Error::new(Kind::Decode { status, source })
     }
 
+    /// `status` is `None` for a redirect a user-supplied client followed;
+    /// `location` must already be redacted.
+    pub(crate) fn redirect(
+        status: Option<StatusCode>,
+        location: Option<String>,
+        outcome_unknown: bool,
+    ) -> Self {
+        Error::new(Kind::Redirect {
+            status,
+            location,
+            outcome_unknown,
+        })
+    }
+
+    pub(crate) fn too_large(status: StatusCode, limit: u64) -> Self {
+        Error::new(Kind::TooLarge { status, limit })
+    }
+
     pub(crate) fn builder(msg: impl Into<String>) -> Self {
         Error::new(Kind::Builder(msg.into()))
     }
@@ -203,6 +249,32 @@ impl Error {
         matches!(*self.inner, Kind::Decode { .. })
     }
 
+    /// The server answered with a redirect (3xx), which is not followed:
+    /// following would resend the token (maybe to another host) and, for a
+    /// single-use token or a non-idempotent request, resend a spent token or
+    /// execute the request twice. [`Error::status`] is the 3xx status and
+    /// [`Error::location`] where it pointed. Also set when a user-supplied
+    /// HTTP client followed a redirect anyway (then `status()` is `None`).
+    pub fn is_redirect(&self) -> bool {
+        matches!(*self.inner, Kind::Redirect { .. })
+    }
+
+    /// Where a redirect pointed, resolved against the request URL, with
+    /// user info dropped and query values and fragment replaced by `***`.
+    pub fn location(&self) -> Option<&str> {
+        match &*self.inner {
+            Kind::Redirect { location, .. } => location.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The response body was longer than the configured limit
+    /// (`ClientBuilder::max_response_bytes`); it was not read past it.
+    pub fn is_too_large(&self) -> bool {
+        matches!(*self.inner, Kind::TooLarge { .. })
+            || matches!(&*self.inner, Kind::Login(e) if matches!(**e, LoginError::TooLarge(_)))
+    }
+
     /// The client was configured wrongly or a request could not be built.
     pub fn is_builder(&self) -> bool {
         matches!(*self.inner, Kind::Builder(_) | Kind::Request(_))
@@ -223,6 +295,9 @@ impl Error {
                 ..
             } | Kind::Timeout {
                 outcome_unknown: true
+            } | Kind::Redirect {
+                outcome_unknown: true,
+                ..
             }
         )
     }
@@ -230,9 +305,11 @@ impl Error {
     /// The HTTP status of the response, when there was one.
     pub fn status(&self) -> Option<StatusCode> {
         match &*self.inner {
-            Kind::Api { status, .. } | Kind::Status { status, .. } | Kind::Decode { status, .. } => {
-                Some(*status)
-            }
+            Kind::Api { status, .. }
+            | Kind::Status { status, .. }
+            | Kind::Decode { status, .. }
+            | Kind::TooLarge { status, .. } => Some(*status),
+            Kind::Redirect { status, .. } => *status,
             Kind::Login(e) => match &**e {
                 LoginError::Rejected { status, .. } => *status,
                 _ => None,
@@ -308,6 +385,29 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Kind::Decode { source, .. } => write!(f, "could not decode the response: {source}"),
+            Kind::Redirect {
+                status,
+                location,
+                outcome_unknown,
+            } => {
+                match status {
+                    Some(s) => write!(f, "redirected (http {})", s.as_u16())?,
+                    None => f.write_str("the HTTP client followed a redirect")?,
+                }
+                if let Some(l) = location {
+                    write!(f, " to {l}")?;
+                }
+                f.write_str("; redirects are not followed")?;
+                if *outcome_unknown {
+                    f.write_str(" (the request may have executed; not replayed)")?;
+                }
+                Ok(())
+            }
+            Kind::TooLarge { status, limit } => write!(
+                f,
+                "response body (http {}) over the {limit}-byte limit",
+                status.as_u16()
+            ),
             Kind::Builder(m) => write!(f, "invalid client configuration: {m}"),
             Kind::Request(m) => write!(f, "invalid request: {m}"),
             Kind::Store(e) => write!(f, "token store failed: {e}"),
@@ -348,6 +448,19 @@ impl fmt::Debug for Error {
                 .field("kind", &"Decode")
                 .field("status", status)
                 .field("source", source),
+            Kind::Redirect {
+                status,
+                location,
+                outcome_unknown,
+            } => d
+                .field("kind", &"Redirect")
+                .field("status", status)
+                .field("location", location)
+                .field("outcome_unknown", outcome_unknown),
+            Kind::TooLarge { status, limit } => d
+                .field("kind", &"TooLarge")
+                .field("status", status)
+                .field("limit", limit),
             Kind::Builder(m) => d.field("kind", &"Builder").field("message", m),
             Kind::Request(m) => d.field("kind", &"Request").field("message", m),
             Kind::Store(e) => d.field("kind", &"Store").field("source", e),

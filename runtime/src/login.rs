@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use crate::config::{Envelope, JsonPath};
 use crate::error::LoginError;
 use crate::secret::Secret;
+use crate::transport;
 
 /// A boxed, sendable future, as [`Login`] returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -52,6 +53,7 @@ pub struct LoginContext {
     pub(crate) base: Arc<str>,
     pub(crate) envelope: Option<Envelope>,
     pub(crate) chain: usize,
+    pub(crate) max_response_bytes: u64,
 }
 
 impl LoginContext {
@@ -73,6 +75,40 @@ impl LoginContext {
     /// The client's envelope, if it has one.
     pub fn envelope(&self) -> Option<&Envelope> {
         self.envelope.as_ref()
+    }
+
+    /// Sends a login request through [`LoginContext::http`] and checks the
+    /// reply's head: a redirect (3xx, or one a user-supplied client
+    /// followed) is a [`LoginError::Redirected`], never followed, because it
+    /// would re-send credentials or a refresh token to wherever it points.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, LoginError> {
+        let request = request.build().map_err(LoginError::transport)?;
+        let sent = request.url().clone();
+        let resp = self.http.execute(request).await.map_err(LoginError::transport)?;
+        if transport::was_redirected(&resp, &sent) {
+            return Err(LoginError::Redirected {
+                status: None,
+                location: Some(transport::redact(resp.url())),
+            });
+        }
+        if resp.status().is_redirection() {
+            return Err(LoginError::Redirected {
+                status: Some(resp.status()),
+                location: transport::location(&resp, &sent),
+            });
+        }
+        Ok(resp)
+    }
+
+    /// Reads a login reply's body under the client's response body limit
+    /// ([`LoginError::TooLarge`] past it).
+    pub async fn read_body(&self, resp: reqwest::Response) -> Result<bytes::Bytes, LoginError> {
+        transport::read_body(resp, self.max_response_bytes)
+            .await
+            .map_err(|e| match e {
+                transport::BodyError::TooLarge => LoginError::TooLarge(self.max_response_bytes),
+                transport::BodyError::Transport(e) => LoginError::transport(e),
+            })
     }
 }
 
@@ -105,7 +141,28 @@ pub trait Login: Send + Sync + 'static {
     }
 }
 
-type CodeFn = Arc<dyn Fn() -> BoxFuture<'static, Result<String, BoxError>> + Send + Sync>;
+/// Where a one-time login code comes from (the `wx.login()` analog): asked
+/// afresh for every login.
+///
+/// Any async closure is one: `|| async { Ok::<_, E>(code) }`, for any error
+/// `E` that converts into a boxed error. Implement it by hand for a provider
+/// that keeps state of its own.
+pub trait CodeProvider: Send + Sync + 'static {
+    /// Fetches one fresh code.
+    fn code(&self) -> BoxFuture<'static, Result<String, Box<dyn std::error::Error + Send + Sync>>>;
+}
+
+impl<F, Fut, E> CodeProvider for F
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<String, E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    fn code(&self) -> BoxFuture<'static, Result<String, BoxError>> {
+        let fut = self();
+        Box::pin(async move { fut.await.map_err(Into::into) })
+    }
+}
 
 /// How a login request carries its fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,7 +209,7 @@ struct Refresh {
 ///
 /// ```
 /// use seamless_sdk_runtime::LoginFlow;
-/// let flow = LoginFlow::new(http::Method::POST, "/v1/api/imiMini/login")
+/// let flow = LoginFlow::post("/v1/api/imiMini/login")
 ///     .code("code", || async { Ok::<_, std::io::Error>("one-time-code".to_owned()) })
 ///     .token_from_header("B-T");
 /// ```
@@ -162,7 +219,7 @@ pub struct LoginFlow {
     path: String,
     encoding: Encoding,
     fields: Vec<(String, FieldValue)>,
-    code: Option<(String, CodeFn)>,
+    code: Option<(String, Arc<dyn CodeProvider>)>,
     token: TokenSource,
     expires_in: Option<JsonPath>,
     refresh_token: Option<JsonPath>,
@@ -186,6 +243,16 @@ impl fmt::Debug for LoginFlow {
 }
 
 impl LoginFlow {
+    /// A `POST` login request to `path`: [`Self::new`] with [`Method::POST`].
+    pub fn post(path: impl Into<String>) -> Self {
+        Self::new(Method::POST, path)
+    }
+
+    /// A `GET` login request to `path`: [`Self::new`] with [`Method::GET`].
+    pub fn get(path: impl Into<String>) -> Self {
+        Self::new(Method::GET, path)
+    }
+
     /// A login request to `path`. Fields go in a JSON body for `POST`/`PUT`,
     /// in the query for `GET`; the token is read from `token` in the body
     /// until told otherwise.
@@ -232,17 +299,8 @@ impl LoginFlow {
     /// A one-time code from an async provider (the `wx.login()` analog),
     /// fetched afresh for every login and sent as field `name`.
     #[must_use]
-    pub fn code<F, Fut, E>(mut self, name: impl Into<String>, provider: F) -> Self
-    where
-        F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<String, E>> + Send + 'static,
-        E: Into<BoxError>,
-    {
-        let provider: CodeFn = Arc::new(move || {
-            let fut = provider();
-            Box::pin(async move { fut.await.map_err(Into::into) })
-        });
-        self.code = Some((name.into(), provider));
+    pub fn code(mut self, name: impl Into<String>, provider: impl CodeProvider) -> Self {
+        self.code = Some((name.into(), Arc::new(provider)));
         self
     }
 
@@ -320,10 +378,10 @@ impl LoginFlow {
             Encoding::Form => rb.form(&fields),
             Encoding::Query => rb.query(&fields),
         };
-        let resp = rb.send().await.map_err(LoginError::transport)?;
+        let resp = cx.send(rb).await?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let bytes = resp.bytes().await.map_err(LoginError::transport)?;
+        let bytes = cx.read_body(resp).await?;
         let body: Option<Value> = serde_json::from_slice(&bytes).ok();
         if !status.is_success() {
             return Err(LoginError::rejected(
@@ -469,7 +527,7 @@ impl Login for LoginFlow {
             let mut secrets = secret_values(&self.fields);
             let code = match &self.code {
                 Some((name, provider)) => {
-                    let code = provider().await.map_err(LoginError::CodeProvider)?;
+                    let code = provider.code().await.map_err(LoginError::CodeProvider)?;
                     fields.push((name.clone(), code.clone()));
                     Some(code)
                 }

@@ -41,7 +41,7 @@ pub trait TokenStore: Send + Sync + 'static {
     /// Called when a client is built on this store: it becomes the store's
     /// one owner until [`TokenStore::release`]. Two clients on one store
     /// would each resume the same chain and send the same single-use token
-    /// (FAULTS F15), so the default refuses a second claim on the same
+    /// (`docs/faults.md`, F15), so the default refuses a second claim on the same
     /// store instance (shared through an `Arc`, say) with an error of kind
     /// `WouldBlock`; the client's `build` fails with it.
     ///
@@ -142,7 +142,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// `<path>.lock` and holds it until dropped. A second store on the same
 /// file, in this process or another, gets an error instead of a copy of
 /// the session: two owners of one single-use chain would each send the
-/// same token (FAULTS F15). Give each process its own file.
+/// same token (`docs/faults.md`, F15). Give each process its own file.
 pub struct FileStore {
     path: PathBuf,
     cache: Mutex<Option<Owned>>,

@@ -1,6 +1,6 @@
 //! Idle tracking per connection, for the `keep_alive` knob: a connection with no request in
 //! the service and no bytes read or written for longer than the knob is closed by the server,
-//! as a real server's keep-alive timeout would (FAULTS F16).
+//! as a real server's keep-alive timeout would (`docs/faults.md`, F16).
 
 use std::io;
 use std::pin::Pin;

@@ -28,8 +28,8 @@
 //! the bare value, Query `{"errcode":0,"errmsg":"ok", ...fields of v}` (a non-object `v` goes
 //! under `"data"`). Any other path under `/api/` passes the same token check (so Seed still
 //! consumes and rotates the token) and then answers HTTP 404; a bad body answers HTTP 400 the
-//! same way. Paths outside `/api/` that are not this protocol's login answer a plain 404 and
-//! are not counted.
+//! same way. Paths outside `/api/` that are not this protocol's login answer a plain 404,
+//! counted in [`Counters::other_requests`].
 //!
 //! # Knobs
 //!
@@ -39,12 +39,17 @@
 //! [`Backend::stall_next`], [`Backend::truncate_next`], [`Backend::reply_status_next`],
 //! [`Backend::delay_responses`], [`Backend::delay_next_expired_replies`],
 //! [`Backend::revoke_family_on_reuse`], [`Backend::keep_refresh_tokens`],
-//! [`Backend::issue_unsendable_tokens`], [`Backend::echo_credentials_in_errors`] and
-//! [`Backend::keep_alive`] inject the faults listed
-//! in `FAULTS.md`.
+//! [`Backend::issue_unsendable_tokens`], [`Backend::echo_credentials_in_errors`],
+//! [`Backend::keep_alive`], [`Backend::redirect_next`],
+//! [`Backend::redirect_next_logins`], [`Backend::oversize_next`],
+//! [`Backend::oversize_next_logins`] and
+//! [`Backend::truncate_next_expired_replies`] inject the faults listed in `docs/faults.md`.
+//! [`Elsewhere`] is a second listener ("another host") that records what reached it,
+//! [`unreachable_url`] an address nothing listens on, and [`Blackhole`] one whose connects
+//! never complete.
 //!
 //! The per-request faults (`reply_status_next`, `abort_after_consume`, `stall_next`,
-//! `truncate_next`) each pick the next authorized requests whose token was accepted: one
+//! `truncate_next`, `redirect_next`, `oversize_next`) each pick the next authorized requests whose token was accepted: one
 //! fault per request, taken in that order, so arming two knobs at once faults two requests.
 //!
 //! # Example
@@ -61,6 +66,7 @@
 
 #![warn(missing_docs)]
 
+mod elsewhere;
 mod idle;
 mod server;
 mod state;
@@ -76,6 +82,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::state::Shared;
+
+pub use crate::elsewhere::{Blackhole, Elsewhere, Seen, unreachable_url};
 
 /// The HTTP status type the status knobs take (the `http` crate's, version 1).
 pub use http::StatusCode;
@@ -166,6 +174,11 @@ pub struct Counters {
     pub idle_closes: u64,
     /// Executions of `POST /api/orders`, keyed by the body field `order_id`.
     pub executions: BTreeMap<String, u64>,
+    /// Requests outside `/api/` that are not this protocol's login (they answer 404), so a
+    /// test can see that a public call reached the server.
+    pub other_requests: u64,
+    /// Of [`Counters::other_requests`], those that carried this protocol's API token.
+    pub other_requests_with_token: u64,
 }
 
 /// A running test server. Dropping it stops the accept loop and closes every open connection.
@@ -320,7 +333,7 @@ impl Backend {
     }
 
     /// The next `n` expired-token replies wait `d` before they are sent: a stale expiry
-    /// signal that arrives after the client has already replaced the token (FAULTS F5).
+    /// signal that arrives after the client has already replaced the token (`docs/faults.md`, F5).
     pub fn delay_next_expired_replies(&self, n: u32, d: Duration) {
         self.shared.lock().knobs.delay_expired = (n, d);
     }
@@ -329,6 +342,44 @@ impl Backend {
     /// and answering; `Duration::ZERO` clears it.
     pub fn delay_responses(&self, d: Duration) {
         self.shared.lock().knobs.delay_responses = d;
+    }
+
+    /// The next `n` authorized API requests consume the token, execute (and count) the
+    /// request, then answer HTTP `status` (any 3xx) with `Location: location` and otherwise the
+    /// normal reply: its body and (Seed) the next token, which is live. `location` may be a
+    /// path on this backend (`/api/ping`), an [`Elsewhere`] URL (another host), or
+    /// [`unreachable_url`]. Taken after the other per-request faults.
+    pub fn redirect_next(&self, n: u32, status: StatusCode, location: impl Into<String>) {
+        self.shared.lock().knobs.redirect_next = (n, status, location.into());
+    }
+
+    /// The next `n` logins and Bearer refresh grants are answered HTTP `status` (any 3xx) with
+    /// `Location: location`. A login issues nothing and counts as failed; a refresh grant is
+    /// processed first (its refresh token is spent, the tokens it minted are never sent), as
+    /// a server that redirects after acting would.
+    pub fn redirect_next_logins(&self, n: u32, status: StatusCode, location: impl Into<String>) {
+        self.shared.lock().knobs.redirect_logins = (n, status, location.into());
+    }
+
+    /// The next `n` authorized API requests consume the token, execute (and count) the
+    /// request, then answer success (Seed: with the next token, which is live) with a JSON body
+    /// `{"pad":"xx…"}` of exactly `bytes` bytes, generated as it is sent (so any size costs the
+    /// server no memory). `announce`: with a `Content-Length`; otherwise chunked, so the size
+    /// is known only by reading. Taken after the other per-request faults.
+    pub fn oversize_next(&self, n: u32, bytes: u64, announce: bool) {
+        self.shared.lock().knobs.oversize_next = (n, bytes, announce);
+    }
+
+    /// The next `n` login and refresh-grant replies keep their status and headers (a Seed
+    /// login's `B-T` token too) but get the body [`Backend::oversize_next`] describes.
+    pub fn oversize_next_logins(&self, n: u32, bytes: u64, announce: bool) {
+        self.shared.lock().knobs.oversize_logins = (n, bytes, announce);
+    }
+
+    /// The next `n` expired-token replies send their headers and half of their body, then
+    /// close the connection (an expiry whose body cannot be read).
+    pub fn truncate_next_expired_replies(&self, n: u32) {
+        self.shared.lock().knobs.truncate_expired = n;
     }
 
     /// When on, presenting a spent token (a consumed Seed token or a used Bearer refresh token)

@@ -48,10 +48,21 @@ pub(crate) struct Knobs {
     pub(crate) issue_unsendable: u32,
     /// Failed logins and refresh grants repeat what was presented.
     pub(crate) echo_credentials: bool,
+    /// The next `.0` authorized requests execute, then answer status `.1` with `Location: .2`.
+    pub(crate) redirect_next: (u32, StatusCode, String),
+    /// The next `.0` logins / refresh grants answer status `.1` with `Location: .2`.
+    pub(crate) redirect_logins: (u32, StatusCode, String),
+    /// The next `.0` authorized requests execute, then answer a body of `.1` bytes, with a
+    /// `Content-Length` if `.2`, else chunked.
+    pub(crate) oversize_next: (u32, u64, bool),
+    /// The next `.0` login / refresh replies get a body of `.1` bytes (announced if `.2`).
+    pub(crate) oversize_logins: (u32, u64, bool),
+    /// The next n expired replies send their headers and half their body, then close.
+    pub(crate) truncate_expired: u32,
 }
 
 /// The one injected fault an authorized request gets after its token was consumed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Fault {
     None,
     /// Answer this HTTP status without executing and without a next token.
@@ -62,6 +73,14 @@ pub(crate) enum Fault {
     Stall,
     /// Execute, send the headers (with the next token) and part of the body, then close.
     Truncate,
+    /// Execute, then answer this 3xx status (with the next token) and this `Location`.
+    Redirect(StatusCode, String),
+    /// Execute, then answer success (with the next token) and a body of `bytes` bytes,
+    /// announced in `Content-Length` if `announce`, else chunked.
+    Oversize {
+        bytes: u64,
+        announce: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -310,6 +329,15 @@ impl Shared {
         RefreshOutcome::Issued(Issued { access, refresh })
     }
 
+    /// Counts an arriving request outside `/api/` that is not a login.
+    pub(crate) fn other_arrived(&self, with_token: bool) {
+        let mut st = self.lock();
+        st.counters.other_requests += 1;
+        if with_token {
+            st.counters.other_requests_with_token += 1;
+        }
+    }
+
     /// Counts an arriving API request.
     pub(crate) fn request_arrived(&self) {
         self.lock().counters.requests += 1;
@@ -393,6 +421,13 @@ impl Knobs {
             Fault::Stall
         } else if take_one(&mut self.truncate_next) {
             Fault::Truncate
+        } else if take_one(&mut self.redirect_next.0) {
+            Fault::Redirect(self.redirect_next.1, self.redirect_next.2.clone())
+        } else if take_one(&mut self.oversize_next.0) {
+            Fault::Oversize {
+                bytes: self.oversize_next.1,
+                announce: self.oversize_next.2,
+            }
         } else {
             Fault::None
         }
@@ -415,6 +450,17 @@ impl State {
                 sess.expire_next = true;
             }
         }
+    }
+
+    /// Whether the expired reply being sent now is cut short (`truncate_next_expired_replies`).
+    pub(crate) fn take_truncate_expired(&mut self) -> bool {
+        take_one(&mut self.knobs.truncate_expired)
+    }
+
+    /// The redirect the login or refresh grant arriving now answers, if one is armed.
+    pub(crate) fn take_login_redirect(&mut self) -> Option<(StatusCode, String)> {
+        let (n, status, location) = &mut self.knobs.redirect_logins;
+        take_one(n).then(|| (*status, location.clone()))
     }
 
     /// How long the expired reply being sent now must wait (`delay_next_expired_replies`).
@@ -446,7 +492,7 @@ impl State {
 }
 
 /// Decrements a "next n" knob; true if it was armed.
-fn take_one(n: &mut u32) -> bool {
+pub(crate) fn take_one(n: &mut u32) -> bool {
     if *n > 0 {
         *n -= 1;
         true

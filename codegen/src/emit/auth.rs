@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
+use super::names::{Item, Names};
 use super::rust::{doc_attrs, fresh, ident, json_values, lit};
 use crate::model::{Auth, Encoding, ExpiryRule, HttpMethod, Lifetime, Login, Placement, TokenSource};
 
@@ -16,9 +17,6 @@ struct Inputs {
     params: Vec<TokenStream>,
     /// The same names, to forward from `new` to `builder`.
     names: Vec<Ident>,
-    /// `<F, Fut, E>` and its `where` clause, for the code provider.
-    generics: TokenStream,
-    bounds: TokenStream,
     /// One doc line per argument.
     docs: Vec<String>,
     /// The `.login(...)` argument.
@@ -26,17 +24,15 @@ struct Inputs {
 }
 
 /// `builder` and `new`, for the client's `impl` block.
-pub(super) fn constructors(auth: &Auth) -> TokenStream {
-    let inputs = inputs(auth);
+pub(super) fn constructors(auth: &Auth, n: &Names) -> TokenStream {
+    let inputs = inputs(auth, n);
     let Inputs {
         params,
         names,
-        generics,
-        bounds,
         docs,
         login,
     } = &inputs;
-    let settings = settings(auth);
+    let settings = settings(auth, n);
     let mut builder_doc =
         vec!["Configures a client for the API at `base_url` with this API's token protocol.".to_owned()];
     if !docs.is_empty() {
@@ -50,37 +46,33 @@ pub(super) fn constructors(auth: &Auth) -> TokenStream {
     let builder_doc = doc_attrs(builder_doc);
     // `base_url` plus the inputs; clippy counts from seven.
     let allow = (params.len() + 1 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    let (into, string) = (n.path(Item::Into), n.path(Item::String));
+    let (client, builder) = (n.path(Item::Client), n.path(Item::ClientBuilder));
+    let (result, ok, error) = (n.path(Item::Result), n.path(Item::Ok), n.path(Item::Error));
     quote! {
         #builder_doc
         #allow
-        pub fn builder #generics (
-            base_url: impl ::core::convert::Into<::std::string::String>,
-            #(#params),*
-        ) -> ::seamless_sdk::ClientBuilder #bounds {
-            ::seamless_sdk::Client::builder(base_url)
+        pub fn builder(base_url: impl #into<#string>, #(#params),*) -> #builder {
+            #client::builder(base_url)
                 #settings
                 .login(#login)
         }
 
         /// Builds a client for the API at `base_url`; [`Self::builder`] describes the arguments.
         #allow
-        pub fn new #generics (
-            base_url: impl ::core::convert::Into<::std::string::String>,
-            #(#params),*
-        ) -> ::core::result::Result<Self, ::seamless_sdk::Error> #bounds {
-            ::core::result::Result::Ok(Self::from_client(Self::builder(base_url, #(#names),*).build()?))
+        pub fn new(base_url: impl #into<#string>, #(#params),*) -> #result<Self, #error> {
+            #ok(Self::from_client(Self::builder(base_url, #(#names),*).build()?))
         }
     }
 }
 
-fn inputs(auth: &Auth) -> Inputs {
+fn inputs(auth: &Auth, n: &Names) -> Inputs {
     let flow = match &auth.login {
         Login::Custom => {
+            let login = n.path(Item::Login);
             return Inputs {
-                params: vec![quote!(login: impl ::seamless_sdk::Login)],
+                params: vec![quote!(login: impl #login)],
                 names: vec![ident("login")],
-                generics: TokenStream::new(),
-                bounds: TokenStream::new(),
                 docs: vec!["- `login`: how a session is obtained".to_owned()],
                 login: quote!(login),
             };
@@ -95,21 +87,29 @@ fn inputs(auth: &Auth) -> Inputs {
     let (mut params, mut names, mut docs) = (Vec::new(), Vec::new(), Vec::new());
     let mut chain = Vec::new();
 
-    let method = match flow.method {
-        HttpMethod::Get => quote!(GET),
-        HttpMethod::Post => quote!(POST),
-        HttpMethod::Put => quote!(PUT),
-        HttpMethod::Patch => quote!(PATCH),
-        HttpMethod::Delete => quote!(DELETE),
-    };
     let path = lit(&flow.path);
+    let flow_type = n.path(Item::LoginFlow);
+    let new_flow = match flow.method {
+        HttpMethod::Get => quote!(#flow_type::get(#path)),
+        HttpMethod::Post => quote!(#flow_type::post(#path)),
+        other => {
+            let method = n.path(Item::Method);
+            let other = match other {
+                HttpMethod::Put => quote!(PUT),
+                HttpMethod::Patch => quote!(PATCH),
+                _ => quote!(DELETE),
+            };
+            quote!(#flow_type::new(#method::#other, #path))
+        }
+    };
     // Before `refresh_grant`, which takes the encoding in force when it is added.
     let encoding = match flow.encoding {
         Encoding::Json => quote!(Json),
         Encoding::Form => quote!(Form),
         Encoding::Query => quote!(Query),
     };
-    chain.push(quote!(.encoding(::seamless_sdk::Encoding::#encoding)));
+    let encoding_type = n.path(Item::Encoding);
+    chain.push(quote!(.encoding(#encoding_type::#encoding)));
     for (name, value) in &flow.fields {
         let (name, value) = (lit(name), lit(value));
         chain.push(quote!(.field(#name, #value)));
@@ -121,29 +121,19 @@ fn inputs(auth: &Auth) -> Inputs {
             "- `{}`: the login's `{secret}` field (kept secret, never printed)",
             super::rust::unraw(&arg)
         ));
-        params.push(quote!(#arg: impl ::core::convert::Into<::seamless_sdk::Secret>));
+        let (into, secret_type) = (n.path(Item::Into), n.path(Item::Secret));
+        params.push(quote!(#arg: impl #into<#secret_type>));
         let wire = lit(secret);
         chain.push(quote!(.secret_field(#wire, #arg)));
         names.push(arg);
     }
-    let (mut generics, mut bounds) = (TokenStream::new(), TokenStream::new());
     if let Some(field) = &flow.code_field {
         docs.push(format!(
             "- `code`: fetches a fresh one-time login code (sent as `{field}`) for every login"
         ));
-        params.push(quote!(code: F));
+        let provider = n.path(Item::CodeProvider);
+        params.push(quote!(code: impl #provider));
         names.push(ident("code"));
-        generics = quote!(<F, Fut, E>);
-        bounds = quote! {
-            where
-                F: ::core::ops::Fn() -> Fut + ::core::marker::Send + ::core::marker::Sync + 'static,
-                Fut: ::core::future::Future<Output = ::core::result::Result<::std::string::String, E>>
-                    + ::core::marker::Send
-                    + 'static,
-                E: ::core::convert::Into<
-                    ::std::boxed::Box<dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync>,
-                >,
-        };
         let field = lit(field);
         chain.push(quote!(.code(#field, code)));
     }
@@ -181,41 +171,41 @@ fn inputs(auth: &Auth) -> Inputs {
     Inputs {
         params,
         names,
-        generics,
-        bounds,
         docs,
         login: quote! {
-            ::seamless_sdk::LoginFlow::new(::seamless_sdk::__private::http::Method::#method, #path)
+            #new_flow
                 #(#chain)*
         },
     }
 }
 
 /// Everything but the login, as builder method calls.
-fn settings(auth: &Auth) -> TokenStream {
+fn settings(auth: &Auth, n: &Names) -> TokenStream {
+    let placement_type = n.path(Item::Placement);
     let placement = match &auth.placement {
         Placement::Header(h) => {
             let h = lit(h);
-            quote!(::seamless_sdk::Placement::header(#h))
+            quote!(#placement_type::header(#h))
         }
-        Placement::Bearer => quote!(::seamless_sdk::Placement::Bearer),
+        Placement::Bearer => quote!(#placement_type::Bearer),
         Placement::Query(q) => {
             let q = lit(q);
-            quote!(::seamless_sdk::Placement::query(#q))
+            quote!(#placement_type::query(#q))
         }
         Placement::JsonBody(p) => {
             let p = lit(p);
-            quote!(::seamless_sdk::Placement::json_body(#p))
+            quote!(#placement_type::json_body(#p))
         }
     };
+    let lifetime_type = n.path(Item::Lifetime);
     let lifetime = match &auth.lifetime {
         Lifetime::SingleUse { next_token_header } => {
             let h = lit(next_token_header);
-            quote!(::seamless_sdk::Lifetime::single_use(#h))
+            quote!(#lifetime_type::single_use(#h))
         }
-        Lifetime::Reusable => quote!(::seamless_sdk::Lifetime::Reusable),
+        Lifetime::Reusable => quote!(#lifetime_type::Reusable),
     };
-    let expiry = expiry(&auth.expiry);
+    let expiry = expiry(&auth.expiry, n);
     let mut out = quote! {
         .placement(#placement)
         .lifetime(#lifetime)
@@ -223,7 +213,7 @@ fn settings(auth: &Auth) -> TokenStream {
     };
     if let Some(env) = &auth.envelope {
         let code = lit(&env.code);
-        let success = json_values(&env.success);
+        let success = json_values(&env.success, n);
         let data = env.data.as_deref().map(|d| {
             let d = lit(d);
             quote!(.data(#d))
@@ -233,8 +223,9 @@ fn settings(auth: &Auth) -> TokenStream {
             quote!(.message(#m))
         });
         let absent = env.absent_is_success.then(|| quote!(.absent_is_success(true)));
+        let envelope = n.path(Item::Envelope);
         out.extend(quote! {
-            .envelope(::seamless_sdk::Envelope::new(#code).success(#success) #data #message #absent)
+            .envelope(#envelope::new(#code).success(#success) #data #message #absent)
         });
     }
     if let Some(n) = auth.chains {
@@ -246,31 +237,33 @@ fn settings(auth: &Auth) -> TokenStream {
         out.extend(quote!(.max_replays(#n)));
     }
     if let Some(ms) = auth.login_timeout_ms {
-        let d = duration(ms);
+        let d = duration(ms, n);
         out.extend(quote!(.login_timeout(#d)));
     }
     if let Some(ms) = auth.request_timeout_ms {
-        let d = duration(ms);
-        out.extend(quote!(.request_timeout(::core::option::Option::Some(#d))));
+        let (d, some) = (duration(ms, n), n.path(Item::Some));
+        out.extend(quote!(.request_timeout(#some(#d))));
     }
     out
 }
 
 /// A `Duration` in whole seconds when it is, milliseconds otherwise.
-fn duration(ms: u64) -> TokenStream {
+fn duration(ms: u64, n: &Names) -> TokenStream {
+    let duration = n.path(Item::Duration);
     if ms.is_multiple_of(1000) {
         let s = proc_macro2::Literal::u64_unsuffixed(ms / 1000);
-        quote!(::core::time::Duration::from_secs(#s))
+        quote!(#duration::from_secs(#s))
     } else {
         let ms = proc_macro2::Literal::u64_unsuffixed(ms);
-        quote!(::core::time::Duration::from_millis(#ms))
+        quote!(#duration::from_millis(#ms))
     }
 }
 
 /// The rules as one `Expiry` expression, in spec order.
-fn expiry(rules: &[ExpiryRule]) -> TokenStream {
+fn expiry(rules: &[ExpiryRule], n: &Names) -> TokenStream {
     // Extended in place: `out = quote!(#out ...)` copies it per rule.
-    let mut out = quote!(::seamless_sdk::Expiry::none());
+    let expiry = n.path(Item::Expiry);
+    let mut out = quote!(#expiry::none());
     for rule in rules {
         out.extend(match rule {
             ExpiryRule::Status(codes) => {
@@ -278,17 +271,17 @@ fn expiry(rules: &[ExpiryRule]) -> TokenStream {
                 quote!(.or_status([#(#codes),*]))
             }
             ExpiryRule::BodyField { path, values } => {
-                let (path, values) = (lit(path), json_values(values));
+                let (path, values) = (lit(path), json_values(values, n));
                 quote!(.or_body_field(#path, #values))
             }
             ExpiryRule::Header { name, value } => {
                 let name = lit(name);
                 let value = match value {
                     Some(v) => {
-                        let v = lit(v);
-                        quote!(::core::option::Option::Some(#v))
+                        let (v, some) = (lit(v), n.path(Item::Some));
+                        quote!(#some(#v))
                     }
-                    None => quote!(::core::option::Option::None),
+                    None => n.path(Item::None),
                 };
                 quote!(.or_header(#name, #value))
             }
