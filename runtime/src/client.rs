@@ -54,6 +54,19 @@ struct Inner {
     expiry_skew: Duration,
     max_response_bytes: u64,
     stats: Counters,
+    /// Ends this client's ownership of the store when the last clone and
+    /// the last detached exchange are gone.
+    _claim: StoreClaim,
+}
+
+/// A client's claim on its store ([`TokenStore::claim`]), released on drop,
+/// also when `build` fails after claiming.
+struct StoreClaim(Arc<dyn TokenStore>);
+
+impl Drop for StoreClaim {
+    fn drop(&mut self) {
+        self.0.release();
+    }
 }
 
 impl fmt::Debug for Client {
@@ -121,6 +134,10 @@ struct Parked(oneshot::Sender<Delivery<Failure>>);
 impl Waiter<Failure> for Parked {
     fn deliver(self, value: Delivery<Failure>) -> Result<(), Delivery<Failure>> {
         self.0.send(value)
+    }
+
+    fn is_gone(&self) -> bool {
+        self.0.is_closed()
     }
 }
 
@@ -343,7 +360,9 @@ impl ClientBuilder {
         self
     }
 
-    /// How long each request attempt may take; `None` for no limit.
+    /// How long each request attempt may take; `None` for no limit, which
+    /// single-use tokens refuse (`build` fails): the holder of a chain's
+    /// token must end, or every call of that chain waits for ever.
     pub fn request_timeout(mut self, d: Option<Duration>) -> Self {
         self.request_timeout = d;
         self
@@ -433,6 +452,15 @@ impl ClientBuilder {
         if self.backoff.max < self.backoff.initial {
             problems.push("`login_backoff`: `max` must be at least `initial`".to_owned());
         }
+        if self.request_timeout.is_none() && matches!(self.lifetime, Lifetime::SingleUse { .. }) {
+            // A request that never ends would hold its chain's token forever
+            // and park every other call of that chain with it.
+            problems.push(
+                "`request_timeout(None)` is not allowed with single-use tokens: a stalled \
+                 request would hold its chain forever"
+                    .to_owned(),
+            );
+        }
         if self.max_response_bytes == 0 {
             problems.push("`max_response_bytes` must be above zero".to_owned());
         }
@@ -451,12 +479,31 @@ impl ClientBuilder {
             Lifetime::Reusable => (Mode::Reusable, None),
         };
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        store.claim().map_err(Error::store)?;
+        let claim = StoreClaim(Arc::clone(&store));
         let mut chains = Vec::with_capacity(self.chains);
         for i in 0..self.chains {
             let mut chain = Chain::new(mode, self.backoff);
             if let Some(saved) = store.load(i).map_err(Error::store)? {
-                let renew_at = saved.expires_at.map(|at| to_instant(at, self.expiry_skew));
-                let token = saved.token.map(|t| (t, renew_at));
+                let out_of_range = || {
+                    Error::store(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("chain {i}: the stored expiry is out of range"),
+                    ))
+                };
+                let (renew_at, valid_until) = match saved.expires_at {
+                    Some(at) => (
+                        Some(to_instant(at, self.expiry_skew).ok_or_else(out_of_range)?),
+                        Some(to_instant(at, Duration::ZERO).ok_or_else(out_of_range)?),
+                    ),
+                    None => (None, None),
+                };
+                // An unsendable token (stored by an older version or by
+                // hand) is dropped: the chain logs in instead of wedging.
+                let token = saved
+                    .token
+                    .filter(|t| check_token(&self.placement, t).is_ok())
+                    .map(|t| (t, renew_at, valid_until));
                 chain.resume(token, saved.refresh_token);
             }
             chains.push(Mutex::new(chain));
@@ -494,6 +541,7 @@ impl ClientBuilder {
                 expiry_skew: self.expiry_skew,
                 max_response_bytes: self.max_response_bytes,
                 stats: Counters::default(),
+                _claim: claim,
             }),
         })
     }
@@ -502,21 +550,55 @@ impl ClientBuilder {
 /// When to renew a token that the server accepts for `lifetime`: `skew`
 /// early, but never more than half the lifetime early, so a short-lived
 /// token is still used rather than renewed on every call.
-fn renew_at(now: Instant, lifetime: Duration, skew: Duration) -> Instant {
-    now + lifetime - skew.min(lifetime / 2)
+///
+/// `None` when the instant is beyond what the clock can represent: checked,
+/// because lifetimes come from servers, custom logins and stores.
+fn renew_at(now: Instant, lifetime: Duration, skew: Duration) -> Option<Instant> {
+    now.checked_add(lifetime - skew.min(lifetime / 2))
 }
 
-fn to_instant(at: SystemTime, skew: Duration) -> Instant {
+/// A stored expiry as a renewal instant; `None` when it is out of range
+/// (a corrupt or hostile store), which the caller reports as a store error.
+fn to_instant(at: SystemTime, skew: Duration) -> Option<Instant> {
     let now = Instant::now();
     match at.duration_since(SystemTime::now()) {
         Ok(left) => renew_at(now, left, skew),
         // Already past: any instant not after now reads as expired.
-        Err(_) => now,
+        Err(_) => Some(now),
     }
 }
 
-fn to_system(at: Instant) -> SystemTime {
-    SystemTime::now() + at.saturating_duration_since(Instant::now())
+fn to_system(at: Instant) -> Option<SystemTime> {
+    SystemTime::now().checked_add(at.saturating_duration_since(Instant::now()))
+}
+
+/// The header a token is sent in, `None` for placements outside headers
+/// (a query parameter is percent-encoded and a JSON string escaped, so any
+/// token fits there). The error says why, without the token.
+fn token_header(
+    placement: &Placement,
+    token: &Secret,
+) -> Result<Option<(HeaderName, HeaderValue)>, &'static str> {
+    let (name, value) = match placement {
+        Placement::Header(name) => (name.clone(), HeaderValue::try_from(token.expose())),
+        Placement::Bearer => (
+            AUTHORIZATION,
+            HeaderValue::try_from(format!("Bearer {}", token.expose())),
+        ),
+        Placement::Query(_) | Placement::JsonBody(_) => return Ok(None),
+    };
+    let mut value = value.map_err(|_| "the token is not a valid HTTP header value")?;
+    value.set_sensitive(true);
+    Ok(Some((name, value)))
+}
+
+/// A token that can never be sent must not enter a chain: handed back
+/// unsent by every call that draws it, it would wedge the chain (and be
+/// stored for the next process) without ever causing a new login.
+fn check_token(placement: &Placement, token: &Secret) -> Result<(), LoginError> {
+    token_header(placement, token)
+        .map(drop)
+        .map_err(|why| LoginError::UnusableToken(why.to_owned()))
 }
 
 /// A token out for one attempt. Dropping it settles the token: given back
@@ -565,6 +647,7 @@ impl Lease {
         let fresh = next.map(|token| Fresh {
             token,
             expires_at: None,
+            valid_until: None,
             refresh: None,
         });
         let start = self
@@ -594,9 +677,15 @@ impl Drop for Parking<'_> {
     fn drop(&mut self) {
         if let Some(mut rx) = self.rx.take() {
             rx.close();
-            if let Ok(Ok(grant)) = rx.try_recv() {
-                self.inner.with_chain(self.chain, |c| c.give_back(grant));
-            }
+            let arrived = rx.try_recv();
+            self.inner.with_chain(self.chain, |c| {
+                if let Ok(Ok(grant)) = arrived {
+                    c.give_back(grant);
+                }
+                // Leave the queue too, or cancelled callers pile up behind
+                // a slow holder (found with a stalled server).
+                c.forget_departed();
+            });
         }
     }
 }
@@ -627,10 +716,22 @@ impl LoginTask {
             chain: self.chain,
             max_response_bytes: inner.max_response_bytes,
         };
+        // A refresh token the store could not record as taken may still be
+        // there for the next process: presenting it now could make that a
+        // reuse (and revoke the family), so a full login is safer.
+        let refresh = start
+            .refresh
+            .filter(|_| inner.with_chain(self.chain, |c| c.save_failure().is_none()));
         let attempt = async {
-            if let Some(refresh) = start.refresh {
-                match inner.login.refresh(cx.clone(), refresh).await {
-                    Ok(session) => return Ok(session),
+            if let Some(refresh) = refresh {
+                match inner.login.refresh(cx.clone(), refresh.clone()).await {
+                    // A reply without a new refresh token means the server
+                    // keeps the old one (RFC 6749 §6): keep using it. One
+                    // that rotated replaces it, so a spent one is never kept.
+                    Ok(mut session) => {
+                        session.refresh_token.get_or_insert(refresh);
+                        return Ok(session);
+                    }
                     Err(e) => {
                         // With rotating refresh tokens a refusal can mean the
                         // server saw reuse and revoked the family (RFC 9700
@@ -651,7 +752,8 @@ impl LoginTask {
         let result = match tokio::time::timeout(inner.login_timeout, attempt).await {
             Ok(r) => r,
             Err(_) => Err(LoginError::Timeout(inner.login_timeout)),
-        };
+        }
+        .and_then(|s| check_token(&inner.placement, &s.token).map(|()| s));
         let elapsed_ms = began.elapsed().as_secs_f64() * 1e3;
         match &result {
             Ok(_) => {
@@ -674,7 +776,9 @@ impl LoginTask {
         let result = result
             .map(|s| Fresh {
                 token: s.token,
-                expires_at: s.expires_in.map(|d| renew_at(now, d, skew)),
+                // Beyond the clock's range means no expiry worth tracking.
+                expires_at: s.expires_in.and_then(|d| renew_at(now, d, skew)),
+                valid_until: s.expires_in.and_then(|d| now.checked_add(d)),
                 refresh: s.refresh_token,
             })
             .map_err(Arc::new);
@@ -696,9 +800,10 @@ impl Inner {
     fn with_chain<R>(&self, index: usize, f: impl FnOnce(&mut Chain<Parked, Failure>) -> R) -> R {
         let mut chain = lock(&self.chains[index]);
         let r = f(&mut chain);
+        let mut result = None;
         for snap in chain.drain_journal() {
             let (token, expires_at) = match snap.token {
-                Some((t, at)) => (Some(t), at.map(to_system)),
+                Some((t, at)) => (Some(t), at.and_then(to_system)),
                 None => (None, None),
             };
             let saved = StoredSession {
@@ -706,11 +811,27 @@ impl Inner {
                 expires_at,
                 refresh_token: snap.refresh,
             };
-            if let Err(e) = self.store.save(index, &saved) {
+            // The last save decides: it holds the state now in force.
+            result = Some(self.store.save(index, &saved).map_err(|e| {
                 tracing::warn!(target: "seamless", chain = index, error = %e, "token store save failed");
-            }
+                e.to_string()
+            }));
+        }
+        if let Some(result) = result {
+            chain.saved(result);
         }
         r
+    }
+
+    /// Single-use: the error to fail a call with instead of sending its
+    /// token, when the store could not record that the token is on the wire
+    /// (it may still hold it, and a crash would resume it spent). Taking the
+    /// lock also waits for the save of a hand-off still in progress.
+    fn unsaved(&self, chain: usize) -> Option<Error> {
+        let why = self.with_chain(chain, |c| c.save_failure().map(str::to_owned))?;
+        Some(Error::store(std::io::Error::other(format!(
+            "the token store could not record that the token is in use, so it was not sent: {why}"
+        ))))
     }
 
     fn spawn_login(self: &Arc<Self>, chain: usize, start: StartLogin) {
@@ -765,6 +886,10 @@ impl Inner {
         });
         match got {
             Acquire::Granted(grant) => return Ok(grant),
+            Acquire::GrantedStartLogin(grant, start) => {
+                self.spawn_login(chain, start);
+                return Ok(grant);
+            }
             Acquire::Parked => {}
             Acquire::ParkedStartLogin(start) => self.spawn_login(chain, start),
             Acquire::CoolingDown(e) => {
@@ -816,22 +941,16 @@ impl Inner {
         };
         let mut body = None;
         if let Some(token) = token {
-            let sensitive = |v: String| {
-                let mut v = HeaderValue::try_from(v)
-                    .map_err(|_| Error::request("the token is not a valid header value"))?;
-                v.set_sensitive(true);
-                Ok::<_, Error>(v)
-            };
             match &self.placement {
-                Placement::Header(name) => {
-                    rb = set(rb, name.clone(), sensitive(token.expose().to_owned())?);
-                }
-                Placement::Bearer => {
-                    rb = set(
-                        rb,
-                        AUTHORIZATION,
-                        sensitive(format!("Bearer {}", token.expose()))?,
-                    );
+                Placement::Header(_) | Placement::Bearer => {
+                    // Login and stored tokens are checked when they arrive
+                    // (`check_token`) and successors come from reply headers,
+                    // so this cannot fail today; an error, not a panic, if it
+                    // ever does.
+                    let (name, value) = token_header(&self.placement, token)
+                        .map_err(Error::request)?
+                        .expect("a header placement");
+                    rb = set(rb, name, value);
                 }
                 Placement::Query(name) => rb = rb.query(&[(name.as_str(), token.expose())]),
                 Placement::JsonBody(path) => {
@@ -899,6 +1018,13 @@ impl Inner {
                 grant,
                 state: LeaseState::Unsent,
             };
+            if self.mode == Mode::SingleUse
+                && let Some(e) = self.unsaved(chain)
+            {
+                // Dropped unsent: the token goes back to the chain.
+                drop(lease);
+                return Err(e);
+            }
             let request = self.prepare(req, &url, Some(&lease.grant.token))?;
             let sent_url = request.url().clone();
             lease.state = LeaseState::Sent;

@@ -32,6 +32,11 @@ pub enum LoginError {
     /// The login response had no token where the flow said it would be.
     #[error("login response carried no token at {0}")]
     NoToken(String),
+    /// The login returned a token the configured placement cannot carry
+    /// (for a header: a line break or another byte no header value may
+    /// hold). It is never stored or sent; the next call logs in again.
+    #[error("login returned an unusable token: {0}")]
+    UnusableToken(String),
     /// The login did not finish within the login timeout.
     #[error("login timed out after {0:?}")]
     Timeout(std::time::Duration),

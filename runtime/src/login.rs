@@ -28,7 +28,9 @@ pub struct Session {
     pub token: Secret,
     /// How long the token is accepted, if the server said.
     pub expires_in: Option<Duration>,
-    /// A refresh token, if the server issued one. It is spent by its first use.
+    /// A refresh token, if the server issued one. When a refresh's reply
+    /// carries none, the server kept the old one (RFC 6749 §6) and the
+    /// runtime keeps using it; one that rotated is never presented again.
     pub refresh_token: Option<Secret>,
 }
 
@@ -128,9 +130,11 @@ pub trait Login: Send + Sync + 'static {
     /// A full login.
     fn login(&self, cx: LoginContext) -> BoxFuture<'_, Result<Session, LoginError>>;
 
-    /// Trades a refresh token for a new session. The token is spent whatever
-    /// the outcome: the runtime never offers it again. Any error makes the
-    /// runtime fall back to [`Login::login`]. The default refuses.
+    /// Trades a refresh token for a new session. After an error the token
+    /// counts as spent (the runtime never offers it again) and the runtime
+    /// falls back to [`Login::login`]; after a success it is kept only if
+    /// the returned session has no refresh token of its own. The default
+    /// refuses.
     fn refresh(&self, cx: LoginContext, refresh_token: Secret) -> BoxFuture<'_, Result<Session, LoginError>> {
         let _ = (cx, refresh_token);
         Box::pin(async { Err(LoginError::rejected(None, "this login flow has no refresh grant")) })
@@ -362,6 +366,7 @@ impl LoginFlow {
         path: &str,
         encoding: Encoding,
         fields: Vec<(String, String)>,
+        secrets: &[&str],
     ) -> Result<Session, LoginError> {
         let rb = cx.http.request(method.clone(), cx.url(path));
         let rb = match encoding {
@@ -381,14 +386,14 @@ impl LoginFlow {
         if !status.is_success() {
             return Err(LoginError::rejected(
                 Some(status),
-                rejection_message(body.as_ref(), cx),
+                redact(&rejection_message(body.as_ref(), cx), secrets),
             ));
         }
         if let (Some(env), Some(b)) = (&cx.envelope, &body)
             && let Err((code, message)) = env.open(b.clone())
         {
             let message = message.unwrap_or_else(|| format!("envelope code {code}"));
-            return Err(LoginError::rejected(Some(status), message));
+            return Err(LoginError::rejected(Some(status), redact(&message, secrets)));
         }
         let token = match &self.token {
             TokenSource::Header(name) => headers
@@ -446,6 +451,51 @@ fn rejection_message(body: Option<&Value>, cx: &LoginContext) -> String {
     }
 }
 
+/// A server's error text with anything that may be a credential replaced
+/// by `***`: it goes to `Display` and the WARN log, and some servers echo
+/// what they were sent. `secrets` are the values this login sent (secret
+/// fields, the code, the refresh token); long opaque runs (token-like
+/// strings the server may add of its own) go too.
+fn redact(message: &str, secrets: &[&str]) -> String {
+    // Below this length a value is replaced only as a whole word, so a
+    // one-letter password does not blank every such letter.
+    const SUBSTRING_MIN: usize = 4;
+    let mut out = message.to_owned();
+    for s in secrets.iter().filter(|s| s.len() >= SUBSTRING_MIN) {
+        out = out.replace(s, "***");
+    }
+    let is_token_char = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
+    let opaque = |w: &str| {
+        let n = w.chars().count();
+        let digit = w.chars().any(|c| c.is_ascii_digit());
+        let letter = w.chars().any(|c| c.is_ascii_alphabetic());
+        // Long snake_case words are error codes, not secrets.
+        let mixed_case =
+            w.chars().any(|c| c.is_ascii_uppercase()) && w.chars().any(|c| c.is_ascii_lowercase());
+        (n >= 20 && digit && letter) || (n >= 32 && mixed_case)
+    };
+    let mut redacted = String::with_capacity(out.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, redacted: &mut String| {
+        if secrets.contains(&word.as_str()) || opaque(word) {
+            redacted.push_str("***");
+        } else {
+            redacted.push_str(word);
+        }
+        word.clear();
+    };
+    for c in out.chars() {
+        if is_token_char(c) {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut redacted);
+            redacted.push(c);
+        }
+    }
+    flush(&mut word, &mut redacted);
+    redacted
+}
+
 fn expose(fields: &[(String, FieldValue)]) -> Vec<(String, String)> {
     fields
         .iter()
@@ -459,15 +509,32 @@ fn expose(fields: &[(String, FieldValue)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The secret fields' values, for [`redact`].
+fn secret_values(fields: &[(String, FieldValue)]) -> Vec<&str> {
+    fields
+        .iter()
+        .filter_map(|(_, v)| match v {
+            FieldValue::Secret(s) => Some(s.expose()),
+            FieldValue::Plain(_) => None,
+        })
+        .collect()
+}
+
 impl Login for LoginFlow {
     fn login(&self, cx: LoginContext) -> BoxFuture<'_, Result<Session, LoginError>> {
         Box::pin(async move {
             let mut fields = expose(&self.fields);
-            if let Some((name, provider)) = &self.code {
-                let code = provider.code().await.map_err(LoginError::CodeProvider)?;
-                fields.push((name.clone(), code));
-            }
-            self.send(&cx, &self.method, &self.path, self.encoding, fields)
+            let mut secrets = secret_values(&self.fields);
+            let code = match &self.code {
+                Some((name, provider)) => {
+                    let code = provider.code().await.map_err(LoginError::CodeProvider)?;
+                    fields.push((name.clone(), code.clone()));
+                    Some(code)
+                }
+                None => None,
+            };
+            secrets.extend(code.as_deref());
+            self.send(&cx, &self.method, &self.path, self.encoding, fields, &secrets)
                 .await
         })
     }
@@ -479,7 +546,10 @@ impl Login for LoginFlow {
             };
             let mut fields = expose(&r.fields);
             fields.push((r.field.clone(), refresh_token.expose().to_owned()));
-            self.send(&cx, &r.method, &r.path, r.encoding, fields).await
+            let mut secrets = secret_values(&self.fields);
+            secrets.push(refresh_token.expose());
+            self.send(&cx, &r.method, &r.path, r.encoding, fields, &secrets)
+                .await
         })
     }
 }
@@ -509,5 +579,27 @@ where
 {
     fn login(&self, cx: LoginContext) -> BoxFuture<'_, Result<Session, LoginError>> {
         Box::pin((self.0)(cx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_sent_secrets_and_opaque_runs_but_keeps_plain_words() {
+        let r = redact(
+            "refresh token rt-1-2-abcdef refused; password p wrong (apple); \
+             token 0a1b2c3d4e5f6a7b8c9d0e1f2a3b seen; access_token_expired_for_user_account \
+             eyJhbGciOiJIUzI.eyJzdWIiOiJhYmMifQ.sig",
+            &["rt-1-2-abcdef", "p"],
+        );
+        assert_eq!(
+            r,
+            "refresh token *** refused; password *** wrong (apple); \
+             token *** seen; access_token_expired_for_user_account ***"
+        );
+        assert_eq!(redact("invalid_grant", &["secret"]), "invalid_grant");
+        assert_eq!(redact("bad code xyz123abc!", &["xyz123abc"]), "bad code ***!");
     }
 }

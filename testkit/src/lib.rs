@@ -38,7 +38,9 @@
 //! [`Backend::issue_expired_tokens`], [`Backend::abort_after_consume`],
 //! [`Backend::stall_next`], [`Backend::truncate_next`], [`Backend::reply_status_next`],
 //! [`Backend::delay_responses`], [`Backend::delay_next_expired_replies`],
-//! [`Backend::revoke_family_on_reuse`], [`Backend::keep_alive`], [`Backend::redirect_next`],
+//! [`Backend::revoke_family_on_reuse`], [`Backend::keep_refresh_tokens`],
+//! [`Backend::issue_unsendable_tokens`], [`Backend::echo_credentials_in_errors`],
+//! [`Backend::keep_alive`], [`Backend::redirect_next`],
 //! [`Backend::redirect_next_logins`], [`Backend::oversize_next`],
 //! [`Backend::oversize_next_logins`] and
 //! [`Backend::truncate_next_expired_replies`] inject the faults listed in `docs/faults.md`.
@@ -386,6 +388,27 @@ impl Backend {
     /// default. Reuse is counted either way.
     pub fn revoke_family_on_reuse(&self, on: bool) {
         self.shared.lock().knobs.revoke_on_reuse = on;
+    }
+
+    /// Bearer only: when on, a refresh grant does not rotate: it leaves the presented refresh
+    /// token live (usable again) and its reply carries no `refresh_token`, as RFC 6749 §6
+    /// allows. Off by default (refresh tokens rotate).
+    pub fn keep_refresh_tokens(&self, on: bool) {
+        self.shared.lock().knobs.keep_refresh = on;
+    }
+
+    /// Bearer and Query only: the next `n` successful logins (and Bearer refresh grants) issue
+    /// an access token with a line break in it, which no HTTP header can carry (the JSON body
+    /// of the login reply can). The server accepts it wherever it arrives intact (a query).
+    pub fn issue_unsendable_tokens(&self, n: u32) {
+        self.shared.lock().knobs.issue_unsendable = n;
+    }
+
+    /// When on, failed logins repeat what the client presented, as careless servers do: Bearer
+    /// token-endpoint errors carry every presented value (password, refresh token) in
+    /// `error_description`; a forced Seed login failure names the code in `msg`.
+    pub fn echo_credentials_in_errors(&self, on: bool) {
+        self.shared.lock().knobs.echo_credentials = on;
     }
 
     /// Mints a fresh one-time login code the Seed login accepts once (a reused or unknown code

@@ -362,7 +362,12 @@ async fn seed_login(shared: &Shared, body: &Bytes, with_token: bool) -> Resp {
         .ok()
         .and_then(|v| v.get("code")?.as_str().map(str::to_owned))
         .ok_or("body must be a JSON object with a string field \"code\"");
+    let echo = shared.echo_credentials();
     match shared.login(|st| code.as_ref().is_ok_and(|c| st.use_code(c))) {
+        LoginOutcome::Forced if echo => ok_json(&json!({
+            "code": 500,
+            "msg": format!("login failed for code {}", code.as_deref().unwrap_or("-")),
+        })),
         LoginOutcome::Forced => ok_json(&json!({"code": 500, "msg": "login failed"})),
         LoginOutcome::Status(status) => wire::json(
             status,
@@ -405,12 +410,18 @@ fn param<'a>(params: &'a Result<Map<String, Value>, &'static str>, name: &str) -
     params.as_ref().ok()?.get(name)?.as_str()
 }
 
-fn bearer_error(status: StatusCode, error: &str) -> Resp {
-    wire::json(status, &json!({"error": error}), None)
-}
-
 async fn bearer_token(shared: &Shared, ttl: Duration, parts: &Parts, body: &Bytes) -> Resp {
     let params = token_params(parts, body);
+    // `echo_credentials_in_errors`: every value presented, as a careless
+    // server puts it in `error_description`.
+    let echo = shared.echo_credentials().then(|| {
+        let values = params.iter().flatten().filter_map(|(_, v)| v.as_str());
+        format!("grant refused for {}", values.collect::<Vec<_>>().join(" "))
+    });
+    let bearer_error = |status: StatusCode, error: &str| match &echo {
+        Some(d) => wire::json(status, &json!({"error": error, "error_description": d}), None),
+        None => wire::json(status, &json!({"error": error}), None),
+    };
     if param(&params, "grant_type") == Some("refresh_token") {
         let delay = shared.refresh_arrived();
         sleep_for(delay).await;
@@ -452,12 +463,16 @@ async fn bearer_token(shared: &Shared, ttl: Duration, parts: &Parts, body: &Byte
 fn bearer_issued(issued: Issued, ttl: Duration) -> Resp {
     // `expires_in` is whole seconds; round up so a sub-second ttl is not reported as 0.
     let expires_in = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
-    ok_json(&json!({
+    let mut body = json!({
         "access_token": issued.access,
         "token_type": "Bearer",
         "expires_in": expires_in,
-        "refresh_token": issued.refresh,
-    }))
+    });
+    // A refresh grant that does not rotate omits the field (RFC 6749 §6).
+    if let Some(refresh) = issued.refresh {
+        body["refresh_token"] = json!(refresh);
+    }
+    ok_json(&body)
 }
 
 async fn query_login(shared: &Shared, parts: &Parts) -> Resp {

@@ -42,6 +42,12 @@ pub(crate) struct Knobs {
     pub(crate) delay_expired: (u32, Duration),
     /// Connections idle for longer than this are closed by the server.
     pub(crate) keep_alive: Option<Duration>,
+    /// Refresh grants leave the refresh token live and reply without a new one.
+    pub(crate) keep_refresh: bool,
+    /// The next this many issued access tokens carry a line break.
+    pub(crate) issue_unsendable: u32,
+    /// Failed logins and refresh grants repeat what was presented.
+    pub(crate) echo_credentials: bool,
     /// The next `.0` authorized requests execute, then answer status `.1` with `Location: .2`.
     pub(crate) redirect_next: (u32, StatusCode, String),
     /// The next `.0` logins / refresh grants answer status `.1` with `Location: .2`.
@@ -205,7 +211,11 @@ impl Shared {
         let sess = st.sessions.entry(session).or_default();
         sess.minted += 1;
         let dead = dead || sess.revoked;
-        let tok = self.token_string("tok", session, sess.minted);
+        let mut tok = self.token_string("tok", session, sess.minted);
+        // Seed sends tokens in headers, which cannot carry this one.
+        if self.protocol != Protocol::Seed && take_one(&mut st.knobs.issue_unsendable) {
+            tok.push_str("\nX");
+        }
         let expires_at = self.ttl().map(|ttl| Instant::now() + ttl);
         let status = if dead { Status::Expired } else { Status::Live };
         st.access.insert(
@@ -296,11 +306,13 @@ impl Shared {
         if take_one(&mut st.knobs.fail_next_refreshes) {
             return RefreshOutcome::Unavailable;
         }
+        let keep = st.knobs.keep_refresh;
         let Some(tok) = st.refresh.get_mut(refresh_token) else {
             return RefreshOutcome::InvalidGrant;
         };
         let session = tok.session;
         match tok.status {
+            Status::Live if keep => {}
             Status::Live => tok.status = Status::Spent,
             Status::Spent => {
                 st.counters.token_reuse += 1;
@@ -313,7 +325,7 @@ impl Shared {
         }
         let dead = take_one(&mut st.knobs.issue_expired);
         let access = self.mint_access(&mut st, session, dead);
-        let refresh = Some(self.mint_refresh(&mut st, session));
+        let refresh = (!keep).then(|| self.mint_refresh(&mut st, session));
         RefreshOutcome::Issued(Issued { access, refresh })
     }
 
@@ -545,6 +557,11 @@ impl Shared {
     /// A connection was closed by the server for being idle longer than `keep_alive`.
     pub(crate) fn idle_closed(&self) {
         self.lock().counters.idle_closes += 1;
+    }
+
+    /// The `echo_credentials_in_errors` knob as it is now.
+    pub(crate) fn echo_credentials(&self) -> bool {
+        self.lock().knobs.echo_credentials
     }
 
     /// The `keep_alive` knob as it is now.
