@@ -19,6 +19,7 @@
 //! - every call ends within 10 s and the client settles within 5 s: no
 //!   chain left logging in, held or with parked callers (a hang fails);
 //! - bounded replays: the server saw at most `calls × (max_replays + 1)`
+//!   plus the stale replays (each call at most `MAX_STALE_REPLAYS`)
 //!   requests (over the case; per batch plus one straggler per earlier
 //!   cancelled call), the client counted at most `calls × max_replays`
 //!   replays in the batch;
@@ -692,19 +693,26 @@ impl Batch {
         // case, because a cancelled call's last request may still reach the
         // server after its batch (the client dropped it, the bytes were
         // already on the way); per batch, with those stragglers allowed.
+        // Stale replays (a refusal of a token already replaced) are not paid
+        // from `max_replays`; each is one more request, bounded per call.
         let attempts = replays + 1;
         let total_calls = self.calls_before + calls;
-        if end.requests > total_calls * attempts {
+        if end.requests > total_calls * attempts + stats.stale_replays {
             return Err(format!(
-                "{} requests for {total_calls} calls so far with max_replays = {replays}",
-                end.requests
+                "{} requests for {total_calls} calls so far with max_replays = {replays} \
+                 and {} stale replays",
+                end.requests, stats.stale_replays
             ));
         }
+        let stale = stats.stale_replays - self.stats.stale_replays;
+        if stale > calls * u64::from(seamless_sdk::MAX_STALE_REPLAYS) {
+            return Err(format!("{stale} stale replays for {calls} calls"));
+        }
         let requests = end.requests - c0.requests;
-        if requests > calls * attempts + self.cancelled_before {
+        if requests > calls * attempts + stale + self.cancelled_before {
             return Err(format!(
-                "{requests} requests for {calls} calls with max_replays = {replays} \
-                 ({} cancelled calls before may have sent one late)",
+                "{requests} requests for {calls} calls with max_replays = {replays} and {stale} \
+                 stale replays ({} cancelled calls before may have sent one late)",
                 self.cancelled_before
             ));
         }

@@ -25,6 +25,13 @@ use crate::transport::{self, BodyError};
 /// The most replays a call may be configured to make.
 pub const MAX_REPLAYS_LIMIT: u32 = 8;
 
+/// The most stale replays one call makes, on top of `max_replays`: replays
+/// after a refusal of a token its chain had already replaced (or was
+/// already renewing). Such a refusal says nothing against the new token,
+/// so it does not spend `max_replays`; this bound only stops a call from
+/// chasing tokens replaced faster than one request completes.
+pub const MAX_STALE_REPLAYS: u32 = 8;
+
 type Failure = Arc<LoginError>;
 
 /// A typed-API client that keeps its session tokens valid.
@@ -91,8 +98,12 @@ pub struct Stats {
     pub login_failures: u64,
     /// Replies recognised as "token expired".
     pub expiries: u64,
-    /// Requests sent again after an expiry or a transport error.
+    /// Requests sent again after an expiry or a transport error, each
+    /// counted against the call's `max_replays`.
     pub replays: u64,
+    /// Requests sent again after a refusal of a token the chain had already
+    /// replaced or was renewing ([`MAX_STALE_REPLAYS`]); not in `replays`.
+    pub stale_replays: u64,
     /// Single-use tokens spent without a successor (a lost response, a
     /// cancelled call), after which the chain logs in again.
     pub recoveries: u64,
@@ -107,6 +118,7 @@ struct Counters {
     login_failures: AtomicU64,
     expiries: AtomicU64,
     replays: AtomicU64,
+    stale_replays: AtomicU64,
     recoveries: AtomicU64,
     refresh_refusals: AtomicU64,
 }
@@ -232,6 +244,7 @@ impl Client {
             login_failures: c.login_failures.load(Ordering::Relaxed),
             expiries: c.expiries.load(Ordering::Relaxed),
             replays: c.replays.load(Ordering::Relaxed),
+            stale_replays: c.stale_replays.load(Ordering::Relaxed),
             recoveries: c.recoveries.load(Ordering::Relaxed),
             refresh_refusals: c.refresh_refusals.load(Ordering::Relaxed),
         }
@@ -1003,6 +1016,7 @@ impl Inner {
             return self.open(status, bytes, json);
         }
         let mut replays = 0;
+        let mut stale_replays = 0;
         // A call's replays stay on the chain of its first attempt, to wait
         // for (or start) that chain's one login: another chain's ready token
         // may have died in the same server-wide expiry, and a replay sent
@@ -1092,8 +1106,16 @@ impl Inner {
                     stale,
                     "token expired"
                 );
+                // Not evidence against the token the replay will carry, so
+                // not paid from `max_replays` (issue 12, item 1).
+                if stale && stale_replays < MAX_STALE_REPLAYS {
+                    stale_replays += 1;
+                    bump(&self.stats.stale_replays);
+                    tracing::debug!(target: "seamless", chain, reason = "stale expiry", "replaying request");
+                    continue;
+                }
                 if replays >= self.max_replays {
-                    return Err(Error::expired(replays + 1));
+                    return Err(Error::expired(replays + stale_replays + 1));
                 }
                 replays += 1;
                 self.note_replay(chain, "expired");

@@ -132,7 +132,11 @@ pub(crate) struct Status<'a, E> {
 /// The answer to [`Chain::report_expired`].
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Expired {
-    /// The failure belongs to a token already replaced: replay, no login.
+    /// The failure belongs to a token already replaced, or whose early
+    /// renewal was already running when the refusal came back (a server
+    /// that revokes the old token on refresh refuses every request in
+    /// flight then): replay, no login, and the replay does not count as
+    /// evidence against the new token.
     Stale,
     /// The failure belongs to the current token, now discarded.
     Current,
@@ -171,6 +175,9 @@ pub(crate) struct Chain<W, E> {
     slot: Slot,
     refresh: Option<Secret>,
     logging_in: bool,
+    /// The running login is an early renewal: it started while the token
+    /// was still valid, not because the server refused it.
+    renewing: bool,
     cooldown: Option<Cooldown<E>>,
     waiters: VecDeque<W>,
     /// Every state the store must see, in order; the driver drains it
@@ -189,6 +196,7 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
             slot: Slot::Empty,
             refresh: None,
             logging_in: false,
+            renewing: false,
             cooldown: None,
             waiters: VecDeque::new(),
             journal: Vec::new(),
@@ -306,7 +314,9 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
             if self.logging_in || cooling {
                 return Acquire::Granted(grant);
             }
-            return Acquire::GrantedStartLogin(grant, self.start_login());
+            let start = self.start_login();
+            self.renewing = true;
+            return Acquire::GrantedStartLogin(grant, start);
         }
         if self.logging_in {
             self.waiters.push_back(park());
@@ -367,9 +377,17 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
         if generation != self.generation {
             return Expired::Stale;
         }
+        // Dropped even when its renewal runs: a token the server refuses
+        // must not be granted again meanwhile; callers park for the new one.
         if matches!(self.slot, Slot::Ready { .. }) {
             self.slot = Slot::Empty;
             self.note();
+        }
+        if self.logging_in && self.renewing {
+            // The replacement was asked for before this refusal arrived,
+            // which the refresh itself may have caused (RFC 6749 lets a
+            // server revoke the old access token on refresh).
+            return Expired::Stale;
         }
         Expired::Current
     }
@@ -379,6 +397,7 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
     pub(crate) fn login_done(&mut self, result: Result<Fresh, E>, now: Instant) {
         debug_assert!(self.logging_in);
         self.logging_in = false;
+        self.renewing = false;
         match result {
             Ok(fresh) => {
                 self.cooldown = None;
@@ -603,6 +622,27 @@ mod tests {
         // A second failure for generation 1 arrives late.
         assert_eq!(c.report_expired(g1.generation), Expired::Stale);
         assert_eq!(granted(c.acquire(now, probe)).token.expose(), "b");
+    }
+
+    #[test]
+    fn a_refusal_while_an_early_renewal_runs_is_stale_and_parks_the_next_caller() {
+        let mut c = chain(Mode::Reusable);
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        c.resume(Some((Secret::new("a"), Some(t0 + s(5)), Some(t0 + s(10)))), None);
+        let Acquire::GrantedStartLogin(g, _) = c.acquire(t0 + s(6), probe) else {
+            panic!("expected the old token and a renewal")
+        };
+        // The server revoked "a" on refresh before the client installed the new one.
+        assert_eq!(c.report_expired(g.generation), Expired::Stale);
+        assert_eq!(c.report_expired(g.generation), Expired::Stale);
+        // Refused, so no longer granted: callers wait for the renewal.
+        let p = probe();
+        assert!(matches!(c.acquire(t0 + s(6), || p.clone()), Acquire::Parked));
+        c.login_done(Ok(fresh("b")), t0 + s(6));
+        assert_eq!(p.got.borrow()[0].as_ref().unwrap().token.expose(), "b");
+        // A refusal of the new token with no renewal running is current.
+        assert_eq!(c.report_expired(g.generation + 1), Expired::Current);
     }
 
     #[test]

@@ -43,7 +43,7 @@ mod secret;
 mod store;
 mod transport;
 
-pub use client::{ChainStatus, Client, ClientBuilder, MAX_REPLAYS_LIMIT, Stats};
+pub use client::{ChainStatus, Client, ClientBuilder, MAX_REPLAYS_LIMIT, MAX_STALE_REPLAYS, Stats};
 pub use config::{Envelope, Expiry, ExpiryRule, JsonPath, Lifetime, Placement};
 pub use error::{Error, LoginError};
 pub use login::{

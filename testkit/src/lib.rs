@@ -39,6 +39,7 @@
 //! [`Backend::stall_next`], [`Backend::truncate_next`], [`Backend::reply_status_next`],
 //! [`Backend::delay_responses`], [`Backend::delay_next_expired_replies`],
 //! [`Backend::revoke_family_on_reuse`], [`Backend::keep_refresh_tokens`],
+//! [`Backend::revoke_previous_on_refresh`],
 //! [`Backend::issue_unsendable_tokens`], [`Backend::echo_credentials_in_errors`],
 //! [`Backend::keep_alive`], [`Backend::redirect_next`],
 //! [`Backend::redirect_next_logins`], [`Backend::oversize_next`],
@@ -122,7 +123,8 @@ pub enum Protocol {
     /// The token endpoint also accepts `application/x-www-form-urlencoded` bodies (as OAuth
     /// clients send them). `expires_in` is `ttl` rounded up to whole seconds; the server
     /// enforces the exact `ttl`. A refresh keeps the session (chain) of the login it came from;
-    /// access tokens issued earlier stay valid until they expire.
+    /// access tokens issued earlier stay valid until they expire (unless
+    /// [`Backend::revoke_previous_on_refresh`]).
     Bearer {
         /// How long an access token stays valid after it is issued.
         ttl: Duration,
@@ -388,6 +390,14 @@ impl Backend {
     /// default. Reuse is counted either way.
     pub fn revoke_family_on_reuse(&self, on: bool) {
         self.shared.lock().knobs.revoke_on_reuse = on;
+    }
+
+    /// Bearer only: when on, a successful refresh grant expires every access token its session
+    /// issued before (as a production OAuth2 server deletes the old access token the moment a
+    /// refresh succeeds), so requests still in flight with it get the expired reply. Off by
+    /// default (earlier access tokens live until their `ttl`).
+    pub fn revoke_previous_on_refresh(&self, on: bool) {
+        self.shared.lock().knobs.revoke_on_refresh = on;
     }
 
     /// Bearer only: when on, a refresh grant does not rotate: it leaves the presented refresh

@@ -59,6 +59,8 @@ pub(crate) struct Knobs {
     pub(crate) oversize_logins: (u32, u64, bool),
     /// The next n expired replies send their headers and half their body, then close.
     pub(crate) truncate_expired: u32,
+    /// A successful refresh grant kills the session's earlier access tokens.
+    pub(crate) revoke_on_refresh: bool,
 }
 
 /// The one injected fault an authorized request gets after its token was consumed.
@@ -323,6 +325,9 @@ impl Shared {
             }
             Status::Expired => return RefreshOutcome::InvalidGrant,
         }
+        if st.knobs.revoke_on_refresh {
+            st.expire_access_of(session);
+        }
         let dead = take_one(&mut st.knobs.issue_expired);
         let access = self.mint_access(&mut st, session, dead);
         let refresh = (!keep).then(|| self.mint_refresh(&mut st, session));
@@ -467,6 +472,16 @@ impl State {
     pub(crate) fn expired_reply_delay(&mut self) -> Duration {
         let (n, d) = &mut self.knobs.delay_expired;
         if take_one(n) { *d } else { Duration::ZERO }
+    }
+
+    /// Every live access token of `session` expires now (its refresh tokens
+    /// stay), as a server that deletes the old access token on refresh does.
+    fn expire_access_of(&mut self, session: u64) {
+        for tok in self.access.values_mut() {
+            if tok.session == session && tok.status == Status::Live {
+                tok.status = Status::Expired;
+            }
+        }
     }
 
     /// Kills every live token of `session` and stops it minting live ones.
