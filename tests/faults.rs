@@ -440,6 +440,73 @@ async fn f6_a_failed_login_reaches_every_waiter_once_then_cools_down_observably_
     }
 }
 
+/// Issue 12, item 2: with 4 chains and one failed login, a burst of calls
+/// must go to the 3 healthy chains. The cooling chain has no waiters, so it
+/// looked the least busy and every call sent there failed fast.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f6_a_chain_cooling_down_takes_no_call_a_healthy_chain_could_serve() {
+    let backend = Backend::start(Protocol::Seed).await;
+    // Long enough that the failed chain cools down through the whole burst.
+    let client = Arc::new(
+        common::seed(&backend)
+            .chains(4)
+            .login_backoff(Duration::from_secs(600), Duration::from_secs(600))
+            .build()
+            .unwrap(),
+    );
+    backend.fail_next_logins(1);
+    // One call per chain, in turn: the first chain's login fails.
+    assert!(common::user(&client, 0).await.unwrap_err().is_login());
+    for i in 1..4 {
+        common::user(&client, i).await.unwrap();
+    }
+    let cooling: Vec<_> = client
+        .chain_status()
+        .iter()
+        .map(|s| s.login_blocked_for.is_some())
+        .collect();
+    assert_eq!(cooling.iter().filter(|&&c| c).count(), 1, "{cooling:?}");
+    // Chains the warm-up never needed log in lazily during the burst.
+    let untouched = client
+        .chain_status()
+        .iter()
+        .filter(|s| s.generation == 0 && s.login_blocked_for.is_none())
+        .count() as u64;
+    backend.reset_counters();
+    let calls: Vec<_> = (100..150)
+        .map(|i| {
+            let c = Arc::clone(&client);
+            tokio::spawn(async move { (i, common::user(&c, i).await) })
+        })
+        .collect();
+    let mut failed = Vec::new();
+    for call in calls {
+        let (i, r) = within(30, "a burst call", call).await.unwrap();
+        match r {
+            Ok(user) => assert_eq!(user.id, i),
+            Err(e) => failed.push(format!("{i}: {e}")),
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of 50 calls failed: {failed:?}",
+        failed.len()
+    );
+    let c = backend.counters();
+    assert_eq!(c.requests, 50, "{c:?}");
+    assert_eq!(c.logins, untouched, "the cooling chain started no login: {c:?}");
+    assert_eq!(c.logins_failed, 0, "{c:?}");
+    assert_eq!(c.expired_replies, 0, "{c:?}");
+    assert_eq!(c.token_reuse, 0, "{c:?}");
+    // Still cooling: it took no call.
+    assert!(
+        client
+            .chain_status()
+            .iter()
+            .any(|s| s.login_blocked_for.is_some())
+    );
+}
+
 // ---------------------------------------------------------------- F7
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -863,7 +863,11 @@ impl Inner {
         }
     }
 
-    /// The chain for the next attempt: an idle one if any, else round robin.
+    /// The chain for the next attempt: an idle one if any, else round robin
+    /// among those that would not fail fast in a login cool-down (a cooling
+    /// chain has no waiters, so it would otherwise look the least busy and
+    /// take calls a healthy chain could serve); a cooling one only when all
+    /// are.
     fn pick_chain(&self) -> usize {
         let n = self.chains.len();
         if n == 1 {
@@ -883,7 +887,7 @@ impl Inner {
             .map(|i| (start + i) % n)
             .min_by_key(|&i| {
                 let c = lock(&self.chains[i]);
-                (c.is_logging_in(), c.waiters())
+                (c.fails_fast(now), c.is_logging_in(), c.waiters())
             })
             .unwrap_or(start)
     }

@@ -284,6 +284,26 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
             && matches!(&self.slot, Slot::Ready { expires_at, .. } if self.fresh_at(*expires_at, now))
     }
 
+    /// True when [`Chain::acquire`] would answer `CoolingDown` now: the last
+    /// login failed, its cool-down runs, and no token could serve instead.
+    pub(crate) fn fails_fast(&self, now: Instant) -> bool {
+        if self.logging_in || self.cooldown.as_ref().is_none_or(|c| now >= c.until) {
+            return false;
+        }
+        match &self.slot {
+            Slot::Ready {
+                expires_at,
+                valid_until,
+                ..
+            } => {
+                !(self.fresh_at(*expires_at, now)
+                    || (self.mode == Mode::Reusable && valid_until.is_some_and(|v| now < v)))
+            }
+            Slot::Held => false,
+            Slot::Empty => true,
+        }
+    }
+
     /// `expires_at` is when to renew (the driver has already taken the skew
     /// off the server's lifetime), so the comparison is plain.
     fn fresh_at(&self, expires_at: Option<Instant>, now: Instant) -> bool {
@@ -771,6 +791,25 @@ mod tests {
             c.acquire(t0 + s(1), probe),
             Acquire::ParkedStartLogin(_)
         ));
+    }
+
+    #[test]
+    fn a_cooling_chain_without_a_token_fails_fast_and_only_then() {
+        let backoff = Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(1),
+        };
+        let mut c: Chain<Probe, &'static str> = Chain::new(Mode::SingleUse, backoff);
+        let t0 = Instant::now();
+        assert!(!c.fails_fast(t0));
+        let _ = c.acquire(t0, probe);
+        assert!(!c.fails_fast(t0), "logging in: a caller parks");
+        c.login_done(Err("down"), t0);
+        assert!(c.fails_fast(t0));
+        assert!(matches!(c.acquire(t0, probe), Acquire::CoolingDown(_)));
+        let later = t0 + Duration::from_secs(1);
+        assert!(!c.fails_fast(later));
+        assert!(matches!(c.acquire(later, probe), Acquire::ParkedStartLogin(_)));
     }
 
     #[test]
