@@ -245,3 +245,60 @@ async fn a_bad_configuration_is_reported_when_building() {
     let err = seamless_sdk::Client::builder("not a url").build().unwrap_err();
     assert!(err.to_string().contains("no login configured"), "{err}");
 }
+
+/// Issue 12, item 3: on a one-session API (each login revokes every token
+/// before it) two chains would revoke each other's tokens, so the builder
+/// refuses `chains > 1` with `exclusive_session(true)`.
+#[tokio::test]
+async fn exclusive_session_refuses_more_than_one_chain() {
+    let backend = common::start("query").await;
+    let err = common::query(&backend)
+        .exclusive_session(true)
+        .chains(2)
+        .build()
+        .unwrap_err();
+    assert!(err.is_builder(), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("exclusive_session") && text.contains("chains(2)"),
+        "{text}"
+    );
+    common::query(&backend)
+        .exclusive_session(true)
+        .build()
+        .expect("one chain is fine");
+    assert_eq!(backend.counters().logins, 0);
+}
+
+/// Issue 12, item 3: with the server's exclusive session on and one chain,
+/// a storm across an expiry fails no call. Requests sent with the old token
+/// and refused while the chain's own (slow) login runs are stale replays:
+/// that login is what revokes the old token on such an API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exclusive_session_storm_on_one_chain_fails_no_call() {
+    let backend = common::start("query").await;
+    backend.exclusive_session(true);
+    let client = Arc::new(common::query(&backend).exclusive_session(true).build().unwrap());
+    common::user(&client, 0).await.unwrap();
+    backend.reset_counters();
+    backend.delay_logins(Duration::from_millis(100));
+    backend.delay_responses(Duration::from_millis(5));
+    let calls: Vec<_> = (1..=200)
+        .map(|i| {
+            let c = Arc::clone(&client);
+            tokio::spawn(async move { (i, common::user(&c, i).await) })
+        })
+        .collect();
+    common::wait_until(30, "the storm", || backend.counters().requests >= 50).await;
+    backend.expire_all();
+    for call in calls {
+        let (i, r) = within(30, "a storm call", call).await.unwrap();
+        assert_eq!(r.unwrap_or_else(|e| panic!("call {i}: {e}")).id, i);
+    }
+    let c = backend.counters();
+    let s = client.stats();
+    assert_eq!((c.logins, c.logins_failed), (1, 0), "{c:?}");
+    assert_eq!(c.token_reuse, 0, "{c:?}");
+    assert!(c.expired_replies >= 1, "{c:?}");
+    assert_eq!(s.replays + s.stale_replays, c.expired_replies, "{s:?} {c:?}");
+}

@@ -164,6 +164,7 @@ pub struct ClientBuilder {
     login: Option<Arc<dyn Login>>,
     store: Option<Arc<dyn TokenStore>>,
     chains: usize,
+    exclusive_session: bool,
     max_replays: u32,
     login_timeout: Duration,
     backoff: Backoff,
@@ -182,6 +183,7 @@ impl fmt::Debug for ClientBuilder {
             .field("placement", &self.placement)
             .field("lifetime", &self.lifetime)
             .field("chains", &self.chains)
+            .field("exclusive_session", &self.exclusive_session)
             .finish_non_exhaustive()
     }
 }
@@ -205,6 +207,7 @@ impl Client {
             login: None,
             store: None,
             chains: 1,
+            exclusive_session: false,
             max_replays: 1,
             login_timeout: Duration::from_secs(30),
             backoff: Backoff {
@@ -359,6 +362,16 @@ impl ClientBuilder {
         self
     }
 
+    /// The server keeps one session per client: each login revokes the
+    /// token of every login before it (WeChat-style APIs). Several chains
+    /// would then revoke each other's tokens, so `build` refuses `chains`
+    /// above 1; and a refusal of the token the chain's own running login is
+    /// replacing is replayed as stale. Default `false`.
+    pub fn exclusive_session(mut self, exclusive: bool) -> Self {
+        self.exclusive_session = exclusive;
+        self
+    }
+
     /// How many times one call may be sent again after an expiry (with a
     /// re-login when needed) or a replay-safe transport error. Default 1,
     /// at most [`MAX_REPLAYS_LIMIT`].
@@ -453,6 +466,13 @@ impl ClientBuilder {
         if self.chains == 0 {
             problems.push("`chains` must be at least 1".to_owned());
         }
+        if self.exclusive_session && self.chains > 1 {
+            problems.push(format!(
+                "`chains({})` with `exclusive_session(true)`: each login revokes the session \
+                 before it, so the chains would revoke each other's tokens; use one chain",
+                self.chains
+            ));
+        }
         if self.max_replays > MAX_REPLAYS_LIMIT {
             problems.push(format!(
                 "`max_replays` is {}; at most {MAX_REPLAYS_LIMIT} is allowed",
@@ -497,6 +517,7 @@ impl ClientBuilder {
         let mut chains = Vec::with_capacity(self.chains);
         for i in 0..self.chains {
             let mut chain = Chain::new(mode, self.backoff);
+            chain.set_exclusive(self.exclusive_session);
             if let Some(saved) = store.load(i).map_err(Error::store)? {
                 let out_of_range = || {
                     Error::store(std::io::Error::new(

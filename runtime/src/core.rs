@@ -178,6 +178,8 @@ pub(crate) struct Chain<W, E> {
     /// The running login is an early renewal: it started while the token
     /// was still valid, not because the server refused it.
     renewing: bool,
+    /// The server keeps one session: each login revokes the token before it.
+    exclusive: bool,
     cooldown: Option<Cooldown<E>>,
     waiters: VecDeque<W>,
     /// Every state the store must see, in order; the driver drains it
@@ -197,11 +199,19 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
             refresh: None,
             logging_in: false,
             renewing: false,
+            exclusive: false,
             cooldown: None,
             waiters: VecDeque::new(),
             journal: Vec::new(),
             save_failure: None,
         }
+    }
+
+    /// The server keeps one session per client (`exclusive_session`): any
+    /// login this chain runs revokes its current token, so a refusal of
+    /// that token while the login runs is the login's doing, not news.
+    pub(crate) fn set_exclusive(&mut self, exclusive: bool) {
+        self.exclusive = exclusive;
     }
 
     /// The driver reports how saving the last drained snapshots went.
@@ -403,7 +413,7 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
             self.slot = Slot::Empty;
             self.note();
         }
-        if self.logging_in && self.renewing {
+        if self.logging_in && (self.renewing || self.exclusive) {
             // The replacement was asked for before this refusal arrived,
             // which the refresh itself may have caused (RFC 6749 lets a
             // server revoke the old access token on refresh).
@@ -663,6 +673,26 @@ mod tests {
         assert_eq!(p.got.borrow()[0].as_ref().unwrap().token.expose(), "b");
         // A refusal of the new token with no renewal running is current.
         assert_eq!(c.report_expired(g.generation + 1), Expired::Current);
+    }
+
+    #[test]
+    fn exclusive_a_refusal_while_the_chains_own_login_runs_is_stale() {
+        let now = Instant::now();
+        for exclusive in [false, true] {
+            let mut c = chain(Mode::Reusable);
+            c.set_exclusive(exclusive);
+            c.resume(Some((Secret::new("a"), None, None)), None);
+            let g = granted(c.acquire(now, probe));
+            assert_eq!(c.report_expired(g.generation), Expired::Current);
+            assert!(matches!(c.acquire(now, probe), Acquire::ParkedStartLogin(_)));
+            // Another request sent with "a" is refused while the login runs.
+            let want = if exclusive {
+                Expired::Stale
+            } else {
+                Expired::Current
+            };
+            assert_eq!(c.report_expired(g.generation), want, "exclusive: {exclusive}");
+        }
     }
 
     #[test]

@@ -39,7 +39,7 @@
 //! [`Backend::stall_next`], [`Backend::truncate_next`], [`Backend::reply_status_next`],
 //! [`Backend::delay_responses`], [`Backend::delay_next_expired_replies`],
 //! [`Backend::revoke_family_on_reuse`], [`Backend::keep_refresh_tokens`],
-//! [`Backend::revoke_previous_on_refresh`],
+//! [`Backend::revoke_previous_on_refresh`], [`Backend::exclusive_session`],
 //! [`Backend::issue_unsendable_tokens`], [`Backend::echo_credentials_in_errors`],
 //! [`Backend::keep_alive`], [`Backend::redirect_next`],
 //! [`Backend::redirect_next_logins`], [`Backend::oversize_next`],
@@ -398,6 +398,14 @@ impl Backend {
     /// default (earlier access tokens live until their `ttl`).
     pub fn revoke_previous_on_refresh(&self, on: bool) {
         self.shared.lock().knobs.revoke_on_refresh = on;
+    }
+
+    /// When on, the API keeps one session per client, as WeChat-style APIs do: every successful
+    /// login expires every access token issued before it, in every session, as
+    /// [`Backend::expire_all`] does (Seed: a successor still in flight is born expired). Refresh
+    /// grants are not logins. Off by default (sessions are independent).
+    pub fn exclusive_session(&self, on: bool) {
+        self.shared.lock().knobs.exclusive_session = on;
     }
 
     /// Bearer only: when on, a refresh grant does not rotate: it leaves the presented refresh

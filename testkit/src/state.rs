@@ -61,6 +61,8 @@ pub(crate) struct Knobs {
     pub(crate) truncate_expired: u32,
     /// A successful refresh grant kills the session's earlier access tokens.
     pub(crate) revoke_on_refresh: bool,
+    /// A successful login kills every earlier access token (one session per client).
+    pub(crate) exclusive_session: bool,
 }
 
 /// The one injected fault an authorized request gets after its token was consumed.
@@ -248,6 +250,9 @@ impl Shared {
 
     /// Creates a session and its first tokens; counts `logins_ok`.
     fn issue_login(&self, st: &mut State) -> Issued {
+        if st.knobs.exclusive_session {
+            st.expire_all();
+        }
         st.next_session += 1;
         let session = st.next_session;
         st.sessions.insert(session, Session::default());
