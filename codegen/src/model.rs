@@ -98,6 +98,9 @@ pub struct Auth {
     pub login: Login,
     /// Independent sessions (chains); `None` keeps the runtime default (1).
     pub chains: Option<u32>,
+    /// Each login revokes every earlier token (`session: exclusive`), so
+    /// only one chain can work.
+    pub exclusive_session: bool,
     /// Replays per call; `None` keeps the runtime default (1).
     pub max_replays: Option<u32>,
     /// Login timeout in milliseconds; `None` keeps the runtime default.

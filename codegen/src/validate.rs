@@ -206,6 +206,19 @@ impl Checker<'_> {
                 "`chains: 0` leaves no session to call with; use 1 or more",
             );
         }
+        if auth.exclusive_session
+            && let Some(n) = auth.chains
+            && n > 1
+        {
+            self.error(
+                o,
+                "auth.chains",
+                format!(
+                    "`chains: {n}` with `session: exclusive`: each login revokes the session \
+                     before it, so the chains would revoke each other's tokens; use `chains: 1`"
+                ),
+            );
+        }
         if let Some(n) = auth.max_replays
             && n > MAX_REPLAYS
         {

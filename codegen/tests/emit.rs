@@ -469,3 +469,15 @@ fn the_crate_target_spells_out_what_a_generated_type_names() {
         assert!(has(&src, want), "missing {want:?} in\n{src}");
     }
 }
+
+#[test]
+fn an_exclusive_session_reaches_the_builder() {
+    let mut api = bearer();
+    api.auth.chains = None;
+    api.auth.exclusive_session = true;
+    let src = format(&api);
+    let builder = item(&src, "pub fn builder");
+    assert!(has(builder, ".exclusive_session(true)"), "{builder}");
+    let src = format(&bearer());
+    assert!(!has(&src, "exclusive_session"), "a shared session is the default");
+}

@@ -16,6 +16,7 @@ fn auth() -> Auth {
         envelope: None,
         login: Login::Custom,
         chains: None,
+        exclusive_session: false,
         max_replays: None,
         login_timeout_ms: None,
         request_timeout_ms: None,

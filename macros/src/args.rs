@@ -27,6 +27,7 @@ pub(crate) struct Args {
     envelope: Option<Envelope>,
     login: Option<(Option<LoginFlow>, Span)>,
     chains: Option<u32>,
+    exclusive_session: bool,
     max_replays: Option<u32>,
     login_timeout_ms: Option<u64>,
     request_timeout_ms: Option<u64>,
@@ -35,7 +36,7 @@ pub(crate) struct Args {
     pub auth_spans: Vec<(String, Span)>,
 }
 
-const KEYS: &str = "name, client, doc, base_url, spec, placement, lifetime, next_token_header, expiry, envelope, login, chains, max_replays, login_timeout_ms, request_timeout_ms";
+const KEYS: &str = "name, client, doc, base_url, spec, placement, lifetime, next_token_header, expiry, envelope, login, chains, session, max_replays, login_timeout_ms, request_timeout_ms";
 
 impl Args {
     /// One top-level argument; errors go to `errs` so parsing goes on.
@@ -147,6 +148,14 @@ impl Args {
                 }
             }
             "chains" => self.chains = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?),
+            "session" => {
+                let id: Ident = meta.value()?.parse()?;
+                self.exclusive_session = match id.to_string().as_str() {
+                    "exclusive" => true,
+                    "shared" => false,
+                    _ => return Err(syn::Error::new(id.span(), "write `session = exclusive` or `session = shared`")),
+                };
+            }
             "max_replays" => self.max_replays = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?),
             "login_timeout_ms" => self.login_timeout_ms = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?),
             "request_timeout_ms" => {
@@ -207,6 +216,7 @@ impl Args {
             envelope: self.envelope.clone(),
             login,
             chains: self.chains,
+            exclusive_session: self.exclusive_session,
             max_replays: self.max_replays,
             login_timeout_ms: self.login_timeout_ms,
             request_timeout_ms: self.request_timeout_ms,

@@ -50,6 +50,8 @@ pub(crate) type Errors = Vec<syn::Error>;
 ///              expires_in = "expires_in", refresh_token = "refresh_token",
 ///              refresh(path = "/oauth/token", field = "refresh_token", fields(...)))
 ///      | chains = 1 | max_replays = 1 | login_timeout_ms = 10000 | request_timeout_ms = 30000
+///      | session = shared | exclusive              exclusive: each login revokes every
+///                                                  earlier token; `chains` must be 1
 ///
 /// METHOD := /// doc
 ///           #[get("/users/{id}")] | #[post("...")] | #[put("...")] | #[patch("...")] | #[delete("...")]

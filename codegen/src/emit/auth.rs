@@ -232,6 +232,9 @@ fn settings(auth: &Auth, n: &Names) -> TokenStream {
         let n = proc_macro2::Literal::u32_unsuffixed(n);
         out.extend(quote!(.chains(#n)));
     }
+    if auth.exclusive_session {
+        out.extend(quote!(.exclusive_session(true)));
+    }
     if let Some(n) = auth.max_replays {
         let n = proc_macro2::Literal::u32_unsuffixed(n);
         out.extend(quote!(.max_replays(#n)));

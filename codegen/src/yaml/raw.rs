@@ -55,6 +55,9 @@ pub(crate) struct Auth {
     /// Independent sessions (default 1).
     #[schemars(range(min = 1))]
     pub chains: Opt<u32>,
+    /// `exclusive` when each login revokes every token before it (one session per client; then
+    /// `chains` must be 1), `shared` (the default) when sessions are independent.
+    pub session: Opt<Session>,
     /// Replays per call after an expiry (0 to 8, default 1).
     #[schemars(range(max = 8))]
     pub max_replays: Opt<u32>,
@@ -86,6 +89,16 @@ pub(crate) enum Lifetime {
     SingleUse,
     /// Reusable until rejected or its `expires_in` runs out.
     Reusable,
+}
+
+/// Whether the server keeps several sessions per client.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Session {
+    /// Sessions are independent: a login leaves earlier tokens valid.
+    Shared,
+    /// Each login revokes every token before it.
+    Exclusive,
 }
 
 /// One way the server says "expired".

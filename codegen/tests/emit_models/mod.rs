@@ -134,6 +134,7 @@ fn auth(placement: Placement, lifetime: Lifetime, expiry: Vec<ExpiryRule>, login
         envelope: None,
         login,
         chains: None,
+        exclusive_session: false,
         max_replays: None,
         login_timeout_ms: None,
         request_timeout_ms: None,
