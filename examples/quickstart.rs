@@ -86,7 +86,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         server.logins
     );
     println!("  expired replies {:>5}   (server)", server.expired_replies);
-    println!("  replays         {:>5}   (client)", stats.replays);
+    println!(
+        "  replays         {:>5}   (client; {} of them stale)",
+        stats.expiry_replays + stats.stale_replays + stats.transport_replays,
+        stats.stale_replays
+    );
     println!(
         "  token reuse     {:>5}   (server; a spent token presented again)",
         server.token_reuse

@@ -377,18 +377,24 @@ async fn main() -> ExitCode {
         println!("    {method:<4} {kind:<15} {n:>9}{note}");
     }
     println!(
-        "  logins               {:>9}   (server; client started {})",
-        server.logins, stats.logins
+        "  logins               {:>9}   (server; client ran {} full logins, {} refreshes)",
+        server.logins, stats.full_logins, stats.refreshes
     );
-    println!("  replays              {:>9}   (client stats)", stats.replays);
+    println!(
+        "  replays              {:>9}   (client: {} after an expiry, {} stale, {} after a transport error)",
+        stats.expiry_replays + stats.stale_replays + stats.transport_replays,
+        stats.expiry_replays,
+        stats.stale_replays,
+        stats.transport_replays
+    );
     println!("  expired replies      {:>9}   (server)", server.expired_replies);
     println!(
         "  dropped connections  {:>9}   (armed by the soak; the next request consumed is the victim)",
         t.faults_armed
     );
     println!(
-        "  chain recoveries     {:>9}   (client: a token spent without a successor, by a drop or a 408)",
-        stats.recoveries
+        "  lost successors      {:>9}   (client: a token spent without a successor and no 408: a drop)",
+        stats.lost_successors
     );
     println!("  forced expiries      {:>9}", t.expiries_forced);
     println!(

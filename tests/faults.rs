@@ -222,7 +222,7 @@ async fn f3_a_caller_dropped_while_its_request_is_in_flight_still_gets_the_next_
         c.logins, 0,
         "the dropped call's next token was lost, so the chain logged in again: {c:?}"
     );
-    assert_eq!(client.stats().recoveries, 0, "{:?}", client.stats());
+    assert_eq!(client.stats().lost_successors, 0, "{:?}", client.stats());
     assert_eq!(
         c.executions.get("dropped"),
         Some(&1),
@@ -281,10 +281,11 @@ async fn f4_a_hundred_calls_meeting_one_expiry_cause_exactly_one_login_per_proto
             1,
             "{name}: one login for one generation: {c:?}"
         );
+        let s = client.stats();
         assert_eq!(
-            client.stats().logins,
-            2,
-            "{name}: the first login and one re-login"
+            (s.full_logins + s.refreshes, s.refresh_refusals),
+            (2, 0),
+            "{name}: the first login and one re-login: {s:?}"
         );
         assert_eq!(c.token_reuse, 0, "{name}: {c:?}");
         assert!(c.expired_replies >= 1, "{name}: nobody met the expiry: {c:?}");
@@ -341,7 +342,11 @@ async fn f5_a_stale_expiry_for_an_already_replaced_token_causes_no_login_only_a_
         // The fast caller's expiry was current (one paid replay), the slow
         // caller's stale (free).
         let stats = client.stats();
-        assert_eq!((stats.replays, stats.stale_replays), (1, 1), "{name}: {stats:?}");
+        assert_eq!(
+            (stats.expiry_replays, stats.stale_replays),
+            (1, 1),
+            "{name}: {stats:?}"
+        );
     }
 }
 
@@ -630,7 +635,12 @@ async fn f9_calls_queued_during_a_login_are_each_replayed_exactly_once_and_get_t
             assert_eq!(c.expired_replies, N as u64, "{name}: {c:?}");
             assert_eq!(c.requests, 2 * N as u64, "{name}: each call replayed once: {c:?}");
         }
-        assert_eq!(client.stats().replays, c.expired_replies, "{name}");
+        let s = client.stats();
+        assert_eq!(
+            s.expiry_replays + s.stale_replays,
+            c.expired_replies,
+            "{name}: {s:?}"
+        );
     }
 }
 
@@ -705,7 +715,7 @@ async fn f11_one_retry_owner_caps_attempts_at_max_replays_plus_one_with_no_hidde
             // attempt needed its own login; reusable tokens survive.
             let logins = if name == "seed" { u64::from(k) + 1 } else { 1 };
             assert_eq!(c.logins, logins, "{name} k={k}: {c:?}");
-            assert_eq!(client.stats().replays, u64::from(k), "{name} k={k}");
+            assert_eq!(client.stats().transport_replays, u64::from(k), "{name} k={k}");
 
             // Not idempotent: never resent, whatever the cap.
             backend.reset_counters();
@@ -965,7 +975,7 @@ async fn f15_a_second_owner_of_one_token_store_file_is_refused_and_resumes_once_
 async fn around_keep_alive(client: &Client, keep_alive: Duration, n: u64, races: u64) {
     for i in 0..n {
         common::user(client, i).await.unwrap();
-        if client.stats().replays >= races {
+        if client.stats().transport_replays >= races {
             return;
         }
         let offset = Duration::from_micros((i % 80) * 50);
@@ -990,13 +1000,19 @@ async fn f16_a_keep_alive_close_racing_a_request_reuses_no_token_and_a_short_poo
     around_keep_alive(&client, keep_alive, 400, 3).await;
     let s = client.stats();
     let c = backend.counters();
-    assert!(s.replays >= 1, "no request met a closing connection: {s:?} {c:?}");
-    assert!(c.idle_closes >= s.replays, "{s:?} {c:?}");
+    assert!(
+        s.transport_replays >= 1,
+        "no request met a closing connection: {s:?} {c:?}"
+    );
+    assert!(c.idle_closes >= s.transport_replays, "{s:?} {c:?}");
     assert_eq!((c.token_reuse, c.expired_replies), (0, 0), "{c:?}");
-    assert_eq!(s.recoveries, s.replays, "each race spends one token: {s:?}");
+    assert_eq!(
+        s.lost_successors, s.transport_replays,
+        "each race spends one token: {s:?}"
+    );
     assert_eq!(
         c.logins,
-        1 + s.recoveries,
+        1 + s.lost_successors,
         "one login per spent token: {s:?} {c:?}"
     );
     assert_eq!(c.max_concurrent_holders, 1, "{c:?}");
@@ -1013,7 +1029,7 @@ async fn f16_a_keep_alive_close_racing_a_request_reuses_no_token_and_a_short_poo
     around_keep_alive(&client, keep_alive, 160, 1).await;
     let s = client.stats();
     let c = backend.counters();
-    assert_eq!((s.replays, s.recoveries), (0, 0), "{s:?} {c:?}");
+    assert_eq!((s.transport_replays, s.lost_successors), (0, 0), "{s:?} {c:?}");
     assert_eq!((c.requests, c.logins, c.token_reuse), (160, 1, 0), "{c:?}");
     assert!(backend.connections() >= 100, "the pool kept idle connections");
 }

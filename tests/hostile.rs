@@ -363,7 +363,7 @@ async fn callers_cancelled_behind_a_stalled_holder_leave_the_queue_and_the_chain
     // The stalled holder ends with the request timeout, its token spent;
     // the chain recovers with one login and the (idempotent) call replays.
     within(10, "the stalled call", stalled).await.unwrap().unwrap();
-    assert_eq!(client.stats().recoveries, 1);
+    assert_eq!(client.stats().lost_successors, 1);
     within(10, "the next call", common::user(&client, 2))
         .await
         .unwrap();

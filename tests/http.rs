@@ -325,7 +325,7 @@ async fn a_request_timeout_during_connect_spends_no_token_and_is_not_outcome_unk
         assert!(!err.is_outcome_unknown(), "nothing was sent: {err:?}");
     }
     assert_eq!(backend.counters().logins, 1, "the unsent token was spent");
-    assert_eq!(client.stats().recoveries, 0);
+    assert_eq!(client.stats().lost_successors, 0);
 }
 
 #[tokio::test]
@@ -346,7 +346,7 @@ async fn a_request_that_cannot_be_sent_spends_no_token_and_is_not_outcome_unknow
         (1, 0),
         "the unsent token was spent: {c:?}"
     );
-    assert_eq!(client.stats().recoveries, 0);
+    assert_eq!(client.stats().lost_successors, 0);
 }
 
 #[tokio::test]

@@ -78,7 +78,7 @@ async fn inv2_failure_for_an_already_replaced_token_triggers_no_login() {
     // Both callers replay exactly once: the fast one paid from its budget,
     // the stale one free.
     let stats = client.stats();
-    assert_eq!((stats.replays, stats.stale_replays), (1, 1), "{stats:?}");
+    assert_eq!((stats.expiry_replays, stats.stale_replays), (1, 1), "{stats:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -256,7 +256,7 @@ async fn inv7_cancelled_single_use_request_does_not_strand_the_chain() {
     backend.delay_responses(Duration::ZERO);
     let logins = logins_of_the_next_call(&backend, &client, 3).await;
     assert_eq!(logins, 0, "the successor was recorded");
-    assert_eq!(client.stats().recoveries, 0);
+    assert_eq!(client.stats().lost_successors, 0);
 
     // The caller goes away and the server never answers: the token is
     // spent with no successor, and the next call recovers with one login.
@@ -264,7 +264,7 @@ async fn inv7_cancelled_single_use_request_does_not_strand_the_chain() {
     cancel_in_flight(&backend, &client, 4).await;
     let logins = logins_of_the_next_call(&backend, &client, 5).await;
     assert_eq!(logins, 1, "the chain recovers with one login");
-    assert_eq!(client.stats().recoveries, 1);
+    assert_eq!(client.stats().lost_successors, 1);
 }
 
 /// Makes the call after a cancelled one, asserts that no token was sent

@@ -219,7 +219,7 @@ async fn a_public_endpoint_sends_no_token_and_starts_no_login() {
             "{name}: it carried the token: {c:?}"
         );
         assert_eq!((c.logins, c.requests), (1, 1), "{name}: {c:?}");
-        assert_eq!(client.stats().logins, 1, "{name}");
+        assert_eq!(client.stats().full_logins, 1, "{name}");
         // The token is still the chain's (seed: not spent by the public call).
         common::user(&client, 2).await.unwrap();
         let c = backend.counters();
@@ -300,5 +300,65 @@ async fn exclusive_session_storm_on_one_chain_fails_no_call() {
     assert_eq!((c.logins, c.logins_failed), (1, 0), "{c:?}");
     assert_eq!(c.token_reuse, 0, "{c:?}");
     assert!(c.expired_replies >= 1, "{c:?}");
-    assert_eq!(s.replays + s.stale_replays, c.expired_replies, "{s:?} {c:?}");
+    assert_eq!(
+        s.expiry_replays + s.stale_replays,
+        c.expired_replies,
+        "{s:?} {c:?}"
+    );
+}
+
+/// Issue 12, item 9: each `Stats` counter counts one thing. `logins` mixed
+/// refresh grants and full logins, and `recoveries` counted every
+/// single-use expiry reply as a lost reply.
+#[tokio::test]
+async fn stats_count_full_logins_refreshes_replays_and_lost_successors_apart() {
+    // Seed: an expiry reply has no successor, but is an expiry, not a loss.
+    let backend = common::start("seed").await;
+    let client = common::seed(&backend).max_replays(2).build().unwrap();
+    common::user(&client, 1).await.unwrap();
+    backend.expire_all();
+    common::user(&client, 2).await.unwrap();
+    let s = client.stats();
+    assert_eq!((s.full_logins, s.refreshes), (2, 0), "{s:?}");
+    assert_eq!(
+        (s.expiries, s.expiry_replays, s.lost_successors),
+        (1, 1, 0),
+        "{s:?}"
+    );
+    // A reply lost after the token was consumed: a loss and a transport replay.
+    backend.abort_after_consume(1);
+    common::user(&client, 3).await.unwrap();
+    let s = client.stats();
+    assert_eq!((s.lost_successors, s.transport_replays), (1, 1), "{s:?}");
+    assert_eq!((s.full_logins, s.stale_replays), (3, 0), "{s:?}");
+    assert_eq!(backend.counters().logins, s.full_logins);
+
+    // Bearer: a refresh is not a full login; a refused one is followed by one.
+    let backend = common::start("bearer").await;
+    let client = common::bearer(&backend).build().unwrap();
+    common::user(&client, 1).await.unwrap();
+    backend.expire_all();
+    common::user(&client, 2).await.unwrap();
+    let s = client.stats();
+    assert_eq!(
+        (s.full_logins, s.refreshes, s.refresh_refusals),
+        (1, 1, 0),
+        "{s:?}"
+    );
+    backend.expire_all();
+    backend.fail_next_refreshes(1);
+    common::user(&client, 3).await.unwrap();
+    let s = client.stats();
+    assert_eq!(
+        (s.full_logins, s.refreshes, s.refresh_refusals),
+        (2, 2, 1),
+        "{s:?}"
+    );
+    assert_eq!(
+        (s.login_failures, s.expiries, s.expiry_replays),
+        (0, 2, 2),
+        "{s:?}"
+    );
+    let c = backend.counters();
+    assert_eq!((c.logins, c.refreshes), (s.full_logins, s.refreshes), "{c:?}");
 }

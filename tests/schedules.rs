@@ -716,7 +716,8 @@ impl Batch {
                 self.cancelled_before
             ));
         }
-        let client_replays = stats.replays - self.stats.replays;
+        let paid = |s: &seamless_sdk::Stats| s.expiry_replays + s.transport_replays;
+        let client_replays = paid(stats) - paid(&self.stats);
         if client_replays > calls * replays {
             return Err(format!(
                 "{client_replays} replays for {calls} calls with max_replays = {replays}"
@@ -761,10 +762,11 @@ impl Batch {
                 self.armed.fail_logins
             ));
         }
-        let client_logins = stats.logins - self.stats.logins;
+        let sent = |s: &seamless_sdk::Stats| s.full_logins + s.refreshes;
+        let client_logins = sent(stats) - sent(&self.stats);
         if client_logins != logins {
             return Err(format!(
-                "the client started {client_logins} logins, the server saw {logins}"
+                "the client ran {client_logins} full logins and refreshes, the server saw {logins}"
             ));
         }
 

@@ -120,7 +120,7 @@ async fn the_builder_can_be_customised_and_wrapped() {
     });
     let client = ImiMiniClient::from_client(builder.max_replays(2).build().unwrap());
     assert_eq!(client.get_user(1).await.unwrap().name, "user-1");
-    assert_eq!(client.client().stats().logins, 1);
+    assert_eq!(client.client().stats().full_logins, 1);
 }
 "#;
 

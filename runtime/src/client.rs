@@ -88,39 +88,63 @@ impl fmt::Debug for Client {
     }
 }
 
-/// What a client has done so far, for dashboards and tests.
+/// What a client has done so far, for dashboards and tests. Each counter
+/// counts one thing; `docs/protocol.md` ("Stats") says when each moves.
+///
+/// A login runs as one task: a refresh grant first when the chain holds a
+/// refresh token, and a full login when there is none or it failed. So
+/// `refreshes - refresh_refusals` logins were refreshes that worked, and
+/// every refused one is followed by a full login in the same task.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Logins started (each counts once, however many callers waited on it).
-    pub logins: u64,
-    /// Logins that ended in an error.
-    pub login_failures: u64,
-    /// Replies recognised as "token expired".
-    pub expiries: u64,
-    /// Requests sent again after an expiry or a transport error, each
-    /// counted against the call's `max_replays`.
-    pub replays: u64,
-    /// Requests sent again after a refusal of a token the chain had already
-    /// replaced or was renewing ([`MAX_STALE_REPLAYS`]); not in `replays`.
-    pub stale_replays: u64,
-    /// Single-use tokens spent without a successor (a lost response, a
-    /// cancelled call), after which the chain logs in again.
-    pub recoveries: u64,
-    /// Refresh tokens the server refused; with rotating refresh tokens this
-    /// may mean it detected reuse and revoked the session family.
+    /// Full logins run ([`Login::login`]): the first, one after a token was
+    /// refused or spent without a successor, and the fallback after a
+    /// refused refresh. However many callers wait on one, it counts once.
+    pub full_logins: u64,
+    /// Refresh grants tried ([`Login::refresh`] with the chain's refresh
+    /// token), whatever their outcome.
+    pub refreshes: u64,
+    /// Refresh grants that failed (refused, unreachable, a 5xx); with
+    /// rotating refresh tokens a refusal may mean the server detected reuse
+    /// and revoked the session family. A full login follows each.
     pub refresh_refusals: u64,
+    /// Login tasks that ended in an error (their refresh and full login both
+    /// failed, or the login timed out or died); each starts a cool-down.
+    pub login_failures: u64,
+    /// Replies recognised as "token expired", stale or not.
+    pub expiries: u64,
+    /// Requests sent again after an expiry of the chain's current token,
+    /// paid from the call's `max_replays`.
+    pub expiry_replays: u64,
+    /// Requests sent again after an expiry of a token the chain had already
+    /// replaced, or was already renewing (or, with an exclusive session,
+    /// was logging in again): not paid from `max_replays`, at most
+    /// [`MAX_STALE_REPLAYS`] per call.
+    pub stale_replays: u64,
+    /// Requests sent again after a transport error or a response body lost
+    /// after its headers, paid from `max_replays`.
+    pub transport_replays: u64,
+    /// Single-use tokens spent without their successor for a reason other
+    /// than an expiry reply (counted in `expiries`): no reply (a transport
+    /// error or timeout after sending, the caller cancelled and then the
+    /// request failed), or a reply without the next-token header that is
+    /// not an expiry (a proxy's error page, a redirect). The chain then
+    /// recovers with a login.
+    pub lost_successors: u64,
 }
 
 #[derive(Default)]
 struct Counters {
-    logins: AtomicU64,
+    full_logins: AtomicU64,
+    refreshes: AtomicU64,
+    refresh_refusals: AtomicU64,
     login_failures: AtomicU64,
     expiries: AtomicU64,
-    replays: AtomicU64,
+    expiry_replays: AtomicU64,
     stale_replays: AtomicU64,
-    recoveries: AtomicU64,
-    refresh_refusals: AtomicU64,
+    transport_replays: AtomicU64,
+    lost_successors: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -242,14 +266,17 @@ impl Client {
     /// What this client has done so far.
     pub fn stats(&self) -> Stats {
         let c = &self.inner.stats;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         Stats {
-            logins: c.logins.load(Ordering::Relaxed),
-            login_failures: c.login_failures.load(Ordering::Relaxed),
-            expiries: c.expiries.load(Ordering::Relaxed),
-            replays: c.replays.load(Ordering::Relaxed),
-            stale_replays: c.stale_replays.load(Ordering::Relaxed),
-            recoveries: c.recoveries.load(Ordering::Relaxed),
-            refresh_refusals: c.refresh_refusals.load(Ordering::Relaxed),
+            full_logins: get(&c.full_logins),
+            refreshes: get(&c.refreshes),
+            refresh_refusals: get(&c.refresh_refusals),
+            login_failures: get(&c.login_failures),
+            expiries: get(&c.expiries),
+            expiry_replays: get(&c.expiry_replays),
+            stale_replays: get(&c.stale_replays),
+            transport_replays: get(&c.transport_replays),
+            lost_successors: get(&c.lost_successors),
         }
     }
 
@@ -653,8 +680,9 @@ enum LeaseState {
 
 impl Lease {
     /// Single-use: store the successor (or mark the token spent) and pass
-    /// the chain on. A no-op for reusable tokens.
-    fn finish(&mut self, next: Option<Secret>) {
+    /// the chain on. A no-op for reusable tokens. `replied`: a reply came,
+    /// which `run` classifies (an expiry reply is not a lost successor).
+    fn finish(&mut self, next: Option<Secret>, replied: bool) {
         if self.state == LeaseState::Done {
             return;
         }
@@ -669,7 +697,9 @@ impl Lease {
             return;
         }
         if next.is_none() {
-            bump(&self.inner.stats.recoveries);
+            if !replied {
+                bump(&self.inner.stats.lost_successors);
+            }
             tracing::info!(
                 target: "seamless",
                 chain = self.chain,
@@ -695,7 +725,7 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.finish(None);
+        self.finish(None, false);
     }
 }
 
@@ -758,6 +788,7 @@ impl LoginTask {
             .filter(|_| inner.with_chain(self.chain, |c| c.save_failure().is_none()));
         let attempt = async {
             if let Some(refresh) = refresh {
+                bump(&inner.stats.refreshes);
                 match inner.login.refresh(cx.clone(), refresh.clone()).await {
                     // A reply without a new refresh token means the server
                     // keeps the old one (RFC 6749 §6): keep using it. One
@@ -781,6 +812,7 @@ impl LoginTask {
                     }
                 }
             }
+            bump(&inner.stats.full_logins);
             inner.login.login(cx).await
         };
         let result = match tokio::time::timeout(inner.login_timeout, attempt).await {
@@ -869,7 +901,6 @@ impl Inner {
     }
 
     fn spawn_login(self: &Arc<Self>, chain: usize, start: StartLogin) {
-        bump(&self.stats.logins);
         let task = LoginTask {
             inner: Arc::clone(self),
             chain,
@@ -1089,7 +1120,7 @@ impl Inner {
                     let may_have_executed = !transport::never_sent(&e);
                     if (idempotent || !may_have_executed) && replays < self.max_replays {
                         replays += 1;
-                        self.note_replay(chain, "transport error");
+                        self.note_replay(chain, &self.stats.transport_replays, "transport error");
                         continue;
                     }
                     return Err(Error::transport(e, may_have_executed && !idempotent));
@@ -1097,6 +1128,13 @@ impl Inner {
             };
             let status = resp.status();
             let head_expired = self.expiry.matches_head(status, resp.headers());
+            // Single-use: a reply without a successor spent the token; unless
+            // it turns out to be an expiry, that is a lost successor, counted
+            // however this attempt ends (an error, a replay, a cancellation).
+            let mut lost = LostSuccessor(
+                (self.mode == Mode::SingleUse && !head_expired && !self.carries_successor(&resp, &sent_url))
+                    .then_some(&self.stats.lost_successors),
+            );
             self.refuse_redirect(&resp, &sent_url, idempotent, head_expired)?;
             let bytes = match transport::read_body(resp, self.max_response_bytes).await {
                 Ok(b) => b,
@@ -1107,7 +1145,7 @@ impl Inner {
                 Err(BodyError::Transport(e)) => {
                     if idempotent && replays < self.max_replays {
                         replays += 1;
-                        self.note_replay(chain, "response body lost");
+                        self.note_replay(chain, &self.stats.transport_replays, "response body lost");
                         continue;
                     }
                     return Err(Error::transport(e, !idempotent));
@@ -1120,6 +1158,7 @@ impl Inner {
                 .flatten();
             let expired = head_expired || json.as_ref().is_some_and(|b| self.expiry.matches_body(b));
             if expired {
+                lost.0 = None;
                 bump(&self.stats.expiries);
                 let stale = self.mode == Mode::Reusable
                     && self.with_chain(chain, |c| c.report_expired(generation)) == Expired::Stale;
@@ -1135,19 +1174,31 @@ impl Inner {
                 // not paid from `max_replays` (issue 12, item 1).
                 if stale && stale_replays < MAX_STALE_REPLAYS {
                     stale_replays += 1;
-                    bump(&self.stats.stale_replays);
-                    tracing::debug!(target: "seamless", chain, reason = "stale expiry", "replaying request");
+                    self.note_replay(chain, &self.stats.stale_replays, "stale expiry");
                     continue;
                 }
                 if replays >= self.max_replays {
                     return Err(Error::expired(replays + stale_replays + 1));
                 }
                 replays += 1;
-                self.note_replay(chain, "expired");
+                self.note_replay(chain, &self.stats.expiry_replays, "expired");
                 continue;
             }
             return self.open(status, bytes, json);
         }
+    }
+
+    /// Whether a reply carries the next single-use token, as `exchange`
+    /// reads it (a reply from another URL carries none of ours).
+    fn carries_successor(&self, resp: &reqwest::Response, sent: &reqwest::Url) -> bool {
+        self.next_token.as_ref().is_some_and(|h| {
+            !transport::was_redirected(resp, sent)
+                && resp
+                    .headers()
+                    .get(h)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| !v.is_empty())
+        })
     }
 
     /// The request as it goes on the wire; an error here sends nothing.
@@ -1190,8 +1241,8 @@ impl Inner {
         Ok(())
     }
 
-    fn note_replay(&self, chain: usize, reason: &'static str) {
-        bump(&self.stats.replays);
+    fn note_replay(&self, chain: usize, counter: &AtomicU64, reason: &'static str) {
+        bump(counter);
         tracing::debug!(target: "seamless", chain, reason, "replaying request");
     }
 
@@ -1220,6 +1271,17 @@ impl Inner {
             Ok(v) if status.is_success() => Ok(Reply::Value(status, v)),
             Ok(_) => Err(Error::status_code(status, bytes)),
             Err((code, message)) => Err(Error::api(status, code, message)),
+        }
+    }
+}
+
+/// Counts a lost successor when dropped armed (see `Stats::lost_successors`).
+struct LostSuccessor<'a>(Option<&'a AtomicU64>);
+
+impl Drop for LostSuccessor<'_> {
+    fn drop(&mut self) {
+        if let Some(counter) = self.0 {
+            bump(counter);
         }
     }
 }
@@ -1278,7 +1340,7 @@ async fn exchange(
                     .filter(|v| !v.is_empty())
                     .map(Secret::from)
             });
-            lease.finish(next);
+            lease.finish(next, true);
             Ok(resp)
         }
         Err(e) => {

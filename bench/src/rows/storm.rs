@@ -125,7 +125,7 @@ pub(crate) async fn p3(s: &Sizes, report: &mut Report) {
             async move {
                 let client = Arc::new(resumed_expired(server.url(), pool));
                 let storm = fan_out(&client, n, 1, |c, i| async move { c.get_user(i).await });
-                storm_round(&server, &log, n, storm, || client.client().stats().logins).await
+                storm_round(&server, &log, n, storm, || logins(client.client())).await
             }
         })
     };
@@ -166,12 +166,9 @@ pub(crate) async fn p3(s: &Sizes, report: &mut Report) {
                 let client = Arc::new(BearerApiClient::from_client(client));
                 client.get_user(0).await.expect("the warm-up call logs in");
                 server.expire_all().await;
-                let logins0 = client.client().stats().logins;
+                let logins0 = logins(client.client());
                 let storm = fan_out(&client, n, 1, |c, i| async move { c.get_user(i).await });
-                storm_round(&server, &log, n, storm, || {
-                    client.client().stats().logins - logins0
-                })
-                .await
+                storm_round(&server, &log, n, storm, || logins(client.client()) - logins0).await
             }
         })
     };
@@ -303,4 +300,11 @@ fn summary(rounds: &[Seen], client: bool) -> String {
         .collect();
     parts.dedup();
     parts.join(" / ")
+}
+
+/// Logins the client ran, a refresh grant or a full login each; a refused
+/// refresh and the full login after it are one.
+fn logins(client: &seamless_sdk::Client) -> u64 {
+    let s = client.stats();
+    s.full_logins + s.refreshes - s.refresh_refusals
 }

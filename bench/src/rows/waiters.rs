@@ -100,7 +100,7 @@ async fn run(s: &Sizes, report: &mut Report) {
     );
     report.fact(
         format!("P6: exactly 1 login for {n} waiters ({} logins)", end.sessions()),
-        end.sessions() == 1 && client.client().stats().logins == 1,
+        end.sessions() == 1 && client.client().stats().full_logins == 1,
     );
     report.fact(format!("P6: 0 failed calls ({failed} failed)"), failed == 0);
 }
