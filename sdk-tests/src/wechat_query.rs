@@ -61,6 +61,7 @@ impl WechatQueryClient {
                     .message("errmsg")
                     .absent_is_success(true),
             )
+            .exclusive_session(true)
             .login(
                 LoginFlow::get("/cgi-bin/token")
                     .encoding(Encoding::Query)
