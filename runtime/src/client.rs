@@ -130,7 +130,9 @@ pub struct Stats {
     /// error or timeout after sending, the caller cancelled and then the
     /// request failed), or a reply without the next-token header that is
     /// not an expiry (a proxy's error page, a redirect). The chain then
-    /// recovers with a login.
+    /// recovers with a login. A reply that arrives after its caller was
+    /// cancelled is not classified, so a missing successor there is not
+    /// counted (a transport error there is).
     pub lost_successors: u64,
 }
 
