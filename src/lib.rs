@@ -9,7 +9,8 @@
 pub use seamless_sdk_runtime::{
     BoxFuture, ChainStatus, Client, ClientBuilder, Encoding, Envelope, Error, Expiry, ExpiryRule, FileStore,
     JsonPath, Lifetime, Login, LoginContext, LoginError, LoginFlow, LoginFn, MAX_REPLAYS_LIMIT, MemoryStore,
-    Placement, Request, Secret, Session, Stats, StoredSession, TokenSource, TokenStore, login_fn,
+    Placement, RefreshGrant, Request, Secret, Session, Stats, StoredSession, TokenSource, TokenStore,
+    login_fn,
 };
 
 pub use seamless_sdk_macros::token_client;

@@ -849,6 +849,8 @@ impl Inner {
             };
             let status = resp.status();
             let head_expired = self.expiry.matches_head(status, resp.headers());
+            // Kept only for a rule that pairs a header with the body.
+            let headers = self.expiry.rereads_headers().then(|| resp.headers().clone());
             let bytes = match resp.bytes().await {
                 Ok(b) => b,
                 Err(e) => {
@@ -865,7 +867,10 @@ impl Inner {
             let json = (head_expired || self.expiry.needs_body() || self.envelope.is_some())
                 .then(|| parse(&bytes))
                 .flatten();
-            let expired = head_expired || json.as_ref().is_some_and(|b| self.expiry.matches_body(b));
+            let expired = head_expired
+                || self
+                    .expiry
+                    .matches_body(status, headers.as_ref(), &bytes, json.as_ref());
             if expired {
                 bump(&self.stats.expiries);
                 let stale = self.mode == Mode::Reusable

@@ -29,6 +29,17 @@ pub enum LoginError {
         /// What the server (or the declarative flow) said.
         message: String,
     },
+    /// The login endpoint answered with the client's envelope, and its code
+    /// is not a success (`{"code": 500, "msg": "login unavailable"}`).
+    #[error("login rejected (http {}, code {}): {message}", .status.as_u16(), bare(.code))]
+    Api {
+        /// HTTP status of the login response.
+        status: StatusCode,
+        /// The envelope's code.
+        code: serde_json::Value,
+        /// The envelope's message, or what the flow could tell.
+        message: String,
+    },
     /// The login response had no token where the flow said it would be.
     #[error("login response carried no token at {0}")]
     NoToken(String),
@@ -56,6 +67,14 @@ fn status_suffix(status: Option<StatusCode>) -> String {
         .unwrap_or_default()
 }
 
+/// A code as the server wrote it: `500`, `busy` (no JSON quotes).
+fn bare(code: &serde_json::Value) -> String {
+    match code {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 impl LoginError {
     /// Wraps any error from a custom login flow.
     pub fn other(e: impl Into<BoxError>) -> Self {
@@ -67,6 +86,14 @@ impl LoginError {
         LoginError::Rejected {
             status,
             message: message.into(),
+        }
+    }
+
+    /// The envelope code of a login the server refused through its envelope.
+    pub fn api_code(&self) -> Option<&serde_json::Value> {
+        match self {
+            LoginError::Api { code, .. } => Some(code),
+            _ => None,
         }
     }
 
@@ -230,6 +257,7 @@ impl Error {
             }
             Kind::Login(e) => match &**e {
                 LoginError::Rejected { status, .. } => *status,
+                LoginError::Api { status, .. } => Some(*status),
                 _ => None,
             },
             _ => None,

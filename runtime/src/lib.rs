@@ -46,7 +46,8 @@ pub use client::{ChainStatus, Client, ClientBuilder, MAX_REPLAYS_LIMIT, Stats};
 pub use config::{Envelope, Expiry, ExpiryRule, JsonPath, Lifetime, Placement};
 pub use error::{Error, LoginError};
 pub use login::{
-    BoxFuture, Encoding, Login, LoginContext, LoginFlow, LoginFn, Session, TokenSource, login_fn,
+    BoxFuture, Encoding, Login, LoginContext, LoginFlow, LoginFn, RefreshGrant, Session, TokenSource,
+    login_fn,
 };
 #[doc(hidden)]
 pub use path::path_segment;
