@@ -19,6 +19,8 @@ fn auth() -> Auth {
         max_replays: None,
         login_timeout_ms: None,
         request_timeout_ms: None,
+        expiry_skew_ms: None,
+        login_backoff: None,
         origin: Origin::Unknown,
     }
 }

@@ -318,4 +318,48 @@ mod tests {
             seamless_sdk_codegen::emit(&yaml).to_string()
         );
     }
+
+    #[test]
+    fn the_new_auth_arguments_match_their_spec_keys() {
+        let yaml: syn::ItemTrait = syn::parse_quote!(
+            pub trait OauthServerClient {}
+        );
+        let (yaml, _, _, errs) = super::model(quote!(spec = "../specs/oauth_server.yaml"), &yaml);
+        assert!(errs.is_empty(), "{errs:?}");
+        let mut yaml = yaml.unwrap();
+        yaml.types.clear();
+
+        let rust: syn::ItemTrait = syn::parse_quote! {
+            /// An OAuth 2.0 API whose token endpoint wants HTTP Basic client authentication.
+            pub trait OauthServerClient {
+                /// Fetch one user.
+                #[get("/api/users/{id}")]
+                async fn get_user(&self, id: u64) -> Result<User, seamless_sdk::Error>;
+                /// Always answers 403 with a body, a permission error.
+                #[get("/api/forbidden")]
+                async fn forbidden(&self) -> Result<serde_json::Value, seamless_sdk::Error>;
+            }
+        };
+        let args = quote! {
+            name = "oauth_server",
+            placement = bearer,
+            expiry(status(401), all(status(403), empty_body)),
+            login(
+                method = "POST", path = "/oauth/token", encoding = "form", client_auth = "basic",
+                fields(grant_type = "password"), secrets = ["username", "password"],
+                token_json = "access_token", expires_in = "expires_in", refresh_token = "refresh_token",
+                refresh(method = "POST", path = "/oauth/token", encoding = "form", field = "refresh_token",
+                        fields(grant_type = "refresh_token")),
+            ),
+            expiry_skew_ms = 5000,
+            login_backoff(initial_ms = 250, max_ms = 10000),
+        };
+        let (rust, _, _, errs) = super::model(args, &rust);
+        assert!(errs.is_empty(), "{errs:?}");
+        let rust = rust.unwrap();
+        assert_eq!(
+            seamless_sdk_codegen::emit(&rust).to_string(),
+            seamless_sdk_codegen::emit(&yaml).to_string()
+        );
+    }
 }

@@ -7,7 +7,9 @@ use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
 use super::rust::{doc_attrs, fresh, ident, json_values, lit};
-use crate::model::{Auth, Encoding, ExpiryRule, HttpMethod, Lifetime, Login, Placement, TokenSource};
+use crate::model::{
+    Auth, ClientAuth, Encoding, ExpiryRule, HttpMethod, Lifetime, Login, Placement, RefreshGrant, TokenSource,
+};
 
 /// The arguments a client needs beyond the base URL: one per login secret,
 /// a one-time code provider, or a custom `Login`.
@@ -95,20 +97,10 @@ fn inputs(auth: &Auth) -> Inputs {
     let (mut params, mut names, mut docs) = (Vec::new(), Vec::new(), Vec::new());
     let mut chain = Vec::new();
 
-    let method = match flow.method {
-        HttpMethod::Get => quote!(GET),
-        HttpMethod::Post => quote!(POST),
-        HttpMethod::Put => quote!(PUT),
-        HttpMethod::Patch => quote!(PATCH),
-        HttpMethod::Delete => quote!(DELETE),
-    };
+    let method = method_ident(flow.method);
     let path = lit(&flow.path);
     // Before `refresh_grant`, which takes the encoding in force when it is added.
-    let encoding = match flow.encoding {
-        Encoding::Json => quote!(Json),
-        Encoding::Form => quote!(Form),
-        Encoding::Query => quote!(Query),
-    };
+    let encoding = encoding_ident(flow.encoding);
     chain.push(quote!(.encoding(::seamless_sdk::Encoding::#encoding)));
     for (name, value) in &flow.fields {
         let (name, value) = (lit(name), lit(value));
@@ -165,7 +157,16 @@ fn inputs(auth: &Auth) -> Inputs {
         let p = lit(p);
         chain.push(quote!(.refresh_token_at(#p)));
     }
-    if let Some(r) = &flow.refresh {
+    if let Some(r) = flow.refresh.as_ref().filter(|r| needs_full_grant(r)) {
+        chain.push(full_grant(
+            r,
+            &flow.secrets,
+            &mut taken,
+            &mut params,
+            &mut names,
+            &mut docs,
+        ));
+    } else if let Some(r) = &flow.refresh {
         let (path, field) = (lit(&r.path), lit(&r.field));
         let fields = if r.fields.is_empty() {
             quote!(::core::iter::empty::<(&str, &str)>())
@@ -178,6 +179,27 @@ fn inputs(auth: &Auth) -> Inputs {
         };
         chain.push(quote!(.refresh_grant(#path, #field, #fields)));
     }
+    if let Some(ClientAuth::Basic) = flow.client_auth {
+        let mut arg = |name: &str, ty: TokenStream, doc: &str| {
+            let arg = ident(&fresh(name, &taken));
+            taken.insert(arg.to_string());
+            docs.push(format!("- `{}`: {doc}", super::rust::unraw(&arg)));
+            params.push(quote!(#arg: #ty));
+            names.push(arg.clone());
+            arg
+        };
+        let id = arg(
+            "client_id",
+            quote!(impl ::core::convert::Into<::std::string::String>),
+            "the client id, sent with HTTP Basic to the token endpoint",
+        );
+        let secret = arg(
+            "client_secret",
+            quote!(impl ::core::convert::Into<::seamless_sdk::Secret>),
+            "the client secret, sent with HTTP Basic to the token endpoint (kept secret, never printed)",
+        );
+        chain.push(quote!(.client_basic_auth(#id, #secret)));
+    }
     Inputs {
         params,
         names,
@@ -189,6 +211,72 @@ fn inputs(auth: &Auth) -> Inputs {
                 #(#chain)*
         },
     }
+}
+
+fn method_ident(m: HttpMethod) -> TokenStream {
+    match m {
+        HttpMethod::Get => quote!(GET),
+        HttpMethod::Post => quote!(POST),
+        HttpMethod::Put => quote!(PUT),
+        HttpMethod::Patch => quote!(PATCH),
+        HttpMethod::Delete => quote!(DELETE),
+    }
+}
+
+fn encoding_ident(e: Encoding) -> TokenStream {
+    match e {
+        Encoding::Json => quote!(Json),
+        Encoding::Form => quote!(Form),
+        Encoding::Query => quote!(Query),
+    }
+}
+
+/// A grant of constants only keeps the short `refresh_grant` form.
+fn needs_full_grant(r: &RefreshGrant) -> bool {
+    r.method.is_some() || r.encoding.is_some() || !r.secrets.is_empty()
+}
+
+/// `.refresh_with(RefreshGrant::new(..)...)`. A secret the login also sends
+/// is reused from it; any other becomes an argument of its own.
+fn full_grant(
+    r: &RefreshGrant,
+    login_secrets: &[String],
+    taken: &mut BTreeSet<String>,
+    params: &mut Vec<TokenStream>,
+    names: &mut Vec<Ident>,
+    docs: &mut Vec<String>,
+) -> TokenStream {
+    let (path, field) = (lit(&r.path), lit(&r.field));
+    let mut grant = quote!(::seamless_sdk::RefreshGrant::new(#path, #field));
+    if let Some(m) = r.method {
+        let m = method_ident(m);
+        grant.extend(quote!(.method(::seamless_sdk::__private::http::Method::#m)));
+    }
+    if let Some(e) = r.encoding {
+        let e = encoding_ident(e);
+        grant.extend(quote!(.encoding(::seamless_sdk::Encoding::#e)));
+    }
+    for (k, v) in &r.fields {
+        let (k, v) = (lit(k), lit(v));
+        grant.extend(quote!(.field(#k, #v)));
+    }
+    for secret in &r.secrets {
+        let wire = lit(secret);
+        if login_secrets.contains(secret) {
+            grant.extend(quote!(.login_secret(#wire)));
+            continue;
+        }
+        let arg = ident(&fresh(&super::rust::unraw(&ident(secret)), taken));
+        taken.insert(arg.to_string());
+        docs.push(format!(
+            "- `{}`: the refresh grant's `{secret}` field (kept secret, never printed)",
+            super::rust::unraw(&arg)
+        ));
+        params.push(quote!(#arg: impl ::core::convert::Into<::seamless_sdk::Secret>));
+        grant.extend(quote!(.secret_field(#wire, #arg)));
+        names.push(arg);
+    }
+    quote!(.refresh_with(#grant))
 }
 
 /// Everything but the login, as builder method calls.
@@ -253,6 +341,14 @@ fn settings(auth: &Auth) -> TokenStream {
         let d = duration(ms);
         out.extend(quote!(.request_timeout(::core::option::Option::Some(#d))));
     }
+    if let Some(ms) = auth.expiry_skew_ms {
+        let d = duration(ms);
+        out.extend(quote!(.expiry_skew(#d)));
+    }
+    if let Some(b) = auth.login_backoff {
+        let (initial, max) = (duration(b.initial_ms), duration(b.max_ms));
+        out.extend(quote!(.login_backoff(#initial, #max)));
+    }
     out
 }
 
@@ -292,7 +388,47 @@ fn expiry(rules: &[ExpiryRule]) -> TokenStream {
                 };
                 quote!(.or_header(#name, #value))
             }
+            rule @ (ExpiryRule::EmptyBody | ExpiryRule::All(_)) => {
+                let rule = expiry_rule(rule);
+                quote!(.or(#rule))
+            }
         });
     }
     out
+}
+
+/// One rule as an `ExpiryRule` value; the parts of `All` joined with `and`.
+fn expiry_rule(rule: &ExpiryRule) -> TokenStream {
+    match rule {
+        ExpiryRule::Status(codes) => {
+            let codes = codes.iter().map(|c| proc_macro2::Literal::u16_unsuffixed(*c));
+            quote!(::seamless_sdk::ExpiryRule::status([#(#codes),*]))
+        }
+        ExpiryRule::BodyField { path, values } => {
+            let (path, values) = (lit(path), json_values(values));
+            quote!(::seamless_sdk::ExpiryRule::body_field(#path, #values))
+        }
+        ExpiryRule::Header { name, value } => {
+            let name = lit(name);
+            let value = match value {
+                Some(v) => {
+                    let v = lit(v);
+                    quote!(::core::option::Option::Some(#v))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            quote!(::seamless_sdk::ExpiryRule::header(#name, #value))
+        }
+        ExpiryRule::EmptyBody => quote!(::seamless_sdk::ExpiryRule::empty_body()),
+        ExpiryRule::All(parts) => {
+            let mut parts = parts.iter().map(expiry_rule);
+            let mut out = parts
+                .next()
+                .unwrap_or_else(|| quote!(::seamless_sdk::ExpiryRule::All(::std::vec::Vec::new())));
+            for part in parts {
+                out.extend(quote!(.and(#part)));
+            }
+            out
+        }
+    }
 }

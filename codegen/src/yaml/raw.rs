@@ -62,6 +62,20 @@ pub(crate) struct Auth {
     pub login_timeout_ms: Opt<u64>,
     /// Per-request timeout in milliseconds.
     pub request_timeout_ms: Opt<u64>,
+    /// Renew a token this many milliseconds before its known expiry (default 10000; never more than half its lifetime).
+    pub expiry_skew_ms: Opt<u64>,
+    /// The cool-down after a failed login (default 500 ms, doubling to 30000 ms).
+    pub login_backoff: Opt<LoginBackoff>,
+}
+
+/// `login_backoff: { initial_ms: 500, max_ms: 30000 }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginBackoff {
+    /// Cool-down after the first failed login, in milliseconds; 0 turns it off.
+    pub initial_ms: Req<u64>,
+    /// The longest cool-down, in milliseconds; at least `initial_ms`.
+    pub max_ms: Req<u64>,
 }
 
 /// Where requests carry the token: `bearer`, `{header: B-T}`, `{query: access_token}` or `{json_body: token}`.
@@ -88,16 +102,19 @@ pub(crate) enum Lifetime {
     Reusable,
 }
 
-/// One way the server says "expired".
+/// One way the server says "expired": one condition, or several that must
+/// all hold (`{status: [403], empty_body: true}`).
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub(crate) enum ExpiryRule {
-    /// A JSON body field holds one of the values (`{path: code, in: [408]}`).
-    Body(Sp<BodyRule>),
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExpiryRule {
     /// The HTTP status is one of these (`[401]`).
-    Status(Sp<Vec<Sp<u16>>>),
+    pub status: Opt<Vec<Sp<u16>>>,
     /// A response header is present (with `value`, if given).
-    Header(Sp<HeaderRule>),
+    pub header: Opt<HeaderRule>,
+    /// A JSON body field holds one of the values (`{path: code, in: [408]}`).
+    pub body: Opt<BodyRule>,
+    /// `true`: the body is empty (a bare 403, unlike a permission error with a body).
+    pub empty_body: Opt<bool>,
 }
 
 /// `body: {path: code, in: [408]}`.
@@ -161,6 +178,16 @@ pub(crate) struct LoginFlow {
     pub refresh_token: Opt<String>,
     /// A refresh grant, tried before a full login.
     pub refresh: Opt<Refresh>,
+    /// `basic`: authenticate the client at the token endpoint with HTTP Basic (the client id and secret are passed when building the client).
+    pub client_auth: Opt<ClientAuth>,
+}
+
+/// Client authentication at the token endpoint.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ClientAuth {
+    /// `Authorization: Basic` (RFC 6749 §2.3.1) on the login and the refresh grant.
+    Basic,
 }
 
 /// HTTP method.
@@ -205,12 +232,18 @@ pub(crate) enum TokenSource {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Refresh {
+    /// HTTP method (default POST).
+    pub method: Opt<Method>,
     /// Path of the grant.
     pub path: Req<String>,
+    /// How fields are sent; default: like the login (`json` when the login sends a query).
+    pub encoding: Opt<Encoding>,
     /// Field carrying the refresh token.
     pub field: Req<String>,
     /// Constant fields (`grant_type: refresh_token`).
     pub fields: Opt<Entries<String>>,
+    /// Secret fields (`[client_secret]`): a login secret of the same name is reused, others are passed when building the client.
+    pub secrets: Opt<Vec<Sp<String>>>,
 }
 
 /// A named type: a struct (`fields`) or a string enum (`enum`).

@@ -33,7 +33,8 @@ pub struct RefreshGrant {
     path: String,
     encoding: Option<Encoding>,
     field: String,
-    fields: Vec<(String, FieldValue)>,
+    /// `None`: the login's secret field of that name, found by `refresh_with`.
+    fields: Vec<(String, Option<FieldValue>)>,
 }
 
 impl fmt::Debug for RefreshGrant {
@@ -78,14 +79,25 @@ impl RefreshGrant {
     /// A constant field (`grant_type=refresh_token`).
     #[must_use]
     pub fn field(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.fields.push((name.into(), FieldValue::Plain(value.into())));
+        self.fields
+            .push((name.into(), Some(FieldValue::Plain(value.into()))));
         self
     }
 
     /// A secret field (`client_secret`), never printed.
     #[must_use]
     pub fn secret_field(mut self, name: impl Into<String>, value: impl Into<Secret>) -> Self {
-        self.fields.push((name.into(), FieldValue::Secret(value.into())));
+        self.fields
+            .push((name.into(), Some(FieldValue::Secret(value.into()))));
+        self
+    }
+
+    /// Sends the login's secret field `name` here too (a `client_secret`
+    /// both grants need), so the secret is given once. [`LoginFlow::refresh_with`]
+    /// looks it up, so the login's `secret_field` must come first.
+    #[must_use]
+    pub fn login_secret(mut self, name: impl Into<String>) -> Self {
+        self.fields.push((name.into(), None));
         self
     }
 }
@@ -134,8 +146,25 @@ fn form_encode(s: &str) -> String {
 impl LoginFlow {
     /// A refresh grant described in full, tried before a full login. Its
     /// response is read like the login's.
+    ///
+    /// Panics when the grant names a [`RefreshGrant::login_secret`] that is
+    /// not (yet) a secret field of this login: a mistake in the caller's code.
     #[must_use]
     pub fn refresh_with(mut self, grant: RefreshGrant) -> Self {
+        let fields = grant
+            .fields
+            .into_iter()
+            .map(|(name, value)| {
+                let value = value.unwrap_or_else(|| {
+                    self.fields
+                        .iter()
+                        .find(|(k, v)| *k == name && matches!(v, FieldValue::Secret(_)))
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_else(|| panic!("`login_secret({name:?})`: the login has no secret field `{name}`; add it with `secret_field` before `refresh_with`"))
+                });
+                (name, value)
+            })
+            .collect();
         let encoding = grant.encoding.unwrap_or(if self.encoding == Encoding::Query {
             Encoding::Json
         } else {
@@ -146,7 +175,7 @@ impl LoginFlow {
             path: grant.path,
             encoding,
             field: grant.field,
-            fields: grant.fields,
+            fields,
         });
         self
     }
@@ -176,6 +205,24 @@ mod tests {
     fn form_encodes_like_a_form() {
         assert_eq!(form_encode("a-Z_0.*"), "a-Z_0.*");
         assert_eq!(form_encode("cs:1 x/é"), "cs%3A1+x%2F%C3%A9");
+    }
+
+    #[test]
+    fn a_login_secret_is_reused_by_the_grant() {
+        let flow = LoginFlow::new(Method::POST, "/t")
+            .secret_field("client_secret", "s1")
+            .refresh_with(RefreshGrant::new("/t", "rt").login_secret("client_secret"));
+        let r = flow.refresh.as_ref().unwrap();
+        let sent = super::super::expose(&r.fields);
+        assert_eq!(sent, vec![("client_secret".to_owned(), "s1".to_owned())]);
+    }
+
+    #[test]
+    #[should_panic(expected = "the login has no secret field `client_secret`")]
+    fn a_login_secret_the_login_lacks_is_a_programming_error() {
+        let _ = LoginFlow::new(Method::POST, "/t")
+            .field("client_secret", "a constant is not a secret")
+            .refresh_with(RefreshGrant::new("/t", "rt").login_secret("client_secret"));
     }
 
     #[test]
