@@ -167,6 +167,13 @@ pub enum ExpiryRule {
         /// Required value, or any.
         value: Option<String>,
     },
+    /// A response header holds `text` somewhere in its value.
+    HeaderContains {
+        /// Header name.
+        name: String,
+        /// The text (`error="invalid_token"`).
+        text: String,
+    },
     /// The body is empty.
     EmptyBody,
     /// Every part matches (a YAML rule with several keys). The parts are

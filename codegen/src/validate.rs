@@ -277,6 +277,16 @@ impl Checker<'_> {
                 }
             }
             ExpiryRule::Header { name, .. } => self.header_name(o, &format!("{at}.header.name"), name),
+            ExpiryRule::HeaderContains { name, text } => {
+                self.header_name(o, &format!("{at}.header.name"), name);
+                if text.is_empty() {
+                    self.error(
+                        o,
+                        format!("{at}.header.contains"),
+                        "`contains` is empty, so it holds for any value; remove it to match any value, or give the text",
+                    );
+                }
+            }
             ExpiryRule::EmptyBody => self.error(
                 o,
                 format!("{at}.empty_body"),

@@ -412,6 +412,10 @@ fn a_rule_of_several_conditions_is_emitted_as_one_and_rule() {
             value: Some(r#"Bearer error="invalid_token""#.into()),
         },
     ]));
+    api.auth.expiry.push(ExpiryRule::HeaderContains {
+        name: "WWW-Authenticate".into(),
+        text: "invalid_token".into(),
+    });
     api.auth.expiry_skew_ms = Some(1500);
     api.auth.login_backoff = Some(seamless_sdk_codegen::model::LoginBackoff {
         initial_ms: 0,
@@ -423,6 +427,13 @@ fn a_rule_of_several_conditions_is_emitted_as_one_and_rule() {
         has(
             builder,
             r#".or(::seamless_sdk::ExpiryRule::status([403]).and(::seamless_sdk::ExpiryRule::header("WWW-Authenticate", ::core::option::Option::Some("Bearer error=\"invalid_token\""))))"#
+        ),
+        "{builder}"
+    );
+    assert!(
+        has(
+            builder,
+            r#".or(::seamless_sdk::ExpiryRule::header_contains("WWW-Authenticate", "invalid_token"))"#
         ),
         "{builder}"
     );

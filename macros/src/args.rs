@@ -253,19 +253,26 @@ fn expiry_rule(rule: &ParseNestedMeta<'_>) -> syn::Result<ExpiryRule> {
             ExpiryRule::BodyField { path, values }
         }
         "header" => {
-            let (mut name, mut value) = (None, None);
+            let (mut name, mut value, mut contains) = (None, None, None);
             rule.parse_nested_meta(|f| {
                 match key(&f)?.as_str() {
                     "name" => name = Some(f.value()?.parse::<LitStr>()?.value()),
                     "value" => value = Some(f.value()?.parse::<LitStr>()?.value()),
-                    _ => return Err(f.error("unknown `header` rule key; use `name = \"...\"` and `value = \"...\"`")),
+                    "contains" => contains = Some(f.value()?.parse::<LitStr>()?),
+                    _ => return Err(f.error("unknown `header` rule key; use `name = \"...\"` and `value = \"...\"` or `contains = \"...\"`")),
                 }
                 Ok(())
             })?;
             let Some(name) = name else {
                 return Err(rule.error("`header` rule has no `name`; add `name = \"X-Expired\"`"));
             };
-            ExpiryRule::Header { name, value }
+            match (value, contains) {
+                (Some(_), Some(c)) => {
+                    return Err(syn::Error::new(c.span(), "a `header` rule takes `value` or `contains`, not both; keep one"));
+                }
+                (_, Some(c)) => ExpiryRule::HeaderContains { name, text: c.value() },
+                (value, None) => ExpiryRule::Header { name, value },
+            }
         }
         "empty_body" => ExpiryRule::EmptyBody,
         "all" => {

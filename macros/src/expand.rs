@@ -362,4 +362,32 @@ mod tests {
             seamless_sdk_codegen::emit(&yaml).to_string()
         );
     }
+
+    #[test]
+    fn a_header_rule_may_match_part_of_the_value() {
+        use seamless_sdk_codegen::model::ExpiryRule;
+        let rust: syn::ItemTrait = syn::parse_quote! {
+            pub trait Api {
+                #[get("/api/ping")]
+                async fn ping(&self) -> Result<serde_json::Value, seamless_sdk::Error>;
+            }
+        };
+        let args = quote! {
+            placement = bearer,
+            expiry(all(status(403), header(name = "WWW-Authenticate", contains = "error=\"invalid_token\""))),
+            login = custom,
+        };
+        let (rust, _, _, errs) = super::model(args, &rust);
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(
+            rust.unwrap().auth.expiry,
+            vec![ExpiryRule::All(vec![
+                ExpiryRule::Status(vec![403]),
+                ExpiryRule::HeaderContains {
+                    name: "WWW-Authenticate".into(),
+                    text: r#"error="invalid_token""#.into(),
+                },
+            ])]
+        );
+    }
 }

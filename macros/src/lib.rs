@@ -40,6 +40,7 @@ pub(crate) type Errors = Vec<syn::Error>;
 ///      | expiry(RULE, ...)           RULE := status(401, ...)
 ///                                         | body(path = "code", in = [408, "expired"])
 ///                                         | header(name = "X-Expired", value = "1")
+///                                         | header(name = "WWW-Authenticate", contains = "error=\"invalid_token\"")
 ///                                         | empty_body          (only within `all`)
 ///                                         | all(status(403), empty_body)   every part must match
 ///      | envelope(code = "code", success = [200], data = "data", message = "msg",

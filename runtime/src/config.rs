@@ -187,6 +187,15 @@ pub enum ExpiryRule {
         /// The value that means expired; `None` means any value.
         value: Option<String>,
     },
+    /// A response header holds this text somewhere in its value:
+    /// `error="invalid_token"` in `WWW-Authenticate: Bearer realm="api",
+    /// error="invalid_token", error_description="..."`.
+    HeaderContains {
+        /// The header.
+        name: HeaderName,
+        /// The text its value must contain.
+        text: String,
+    },
     /// The body is empty (or only whitespace): some OAuth2 servers answer an
     /// expired token with a bare 403, while a permission error has a body.
     EmptyBody,
@@ -218,6 +227,14 @@ impl ExpiryRule {
         ExpiryRule::Header {
             name: HeaderName::try_from(name).expect("invalid header name"),
             value: value.map(str::to_owned),
+        }
+    }
+
+    /// The response header `name` has `text` somewhere in its value.
+    pub fn header_contains(name: &str, text: &str) -> Self {
+        ExpiryRule::HeaderContains {
+            name: HeaderName::try_from(name).expect("invalid header name"),
+            text: text.to_owned(),
         }
     }
 
@@ -257,7 +274,7 @@ impl ExpiryRule {
 
     fn reads_headers(&self) -> bool {
         match self {
-            ExpiryRule::Header { .. } => true,
+            ExpiryRule::Header { .. } | ExpiryRule::HeaderContains { .. } => true,
             ExpiryRule::All(rules) => rules.iter().any(ExpiryRule::reads_headers),
             _ => false,
         }
@@ -283,6 +300,10 @@ impl ExpiryRule {
                     .and_then(|b| path.get(b))
                     .is_some_and(|v| values.iter().any(|e| code_matches(v, e))),
             ),
+            ExpiryRule::HeaderContains { name, text } => Some(headers?.get_all(name).iter().any(|v| {
+                // `windows(0)` would panic; an empty text is in every value.
+                text.is_empty() || v.as_bytes().windows(text.len()).any(|w| w == text.as_bytes())
+            })),
             ExpiryRule::EmptyBody => Some(body?.0.iter().all(u8::is_ascii_whitespace)),
             ExpiryRule::All(rules) => {
                 // A known mismatch decides even while other parts are unknown.
@@ -549,6 +570,24 @@ mod tests {
         );
         assert!(e.matches_head(forbidden, &h));
         assert!(!e.matches_head(StatusCode::UNAUTHORIZED, &h));
+
+        let e = Expiry::none().or(ExpiryRule::status([403]).and(ExpiryRule::header_contains(
+            "www-authenticate",
+            r#"error="invalid_token""#,
+        )));
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "www-authenticate",
+            r#"Bearer realm="api", error="invalid_token", error_description="expired""#
+                .parse()
+                .unwrap(),
+        );
+        assert!(e.matches_head(forbidden, &h));
+        h.insert(
+            "www-authenticate",
+            r#"Bearer realm="api", error="insufficient_scope""#.parse().unwrap(),
+        );
+        assert!(!e.matches_head(forbidden, &h));
 
         // Header and body together: decided after the body, with the headers kept.
         let e = Expiry::none().or(ExpiryRule::header("x-expired", None).and(ExpiryRule::empty_body()));

@@ -24,7 +24,8 @@
 //! - `GET /api/fail` → the protocol's application error (Seed `code 4001`, Bearer HTTP 422,
 //!   Query `errcode 45009`)
 //! - `GET /api/forbidden` → a permission error (Seed `code 403`, Bearer HTTP 403
-//!   `{"error":"insufficient_scope"}` with `WWW-Authenticate: Bearer error="insufficient_scope"`,
+//!   `{"error":"insufficient_scope"}` with `WWW-Authenticate: Bearer realm="testkit",
+//!   error="insufficient_scope"`,
 //!   Query `errcode 48001`)
 //!
 //! The values above are wrapped per protocol: Seed `{"code":200,"data":<v>,"msg":"ok"}`, Bearer
@@ -362,8 +363,9 @@ impl Backend {
     }
 
     /// Bearer only: an expired, unknown or spent access token is answered HTTP 403 with an
-    /// empty body and `WWW-Authenticate: Bearer error="invalid_token"`, as a production OAuth2
-    /// server does, instead of 401 with a JSON body. `GET /api/forbidden` (a permission error)
+    /// empty body and `WWW-Authenticate: Bearer realm="testkit", error="invalid_token",
+    /// error_description=…` (more than the error alone), as a production OAuth2 server does,
+    /// instead of 401 with a JSON body. `GET /api/forbidden` (a permission error)
     /// is a 403 too, but with a body, so only a rule that needs both tells them apart.
     pub fn forbid_expired(&self, on: bool) {
         self.shared.lock().knobs.forbid_expired = on;

@@ -521,7 +521,9 @@ fn bare_forbidden() -> Resp {
     *resp.status_mut() = StatusCode::FORBIDDEN;
     resp.headers_mut().insert(
         WWW_AUTHENTICATE,
-        HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+        HeaderValue::from_static(
+            r#"Bearer realm="testkit", error="invalid_token", error_description="The access token expired""#,
+        ),
     );
     resp
 }
@@ -626,7 +628,7 @@ fn render(protocol: Protocol, outcome: Outcome, next: Option<String>) -> Resp {
                 &json!({"error": "insufficient_scope"}),
                 Some((
                     WWW_AUTHENTICATE,
-                    r#"Bearer error="insufficient_scope""#.to_owned(),
+                    r#"Bearer realm="testkit", error="insufficient_scope""#.to_owned(),
                 )),
             );
         }

@@ -388,7 +388,7 @@ fn expiry(rules: &[ExpiryRule]) -> TokenStream {
                 };
                 quote!(.or_header(#name, #value))
             }
-            rule @ (ExpiryRule::EmptyBody | ExpiryRule::All(_)) => {
+            rule @ (ExpiryRule::HeaderContains { .. } | ExpiryRule::EmptyBody | ExpiryRule::All(_)) => {
                 let rule = expiry_rule(rule);
                 quote!(.or(#rule))
             }
@@ -418,6 +418,10 @@ fn expiry_rule(rule: &ExpiryRule) -> TokenStream {
                 None => quote!(::core::option::Option::None),
             };
             quote!(::seamless_sdk::ExpiryRule::header(#name, #value))
+        }
+        ExpiryRule::HeaderContains { name, text } => {
+            let (name, text) = (lit(name), lit(text));
+            quote!(::seamless_sdk::ExpiryRule::header_contains(#name, #text))
         }
         ExpiryRule::EmptyBody => quote!(::seamless_sdk::ExpiryRule::empty_body()),
         ExpiryRule::All(parts) => {

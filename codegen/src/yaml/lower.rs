@@ -295,10 +295,23 @@ impl Cx<'_, '_> {
                     "name",
                     "name: X-Token-Expired",
                 );
-                Some(ExpiryRule::Header {
-                    name: name?.get()?.clone(),
-                    value: text(&header.value),
-                })
+                let name = name?.get()?.clone();
+                match (&header.value, text(&header.contains)) {
+                    (Some(_), Some(_)) => {
+                        let c = header.contains.as_ref()?;
+                        self.error(
+                            c.pos,
+                            &c.path,
+                            "a header rule takes `value` (the whole value) or `contains` (a part of it), not both; keep one",
+                        );
+                        None
+                    }
+                    (_, Some(text)) => Some(ExpiryRule::HeaderContains { name, text }),
+                    (_, None) => Some(ExpiryRule::Header {
+                        name,
+                        value: text(&header.value),
+                    }),
+                }
             }),
             rule.body.as_ref().map(|b| {
                 let body = b.get()?;

@@ -128,14 +128,16 @@ pub(crate) struct BodyRule {
     pub values: Req<Vec<Sp<Scalar>>>,
 }
 
-/// `header: {name: X-Token-Expired, value: "1"}`.
+/// `header: {name: X-Token-Expired, value: "1"}` or `{name: WWW-Authenticate, contains: 'error="invalid_token"'}`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HeaderRule {
     /// Header name.
     pub name: Req<String>,
-    /// The value meaning expired; any value when absent.
+    /// The whole value meaning expired; any value when absent (and no `contains`).
     pub value: Opt<String>,
+    /// Text the value holds somewhere (`error="invalid_token"`); instead of `value`.
+    pub contains: Opt<String>,
 }
 
 /// A success envelope like `{"code": 200, "data": ..., "msg": ...}`.
