@@ -288,6 +288,7 @@ fn the_schema_describes_the_new_auth_keys() {
     for key in ["expiry_skew_ms", "login_backoff"] {
         assert!(auth.contains_key(key), "Auth lacks {key}: {auth:?}");
     }
+    assert_eq!(defs["ExpiryRule"]["minProperties"], 1, "a rule needs a condition");
     let rule = props("ExpiryRule");
     for key in ["status", "header", "body", "empty_body"] {
         assert!(rule.contains_key(key), "ExpiryRule lacks {key}: {rule:?}");

@@ -106,6 +106,7 @@ pub(crate) enum Lifetime {
 /// all hold (`{status: [403], empty_body: true}`).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1))]
 pub(crate) struct ExpiryRule {
     /// The HTTP status is one of these (`[401]`).
     pub status: Opt<Vec<Sp<u16>>>,
