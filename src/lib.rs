@@ -7,10 +7,10 @@
 //! and the token stores).
 
 pub use seamless_sdk_runtime::{
-    BoxFuture, ChainStatus, Client, ClientBuilder, Encoding, Envelope, Error, Expiry, ExpiryRule, FileStore,
-    JsonPath, Lifetime, Login, LoginContext, LoginError, LoginFlow, LoginFn, MAX_REPLAYS_LIMIT, MemoryStore,
-    Placement, RefreshGrant, Request, Secret, Session, Stats, StoredSession, TokenSource, TokenStore,
-    login_fn,
+    BoxFuture, ChainStatus, Client, ClientBuilder, CodeProvider, Encoding, Envelope, Error, Expiry,
+    ExpiryRule, FileStore, JsonPath, Lifetime, Login, LoginContext, LoginError, LoginFlow, LoginFn,
+    MAX_REPLAYS_LIMIT, MemoryStore, Method, Placement, RefreshGrant, Request, Secret, Session, Stats,
+    StoredSession, TokenSource, TokenStore, login_fn,
 };
 
 pub use seamless_sdk_macros::token_client;

@@ -717,6 +717,43 @@ async fn f13_not_applicable_request_bodies_are_buffered_json_so_a_replay_resends
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f13_a_streaming_reply_past_the_body_limit_is_a_typed_error_never_a_resend_or_a_hang() {
+    // The streaming side the runtime does have: reply bodies. A chunked
+    // body with no length that never ends (64 GiB) is read only up to the
+    // limit, then refused with a typed error; the call is not resent (the
+    // POST executed once) and the chain goes on (seed: the successor came
+    // with the headers, so no login).
+    for name in common::PROTOCOLS {
+        let backend = common::start(name).await;
+        let client = common::builder(name, &backend)
+            .max_response_bytes(1 << 20)
+            .build()
+            .unwrap();
+        common::user(&client, 0).await.unwrap();
+        backend.reset_counters();
+        backend.oversize_next(1, 64 << 30, false);
+        let err = within(
+            20,
+            "a call with an endless reply",
+            client.call::<Value>(order("f13")),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.is_too_large() && !err.is_outcome_unknown(), "{name}: {err:?}");
+        assert_eq!(err.status(), Some(StatusCode::OK), "{name}");
+        common::user(&client, 1).await.unwrap();
+        let c = backend.counters();
+        assert_eq!(c.requests, 2, "{name}: resent: {c:?}");
+        assert_eq!(c.executions.get("f13"), Some(&1), "{name}: {c:?}");
+        assert_eq!(
+            (c.logins, c.token_reuse, c.expired_replies),
+            (0, 0, 0),
+            "{name}: {c:?}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------- F14
 
 #[tokio::test]
@@ -850,43 +887,65 @@ async fn f15_a_second_owner_of_one_token_store_file_is_refused_and_resumes_once_
 
 // ---------------------------------------------------------------- F16
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn f16_pooled_connections_closed_by_server_keep_alive_cost_no_token_and_no_failure() {
-    // The hazard: the server's keep-alive (50 ms) is shorter than the
-    // client's pool idle timeout (30 s by default).
-    let backend = Backend::start(Protocol::Seed).await;
-    backend.keep_alive(Duration::from_millis(50));
-    let client = common::seed(&backend).build().unwrap();
-    for i in 0..5 {
-        common::user(&client, i).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(120)).await;
+/// Calls `GET /api/users/{i}` `n` times, each after the previous one's
+/// connection has been idle for about `keep_alive` (swept from 1 ms before it
+/// to 3 ms after, busy-waiting because tokio's timer is too coarse), so a
+/// request meets the server closing its pooled connection; stops early once
+/// `races` calls have met one (seen as a replay). Every call must succeed.
+async fn around_keep_alive(client: &Client, keep_alive: Duration, n: u64, races: u64) {
+    for i in 0..n {
+        common::user(client, i).await.unwrap();
+        if client.stats().replays >= races {
+            return;
+        }
+        let offset = Duration::from_micros((i % 80) * 50);
+        let until = std::time::Instant::now() + keep_alive - Duration::from_millis(1) + offset;
+        while std::time::Instant::now() < until {
+            std::hint::spin_loop();
+        }
     }
-    let c = backend.counters();
-    assert!(
-        c.idle_closes >= 4,
-        "the server did not close idle connections: {c:?}"
-    );
-    assert_eq!((c.requests, c.logins), (5, 1), "{c:?}");
-    assert_eq!((c.token_reuse, c.expired_replies), (0, 0), "{c:?}");
+}
 
-    // The advice: a pool idle timeout below the server's keep-alive, so the
-    // client closes first and the server never closes under a request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f16_a_keep_alive_close_racing_a_request_reuses_no_token_and_a_short_pool_idle_timeout_avoids_it() {
+    // The hazard, with the runtime's own client: its pool keeps idle
+    // connections 30 s, the server only 30 ms, and requests go out just as
+    // the server closes. The request was written (so the single-use token
+    // counts as spent: one login) but never read by the server; the GET is
+    // replayed. No token is presented twice, no call fails.
+    let keep_alive = Duration::from_millis(30);
     let backend = Backend::start(Protocol::Seed).await;
-    backend.keep_alive(Duration::from_secs(2));
-    let http = seamless_sdk::__private::reqwest::Client::builder()
-        .retry(seamless_sdk::__private::reqwest::retry::never())
-        .pool_idle_timeout(Duration::from_millis(10))
+    backend.keep_alive(keep_alive);
+    let client = common::seed(&backend).build().unwrap();
+    around_keep_alive(&client, keep_alive, 400, 3).await;
+    let s = client.stats();
+    let c = backend.counters();
+    assert!(s.replays >= 1, "no request met a closing connection: {s:?} {c:?}");
+    assert!(c.idle_closes >= s.replays, "{s:?} {c:?}");
+    assert_eq!((c.token_reuse, c.expired_replies), (0, 0), "{c:?}");
+    assert_eq!(s.recoveries, s.replays, "each race spends one token: {s:?}");
+    assert_eq!(
+        c.logins,
+        1 + s.recoveries,
+        "one login per spent token: {s:?} {c:?}"
+    );
+    assert_eq!(c.max_concurrent_holders, 1, "{c:?}");
+
+    // The advice, through the runtime's builder: a pool idle timeout below
+    // the server's keep-alive, so the client never sends on a connection
+    // the server may be closing. The same schedule meets no race.
+    let backend = Backend::start(Protocol::Seed).await;
+    backend.keep_alive(keep_alive);
+    let client = common::seed(&backend)
+        .pool_idle_timeout(Duration::from_millis(5))
         .build()
         .unwrap();
-    let client = common::seed(&backend).http_client(http).build().unwrap();
-    for i in 0..4 {
-        common::user(&client, i).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(60)).await;
-    }
+    around_keep_alive(&client, keep_alive, 160, 1).await;
+    let s = client.stats();
     let c = backend.counters();
-    assert_eq!(c.idle_closes, 0, "{c:?}");
-    assert!(backend.connections() >= 2, "the pool kept idle connections");
-    assert_eq!((c.requests, c.logins, c.token_reuse), (4, 1, 0), "{c:?}");
+    assert_eq!((s.replays, s.recoveries), (0, 0), "{s:?} {c:?}");
+    assert_eq!((c.requests, c.logins, c.token_reuse), (160, 1, 0), "{c:?}");
+    assert!(backend.connections() >= 100, "the pool kept idle connections");
 }
 
 #[test]

@@ -122,8 +122,10 @@ async fn inv4_every_call_ends_when_login_fails_hangs_or_its_starter_is_cancelled
     }
     assert_eq!(backend.counters().logins, 1);
 
-    // Login hangs: the login timeout ends every waiter with a typed timeout.
+    // Login hangs: the login timeout ends every waiter with a typed timeout,
+    // and the 20 waiters were waiting on one login, not a login each.
     backend.delay_logins(Duration::from_secs(30));
+    backend.reset_counters();
     let client = Arc::new(
         common::seed(&backend)
             .login_timeout(Duration::from_millis(300))
@@ -143,6 +145,9 @@ async fn inv4_every_call_ends_when_login_fails_hangs_or_its_starter_is_cancelled
             .unwrap_err();
         assert!(err.is_timeout() && err.is_login(), "{err:?}");
     }
+    // The hung login is counted when it arrives; nothing else started since.
+    let c = backend.counters();
+    assert_eq!((c.logins, c.logins_ok, c.requests), (1, 0, 0), "{c:?}");
 
     // The caller that started the login is cancelled: the login goes on
     // and the other callers get their values.

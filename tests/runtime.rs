@@ -50,7 +50,14 @@ async fn known_lifetime_is_renewed_before_sending_not_after_a_rejection() {
     common::user(&client, 1).await.unwrap();
     common::user(&client, 2).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // Due for renewal but still valid: it serves this call while the
+    // renewal runs beside it.
     common::user(&client, 3).await.unwrap();
+    common::wait_until(10, "the renewal", || {
+        let c = backend.counters();
+        c.logins + c.refreshes == 2
+    })
+    .await;
     let c = backend.counters();
     assert_eq!(c.logins + c.refreshes, 2, "{c:?}");
     assert_eq!(c.expired_replies, 0, "the old token was sent to fail: {c:?}");
@@ -196,15 +203,36 @@ async fn a_custom_login_trait_implementation_is_used_and_bypasses_the_auth_layer
 
 #[tokio::test]
 async fn a_public_endpoint_sends_no_token_and_starts_no_login() {
-    let backend = Backend::start(Protocol::Seed).await;
-    let client = common::seed(&backend).build().unwrap();
-    let err = client
-        .call::<Value>(Request::new(Method::GET, "/public/status").no_auth())
-        .await
-        .unwrap_err();
-    assert_eq!(err.status(), Some(StatusCode::NOT_FOUND), "{err:?}");
-    assert_eq!(backend.counters().logins, 0);
-    assert_eq!(client.stats().logins, 0);
+    for name in common::PROTOCOLS {
+        let backend = common::start(name).await;
+        let client = common::builder(name, &backend).build().unwrap();
+        // The client holds a token, so there is one it could wrongly send.
+        common::user(&client, 1).await.unwrap();
+        let err = client
+            .call::<Value>(Request::new(Method::GET, "/public/status").no_auth())
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(StatusCode::NOT_FOUND), "{name}: {err:?}");
+        let c = backend.counters();
+        assert_eq!(
+            c.other_requests, 1,
+            "{name}: the public call did not arrive: {c:?}"
+        );
+        assert_eq!(
+            c.other_requests_with_token, 0,
+            "{name}: it carried the token: {c:?}"
+        );
+        assert_eq!((c.logins, c.requests), (1, 1), "{name}: {c:?}");
+        assert_eq!(client.stats().logins, 1, "{name}");
+        // The token is still the chain's (seed: not spent by the public call).
+        common::user(&client, 2).await.unwrap();
+        let c = backend.counters();
+        assert_eq!(
+            (c.logins, c.token_reuse, c.expired_replies),
+            (1, 0, 0),
+            "{name}: {c:?}"
+        );
+    }
 }
 
 #[tokio::test]

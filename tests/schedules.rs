@@ -1,7 +1,8 @@
 //! Random schedules: a proptest that interleaves calls, forced expiries,
 //! login failures, dropped connections, dead login tokens, stale expiry
-//! replies and cancelled callers, and after every step checks the
-//! invariants of docs/protocol.md against the testkit's counters.
+//! replies, redirects, oversized replies and cancelled callers, and after
+//! every step checks the invariants of docs/protocol.md against the testkit's
+//! counters.
 //!
 //! A case is a protocol (the single-use seed most often, also bearer and
 //! query), a client configuration (1–3 chains, 1–2 replays, a login
@@ -23,8 +24,9 @@
 //!   replays in the batch;
 //! - every `order_id` executed at most once; an order that returned a value
 //!   executed exactly once; one that failed executed only if its error says
-//!   "outcome unknown", and that error only appears when a dropped
-//!   connection was armed;
+//!   "outcome unknown" (or it is a reply too large to read, which the
+//!   server answered with a success), and "outcome unknown" only appears
+//!   when a dropped connection or a redirect was armed;
 //! - logins: at most one per chain that could need one when the batch
 //!   starts, plus one per chain for an expiry in the middle, plus one per
 //!   armed failed login / dead login token, plus (single-use) one per
@@ -38,7 +40,9 @@
 //!   by at least `max_replays + 1` disruptions that could have hit its
 //!   attempts (each armed dropped connection and dead login token; one for
 //!   a token that died before the batch, since meeting it makes the call's
-//!   chain log in; one for an expiry in the middle).
+//!   chain log in; one for an expiry in the middle); a redirect error by an
+//!   armed redirect, a too-large error by an armed oversized reply. Neither
+//!   costs a login: their replies carry the single-use successor.
 //!
 //! Why a plain `Vec<Op>` and not `proptest-state-machine`: the reference
 //! model is a handful of counters (what is armed, whether a token may be
@@ -84,6 +88,8 @@ use tokio::task::JoinHandle;
 
 /// How long one call may take before it counts as a hang.
 const CALL_DEADLINE: Duration = Duration::from_secs(10);
+/// The clients' response body limit; an armed oversized reply is 4 times it.
+const MAX_BODY: u64 = 64 * 1024;
 /// How long the client may take to settle after the last call ended.
 const SETTLE_DEADLINE: Duration = Duration::from_secs(5);
 
@@ -99,12 +105,15 @@ static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
 });
 
 /// One HTTP client for all cases, configured like the runtime's default
-/// (no retries below the auth layer, the same idle timeout): building one
+/// (no retries below the auth layer, no redirects, no `Referer`, the same
+/// idle timeout): building one
 /// loads the TLS roots and costs more than a whole case. Every case has
 /// its own backend port, so no connection is shared between cases.
 static HTTP: LazyLock<reqwest::Client> = LazyLock::new(|| {
     reqwest::Client::builder()
         .retry(reqwest::retry::never())
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
         .pool_idle_timeout(Duration::from_secs(30))
         .build()
         .expect("an HTTP client")
@@ -167,6 +176,12 @@ enum Op {
     DelayLogins(u8),
     /// Wait this many ms (lets a cool-down pass).
     Pause(u8),
+    /// The next n requests execute, then answer this 3xx to the same
+    /// backend (`false`) or to an unreachable address (`true`).
+    Redirect(u32, u16, bool),
+    /// The next n requests execute, then answer a body past the client's
+    /// limit, announced (`true`) or chunked.
+    Oversize(u32, bool),
 }
 
 #[derive(Clone, Copy)]
@@ -225,6 +240,16 @@ impl fmt::Debug for Op {
             Op::DelayResponses(ms) => write!(f, "delay_responses({ms}ms)"),
             Op::DelayLogins(ms) => write!(f, "delay_logins({ms}ms)"),
             Op::Pause(ms) => write!(f, "pause {ms}ms"),
+            Op::Redirect(n, status, away) => write!(
+                f,
+                "redirect_next({n}, {status}, {})",
+                if *away { "unreachable" } else { "/api/ping" }
+            ),
+            Op::Oversize(n, announce) => write!(
+                f,
+                "oversize_next({n}, {})",
+                if *announce { "announced" } else { "chunked" }
+            ),
         }
     }
 }
@@ -264,6 +289,9 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => (0u8..=2).prop_map(Op::DelayResponses),
         1 => (0u8..=3).prop_map(Op::DelayLogins),
         1 => (1u8..=6).prop_map(Op::Pause),
+        1 => (1u32..=2, prop::sample::select(vec![301u16, 302, 303, 307, 308]), prop::bool::ANY)
+            .prop_map(|(n, status, away)| Op::Redirect(n, status, away)),
+        1 => (1u32..=2, prop::bool::ANY).prop_map(|(n, announce)| Op::Oversize(n, announce)),
     ]
 }
 
@@ -339,6 +367,8 @@ struct Armed {
     drops: u32,
     dead_tokens: u32,
     stale: bool,
+    redirects: u32,
+    oversize: u32,
 }
 
 /// What the schedule has done so far, as far as the bounds need it.
@@ -363,6 +393,7 @@ async fn run(case: &Case) -> Result<(), String> {
         .chains(case.chains)
         .max_replays(case.max_replays)
         .login_backoff(backoff, backoff * 4)
+        .max_response_bytes(MAX_BODY)
         .http_client(HTTP.clone())
         .build()
         .map_err(|e| format!("building the client: {e}"))?;
@@ -446,6 +477,20 @@ async fn step(
         Op::DelayResponses(d) => backend.delay_responses(ms(d)),
         Op::DelayLogins(d) => backend.delay_logins(ms(d)),
         Op::Pause(d) => tokio::time::sleep(ms(d)).await,
+        Op::Redirect(n, status, away) => {
+            model.armed.redirects += n;
+            let location = if away {
+                format!("{}/api/ping", seamless_sdk_testkit::unreachable_url())
+            } else {
+                "/api/ping".to_owned()
+            };
+            let status = seamless_sdk_testkit::StatusCode::from_u16(status).expect("a 3xx");
+            backend.redirect_next(model.armed.redirects, status, location);
+        }
+        Op::Oversize(n, announce) => {
+            model.armed.oversize += n;
+            backend.oversize_next(model.armed.oversize, MAX_BODY * 4, announce);
+        }
     }
     Ok(())
 }
@@ -575,6 +620,8 @@ async fn batch(
     backend.abort_after_consume(0);
     backend.issue_expired_tokens(0);
     backend.delay_next_expired_replies(0, Duration::ZERO);
+    backend.redirect_next(0, seamless_sdk_testkit::StatusCode::FOUND, "/");
+    backend.oversize_next(0, 0, false);
     if start.armed.dead_tokens > 0 || start.expired_before || start.expire_mid {
         model.maybe_dead = true;
     }
@@ -751,15 +798,19 @@ impl Batch {
             // only a dropped connection may leave the outcome unknown.
             if d.call.order {
                 if err.is_outcome_unknown() {
-                    if self.armed.drops == 0 {
+                    if self.armed.drops == 0 && !(err.is_redirect() && self.armed.redirects > 0) {
                         return Err(format!(
-                            "{} ended with an unknown outcome, but no connection was dropped: {err:?}",
+                            "{} ended with an unknown outcome, but no connection was dropped \
+                             and no redirect armed: {err:?}",
                             what()
                         ));
                     }
                     continue;
                 }
-                if executions != 0 {
+                // The server executed it and answered success, but the
+                // reply was too long to read: said by the error's status.
+                let answered = err.is_too_large() && err.status().is_some_and(|s| s.is_success());
+                if executions != 0 && !answered {
                     return Err(format!(
                         "{} executed {executions} times but failed without saying its outcome is \
                          unknown: {err:?}",
@@ -771,6 +822,10 @@ impl Batch {
                 login_explained
             } else if err.is_expired() || err.is_transport() {
                 attempts_spoilt
+            } else if err.is_redirect() {
+                self.armed.redirects > 0
+            } else if err.is_too_large() {
+                self.armed.oversize > 0
             } else {
                 false
             };

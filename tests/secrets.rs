@@ -171,3 +171,97 @@ async fn no_token_in_tracing_debug_or_display_across_storms() {
         );
     }
 }
+
+/// Servers that echo what they were sent in their error text must not make
+/// the login error (printed, and logged at WARN) a carrier of credentials.
+#[tokio::test]
+async fn a_login_error_never_repeats_the_credentials_the_server_echoed() {
+    use seamless_sdk::__private::http::Method;
+    use seamless_sdk::LoginFlow;
+    use seamless_sdk_testkit::{Backend, Protocol};
+
+    let log = common::LogBuffer::default();
+    let _capture = log.capture();
+    let mut printed = String::new();
+    let mut secrets = Vec::new();
+
+    // A password the server refuses and echoes.
+    let backend = common::start("bearer").await;
+    backend.echo_credentials_in_errors(true);
+    let password = "wrong-horse-battery-staple";
+    let client = seamless_sdk::Client::builder(backend.url())
+        .login(
+            LoginFlow::new(Method::POST, "/oauth/token")
+                .field("grant_type", "password")
+                .field("username", seamless_sdk_testkit::BEARER_USERNAME)
+                .secret_field("password", password)
+                .token_at("access_token"),
+        )
+        .build()
+        .unwrap();
+    let e = common::user(&client, 1).await.unwrap_err();
+    assert!(e.is_login(), "{e:?}");
+    printed.push_str(&format!("{e}\n{e:?}\n"));
+    secrets.push(password.to_owned());
+
+    // A refresh token the server refuses and echoes; the full login after
+    // it fails too, so the refusal reaches the caller and the WARN log.
+    let store = Arc::new(Collect::default());
+    let client = common::bearer(&backend)
+        .store(Arc::clone(&store))
+        .build()
+        .unwrap();
+    common::user(&client, 1).await.unwrap();
+    backend.expire_all();
+    backend.fail_next_refreshes(1);
+    backend.fail_next_logins(1);
+    let e = common::user(&client, 2).await.unwrap_err();
+    assert!(e.is_login(), "{e:?}");
+    printed.push_str(&format!("{e}\n{e:?}\n"));
+    secrets.extend(store.seen.lock().unwrap().iter().cloned());
+
+    // A one-time code the seed server echoes in its envelope message.
+    let backend = Backend::start(Protocol::Seed).await;
+    backend.echo_credentials_in_errors(true);
+    backend.fail_next_logins(1);
+    let codes = Arc::new(Mutex::new(Vec::new()));
+    let client = common::seed(&backend)
+        .login(
+            LoginFlow::new(Method::POST, "/v1/api/imiMini/login")
+                .code("code", {
+                    let (provider, codes) = (backend.seed_code_provider(), Arc::clone(&codes));
+                    move || {
+                        let code = provider();
+                        codes.lock().unwrap().push(code.clone());
+                        async move { Ok::<_, std::convert::Infallible>(code) }
+                    }
+                })
+                .token_from_header("B-T"),
+        )
+        .build()
+        .unwrap();
+    let e = common::user(&client, 1).await.unwrap_err();
+    assert!(e.is_login(), "{e:?}");
+    printed.push_str(&format!("{e}\n{e:?}\n"));
+    secrets.extend(codes.lock().unwrap().iter().cloned());
+
+    let log = log.text();
+    assert!(
+        log.contains("refresh token refused"),
+        "the refusal was not logged:\n{log}"
+    );
+    assert!(secrets.len() >= 4, "{}", secrets.len());
+    for s in &secrets {
+        assert!(
+            !log.contains(s.as_str()),
+            "a credential leaked into the log:\n{log}"
+        );
+        assert!(
+            !printed.contains(s.as_str()),
+            "a credential leaked into an error:\n{printed}"
+        );
+    }
+    // The errors still say what happened.
+    assert!(printed.contains("grant refused for"), "{printed}");
+    assert!(printed.contains("login failed for code ***"), "{printed}");
+}

@@ -22,7 +22,7 @@ pub enum Dependency {
 
 /// The emitted client, formatted, with a header naming its source.
 pub fn format(api: &Api, file: &str) -> Result<String, String> {
-    let tokens = seamless_sdk_codegen::emit(api);
+    let tokens = seamless_sdk_codegen::emit::emit_for(api, seamless_sdk_codegen::emit::Target::Crate);
     let parsed: syn::File = syn::parse2(tokens).map_err(|e| {
         format!("internal error: the generated code does not parse ({e}); please report it with the spec")
     })?;

@@ -2,14 +2,18 @@
 //!
 //! The output is a list of items: the named types some endpoint reaches (in
 //! spec order), then the client struct with its constructors and one
-//! documented `async fn` per endpoint (in spec order). The same tokens serve
-//! the CLI (which formats them into a crate) and the `#[token_client]` macro
-//! (which hands them to the compiler beside the user's items), so:
+//! documented `async fn` per endpoint (in spec order). One emitter serves
+//! the CLI (which formats the tokens into a crate) and the `#[token_client]`
+//! macro (which hands them to the compiler beside the user's items); a
+//! [`Target`] says which, and decides only how things are named:
 //!
-//! - every path is absolute, and the runtime, `serde` and `serde_json` are
-//!   reached through `::seamless_sdk` (`Client`, `Request`…) and its hidden
-//!   `__private` module: a generated SDK needs one dependency, and no `use`
-//!   can clash with the user's items;
+//! - the runtime, `serde` and `serde_json` are reached through
+//!   `seamless_sdk` (`Client`, `Request`…) and its hidden `__private`
+//!   module, so a generated SDK needs one dependency;
+//! - [`Target::Macro`]: every path is absolute and nothing is `use`d, so no
+//!   user item can change what the expansion means;
+//! - [`Target::Crate`]: a `use` prelude and short names, except a name a
+//!   generated type takes, which is written in full (see `names`);
 //! - locals never shadow an argument; generic parameters are only used
 //!   where no user type is named;
 //! - nothing iterates a hash map, so equal models give identical tokens.
@@ -19,20 +23,50 @@
 
 mod auth;
 mod endpoint;
+mod names;
 mod rust;
 pub(crate) mod types;
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
+pub use self::names::Target;
+use self::names::{Item, Names};
 use crate::model::{Api, TypeDef};
 
-/// Emits the named types the endpoints use and the client for a validated model.
+/// Emits the named types the endpoints use and the client for a validated
+/// model, as a macro expansion: [`emit_for`] with [`Target::Macro`].
 pub fn emit(api: &Api) -> TokenStream {
+    emit_for(api, Target::Macro)
+}
+
+/// Emits the named types the endpoints use and the client for a validated
+/// model, named as `target` needs.
+pub fn emit_for(api: &Api, target: Target) -> TokenStream {
     let reachable = api.reachable_types();
-    let types = types::emit(api, &reachable);
-    let client = client(api);
+    let types = reachable
+        .iter()
+        .map(|name| rust::ident(name).to_string())
+        .chain([rust::ident(&api.client).to_string()])
+        .collect();
+    let locals = api
+        .endpoints
+        .iter()
+        .flat_map(|ep| {
+            ep.params
+                .iter()
+                .map(|p| &p.name)
+                .chain(ep.body.iter().map(|b| &b.name))
+        })
+        .map(|name| rust::ident(name).to_string())
+        .collect();
+    let names = Names::new(target, types, locals);
+    let types = types::emit(api, &reachable, &names);
+    let client = client(api, &names);
+    // Last: it imports what the items above used.
+    let prelude = names.prelude();
     quote! {
+        #prelude
         #types
         #client
     }
@@ -48,7 +82,7 @@ pub fn reachable_types(api: &Api) -> Vec<&TypeDef> {
         .collect()
 }
 
-fn client(api: &Api) -> TokenStream {
+fn client(api: &Api, names: &Names) -> TokenStream {
     let name = rust::ident_at(&api.client, &api.origin);
     let doc = match api.doc.as_deref() {
         Some(doc) => rust::lines(Some(doc)).into_iter().map(str::to_owned).collect(),
@@ -70,13 +104,22 @@ fn client(api: &Api) -> TokenStream {
             pub const DEFAULT_BASE_URL: &'static str = #url;
         }
     });
-    let constructors = auth::constructors(&api.auth);
-    let methods = api.endpoints.iter().map(endpoint::method);
+    let constructors = auth::constructors(&api.auth, names);
+    let methods: Vec<_> = api
+        .endpoints
+        .iter()
+        .map(|ep| endpoint::method(ep, names))
+        .collect();
+    let (clone, debug, client) = (
+        names.path(Item::Clone),
+        names.path(Item::Debug),
+        names.path(Item::Client),
+    );
     quote! {
         #doc
-        #[derive(::core::clone::Clone, ::core::fmt::Debug)]
+        #[derive(#clone, #debug)]
         pub struct #name {
-            client: ::seamless_sdk::Client,
+            client: #client,
         }
 
         impl #name {
@@ -86,13 +129,13 @@ fn client(api: &Api) -> TokenStream {
 
             /// Wraps a client configured by hand; it must speak this API's token protocol.
             #[must_use]
-            pub fn from_client(client: ::seamless_sdk::Client) -> Self {
+            pub fn from_client(client: #client) -> Self {
                 Self { client }
             }
 
             /// The underlying client (its stats, its base URL).
             #[must_use]
-            pub fn client(&self) -> &::seamless_sdk::Client {
+            pub fn client(&self) -> &#client {
                 &self.client
             }
 

@@ -4,9 +4,9 @@
 
 mod emit_models;
 
-use emit_models::{bearer, query_custom, seed};
+use emit_models::{PRELUDE_NAMES, bearer, query_custom, seed, shadowing};
 use seamless_sdk_codegen::emit;
-use seamless_sdk_codegen::emit::reachable_types;
+use seamless_sdk_codegen::emit::{Target, emit_for, reachable_types};
 use seamless_sdk_codegen::model::Api;
 
 fn format(api: &Api) -> String {
@@ -236,13 +236,12 @@ fn the_seed_builder_applies_the_whole_auth_section() {
     let src = format(&seed());
     let builder = item(&src, "pub fn builder");
     for want in [
-        "pub fn builder<F, Fut, E>(\n        base_url: impl ::core::convert::Into<::std::string::String>,\n        code: F,\n    ) -> ::seamless_sdk::ClientBuilder",
-        "F: ::core::ops::Fn() -> Fut + ::core::marker::Send + ::core::marker::Sync + 'static,",
+        "pub fn builder(base_url: impl ::core::convert::Into<::std::string::String>, code: impl ::seamless_sdk::CodeProvider) -> ::seamless_sdk::ClientBuilder {",
         ".placement(::seamless_sdk::Placement::header(\"B-T\"))",
         ".lifetime(::seamless_sdk::Lifetime::single_use(\"B-T\"))",
         ".expiry(::seamless_sdk::Expiry::none().or_body_field(\"code\", [408]))",
         "::seamless_sdk::Envelope::new(\"code\").success([200]).data(\"data\").message(\"msg\")",
-        "::seamless_sdk::LoginFlow::new(\n                    ::seamless_sdk::__private::http::Method::POST,\n                    \"/v1/api/imiMini/login\",\n                )",
+        "::seamless_sdk::LoginFlow::post(\"/v1/api/imiMini/login\")",
         ".encoding(::seamless_sdk::Encoding::Json)",
         ".code(\"code\", code)",
         ".token_from_header(\"B-T\")",
@@ -250,6 +249,7 @@ fn the_seed_builder_applies_the_whole_auth_section() {
         assert!(has(builder, want), "missing {want:?} in\n{builder}");
     }
     let new = item(&src, "pub fn new");
+    assert!(has(new, "code: impl ::seamless_sdk::CodeProvider"), "{new}");
     assert!(has(new, "Self::builder(base_url, code).build()?"), "{new}");
     assert!(has(
         &src,
@@ -370,7 +370,7 @@ fn a_full_refresh_grant_reuses_login_secrets_and_takes_the_others_as_arguments()
         has(
             builder,
             r#".refresh_with(::seamless_sdk::RefreshGrant::new("/oauth/token", "refresh_token")
-                .method(::seamless_sdk::__private::http::Method::PUT)
+                .method(::seamless_sdk::Method::PUT)
                 .encoding(::seamless_sdk::Encoding::Form)
                 .field("grant_type", "refresh_token")
                 .login_secret("client_secret")
@@ -448,4 +448,123 @@ fn a_rule_of_several_conditions_is_emitted_as_one_and_rule() {
         ),
         "{builder}"
     );
+}
+
+fn format_crate(api: &Api) -> String {
+    let tokens = emit_for(api, Target::Crate);
+    let file: syn::File = syn::parse2(tokens).expect("the output parses as a Rust file");
+    prettyplease::unparse(&file)
+}
+
+/// The names a file's `use` declarations import.
+fn imported(src: &str) -> Vec<String> {
+    let file = syn::parse_file(src).unwrap();
+    let mut out = Vec::new();
+    fn walk(tree: &syn::UseTree, out: &mut Vec<String>) {
+        match tree {
+            syn::UseTree::Path(p) => walk(&p.tree, out),
+            syn::UseTree::Name(n) => out.push(n.ident.to_string()),
+            syn::UseTree::Group(g) => g.items.iter().for_each(|t| walk(t, out)),
+            _ => panic!("a glob or rename in the prelude"),
+        }
+    }
+    for item in &file.items {
+        if let syn::Item::Use(u) = item {
+            walk(&u.tree, &mut out);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_macro_target_uses_nothing() {
+    for api in [seed(), bearer(), query_custom(), shadowing(seed())] {
+        assert!(imported(&format(&api)).is_empty());
+        assert_eq!(emit(&api).to_string(), emit_for(&api, Target::Macro).to_string());
+    }
+}
+
+#[test]
+fn the_crate_target_writes_a_prelude_and_short_names() {
+    let src = format_crate(&seed());
+    assert!(
+        src.starts_with("use std::collections::BTreeMap;\nuse seamless_sdk::{\n"),
+        "{src}"
+    );
+    for want in [
+        "use seamless_sdk::__private::serde::{Serialize, Deserialize};",
+        "#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]\n#[serde(crate = \"::seamless_sdk::__private::serde\")]\npub struct User {",
+        "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]",
+        "#[serde(rename = \"type\", default, skip_serializing_if = \"Option::is_none\")]\n    pub kind: Option<Status>,",
+        "pub reply: Option<Box<Note>>,",
+        "pub scores: BTreeMap<String, f64>,",
+        "pub fn builder(base_url: impl Into<String>, code: impl CodeProvider) -> ClientBuilder {",
+        "Client::builder(base_url)",
+        ".placement(Placement::header(\"B-T\"))",
+        "LoginFlow::post(\"/v1/api/imiMini/login\")",
+        "pub fn new(base_url: impl Into<String>, code: impl CodeProvider) -> Result<Self, Error> {",
+        "Ok(Self::from_client(Self::builder(base_url, code).build()?))",
+        "pub async fn get_user(&self, id: u64) -> Result<User, Error> {\n        let id = path_segment(id)?;\n        let request = Request::get(format!(\"/api/users/{id}\"));",
+        "if let Some(trace) = trace {",
+        ".header(\"X-Attempt\", &ToString::to_string(&attempt))",
+        "pub async fn ping(&self) -> Result<Value, Error> {",
+        ".call::<IgnoredAny>(request)",
+    ] {
+        assert!(has(&src, want), "missing {want:?} in\n{src}");
+    }
+    // Every path is short: nothing is spelled from the crate root.
+    let code: String = src.lines().filter(|l| !l.contains("serde(crate")).collect();
+    assert!(!code.contains("::core::") && !code.contains("::std::"), "{src}");
+    assert!(!code.contains("::seamless_sdk::"), "{src}");
+
+    let src = format_crate(&bearer());
+    for want in [
+        "password: impl Into<Secret>,",
+        ".login_timeout(Duration::from_secs(5))",
+        ".request_timeout(Some(Duration::from_millis(10500)))",
+    ] {
+        assert!(has(&src, want), "missing {want:?} in\n{src}");
+    }
+    assert!(imported(&src).contains(&"Duration".to_owned()), "{src}");
+    let src = format_crate(&query_custom());
+    assert!(has(&src, "login: impl Login,"), "{src}");
+    assert!(has(&src, ".or_header(\"X-Token-Expired\", None)"), "{src}");
+}
+
+#[test]
+fn the_crate_target_spells_out_what_a_generated_type_names() {
+    for api in [seed(), bearer(), query_custom()] {
+        let src = format_crate(&shadowing(api));
+        let imported = imported(&src);
+        for name in PRELUDE_NAMES {
+            assert!(!imported.contains(&name.to_string()), "{name} imported in\n{src}");
+        }
+        // What the types do not take stays short.
+        assert!(
+            has(
+                &src,
+                "#[derive(Debug, Clone, PartialEq, ::seamless_sdk::__private::serde::Serialize,"
+            ),
+            "{src}"
+        );
+    }
+    let src = format_crate(&shadowing(seed()));
+    for want in [
+        "pub struct Client {\n    client: ::seamless_sdk::Client,\n}",
+        "impl Client {",
+        "code: impl ::seamless_sdk::CodeProvider,",
+        "::seamless_sdk::LoginFlow::new(::seamless_sdk::Method::PUT, \"/v1/api/imiMini/login\")",
+        "-> ::core::result::Result<Self, ::seamless_sdk::Error>",
+        "Ok(Self::from_client(",
+        "pub async fn get_user(&self, id: u64) -> ::core::result::Result<User, ::seamless_sdk::Error> {",
+        "let id = ::seamless_sdk::__private::path_segment(id)?;",
+        "let path_segment = ::seamless_sdk::__private::path_segment(path_segment)?;",
+        "skip_serializing_if = \"::core::option::Option::is_none\"",
+        "pub reply: ::core::option::Option<::std::boxed::Box<Note>>,",
+        "pub f_result: Result,",
+        "if let Some(trace) = trace {",
+        "&::std::string::ToString::to_string(&attempt)",
+    ] {
+        assert!(has(&src, want), "missing {want:?} in\n{src}");
+    }
 }

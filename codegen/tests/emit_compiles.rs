@@ -1,7 +1,10 @@
 //! Proof that the emitted code compiles without a warning (rustc and clippy)
-//! and works: the seed model's client is written into a throwaway crate
-//! under the temp dir, which depends on `seamless-sdk` alone and calls every
-//! generated method against the testkit's seed backend.
+//! and works: the seed model's client, as the CLI's crate target writes it,
+//! is written into a throwaway crate under the temp dir, which depends on
+//! `seamless-sdk` alone and calls every generated method against the
+//! testkit's seed backend. Beside it, in modules, the macro target of every
+//! model, and the crate target of every model whose types take the names
+//! the crate prelude would import.
 //!
 //! It builds a crate and its dependency tree, in `target/e2e`, which the
 //! CLI's end-to-end test shares, so CI compiles the dependencies once.
@@ -11,7 +14,7 @@ mod emit_models;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const LIB_HEADER: &str = r#"//! The seed model's client, as `seamless_sdk_codegen::emit` writes it.
+const LIB_HEADER: &str = r#"//! The seed model's client, as `seamless_sdk_codegen::emit_for` writes it.
 #![deny(warnings, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
 "#;
@@ -162,16 +165,30 @@ tokio = {{ version = "1", features = ["macros", "rt-multi-thread"] }}
 "#,
         ws = workspace.display()
     );
-    let (seed, bearer, query) = (
-        seamless_sdk_codegen::emit(&emit_models::seed()),
-        seamless_sdk_codegen::emit(&emit_models::bearer()),
-        seamless_sdk_codegen::emit(&emit_models::query_custom()),
+    use emit_models::shadowing;
+    use seamless_sdk_codegen::emit::{Target, emit_for};
+    let (seed, seed_macro, bearer, query) = (
+        emit_for(&emit_models::seed(), Target::Crate),
+        emit_for(&emit_models::seed(), Target::Macro),
+        emit_for(&emit_models::bearer(), Target::Macro),
+        emit_for(&emit_models::query_custom(), Target::Macro),
     );
+    let [seed_shadowing, bearer_shadowing, query_shadowing] = [
+        emit_models::seed(),
+        emit_models::bearer(),
+        emit_models::query_custom(),
+    ]
+    .map(|api| emit_for(&shadowing(api), Target::Crate));
     // The other models only need to compile: the bearer one beside items
     // that shadow every prelude name it could lean on, as a macro expansion
     // may sit beside user items.
     let file = syn::parse2(quote::quote! {
         #seed
+
+        /// The seed model as a macro expands it.
+        pub mod seed_macro {
+            #seed_macro
+        }
 
         /// The bearer model.
         pub mod bearer {
@@ -214,6 +231,22 @@ tokio = {{ version = "1", features = ["macros", "rt-multi-thread"] }}
         /// The query model.
         pub mod query {
             #query
+        }
+
+        /// Crates whose types take every name the prelude could import.
+        pub mod shadowing {
+            /// The seed model.
+            pub mod seed {
+                #seed_shadowing
+            }
+            /// The bearer model.
+            pub mod bearer {
+                #bearer_shadowing
+            }
+            /// The query model.
+            pub mod query {
+                #query_shadowing
+            }
         }
     })
     .unwrap();

@@ -20,6 +20,7 @@ use crate::login::{Login, LoginContext, Session, join_url};
 use crate::request::Request;
 use crate::secret::Secret;
 use crate::store::{MemoryStore, StoredSession, TokenStore};
+use crate::transport::{self, BodyError};
 
 /// The most replays a call may be configured to make.
 pub const MAX_REPLAYS_LIMIT: u32 = 8;
@@ -51,7 +52,21 @@ struct Inner {
     login_timeout: Duration,
     request_timeout: Option<Duration>,
     expiry_skew: Duration,
+    max_response_bytes: u64,
     stats: Counters,
+    /// Ends this client's ownership of the store when the last clone and
+    /// the last detached exchange are gone.
+    _claim: StoreClaim,
+}
+
+/// A client's claim on its store ([`TokenStore::claim`]), released on drop,
+/// also when `build` fails after claiming.
+struct StoreClaim(Arc<dyn TokenStore>);
+
+impl Drop for StoreClaim {
+    fn drop(&mut self) {
+        self.0.release();
+    }
 }
 
 impl fmt::Debug for Client {
@@ -120,6 +135,10 @@ impl Waiter<Failure> for Parked {
     fn deliver(self, value: Delivery<Failure>) -> Result<(), Delivery<Failure>> {
         self.0.send(value)
     }
+
+    fn is_gone(&self) -> bool {
+        self.0.is_closed()
+    }
 }
 
 /// Configures a [`Client`].
@@ -139,6 +158,9 @@ pub struct ClientBuilder {
     request_timeout: Option<Duration>,
     expiry_skew: Duration,
     http: Option<reqwest::Client>,
+    http_builder: Option<reqwest::ClientBuilder>,
+    max_response_bytes: u64,
+    pool_idle_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -158,7 +180,9 @@ impl Client {
     /// Defaults: `Authorization: Bearer`, reusable tokens, HTTP 401 means
     /// expired, no envelope, one chain, one replay, a 30 s login timeout, a
     /// login cool-down of 0.5 s doubling to 30 s, a 30 s request timeout,
-    /// 10 s expiry skew, an in-memory store.
+    /// 10 s expiry skew, an in-memory store, a 16 MiB response body limit,
+    /// and an HTTP client that follows no redirect (see
+    /// [`ClientBuilder::http_client`]).
     pub fn builder(base_url: impl Into<String>) -> ClientBuilder {
         ClientBuilder {
             base: base_url.into(),
@@ -178,6 +202,9 @@ impl Client {
             request_timeout: Some(Duration::from_secs(30)),
             expiry_skew: Duration::from_secs(10),
             http: None,
+            http_builder: None,
+            max_response_bytes: transport::DEFAULT_MAX_RESPONSE_BYTES,
+            pool_idle_timeout: None,
         }
     }
 
@@ -333,7 +360,9 @@ impl ClientBuilder {
         self
     }
 
-    /// How long each request attempt may take; `None` for no limit.
+    /// How long each request attempt may take; `None` for no limit, which
+    /// single-use tokens refuse (`build` fails): the holder of a chain's
+    /// token must end, or every call of that chain waits for ever.
     pub fn request_timeout(mut self, d: Option<Duration>) -> Self {
         self.request_timeout = d;
         self
@@ -347,11 +376,55 @@ impl ClientBuilder {
         self
     }
 
-    /// Use this HTTP client (for TLS, proxies, pool settings). It should not
-    /// retry on its own: seamless owns replays, and a lower-layer retry would
-    /// resend spent single-use tokens.
+    /// Use this HTTP client (for TLS, proxies, pool settings) as it is.
+    /// Prefer [`ClientBuilder::http_client_builder`], which applies what
+    /// follows for you. A client given here must be built with
+    ///
+    /// - `.retry(reqwest::retry::never())`: seamless owns replays, and a
+    ///   lower-layer retry would resend spent single-use tokens;
+    /// - `.redirect(reqwest::redirect::Policy::none())`: reqwest follows up
+    ///   to 10 redirects by default, resending the token (custom token
+    ///   headers even to another host), losing a single-use successor, and
+    ///   re-executing or re-POSTing requests and logins. The runtime notices
+    ///   a reply that does not come from the URL it sent to and refuses it
+    ///   ([`Error::is_redirect`]; the single-use token counts as spent), but
+    ///   by then the redirect was followed; and a connect error after a
+    ///   followed redirect looks like one before sending;
+    /// - `.referer(false)`, so no `Referer` carries a query-placed token;
+    /// - a `connect_timeout` below [`ClientBuilder::request_timeout`], so a
+    ///   connect that never completes is known to have sent nothing.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
+        self
+    }
+
+    /// Build the HTTP client from this builder (for TLS, proxies, pool
+    /// settings), with the settings the runtime relies on applied on top:
+    /// no retries, no redirects, no `Referer`, and a connect timeout of
+    /// three quarters of the request timeout.
+    pub fn http_client_builder(mut self, builder: reqwest::ClientBuilder) -> Self {
+        self.http_builder = Some(builder);
+        self
+    }
+
+    /// The largest response body read, for API calls and logins alike
+    /// (default 16 MiB). A longer one ends the call with
+    /// [`Error::is_too_large`]: an announced `Content-Length` past it is
+    /// refused before reading, an unannounced body is read incrementally and
+    /// dropped once it passes the limit, so a hostile or broken server cannot
+    /// exhaust memory.
+    pub fn max_response_bytes(mut self, limit: u64) -> Self {
+        self.max_response_bytes = limit;
+        self
+    }
+
+    /// How long the default HTTP client keeps an idle pooled connection
+    /// (default 30 s). Set it below the server's keep-alive timeout, so the
+    /// client closes idle connections before the server can close one under
+    /// a new request (`docs/faults.md`, F16). Not for a client given with
+    /// [`ClientBuilder::http_client`]; configure that one yourself.
+    pub fn pool_idle_timeout(mut self, d: Duration) -> Self {
+        self.pool_idle_timeout = Some(d);
         self
     }
 
@@ -379,6 +452,25 @@ impl ClientBuilder {
         if self.backoff.max < self.backoff.initial {
             problems.push("`login_backoff`: `max` must be at least `initial`".to_owned());
         }
+        if self.request_timeout.is_none() && matches!(self.lifetime, Lifetime::SingleUse { .. }) {
+            // A request that never ends would hold its chain's token forever
+            // and park every other call of that chain with it.
+            problems.push(
+                "`request_timeout(None)` is not allowed with single-use tokens: a stalled \
+                 request would hold its chain forever"
+                    .to_owned(),
+            );
+        }
+        if self.max_response_bytes == 0 {
+            problems.push("`max_response_bytes` must be above zero".to_owned());
+        }
+        if self.http.is_some() && (self.http_builder.is_some() || self.pool_idle_timeout.is_some()) {
+            problems.push(
+                "`http_client` takes a finished client: configure it there, not with \
+                 `http_client_builder` or `pool_idle_timeout`"
+                    .to_owned(),
+            );
+        }
         if !problems.is_empty() {
             return Err(Error::builder(problems.join("; ")));
         }
@@ -387,25 +479,48 @@ impl ClientBuilder {
             Lifetime::Reusable => (Mode::Reusable, None),
         };
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        store.claim().map_err(Error::store)?;
+        let claim = StoreClaim(Arc::clone(&store));
         let mut chains = Vec::with_capacity(self.chains);
         for i in 0..self.chains {
             let mut chain = Chain::new(mode, self.backoff);
             if let Some(saved) = store.load(i).map_err(Error::store)? {
-                let renew_at = saved.expires_at.map(|at| to_instant(at, self.expiry_skew));
-                let token = saved.token.map(|t| (t, renew_at));
+                let out_of_range = || {
+                    Error::store(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("chain {i}: the stored expiry is out of range"),
+                    ))
+                };
+                let (renew_at, valid_until) = match saved.expires_at {
+                    Some(at) => (
+                        Some(to_instant(at, self.expiry_skew).ok_or_else(out_of_range)?),
+                        Some(to_instant(at, Duration::ZERO).ok_or_else(out_of_range)?),
+                    ),
+                    None => (None, None),
+                };
+                // An unsendable token (stored by an older version or by
+                // hand) is dropped: the chain logs in instead of wedging.
+                let token = saved
+                    .token
+                    .filter(|t| check_token(&self.placement, t).is_ok())
+                    .map(|t| (t, renew_at, valid_until));
                 chain.resume(token, saved.refresh_token);
             }
             chains.push(Mutex::new(chain));
         }
         let http = match self.http {
             Some(h) => h,
-            None => reqwest::Client::builder()
-                .retry(reqwest::retry::never())
-                // Below common server keep-alive windows, so a pooled
-                // connection is rarely closed under a request (hyper #2136).
-                .pool_idle_timeout(Duration::from_secs(30))
-                .build()
-                .map_err(|e| Error::builder(format!("cannot build the HTTP client: {e}")))?,
+            None => {
+                let builder = match (self.http_builder, self.pool_idle_timeout) {
+                    (Some(b), None) => b,
+                    (b, d) => b
+                        .unwrap_or_default()
+                        .pool_idle_timeout(d.unwrap_or(transport::DEFAULT_POOL_IDLE)),
+                };
+                transport::harden(builder, self.request_timeout)
+                    .build()
+                    .map_err(|e| Error::builder(format!("cannot build the HTTP client: {e}")))?
+            }
         };
         Ok(Client {
             inner: Arc::new(Inner {
@@ -424,7 +539,9 @@ impl ClientBuilder {
                 login_timeout: self.login_timeout,
                 request_timeout: self.request_timeout,
                 expiry_skew: self.expiry_skew,
+                max_response_bytes: self.max_response_bytes,
                 stats: Counters::default(),
+                _claim: claim,
             }),
         })
     }
@@ -433,21 +550,55 @@ impl ClientBuilder {
 /// When to renew a token that the server accepts for `lifetime`: `skew`
 /// early, but never more than half the lifetime early, so a short-lived
 /// token is still used rather than renewed on every call.
-fn renew_at(now: Instant, lifetime: Duration, skew: Duration) -> Instant {
-    now + lifetime - skew.min(lifetime / 2)
+///
+/// `None` when the instant is beyond what the clock can represent: checked,
+/// because lifetimes come from servers, custom logins and stores.
+fn renew_at(now: Instant, lifetime: Duration, skew: Duration) -> Option<Instant> {
+    now.checked_add(lifetime - skew.min(lifetime / 2))
 }
 
-fn to_instant(at: SystemTime, skew: Duration) -> Instant {
+/// A stored expiry as a renewal instant; `None` when it is out of range
+/// (a corrupt or hostile store), which the caller reports as a store error.
+fn to_instant(at: SystemTime, skew: Duration) -> Option<Instant> {
     let now = Instant::now();
     match at.duration_since(SystemTime::now()) {
         Ok(left) => renew_at(now, left, skew),
         // Already past: any instant not after now reads as expired.
-        Err(_) => now,
+        Err(_) => Some(now),
     }
 }
 
-fn to_system(at: Instant) -> SystemTime {
-    SystemTime::now() + at.saturating_duration_since(Instant::now())
+fn to_system(at: Instant) -> Option<SystemTime> {
+    SystemTime::now().checked_add(at.saturating_duration_since(Instant::now()))
+}
+
+/// The header a token is sent in, `None` for placements outside headers
+/// (a query parameter is percent-encoded and a JSON string escaped, so any
+/// token fits there). The error says why, without the token.
+fn token_header(
+    placement: &Placement,
+    token: &Secret,
+) -> Result<Option<(HeaderName, HeaderValue)>, &'static str> {
+    let (name, value) = match placement {
+        Placement::Header(name) => (name.clone(), HeaderValue::try_from(token.expose())),
+        Placement::Bearer => (
+            AUTHORIZATION,
+            HeaderValue::try_from(format!("Bearer {}", token.expose())),
+        ),
+        Placement::Query(_) | Placement::JsonBody(_) => return Ok(None),
+    };
+    let mut value = value.map_err(|_| "the token is not a valid HTTP header value")?;
+    value.set_sensitive(true);
+    Ok(Some((name, value)))
+}
+
+/// A token that can never be sent must not enter a chain: handed back
+/// unsent by every call that draws it, it would wedge the chain (and be
+/// stored for the next process) without ever causing a new login.
+fn check_token(placement: &Placement, token: &Secret) -> Result<(), LoginError> {
+    token_header(placement, token)
+        .map(drop)
+        .map_err(|why| LoginError::UnusableToken(why.to_owned()))
 }
 
 /// A token out for one attempt. Dropping it settles the token: given back
@@ -496,6 +647,7 @@ impl Lease {
         let fresh = next.map(|token| Fresh {
             token,
             expires_at: None,
+            valid_until: None,
             refresh: None,
         });
         let start = self
@@ -525,9 +677,15 @@ impl Drop for Parking<'_> {
     fn drop(&mut self) {
         if let Some(mut rx) = self.rx.take() {
             rx.close();
-            if let Ok(Ok(grant)) = rx.try_recv() {
-                self.inner.with_chain(self.chain, |c| c.give_back(grant));
-            }
+            let arrived = rx.try_recv();
+            self.inner.with_chain(self.chain, |c| {
+                if let Ok(Ok(grant)) = arrived {
+                    c.give_back(grant);
+                }
+                // Leave the queue too, or cancelled callers pile up behind
+                // a slow holder (found with a stalled server).
+                c.forget_departed();
+            });
         }
     }
 }
@@ -556,11 +714,24 @@ impl LoginTask {
             base: Arc::clone(&inner.base),
             envelope: inner.envelope.clone(),
             chain: self.chain,
+            max_response_bytes: inner.max_response_bytes,
         };
+        // A refresh token the store could not record as taken may still be
+        // there for the next process: presenting it now could make that a
+        // reuse (and revoke the family), so a full login is safer.
+        let refresh = start
+            .refresh
+            .filter(|_| inner.with_chain(self.chain, |c| c.save_failure().is_none()));
         let attempt = async {
-            if let Some(refresh) = start.refresh {
-                match inner.login.refresh(cx.clone(), refresh).await {
-                    Ok(session) => return Ok(session),
+            if let Some(refresh) = refresh {
+                match inner.login.refresh(cx.clone(), refresh.clone()).await {
+                    // A reply without a new refresh token means the server
+                    // keeps the old one (RFC 6749 §6): keep using it. One
+                    // that rotated replaces it, so a spent one is never kept.
+                    Ok(mut session) => {
+                        session.refresh_token.get_or_insert(refresh);
+                        return Ok(session);
+                    }
                     Err(e) => {
                         // With rotating refresh tokens a refusal can mean the
                         // server saw reuse and revoked the family (RFC 9700
@@ -581,7 +752,8 @@ impl LoginTask {
         let result = match tokio::time::timeout(inner.login_timeout, attempt).await {
             Ok(r) => r,
             Err(_) => Err(LoginError::Timeout(inner.login_timeout)),
-        };
+        }
+        .and_then(|s| check_token(&inner.placement, &s.token).map(|()| s));
         let elapsed_ms = began.elapsed().as_secs_f64() * 1e3;
         match &result {
             Ok(_) => {
@@ -604,7 +776,9 @@ impl LoginTask {
         let result = result
             .map(|s| Fresh {
                 token: s.token,
-                expires_at: s.expires_in.map(|d| renew_at(now, d, skew)),
+                // Beyond the clock's range means no expiry worth tracking.
+                expires_at: s.expires_in.and_then(|d| renew_at(now, d, skew)),
+                valid_until: s.expires_in.and_then(|d| now.checked_add(d)),
                 refresh: s.refresh_token,
             })
             .map_err(Arc::new);
@@ -626,9 +800,10 @@ impl Inner {
     fn with_chain<R>(&self, index: usize, f: impl FnOnce(&mut Chain<Parked, Failure>) -> R) -> R {
         let mut chain = lock(&self.chains[index]);
         let r = f(&mut chain);
+        let mut result = None;
         for snap in chain.drain_journal() {
             let (token, expires_at) = match snap.token {
-                Some((t, at)) => (Some(t), at.map(to_system)),
+                Some((t, at)) => (Some(t), at.and_then(to_system)),
                 None => (None, None),
             };
             let saved = StoredSession {
@@ -636,11 +811,27 @@ impl Inner {
                 expires_at,
                 refresh_token: snap.refresh,
             };
-            if let Err(e) = self.store.save(index, &saved) {
+            // The last save decides: it holds the state now in force.
+            result = Some(self.store.save(index, &saved).map_err(|e| {
                 tracing::warn!(target: "seamless", chain = index, error = %e, "token store save failed");
-            }
+                e.to_string()
+            }));
+        }
+        if let Some(result) = result {
+            chain.saved(result);
         }
         r
+    }
+
+    /// Single-use: the error to fail a call with instead of sending its
+    /// token, when the store could not record that the token is on the wire
+    /// (it may still hold it, and a crash would resume it spent). Taking the
+    /// lock also waits for the save of a hand-off still in progress.
+    fn unsaved(&self, chain: usize) -> Option<Error> {
+        let why = self.with_chain(chain, |c| c.save_failure().map(str::to_owned))?;
+        Some(Error::store(std::io::Error::other(format!(
+            "the token store could not record that the token is in use, so it was not sent: {why}"
+        ))))
     }
 
     fn spawn_login(self: &Arc<Self>, chain: usize, start: StartLogin) {
@@ -695,6 +886,10 @@ impl Inner {
         });
         match got {
             Acquire::Granted(grant) => return Ok(grant),
+            Acquire::GrantedStartLogin(grant, start) => {
+                self.spawn_login(chain, start);
+                return Ok(grant);
+            }
             Acquire::Parked => {}
             Acquire::ParkedStartLogin(start) => self.spawn_login(chain, start),
             Acquire::CoolingDown(e) => {
@@ -746,22 +941,16 @@ impl Inner {
         };
         let mut body = None;
         if let Some(token) = token {
-            let sensitive = |v: String| {
-                let mut v = HeaderValue::try_from(v)
-                    .map_err(|_| Error::request("the token is not a valid header value"))?;
-                v.set_sensitive(true);
-                Ok::<_, Error>(v)
-            };
             match &self.placement {
-                Placement::Header(name) => {
-                    rb = set(rb, name.clone(), sensitive(token.expose().to_owned())?);
-                }
-                Placement::Bearer => {
-                    rb = set(
-                        rb,
-                        AUTHORIZATION,
-                        sensitive(format!("Bearer {}", token.expose()))?,
-                    );
+                Placement::Header(_) | Placement::Bearer => {
+                    // Login and stored tokens are checked when they arrive
+                    // (`check_token`) and successors come from reply headers,
+                    // so this cannot fail today; an error, not a panic, if it
+                    // ever does.
+                    let (name, value) = token_header(&self.placement, token)
+                        .map_err(Error::request)?
+                        .expect("a header placement");
+                    rb = set(rb, name, value);
                 }
                 Placement::Query(name) => rb = rb.query(&[(name.as_str(), token.expose())]),
                 Placement::JsonBody(path) => {
@@ -790,26 +979,29 @@ impl Inner {
             return Err(Error::request(e.clone()));
         }
         let url = join_url(&self.base, &req.path);
+        let idempotent = req.is_idempotent();
         if !req.auth {
             // Public endpoints are sent once: with no token involved there
             // is nothing to renew, so the caller owns any retry.
-            let idempotent = req.is_idempotent();
-            let resp = match self.build(req, &url, None)?.send().await {
+            let request = self.prepare(req, &url, None)?;
+            let sent = request.url().clone();
+            let resp = match self.http.execute(request).await {
                 Ok(resp) => resp,
                 Err(e) => {
-                    let unknown = !e.is_connect() && !idempotent;
+                    let unknown = !transport::never_sent(&e) && !idempotent;
                     return Err(Error::transport(e, unknown));
                 }
             };
             let status = resp.status();
-            let bytes = match resp.bytes().await {
+            self.refuse_redirect(&resp, &sent, idempotent, false)?;
+            let bytes = match transport::read_body(resp, self.max_response_bytes).await {
                 Ok(b) => b,
-                Err(e) => return Err(Error::transport(e, !idempotent)),
+                Err(BodyError::TooLarge) => return Err(Error::too_large(status, self.max_response_bytes)),
+                Err(BodyError::Transport(e)) => return Err(Error::transport(e, !idempotent)),
             };
             let json = self.envelope.as_ref().and_then(|_| parse(&bytes));
             return self.open(status, bytes, json);
         }
-        let idempotent = req.is_idempotent();
         let mut replays = 0;
         // A call's replays stay on the chain of its first attempt, to wait
         // for (or start) that chain's one login: another chain's ready token
@@ -826,19 +1018,36 @@ impl Inner {
                 grant,
                 state: LeaseState::Unsent,
             };
-            let rb = self.build(req, &url, Some(&lease.grant.token))?;
+            if self.mode == Mode::SingleUse
+                && let Some(e) = self.unsaved(chain)
+            {
+                // Dropped unsent: the token goes back to the chain.
+                drop(lease);
+                return Err(e);
+            }
+            let request = self.prepare(req, &url, Some(&lease.grant.token))?;
+            let sent_url = request.url().clone();
             lease.state = LeaseState::Sent;
+            let http = self.http.clone();
             let sent = match self.mode {
                 // A single-use exchange must finish even if its caller is
                 // dropped mid-flight, or the successor token, and with it the
                 // chain, is lost (`docs/faults.md`, F3).
-                Mode::SingleUse => Detached(Some(Box::pin(exchange(lease, rb)))).await,
-                Mode::Reusable => exchange(lease, rb).await,
+                Mode::SingleUse => Detached(Some(Box::pin(exchange(lease, http, request)))).await,
+                Mode::Reusable => exchange(lease, http, request).await,
             };
             let resp = match sent {
                 Ok(resp) => resp,
+                // Nothing went out (the token was given back); sending it
+                // again would fail the same way.
+                Err(e) if e.is_builder() => {
+                    return Err(Error::request(format!(
+                        "cannot send the request: {}",
+                        e.without_url()
+                    )));
+                }
                 Err(e) => {
-                    let may_have_executed = !e.is_connect();
+                    let may_have_executed = !transport::never_sent(&e);
                     if (idempotent || !may_have_executed) && replays < self.max_replays {
                         replays += 1;
                         self.note_replay(chain, "transport error");
@@ -849,11 +1058,16 @@ impl Inner {
             };
             let status = resp.status();
             let head_expired = self.expiry.matches_head(status, resp.headers());
+            self.refuse_redirect(&resp, &sent_url, idempotent, head_expired)?;
             // Kept only for a rule that pairs a header with the body.
             let headers = self.expiry.rereads_headers().then(|| resp.headers().clone());
-            let bytes = match resp.bytes().await {
+            let bytes = match transport::read_body(resp, self.max_response_bytes).await {
                 Ok(b) => b,
-                Err(e) => {
+                // The head alone says "expired", so not executed: a body cut
+                // off or too long does not change that.
+                Err(_) if head_expired => Bytes::new(),
+                Err(BodyError::TooLarge) => return Err(Error::too_large(status, self.max_response_bytes)),
+                Err(BodyError::Transport(e)) => {
                     if idempotent && replays < self.max_replays {
                         replays += 1;
                         self.note_replay(chain, "response body lost");
@@ -892,6 +1106,46 @@ impl Inner {
             }
             return self.open(status, bytes, json);
         }
+    }
+
+    /// The request as it goes on the wire; an error here sends nothing.
+    fn prepare(&self, req: &Request, url: &str, token: Option<&Secret>) -> Result<reqwest::Request, Error> {
+        self.build(req, url, token)?
+            .build()
+            .map_err(|e| Error::request(format!("cannot build the request: {}", e.without_url())))
+    }
+
+    /// A redirect is an error, never followed (see `transport::harden`),
+    /// unless an expiry rule names its status. A reply from another URL
+    /// means a user-supplied client followed one anyway: refused as well,
+    /// since its body is not this request's answer.
+    fn refuse_redirect(
+        &self,
+        resp: &reqwest::Response,
+        sent: &reqwest::Url,
+        idempotent: bool,
+        head_expired: bool,
+    ) -> Result<(), Error> {
+        if transport::was_redirected(resp, sent) {
+            tracing::warn!(
+                target: "seamless",
+                "the HTTP client followed a redirect; build it with redirect::Policy::none()"
+            );
+            return Err(Error::redirect(
+                None,
+                Some(transport::redact(resp.url())),
+                !idempotent,
+            ));
+        }
+        let status = resp.status();
+        if status.is_redirection() && !head_expired {
+            return Err(Error::redirect(
+                Some(status),
+                transport::location(resp, sent),
+                !idempotent,
+            ));
+        }
+        Ok(())
     }
 
     fn note_replay(&self, chain: usize, reason: &'static str) {
@@ -965,11 +1219,17 @@ impl Drop for Detached {
 /// (the next caller needs only the header).
 async fn exchange(
     mut lease: Lease,
-    rb: reqwest::RequestBuilder,
+    http: reqwest::Client,
+    request: reqwest::Request,
 ) -> Result<reqwest::Response, reqwest::Error> {
-    match rb.send().await {
+    let sent = request.url().clone();
+    match http.execute(request).await {
         Ok(resp) => {
-            let next = lease.inner.next_token.as_ref().and_then(|h| {
+            // A reply from elsewhere (a user-supplied client followed a
+            // redirect) carries no successor of ours; the token was sent at
+            // least once, so it is spent.
+            let own = !transport::was_redirected(&resp, &sent);
+            let next = lease.inner.next_token.as_ref().filter(|_| own).and_then(|h| {
                 resp.headers()
                     .get(h)
                     .and_then(|v| v.to_str().ok())
@@ -980,9 +1240,9 @@ async fn exchange(
             Ok(resp)
         }
         Err(e) => {
-            // A failed connect never carried the token; anything later may
-            // have reached the server, so the token counts as spent.
-            if e.is_connect() {
+            // A request never built or connected never carried the token;
+            // anything later may have reached the server, so it is spent.
+            if transport::never_sent(&e) {
                 lease.state = LeaseState::Unsent;
             }
             drop(lease);

@@ -32,6 +32,7 @@ pub(crate) struct Grant {
     pub(crate) token: Secret,
     pub(crate) generation: u64,
     pub(crate) expires_at: Option<Instant>,
+    pub(crate) valid_until: Option<Instant>,
 }
 
 /// What a parked caller receives: a token, or the login failure every
@@ -42,13 +43,22 @@ pub(crate) type Delivery<E> = Result<Grant, E>;
 /// so a token is never stranded with a cancelled waiter.
 pub(crate) trait Waiter<E>: Sized {
     fn deliver(self, value: Delivery<E>) -> Result<(), Delivery<E>>;
+
+    /// The caller went away; [`Chain::forget_departed`] drops such waiters.
+    fn is_gone(&self) -> bool {
+        false
+    }
 }
 
 /// A freshly obtained session, as the core needs it.
 #[derive(Clone, Debug)]
 pub(crate) struct Fresh {
     pub(crate) token: Secret,
+    /// When to renew it (its lifetime less the skew).
     pub(crate) expires_at: Option<Instant>,
+    /// When the server stops accepting it. A reusable token past
+    /// `expires_at` but not past this keeps serving while it is renewed.
+    pub(crate) valid_until: Option<Instant>,
     pub(crate) refresh: Option<Secret>,
 }
 
@@ -68,6 +78,9 @@ pub(crate) struct StartLogin {
 pub(crate) enum Acquire<E> {
     /// Send now with this token.
     Granted(Grant),
+    /// Reusable: send now with this token, which is due for renewal but
+    /// still valid, and start its renewal (nobody else will).
+    GrantedStartLogin(Grant, StartLogin),
     /// Parked; the waiter will receive the token or the login error.
     Parked,
     /// Parked, and the caller must start the login (nobody else will).
@@ -131,6 +144,7 @@ enum Slot {
     Ready {
         token: Secret,
         expires_at: Option<Instant>,
+        valid_until: Option<Instant>,
     },
     /// Single-use: one request is between sending it and storing the next.
     Held,
@@ -142,6 +156,7 @@ enum Slot {
 /// while a single-use token is out on the wire) and the unspent refresh token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Snapshot {
+    /// The token and when the server stops accepting it.
     pub(crate) token: Option<(Secret, Option<Instant>)>,
     pub(crate) refresh: Option<Secret>,
 }
@@ -161,6 +176,8 @@ pub(crate) struct Chain<W, E> {
     /// Every state the store must see, in order; the driver drains it
     /// under the same lock, so saves can never be reordered.
     journal: Vec<Snapshot>,
+    /// Why the driver's last save failed; `None` once one succeeds.
+    save_failure: Option<String>,
 }
 
 impl<W: Waiter<E>, E: Clone> Chain<W, E> {
@@ -175,7 +192,20 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
             cooldown: None,
             waiters: VecDeque::new(),
             journal: Vec::new(),
+            save_failure: None,
         }
+    }
+
+    /// The driver reports how saving the last drained snapshots went.
+    pub(crate) fn saved(&mut self, result: Result<(), String>) {
+        self.save_failure = result.err();
+    }
+
+    /// Set while the store may not hold the chain's latest state. A
+    /// single-use holder must not send then: the store may still hold the
+    /// token, and a crash would resume it spent.
+    pub(crate) fn save_failure(&self) -> Option<&str> {
+        self.save_failure.as_deref()
     }
 
     /// The snapshots recorded since the last drain.
@@ -185,7 +215,9 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
 
     fn note(&mut self) {
         let token = match &self.slot {
-            Slot::Ready { token, expires_at } => Some((token.clone(), *expires_at)),
+            Slot::Ready {
+                token, valid_until, ..
+            } => Some((token.clone(), *valid_until)),
             Slot::Held | Slot::Empty => None,
         };
         self.journal.push(Snapshot {
@@ -194,12 +226,21 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
         });
     }
 
-    /// Installs what a store held, before any call is made.
-    pub(crate) fn resume(&mut self, token: Option<(Secret, Option<Instant>)>, refresh: Option<Secret>) {
+    /// Installs what a store held, before any call is made: the token, when
+    /// to renew it and when it stops being valid.
+    pub(crate) fn resume(
+        &mut self,
+        token: Option<(Secret, Option<Instant>, Option<Instant>)>,
+        refresh: Option<Secret>,
+    ) {
         self.refresh = refresh;
-        if let Some((token, expires_at)) = token {
+        if let Some((token, expires_at, valid_until)) = token {
             self.generation += 1;
-            self.slot = Slot::Ready { token, expires_at };
+            self.slot = Slot::Ready {
+                token,
+                expires_at,
+                valid_until,
+            };
         }
     }
 
@@ -243,16 +284,45 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
 
     /// Asks for the token. `park` is called only when the caller must wait.
     pub(crate) fn acquire(&mut self, now: Instant, park: impl FnOnce() -> W) -> Acquire<E> {
+        // Reusable: a token due for renewal but still valid keeps serving
+        // while its renewal runs and after one failed, so an early renewal
+        // that fails costs no call until the token really expires.
+        if self.mode == Mode::Reusable
+            && let Slot::Ready {
+                token,
+                expires_at,
+                valid_until,
+            } = &self.slot
+            && !self.fresh_at(*expires_at, now)
+            && valid_until.is_some_and(|v| now < v)
+        {
+            let grant = Grant {
+                token: token.clone(),
+                generation: self.generation,
+                expires_at: *expires_at,
+                valid_until: *valid_until,
+            };
+            let cooling = self.cooldown.as_ref().is_some_and(|c| now < c.until);
+            if self.logging_in || cooling {
+                return Acquire::Granted(grant);
+            }
+            return Acquire::GrantedStartLogin(grant, self.start_login());
+        }
         if self.logging_in {
             self.waiters.push_back(park());
             return Acquire::Parked;
         }
         match &self.slot {
-            Slot::Ready { token, expires_at } if self.fresh_at(*expires_at, now) => {
+            Slot::Ready {
+                token,
+                expires_at,
+                valid_until,
+            } if self.fresh_at(*expires_at, now) => {
                 let grant = Grant {
                     token: token.clone(),
                     generation: self.generation,
                     expires_at: *expires_at,
+                    valid_until: *valid_until,
                 };
                 if self.mode == Mode::SingleUse {
                     self.slot = Slot::Held;
@@ -321,12 +391,17 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
                 self.slot = Slot::Ready {
                     token: fresh.token,
                     expires_at: fresh.expires_at,
+                    valid_until: fresh.valid_until,
                 };
                 self.note();
                 self.hand_off();
             }
             Err(error) => {
-                self.slot = Slot::Empty;
+                // A reusable token whose early renewal failed stays: `acquire`
+                // serves it while it is valid. Anything else is gone.
+                if !(self.mode == Mode::Reusable && matches!(self.slot, Slot::Ready { .. })) {
+                    self.slot = Slot::Empty;
+                }
                 for w in self.waiters.drain(..) {
                     let _ = w.deliver(Err(error.clone()));
                 }
@@ -355,6 +430,7 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
                 self.slot = Slot::Ready {
                     token: fresh.token,
                     expires_at: fresh.expires_at,
+                    valid_until: fresh.valid_until,
                 };
                 self.note();
                 self.hand_off();
@@ -381,10 +457,17 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
             self.slot = Slot::Ready {
                 token: grant.token,
                 expires_at: grant.expires_at,
+                valid_until: grant.valid_until,
             };
             self.note();
             self.hand_off();
         }
+    }
+
+    /// Drops the waiters whose callers went away, so cancelled callers do
+    /// not pile up behind a holder that takes long (or a login).
+    pub(crate) fn forget_departed(&mut self) {
+        self.waiters.retain(|w| !w.is_gone());
     }
 
     /// Hands a ready token to waiters: all of them when reusable, the first
@@ -392,7 +475,12 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
     fn hand_off(&mut self) {
         let generation = self.generation;
         while let Some(w) = self.waiters.pop_front() {
-            let Slot::Ready { token, expires_at } = &self.slot else {
+            let Slot::Ready {
+                token,
+                expires_at,
+                valid_until,
+            } = &self.slot
+            else {
                 self.waiters.push_front(w);
                 return;
             };
@@ -400,6 +488,7 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
                 token: token.clone(),
                 generation,
                 expires_at: *expires_at,
+                valid_until: *valid_until,
             };
             match self.mode {
                 Mode::Reusable => {
@@ -440,6 +529,10 @@ mod tests {
                 Err(value)
             }
         }
+
+        fn is_gone(&self) -> bool {
+            !self.alive
+        }
     }
 
     fn probe() -> Probe {
@@ -464,6 +557,7 @@ mod tests {
         Fresh {
             token: Secret::new(t),
             expires_at: None,
+            valid_until: None,
             refresh: None,
         }
     }
@@ -497,7 +591,7 @@ mod tests {
     fn stale_expiry_causes_no_login() {
         let mut c = chain(Mode::Reusable);
         let now = Instant::now();
-        c.resume(Some((Secret::new("a"), None)), None);
+        c.resume(Some((Secret::new("a"), None, None)), None);
         let g1 = granted(c.acquire(now, probe));
         assert_eq!(c.report_expired(g1.generation), Expired::Current);
         let p = probe();
@@ -515,7 +609,7 @@ mod tests {
     fn single_use_hands_the_token_to_one_holder_at_a_time() {
         let mut c = chain(Mode::SingleUse);
         let now = Instant::now();
-        c.resume(Some((Secret::new("a"), None)), None);
+        c.resume(Some((Secret::new("a"), None, None)), None);
         let g = granted(c.acquire(now, probe));
         let second = probe();
         assert!(matches!(c.acquire(now, || second.clone()), Acquire::Parked));
@@ -529,7 +623,7 @@ mod tests {
     fn spent_token_with_waiters_starts_exactly_one_login() {
         let mut c = chain(Mode::SingleUse);
         let now = Instant::now();
-        c.resume(Some((Secret::new("a"), None)), None);
+        c.resume(Some((Secret::new("a"), None, None)), None);
         let g = granted(c.acquire(now, probe));
         let p = probe();
         let _ = c.acquire(now, || p.clone());
@@ -571,18 +665,79 @@ mod tests {
     }
 
     #[test]
+    fn departed_waiters_are_forgotten_and_the_token_goes_to_a_live_one() {
+        let mut c = chain(Mode::SingleUse);
+        let now = Instant::now();
+        c.resume(Some((Secret::new("a"), None, None)), None);
+        let g = granted(c.acquire(now, probe));
+        let gone = Probe {
+            alive: false,
+            ..probe()
+        };
+        for _ in 0..100 {
+            assert!(matches!(c.acquire(now, || gone.clone()), Acquire::Parked));
+        }
+        let live = probe();
+        assert!(matches!(c.acquire(now, || live.clone()), Acquire::Parked));
+        c.forget_departed();
+        assert_eq!(c.waiters(), 1);
+        assert!(c.release(g.generation, Some(fresh("b"))).is_none());
+        assert_eq!(live.got.borrow()[0].as_ref().unwrap().token.expose(), "b");
+    }
+
+    #[test]
     fn known_expiry_renews_before_sending() {
         let mut c = chain(Mode::Reusable);
         let now = Instant::now();
-        c.resume(Some((Secret::new("a"), Some(now))), None);
+        c.resume(Some((Secret::new("a"), Some(now), Some(now))), None);
         assert!(matches!(c.acquire(now, probe), Acquire::ParkedStartLogin(_)));
+    }
+
+    #[test]
+    fn a_reusable_token_due_for_renewal_serves_until_it_expires_even_if_the_renewal_fails() {
+        let backoff = Backoff {
+            initial: Duration::from_secs(5),
+            max: Duration::from_secs(5),
+        };
+        let mut c: Chain<Probe, &'static str> = Chain::new(Mode::Reusable, backoff);
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        // Renew at t0 + 10 s; valid until t0 + 20 s.
+        c.resume(Some((Secret::new("a"), Some(t0 + s(10)), Some(t0 + s(20)))), None);
+        let Acquire::GrantedStartLogin(g, _) = c.acquire(t0 + s(11), probe) else {
+            panic!("expected the old token and a renewal")
+        };
+        assert_eq!(g.token.expose(), "a");
+        // While the renewal runs, callers keep the old token; no second login.
+        assert_eq!(granted(c.acquire(t0 + s(12), probe)).token.expose(), "a");
+        c.login_done(Err("down"), t0 + s(12));
+        // The renewal failed: still served through the cool-down.
+        assert_eq!(granted(c.acquire(t0 + s(13), probe)).token.expose(), "a");
+        // Past the cool-down, the next call tries again, still served.
+        assert!(matches!(
+            c.acquire(t0 + s(18), probe),
+            Acquire::GrantedStartLogin(..)
+        ));
+        c.login_done(Err("down"), t0 + s(18));
+        // Really expired, in the cool-down: the login's error, no token.
+        assert!(matches!(
+            c.acquire(t0 + s(21), probe),
+            Acquire::CoolingDown("down")
+        ));
+        // A single-use token gets no such grace: renewed before sending.
+        let mut c = chain(Mode::SingleUse);
+        c.resume(Some((Secret::new("a"), Some(t0), Some(t0 + s(20)))), None);
+        assert!(matches!(
+            c.acquire(t0 + s(1), probe),
+            Acquire::ParkedStartLogin(_)
+        ));
     }
 
     #[test]
     fn refresh_token_is_taken_once() {
         let mut c = chain(Mode::Reusable);
         let now = Instant::now();
-        c.resume(Some((Secret::new("a"), None)), Some(Secret::new("r1")));
+        c.resume(Some((Secret::new("a"), None, None)), Some(Secret::new("r1")));
         let g = granted(c.acquire(now, probe));
         c.report_expired(g.generation);
         let Acquire::ParkedStartLogin(start) = c.acquire(now, probe) else {

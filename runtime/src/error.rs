@@ -43,6 +43,11 @@ pub enum LoginError {
     /// The login response had no token where the flow said it would be.
     #[error("login response carried no token at {0}")]
     NoToken(String),
+    /// The login returned a token the configured placement cannot carry
+    /// (for a header: a line break or another byte no header value may
+    /// hold). It is never stored or sent; the next call logs in again.
+    #[error("login returned an unusable token: {0}")]
+    UnusableToken(String),
     /// The login did not finish within the login timeout.
     #[error("login timed out after {0:?}")]
     Timeout(std::time::Duration),
@@ -52,6 +57,21 @@ pub enum LoginError {
     /// The one-time code provider (the `wx.login` analog) failed.
     #[error("login code provider failed: {0}")]
     CodeProvider(#[source] BoxError),
+    /// The login endpoint answered with a redirect (3xx), which is not
+    /// followed: it would re-send the credentials or the refresh token to
+    /// wherever it points. `status` is `None` when a user-supplied HTTP
+    /// client followed it anyway and the runtime noticed afterwards.
+    /// `location` has its query values replaced by `***`.
+    #[error("login redirected{}{}; redirects are not followed", status_suffix(*.status), location_suffix(.location.as_deref()))]
+    Redirected {
+        /// The 3xx status, when the runtime saw it.
+        status: Option<StatusCode>,
+        /// Where it pointed (redacted).
+        location: Option<String>,
+    },
+    /// The login response body was longer than the response body limit.
+    #[error("login response body over the {0}-byte limit")]
+    TooLarge(u64),
     /// The login task ended without an answer (it panicked, or the runtime
     /// shut down).
     #[error("login was aborted before it finished")]
@@ -73,6 +93,10 @@ fn bare(code: &serde_json::Value) -> String {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+fn location_suffix(location: Option<&str>) -> String {
+    location.map(|l| format!(" to {l}")).unwrap_or_default()
 }
 
 impl LoginError {
@@ -128,6 +152,15 @@ enum Kind {
         status: StatusCode,
         source: serde_json::Error,
     },
+    Redirect {
+        status: Option<StatusCode>,
+        location: Option<String>,
+        outcome_unknown: bool,
+    },
+    TooLarge {
+        status: StatusCode,
+        limit: u64,
+    },
     Builder(String),
     Request(String),
     Store(std::io::Error),
@@ -175,6 +208,24 @@ impl Error {
 
     pub(crate) fn decode(status: StatusCode, source: serde_json::Error) -> Self {
         Error::new(Kind::Decode { status, source })
+    }
+
+    /// `status` is `None` for a redirect a user-supplied client followed;
+    /// `location` must already be redacted.
+    pub(crate) fn redirect(
+        status: Option<StatusCode>,
+        location: Option<String>,
+        outcome_unknown: bool,
+    ) -> Self {
+        Error::new(Kind::Redirect {
+            status,
+            location,
+            outcome_unknown,
+        })
+    }
+
+    pub(crate) fn too_large(status: StatusCode, limit: u64) -> Self {
+        Error::new(Kind::TooLarge { status, limit })
     }
 
     pub(crate) fn builder(msg: impl Into<String>) -> Self {
@@ -225,6 +276,32 @@ impl Error {
         matches!(*self.inner, Kind::Decode { .. })
     }
 
+    /// The server answered with a redirect (3xx), which is not followed:
+    /// following would resend the token (maybe to another host) and, for a
+    /// single-use token or a non-idempotent request, resend a spent token or
+    /// execute the request twice. [`Error::status`] is the 3xx status and
+    /// [`Error::location`] where it pointed. Also set when a user-supplied
+    /// HTTP client followed a redirect anyway (then `status()` is `None`).
+    pub fn is_redirect(&self) -> bool {
+        matches!(*self.inner, Kind::Redirect { .. })
+    }
+
+    /// Where a redirect pointed, resolved against the request URL, with
+    /// user info dropped and query values and fragment replaced by `***`.
+    pub fn location(&self) -> Option<&str> {
+        match &*self.inner {
+            Kind::Redirect { location, .. } => location.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The response body was longer than the configured limit
+    /// (`ClientBuilder::max_response_bytes`); it was not read past it.
+    pub fn is_too_large(&self) -> bool {
+        matches!(*self.inner, Kind::TooLarge { .. })
+            || matches!(&*self.inner, Kind::Login(e) if matches!(**e, LoginError::TooLarge(_)))
+    }
+
     /// The client was configured wrongly or a request could not be built.
     pub fn is_builder(&self) -> bool {
         matches!(*self.inner, Kind::Builder(_) | Kind::Request(_))
@@ -245,6 +322,9 @@ impl Error {
                 ..
             } | Kind::Timeout {
                 outcome_unknown: true
+            } | Kind::Redirect {
+                outcome_unknown: true,
+                ..
             }
         )
     }
@@ -252,9 +332,11 @@ impl Error {
     /// The HTTP status of the response, when there was one.
     pub fn status(&self) -> Option<StatusCode> {
         match &*self.inner {
-            Kind::Api { status, .. } | Kind::Status { status, .. } | Kind::Decode { status, .. } => {
-                Some(*status)
-            }
+            Kind::Api { status, .. }
+            | Kind::Status { status, .. }
+            | Kind::Decode { status, .. }
+            | Kind::TooLarge { status, .. } => Some(*status),
+            Kind::Redirect { status, .. } => *status,
             Kind::Login(e) => match &**e {
                 LoginError::Rejected { status, .. } => *status,
                 LoginError::Api { status, .. } => Some(*status),
@@ -331,6 +413,29 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Kind::Decode { source, .. } => write!(f, "could not decode the response: {source}"),
+            Kind::Redirect {
+                status,
+                location,
+                outcome_unknown,
+            } => {
+                match status {
+                    Some(s) => write!(f, "redirected (http {})", s.as_u16())?,
+                    None => f.write_str("the HTTP client followed a redirect")?,
+                }
+                if let Some(l) = location {
+                    write!(f, " to {l}")?;
+                }
+                f.write_str("; redirects are not followed")?;
+                if *outcome_unknown {
+                    f.write_str(" (the request may have executed; not replayed)")?;
+                }
+                Ok(())
+            }
+            Kind::TooLarge { status, limit } => write!(
+                f,
+                "response body (http {}) over the {limit}-byte limit",
+                status.as_u16()
+            ),
             Kind::Builder(m) => write!(f, "invalid client configuration: {m}"),
             Kind::Request(m) => write!(f, "invalid request: {m}"),
             Kind::Store(e) => write!(f, "token store failed: {e}"),
@@ -371,6 +476,19 @@ impl fmt::Debug for Error {
                 .field("kind", &"Decode")
                 .field("status", status)
                 .field("source", source),
+            Kind::Redirect {
+                status,
+                location,
+                outcome_unknown,
+            } => d
+                .field("kind", &"Redirect")
+                .field("status", status)
+                .field("location", location)
+                .field("outcome_unknown", outcome_unknown),
+            Kind::TooLarge { status, limit } => d
+                .field("kind", &"TooLarge")
+                .field("status", status)
+                .field("limit", limit),
             Kind::Builder(m) => d.field("kind", &"Builder").field("message", m),
             Kind::Request(m) => d.field("kind", &"Request").field("message", m),
             Kind::Store(e) => d.field("kind", &"Store").field("source", e),

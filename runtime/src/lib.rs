@@ -18,7 +18,7 @@
 //!     .expiry(Expiry::body_field("code", [408]))
 //!     .envelope(Envelope::code_data_msg())
 //!     .login(
-//!         LoginFlow::new(http::Method::POST, "/v1/api/imiMini/login")
+//!         LoginFlow::post("/v1/api/imiMini/login")
 //!             .code("code", || async { Ok::<_, std::io::Error>("code-from-platform".to_owned()) })
 //!             .token_from_header("B-T"),
 //!     )
@@ -41,13 +41,14 @@ mod path;
 mod request;
 mod secret;
 mod store;
+mod transport;
 
 pub use client::{ChainStatus, Client, ClientBuilder, MAX_REPLAYS_LIMIT, Stats};
 pub use config::{Envelope, Expiry, ExpiryRule, JsonPath, Lifetime, Placement};
 pub use error::{Error, LoginError};
 pub use login::{
-    BoxFuture, Encoding, Login, LoginContext, LoginFlow, LoginFn, RefreshGrant, Session, TokenSource,
-    login_fn,
+    BoxFuture, CodeProvider, Encoding, Login, LoginContext, LoginFlow, LoginFn, RefreshGrant, Session,
+    TokenSource, login_fn,
 };
 #[doc(hidden)]
 pub use path::path_segment;
@@ -57,5 +58,7 @@ pub use store::{FileStore, MemoryStore, StoredSession, TokenStore};
 
 /// Re-exported so users and generated code name one version of each.
 pub use http;
+/// The HTTP method of a [`LoginFlow::new`] that is neither `GET` nor `POST`.
+pub use http::Method;
 pub use reqwest;
 pub use serde_json;

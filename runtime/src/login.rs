@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use crate::config::{Envelope, JsonPath};
 use crate::error::LoginError;
 use crate::secret::Secret;
+use crate::transport;
 
 mod grant;
 pub use grant::RefreshGrant;
@@ -30,7 +31,9 @@ pub struct Session {
     pub token: Secret,
     /// How long the token is accepted, if the server said.
     pub expires_in: Option<Duration>,
-    /// A refresh token, if the server issued one. It is spent by its first use.
+    /// A refresh token, if the server issued one. When a refresh's reply
+    /// carries none, the server kept the old one (RFC 6749 §6) and the
+    /// runtime keeps using it; one that rotated is never presented again.
     pub refresh_token: Option<Secret>,
 }
 
@@ -53,6 +56,7 @@ pub struct LoginContext {
     pub(crate) base: Arc<str>,
     pub(crate) envelope: Option<Envelope>,
     pub(crate) chain: usize,
+    pub(crate) max_response_bytes: u64,
 }
 
 impl LoginContext {
@@ -75,6 +79,40 @@ impl LoginContext {
     pub fn envelope(&self) -> Option<&Envelope> {
         self.envelope.as_ref()
     }
+
+    /// Sends a login request through [`LoginContext::http`] and checks the
+    /// reply's head: a redirect (3xx, or one a user-supplied client
+    /// followed) is a [`LoginError::Redirected`], never followed, because it
+    /// would re-send credentials or a refresh token to wherever it points.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, LoginError> {
+        let request = request.build().map_err(LoginError::transport)?;
+        let sent = request.url().clone();
+        let resp = self.http.execute(request).await.map_err(LoginError::transport)?;
+        if transport::was_redirected(&resp, &sent) {
+            return Err(LoginError::Redirected {
+                status: None,
+                location: Some(transport::redact(resp.url())),
+            });
+        }
+        if resp.status().is_redirection() {
+            return Err(LoginError::Redirected {
+                status: Some(resp.status()),
+                location: transport::location(&resp, &sent),
+            });
+        }
+        Ok(resp)
+    }
+
+    /// Reads a login reply's body under the client's response body limit
+    /// ([`LoginError::TooLarge`] past it).
+    pub async fn read_body(&self, resp: reqwest::Response) -> Result<bytes::Bytes, LoginError> {
+        transport::read_body(resp, self.max_response_bytes)
+            .await
+            .map_err(|e| match e {
+                transport::BodyError::TooLarge => LoginError::TooLarge(self.max_response_bytes),
+                transport::BodyError::Transport(e) => LoginError::transport(e),
+            })
+    }
 }
 
 pub(crate) fn join_url(base: &str, path: &str) -> String {
@@ -95,16 +133,39 @@ pub trait Login: Send + Sync + 'static {
     /// A full login.
     fn login(&self, cx: LoginContext) -> BoxFuture<'_, Result<Session, LoginError>>;
 
-    /// Trades a refresh token for a new session. The token is spent whatever
-    /// the outcome: the runtime never offers it again. Any error makes the
-    /// runtime fall back to [`Login::login`]. The default refuses.
+    /// Trades a refresh token for a new session. After an error the token
+    /// counts as spent (the runtime never offers it again) and the runtime
+    /// falls back to [`Login::login`]; after a success it is kept only if
+    /// the returned session has no refresh token of its own. The default
+    /// refuses.
     fn refresh(&self, cx: LoginContext, refresh_token: Secret) -> BoxFuture<'_, Result<Session, LoginError>> {
         let _ = (cx, refresh_token);
         Box::pin(async { Err(LoginError::rejected(None, "this login flow has no refresh grant")) })
     }
 }
 
-type CodeFn = Arc<dyn Fn() -> BoxFuture<'static, Result<String, BoxError>> + Send + Sync>;
+/// Where a one-time login code comes from (the `wx.login()` analog): asked
+/// afresh for every login.
+///
+/// Any async closure is one: `|| async { Ok::<_, E>(code) }`, for any error
+/// `E` that converts into a boxed error. Implement it by hand for a provider
+/// that keeps state of its own.
+pub trait CodeProvider: Send + Sync + 'static {
+    /// Fetches one fresh code.
+    fn code(&self) -> BoxFuture<'static, Result<String, Box<dyn std::error::Error + Send + Sync>>>;
+}
+
+impl<F, Fut, E> CodeProvider for F
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<String, E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    fn code(&self) -> BoxFuture<'static, Result<String, BoxError>> {
+        let fut = self();
+        Box::pin(async move { fut.await.map_err(Into::into) })
+    }
+}
 
 /// How a login request carries its fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,7 +212,7 @@ struct Refresh {
 ///
 /// ```
 /// use seamless_sdk_runtime::LoginFlow;
-/// let flow = LoginFlow::new(http::Method::POST, "/v1/api/imiMini/login")
+/// let flow = LoginFlow::post("/v1/api/imiMini/login")
 ///     .code("code", || async { Ok::<_, std::io::Error>("one-time-code".to_owned()) })
 ///     .token_from_header("B-T");
 /// ```
@@ -161,7 +222,7 @@ pub struct LoginFlow {
     path: String,
     encoding: Encoding,
     fields: Vec<(String, FieldValue)>,
-    code: Option<(String, CodeFn)>,
+    code: Option<(String, Arc<dyn CodeProvider>)>,
     token: TokenSource,
     expires_in: Option<JsonPath>,
     refresh_token: Option<JsonPath>,
@@ -187,6 +248,16 @@ impl fmt::Debug for LoginFlow {
 }
 
 impl LoginFlow {
+    /// A `POST` login request to `path`: [`Self::new`] with [`Method::POST`].
+    pub fn post(path: impl Into<String>) -> Self {
+        Self::new(Method::POST, path)
+    }
+
+    /// A `GET` login request to `path`: [`Self::new`] with [`Method::GET`].
+    pub fn get(path: impl Into<String>) -> Self {
+        Self::new(Method::GET, path)
+    }
+
     /// A login request to `path`. Fields go in a JSON body for `POST`/`PUT`,
     /// in the query for `GET`; the token is read from `token` in the body
     /// until told otherwise.
@@ -234,17 +305,8 @@ impl LoginFlow {
     /// A one-time code from an async provider (the `wx.login()` analog),
     /// fetched afresh for every login and sent as field `name`.
     #[must_use]
-    pub fn code<F, Fut, E>(mut self, name: impl Into<String>, provider: F) -> Self
-    where
-        F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<String, E>> + Send + 'static,
-        E: Into<BoxError>,
-    {
-        let provider: CodeFn = Arc::new(move || {
-            let fut = provider();
-            Box::pin(async move { fut.await.map_err(Into::into) })
-        });
-        self.code = Some((name.into(), provider));
+    pub fn code(mut self, name: impl Into<String>, provider: impl CodeProvider) -> Self {
+        self.code = Some((name.into(), Arc::new(provider)));
         self
     }
 
@@ -310,6 +372,7 @@ impl LoginFlow {
         path: &str,
         encoding: Encoding,
         fields: Vec<(String, String)>,
+        secrets: &[&str],
     ) -> Result<Session, LoginError> {
         let mut rb = cx.http.request(method.clone(), cx.url(path));
         if let Some(client) = &self.client_auth {
@@ -324,13 +387,13 @@ impl LoginFlow {
             Encoding::Form => rb.form(&fields),
             Encoding::Query => rb.query(&fields),
         };
-        let resp = rb.send().await.map_err(LoginError::transport)?;
+        let resp = cx.send(rb).await?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let bytes = resp.bytes().await.map_err(LoginError::transport)?;
+        let bytes = cx.read_body(resp).await?;
         let body: Option<Value> = serde_json::from_slice(&bytes).ok();
         if !status.is_success() {
-            let message = rejection_message(body.as_ref(), cx);
+            let message = redact(&rejection_message(body.as_ref(), cx), secrets);
             // An error status with an envelope code says both what failed and how.
             return Err(match envelope_code(cx, body.as_ref()) {
                 Some(code) => LoginError::Api {
@@ -348,7 +411,7 @@ impl LoginFlow {
             return Err(LoginError::Api {
                 status,
                 code,
-                message,
+                message: redact(&message, secrets),
             });
         }
         let token = match &self.token {
@@ -413,6 +476,51 @@ fn rejection_message(body: Option<&Value>, cx: &LoginContext) -> String {
     }
 }
 
+/// A server's error text with anything that may be a credential replaced
+/// by `***`: it goes to `Display` and the WARN log, and some servers echo
+/// what they were sent. `secrets` are the values this login sent (secret
+/// fields, the code, the refresh token); long opaque runs (token-like
+/// strings the server may add of its own) go too.
+fn redact(message: &str, secrets: &[&str]) -> String {
+    // Below this length a value is replaced only as a whole word, so a
+    // one-letter password does not blank every such letter.
+    const SUBSTRING_MIN: usize = 4;
+    let mut out = message.to_owned();
+    for s in secrets.iter().filter(|s| s.len() >= SUBSTRING_MIN) {
+        out = out.replace(s, "***");
+    }
+    let is_token_char = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
+    let opaque = |w: &str| {
+        let n = w.chars().count();
+        let digit = w.chars().any(|c| c.is_ascii_digit());
+        let letter = w.chars().any(|c| c.is_ascii_alphabetic());
+        // Long snake_case words are error codes, not secrets.
+        let mixed_case =
+            w.chars().any(|c| c.is_ascii_uppercase()) && w.chars().any(|c| c.is_ascii_lowercase());
+        (n >= 20 && digit && letter) || (n >= 32 && mixed_case)
+    };
+    let mut redacted = String::with_capacity(out.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, redacted: &mut String| {
+        if secrets.contains(&word.as_str()) || opaque(word) {
+            redacted.push_str("***");
+        } else {
+            redacted.push_str(word);
+        }
+        word.clear();
+    };
+    for c in out.chars() {
+        if is_token_char(c) {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut redacted);
+            redacted.push(c);
+        }
+    }
+    flush(&mut word, &mut redacted);
+    redacted
+}
+
 fn expose(fields: &[(String, FieldValue)]) -> Vec<(String, String)> {
     fields
         .iter()
@@ -426,15 +534,32 @@ fn expose(fields: &[(String, FieldValue)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The secret fields' values, for [`redact`].
+fn secret_values(fields: &[(String, FieldValue)]) -> Vec<&str> {
+    fields
+        .iter()
+        .filter_map(|(_, v)| match v {
+            FieldValue::Secret(s) => Some(s.expose()),
+            FieldValue::Plain(_) => None,
+        })
+        .collect()
+}
+
 impl Login for LoginFlow {
     fn login(&self, cx: LoginContext) -> BoxFuture<'_, Result<Session, LoginError>> {
         Box::pin(async move {
             let mut fields = expose(&self.fields);
-            if let Some((name, provider)) = &self.code {
-                let code = provider().await.map_err(LoginError::CodeProvider)?;
-                fields.push((name.clone(), code));
-            }
-            self.send(&cx, &self.method, &self.path, self.encoding, fields)
+            let mut secrets = secret_values(&self.fields);
+            let code = match &self.code {
+                Some((name, provider)) => {
+                    let code = provider.code().await.map_err(LoginError::CodeProvider)?;
+                    fields.push((name.clone(), code.clone()));
+                    Some(code)
+                }
+                None => None,
+            };
+            secrets.extend(code.as_deref());
+            self.send(&cx, &self.method, &self.path, self.encoding, fields, &secrets)
                 .await
         })
     }
@@ -446,7 +571,10 @@ impl Login for LoginFlow {
             };
             let mut fields = expose(&r.fields);
             fields.push((r.field.clone(), refresh_token.expose().to_owned()));
-            self.send(&cx, &r.method, &r.path, r.encoding, fields).await
+            let mut secrets = secret_values(&self.fields);
+            secrets.push(refresh_token.expose());
+            self.send(&cx, &r.method, &r.path, r.encoding, fields, &secrets)
+                .await
         })
     }
 }
@@ -476,5 +604,27 @@ where
 {
     fn login(&self, cx: LoginContext) -> BoxFuture<'_, Result<Session, LoginError>> {
         Box::pin((self.0)(cx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_sent_secrets_and_opaque_runs_but_keeps_plain_words() {
+        let r = redact(
+            "refresh token rt-1-2-abcdef refused; password p wrong (apple); \
+             token 0a1b2c3d4e5f6a7b8c9d0e1f2a3b seen; access_token_expired_for_user_account \
+             eyJhbGciOiJIUzI.eyJzdWIiOiJhYmMifQ.sig",
+            &["rt-1-2-abcdef", "p"],
+        );
+        assert_eq!(
+            r,
+            "refresh token *** refused; password *** wrong (apple); \
+             token *** seen; access_token_expired_for_user_account ***"
+        );
+        assert_eq!(redact("invalid_grant", &["secret"]), "invalid_grant");
+        assert_eq!(redact("bad code xyz123abc!", &["xyz123abc"]), "bad code ***!");
     }
 }

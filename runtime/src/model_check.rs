@@ -151,6 +151,8 @@ struct Scenario {
     resumed: bool,
     /// The resumed token is past its renewal time.
     stale: bool,
+    /// The resumed token is past its renewal time but still valid.
+    due: bool,
     /// Logins return a refresh token, and a resumed chain has one.
     refresh: bool,
     /// Reusable: the server rejects tokens of this generation and older.
@@ -172,6 +174,7 @@ impl Scenario {
             mode,
             resumed: false,
             stale: false,
+            due: false,
             refresh: false,
             reject_upto: 0,
             failing: &[],
@@ -190,6 +193,12 @@ impl Scenario {
     fn stale(mut self) -> Self {
         self.resumed = true;
         self.stale = true;
+        self
+    }
+
+    fn due(mut self) -> Self {
+        self.resumed = true;
+        self.due = true;
         self
     }
 
@@ -322,6 +331,12 @@ impl Waiter<Failure> for Parked {
         shot.ready.notify_one();
         Ok(())
     }
+
+    fn is_gone(&self) -> bool {
+        // The faulty waiter claims to be alive, as its delivery does.
+        self.fault != Fault::DeliverToTheGone
+            && self.shot.as_ref().is_some_and(|s| s.state.lock().unwrap().closed)
+    }
 }
 
 impl Drop for Parked {
@@ -373,9 +388,15 @@ impl Shared {
         let mut ghost = Ghost::default();
         if scenario.resumed {
             let refresh = scenario.refresh.then(|| "F0".to_owned());
-            let renew_at = scenario.stale.then_some(now);
+            let renew_at = (scenario.stale || scenario.due).then_some(now);
+            // Time stands still in the model: a due token stays valid.
+            let valid_until = if scenario.due {
+                Some(now + Duration::from_secs(3600))
+            } else {
+                renew_at
+            };
             chain.resume(
-                Some((Secret::new("T0"), renew_at)),
+                Some((Secret::new("T0"), renew_at, valid_until)),
                 refresh.clone().map(Secret::from),
             );
             ghost.generation = 1;
@@ -517,6 +538,11 @@ impl Shared {
                 self.settle(&mut w);
                 return Ok(grant);
             }
+            Acquire::GrantedStartLogin(grant, start) => {
+                self.start(&mut w, start);
+                self.settle(&mut w);
+                return Ok(grant);
+            }
             Acquire::Parked => self.settle(&mut w),
             Acquire::ParkedStartLogin(start) => {
                 self.start(&mut w, start);
@@ -539,6 +565,7 @@ impl Shared {
             if let Some(Ok(grant)) = arrived {
                 self.give_back_locked(&mut w, grant);
             }
+            w.chain.forget_departed();
             return Err(Outcome::Cancelled);
         }
         // Waiting releases the world lock, as the driver awaits unlocked.
@@ -581,6 +608,7 @@ impl Shared {
         let fresh = next.map(|t| Fresh {
             token: Secret::new(t),
             expires_at: None,
+            valid_until: None,
             refresh: None,
         });
         if let Some(start) = w.chain.release(grant.generation, fresh) {
@@ -663,6 +691,7 @@ impl Shared {
                     Ok(Fresh {
                         token: Secret::new(token),
                         expires_at: None,
+                        valid_until: None,
                         refresh,
                     })
                 }
@@ -691,7 +720,9 @@ impl Shared {
         let sc = &self.scenario;
         // A call fails only with a failed login (or its cool-down), or out
         // of replays when even a login's token is rejected.
-        let may_fail_login = !sc.failing.is_empty();
+        // A due token stays valid (time stands still): it is served even
+        // when its renewal fails.
+        let may_fail_login = !sc.failing.is_empty() && !sc.due;
         let may_run_out = sc.reject_upto > u64::from(sc.resumed);
         for (script, got) in sc.callers.iter().zip(outcomes) {
             assert_eq!(script.len(), got.len());
@@ -873,6 +904,21 @@ fn reusable_login_token_rejected_too_runs_out_of_replays() {
 #[test]
 fn reusable_token_past_its_lifetime_is_renewed_once_before_sending() {
     check(Scenario::new(Reusable, &[&[Use], &[Use]], 1..=1).stale());
+}
+
+#[test]
+fn reusable_token_due_for_renewal_serves_while_one_renewal_runs() {
+    check(Scenario::new(Reusable, &[&[Use], &[Use, Use]], 1..=1).due());
+}
+
+#[test]
+fn reusable_token_due_for_renewal_outlives_a_failed_renewal() {
+    check(
+        Scenario::new(Reusable, &[&[Use], &[Use, Use]], 1..=1)
+            .due()
+            .failing(&[0])
+            .cooldown(),
+    );
 }
 
 #[test]

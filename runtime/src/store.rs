@@ -37,6 +37,54 @@ pub trait TokenStore: Send + Sync + 'static {
     fn load(&self, chain: usize) -> io::Result<Option<StoredSession>>;
     /// Replaces what is saved for `chain`.
     fn save(&self, chain: usize, session: &StoredSession) -> io::Result<()>;
+
+    /// Called when a client is built on this store: it becomes the store's
+    /// one owner until [`TokenStore::release`]. Two clients on one store
+    /// would each resume the same chain and send the same single-use token
+    /// (`docs/faults.md`, F15), so the default refuses a second claim on the same
+    /// store instance (shared through an `Arc`, say) with an error of kind
+    /// `WouldBlock`; the client's `build` fails with it.
+    ///
+    /// Override both methods only for a store that keeps several clients'
+    /// chains apart (or serializes them) itself: that is the sharing mode,
+    /// and the guarantee is then the store's.
+    fn claim(&self) -> io::Result<()> {
+        owners::claim(std::ptr::from_ref(self).cast::<()>())
+    }
+
+    /// Ends the claim of [`TokenStore::claim`]; called when the client is
+    /// gone, and with it every request still settling a token and every
+    /// login still running (they may still save).
+    fn release(&self) {
+        owners::release(std::ptr::from_ref(self).cast::<()>());
+    }
+}
+
+/// The store instances claimed by a live client, by address: an instance
+/// cannot move or be freed while a client holds it (through an `Arc`), so
+/// its address names it for exactly as long as the claim lasts.
+mod owners {
+    use std::collections::BTreeSet;
+    use std::io;
+    use std::sync::Mutex;
+
+    static CLAIMED: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
+
+    pub(super) fn claim(store: *const ()) -> io::Result<()> {
+        if super::lock(&CLAIMED).insert(store.addr()) {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "this token store is in use by another client; give each client its own store \
+                 (two owners of one single-use chain would send the same token)",
+            ))
+        }
+    }
+
+    pub(super) fn release(store: *const ()) {
+        super::lock(&CLAIMED).remove(&store.addr());
+    }
 }
 
 /// The default store: process memory.
@@ -70,6 +118,15 @@ impl<S: TokenStore + ?Sized> TokenStore for std::sync::Arc<S> {
 
     fn save(&self, chain: usize, session: &StoredSession) -> io::Result<()> {
         (**self).save(chain, session)
+    }
+
+    // The shared instance is the owner, however many `Arc`s point at it.
+    fn claim(&self) -> io::Result<()> {
+        (**self).claim()
+    }
+
+    fn release(&self) {
+        (**self).release();
     }
 }
 
@@ -205,7 +262,13 @@ impl FileStore {
         f.write_all(&body)?;
         f.sync_data()?;
         drop(f);
-        std::fs::rename(&tmp, &self.path)
+        std::fs::rename(&tmp, &self.path)?;
+        // The rename itself lives in the directory: until the directory is
+        // synced, a power loss can bring back the previous file, whose
+        // single-use token may already have been sent.
+        #[cfg(unix)]
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(())
     }
 }
 
@@ -216,9 +279,25 @@ impl TokenStore for FileStore {
             *cache = Some(self.own()?);
         }
         let chains = &cache.as_ref().expect("filled above").chains;
-        Ok(chains.get(&chain).map(|c| StoredSession {
+        let Some(c) = chains.get(&chain) else {
+            return Ok(None);
+        };
+        let expires_at = match c.expires_at {
+            // Checked: a corrupt file must be an error, not an overflow panic.
+            Some(s) => Some(UNIX_EPOCH.checked_add(Duration::from_secs(s)).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{}: chain {chain}: `expires_at` is out of range",
+                        self.path.display()
+                    ),
+                )
+            })?),
+            None => None,
+        };
+        Ok(Some(StoredSession {
             token: c.token.clone().map(Secret::from),
-            expires_at: c.expires_at.map(|s| UNIX_EPOCH + Duration::from_secs(s)),
+            expires_at,
             refresh_token: c.refresh_token.clone().map(Secret::from),
         }))
     }
@@ -294,6 +373,30 @@ mod tests {
         assert!(err.to_string().contains("in use by another client"), "{err}");
         drop(first);
         assert_eq!(second.load(0).unwrap(), None);
+    }
+
+    #[test]
+    fn every_save_is_on_disk_whole_when_it_returns_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.json");
+        let s = FileStore::new(&path);
+        for i in 0..20 {
+            let session = StoredSession {
+                token: Some(Secret::new(format!("t{i}"))),
+                expires_at: None,
+                refresh_token: None,
+            };
+            s.save(i % 3, &session).unwrap();
+            // Read behind the store's back: what a crash right now leaves.
+            let on_disk: FileFormat = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let token = on_disk.chains[&(i % 3)].token.as_deref();
+            assert_eq!(token, Some(format!("t{i}").as_str()));
+            assert_eq!(
+                std::fs::read_dir(dir.path()).unwrap().count(),
+                2,
+                "tokens.json and its lock only"
+            );
+        }
     }
 
     #[test]

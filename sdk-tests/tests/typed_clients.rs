@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sdk_tests::{bearer_api, imi_mini, oauth_server, wechat_query};
@@ -70,6 +71,44 @@ async fn seed_sdk_typed_methods_through_an_expiry_storm() {
     let err = client.fail().await.unwrap_err();
     assert_eq!(err.api_message(), Some("insufficient balance"), "{err:?}");
     assert_eq!(backend.counters().token_reuse, 0);
+}
+
+/// A code provider with state of its own, implemented by hand rather than
+/// as a closure: it counts the codes it was asked for.
+struct CountingCodes<F> {
+    mint: F,
+    asked: Arc<AtomicUsize>,
+}
+
+impl<F: Fn() -> String + Send + Sync + 'static> seamless_sdk::CodeProvider for CountingCodes<F> {
+    fn code(
+        &self,
+    ) -> seamless_sdk::BoxFuture<'static, Result<String, Box<dyn std::error::Error + Send + Sync>>> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        let code = (self.mint)();
+        Box::pin(async move { Ok(code) })
+    }
+}
+
+#[tokio::test]
+async fn seed_sdk_takes_a_hand_written_code_provider_asked_once_per_login() {
+    let backend = Backend::start(Protocol::Seed).await;
+    let asked = Arc::new(AtomicUsize::new(0));
+    let codes = CountingCodes {
+        mint: backend.seed_code_provider(),
+        asked: Arc::clone(&asked),
+    };
+    let client = imi_mini::ImiMiniClient::new(backend.url(), codes).unwrap();
+    assert!(client.ping().await.unwrap().pong);
+    assert!(client.ping().await.unwrap().pong);
+    backend.expire_all();
+    assert!(client.ping().await.unwrap().pong);
+    let c = backend.counters();
+    assert_eq!(
+        (asked.load(Ordering::SeqCst), c.logins, c.token_reuse),
+        (2, 2, 0),
+        "{c:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,8 +32,8 @@
 //! the bare value, Query `{"errcode":0,"errmsg":"ok", ...fields of v}` (a non-object `v` goes
 //! under `"data"`). Any other path under `/api/` passes the same token check (so Seed still
 //! consumes and rotates the token) and then answers HTTP 404; a bad body answers HTTP 400 the
-//! same way. Paths outside `/api/` that are not this protocol's login answer a plain 404 and
-//! are not counted.
+//! same way. Paths outside `/api/` that are not this protocol's login answer a plain 404,
+//! counted in [`Counters::other_requests`].
 //!
 //! # Knobs
 //!
@@ -42,12 +42,20 @@
 //! [`Backend::issue_expired_tokens`], [`Backend::abort_after_consume`],
 //! [`Backend::stall_next`], [`Backend::truncate_next`], [`Backend::reply_status_next`],
 //! [`Backend::delay_responses`], [`Backend::delay_next_expired_replies`],
-//! [`Backend::revoke_family_on_reuse`] and [`Backend::keep_alive`] inject the faults listed
-//! in `docs/faults.md`; [`Backend::forbid_expired`] and [`Backend::require_client_auth`]
-//! make the Bearer server behave like common OAuth2 servers.
+//! [`Backend::revoke_family_on_reuse`], [`Backend::keep_refresh_tokens`],
+//! [`Backend::issue_unsendable_tokens`], [`Backend::echo_credentials_in_errors`],
+//! [`Backend::keep_alive`], [`Backend::redirect_next`],
+//! [`Backend::redirect_next_logins`], [`Backend::oversize_next`],
+//! [`Backend::oversize_next_logins`] and
+//! [`Backend::truncate_next_expired_replies`] inject the faults listed in `docs/faults.md`.
+//! [`Elsewhere`] is a second listener ("another host") that records what reached it,
+//! [`unreachable_url`] an address nothing listens on, and [`Blackhole`] one whose connects
+//! never complete.
+//! [`Backend::forbid_expired`] and [`Backend::require_client_auth`] make the Bearer server
+//! behave like common OAuth2 servers.
 //!
 //! The per-request faults (`reply_status_next`, `abort_after_consume`, `stall_next`,
-//! `truncate_next`) each pick the next authorized requests whose token was accepted: one
+//! `truncate_next`, `redirect_next`, `oversize_next`) each pick the next authorized requests whose token was accepted: one
 //! fault per request, taken in that order, so arming two knobs at once faults two requests.
 //!
 //! # Example
@@ -64,6 +72,7 @@
 
 #![warn(missing_docs)]
 
+mod elsewhere;
 mod idle;
 mod server;
 mod state;
@@ -79,6 +88,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::state::Shared;
+
+pub use crate::elsewhere::{Blackhole, Elsewhere, Seen, unreachable_url};
 
 /// The HTTP status type the status knobs take (the `http` crate's, version 1).
 pub use http::StatusCode;
@@ -189,6 +200,11 @@ pub struct Counters {
     pub client_auth_refusals: u64,
     /// Executions of `POST /api/orders`, keyed by the body field `order_id`.
     pub executions: BTreeMap<String, u64>,
+    /// Requests outside `/api/` that are not this protocol's login (they answer 404), so a
+    /// test can see that a public call reached the server.
+    pub other_requests: u64,
+    /// Of [`Counters::other_requests`], those that carried this protocol's API token.
+    pub other_requests_with_token: u64,
 }
 
 /// A running test server. Dropping it stops the accept loop and closes every open connection.
@@ -354,6 +370,44 @@ impl Backend {
         self.shared.lock().knobs.delay_responses = d;
     }
 
+    /// The next `n` authorized API requests consume the token, execute (and count) the
+    /// request, then answer HTTP `status` (any 3xx) with `Location: location` and otherwise the
+    /// normal reply: its body and (Seed) the next token, which is live. `location` may be a
+    /// path on this backend (`/api/ping`), an [`Elsewhere`] URL (another host), or
+    /// [`unreachable_url`]. Taken after the other per-request faults.
+    pub fn redirect_next(&self, n: u32, status: StatusCode, location: impl Into<String>) {
+        self.shared.lock().knobs.redirect_next = (n, status, location.into());
+    }
+
+    /// The next `n` logins and Bearer refresh grants are answered HTTP `status` (any 3xx) with
+    /// `Location: location`. A login issues nothing and counts as failed; a refresh grant is
+    /// processed first (its refresh token is spent, the tokens it minted are never sent), as
+    /// a server that redirects after acting would.
+    pub fn redirect_next_logins(&self, n: u32, status: StatusCode, location: impl Into<String>) {
+        self.shared.lock().knobs.redirect_logins = (n, status, location.into());
+    }
+
+    /// The next `n` authorized API requests consume the token, execute (and count) the
+    /// request, then answer success (Seed: with the next token, which is live) with a JSON body
+    /// `{"pad":"xx…"}` of exactly `bytes` bytes, generated as it is sent (so any size costs the
+    /// server no memory). `announce`: with a `Content-Length`; otherwise chunked, so the size
+    /// is known only by reading. Taken after the other per-request faults.
+    pub fn oversize_next(&self, n: u32, bytes: u64, announce: bool) {
+        self.shared.lock().knobs.oversize_next = (n, bytes, announce);
+    }
+
+    /// The next `n` login and refresh-grant replies keep their status and headers (a Seed
+    /// login's `B-T` token too) but get the body [`Backend::oversize_next`] describes.
+    pub fn oversize_next_logins(&self, n: u32, bytes: u64, announce: bool) {
+        self.shared.lock().knobs.oversize_logins = (n, bytes, announce);
+    }
+
+    /// The next `n` expired-token replies send their headers and half of their body, then
+    /// close the connection (an expiry whose body cannot be read).
+    pub fn truncate_next_expired_replies(&self, n: u32) {
+        self.shared.lock().knobs.truncate_expired = n;
+    }
+
     /// When on, presenting a spent token (a consumed Seed token or a used Bearer refresh token)
     /// also revokes that token's whole session (family): its live access and refresh tokens
     /// stop working and Seed mints no live next token for requests still in flight. Off by
@@ -377,6 +431,27 @@ impl Backend {
     /// [`Counters::client_auth_refusals`]. `None` (the default) requires nothing.
     pub fn require_client_auth(&self, how: Option<ClientAuth>) {
         self.shared.lock().knobs.client_auth = how;
+    }
+
+    /// Bearer only: when on, a refresh grant does not rotate: it leaves the presented refresh
+    /// token live (usable again) and its reply carries no `refresh_token`, as RFC 6749 §6
+    /// allows. Off by default (refresh tokens rotate).
+    pub fn keep_refresh_tokens(&self, on: bool) {
+        self.shared.lock().knobs.keep_refresh = on;
+    }
+
+    /// Bearer and Query only: the next `n` successful logins (and Bearer refresh grants) issue
+    /// an access token with a line break in it, which no HTTP header can carry (the JSON body
+    /// of the login reply can). The server accepts it wherever it arrives intact (a query).
+    pub fn issue_unsendable_tokens(&self, n: u32) {
+        self.shared.lock().knobs.issue_unsendable = n;
+    }
+
+    /// When on, failed logins repeat what the client presented, as careless servers do: Bearer
+    /// token-endpoint errors carry every presented value (password, refresh token) in
+    /// `error_description`; a forced Seed login failure names the code in `msg`.
+    pub fn echo_credentials_in_errors(&self, on: bool) {
+        self.shared.lock().knobs.echo_credentials = on;
     }
 
     /// Mints a fresh one-time login code the Seed login accepts once (a reused or unknown code

@@ -7,7 +7,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use http::header::{
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, LOCATION, WWW_AUTHENTICATE,
+};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
@@ -71,8 +73,9 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// What the service answers: a whole body, or one cut short ([`Truncated`]).
-type ServiceBody = Either<Full<Bytes>, Truncated>;
+/// What the service answers: a whole body, one cut short ([`Truncated`]), or one generated
+/// as it is sent ([`Padded`]).
+type ServiceBody = Either<Full<Bytes>, Either<Truncated, Padded>>;
 
 async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
     let activity = Activity::new();
@@ -115,25 +118,37 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         (Protocol::Seed, &Method::POST, SEED_LOGIN) => {
             let with_token = extract_token(shared.protocol, &parts).is_some();
             let body = read_login_body(&shared, body).await?;
-            Ok(whole(match body {
-                Ok(body) => seed_login(&shared, &body, with_token).await,
-                Err(resp) => resp,
-            }))
+            Ok(login_reply(
+                &shared,
+                match body {
+                    Ok(body) => seed_login(&shared, &body, with_token).await,
+                    Err(resp) => resp,
+                },
+            ))
         }
         (Protocol::Bearer { ttl }, &Method::POST, BEARER_LOGIN) => {
             let body = read_login_body(&shared, body).await?;
-            Ok(whole(match body {
-                Ok(body) => bearer_token(&shared, ttl, &parts, &body).await,
-                Err(resp) => resp,
-            }))
+            Ok(login_reply(
+                &shared,
+                match body {
+                    Ok(body) => bearer_token(&shared, ttl, &parts, &body).await,
+                    Err(resp) => resp,
+                },
+            ))
         }
-        (Protocol::Query, &Method::GET, QUERY_LOGIN) => Ok(whole(query_login(&shared, &parts).await)),
+        (Protocol::Query, &Method::GET, QUERY_LOGIN) => {
+            Ok(login_reply(&shared, query_login(&shared, &parts).await))
+        }
         _ if path.starts_with("/api/") => api(&shared, parts, body).await,
-        _ => Ok(whole(wire::json(
-            StatusCode::NOT_FOUND,
-            &json!({"error": "not_found"}),
-            None,
-        ))),
+        _ => {
+            // Counted, so a test can tell that a public call went out without a token.
+            shared.other_arrived(extract_token(shared.protocol, &parts).is_some());
+            Ok(whole(wire::json(
+                StatusCode::NOT_FOUND,
+                &json!({"error": "not_found"}),
+                None,
+            )))
+        }
     }
 }
 
@@ -187,11 +202,89 @@ async fn truncate(resp: Resp) -> Response<ServiceBody> {
     let part = bytes.slice(..bytes.len() / 2);
     Response::from_parts(
         parts,
-        Either::Right(Truncated {
+        Either::Right(Either::Left(Truncated {
             part: (!part.is_empty()).then_some(part),
             pause: Box::pin(tokio::time::sleep(TRUNCATE_PAUSE)),
-        }),
+        })),
     )
+}
+
+/// A JSON body of exactly `left` bytes (`{"pad":"xxx…"}`, or as much of it as fits),
+/// generated chunk by chunk as hyper sends it, so a body of gigabytes costs the server no
+/// memory and a client that stops reading stops it.
+pub(crate) struct Padded {
+    sent: u64,
+    total: u64,
+    announce: bool,
+}
+
+const PAD_CHUNK: u64 = 64 * 1024;
+
+impl Padded {
+    fn byte_at(&self, pos: u64) -> u8 {
+        const HEAD: &[u8] = br#"{"pad":""#;
+        match pos {
+            p if p < HEAD.len() as u64 => HEAD[p as usize],
+            p if p + 2 == self.total => b'"',
+            p if p + 1 == self.total => b'}',
+            _ => b'x',
+        }
+    }
+}
+
+impl Body for Padded {
+    type Data = Bytes;
+    type Error = Abort;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Abort>>> {
+        if self.sent >= self.total {
+            return Poll::Ready(None);
+        }
+        let end = self.total.min(self.sent + PAD_CHUNK);
+        let chunk: Vec<u8> = (self.sent..end).map(|p| self.byte_at(p)).collect();
+        self.sent = end;
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from(chunk)))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.sent >= self.total
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.announce {
+            SizeHint::with_exact(self.total - self.sent)
+        } else {
+            SizeHint::default()
+        }
+    }
+}
+
+/// Turns a success response into one whose body is `bytes` long (announced or chunked);
+/// its status and headers (the next token) stay.
+fn oversize(resp: Resp, bytes: u64, announce: bool) -> Response<ServiceBody> {
+    let (mut parts, _) = resp.into_parts();
+    parts.headers.remove(CONTENT_LENGTH);
+    Response::from_parts(
+        parts,
+        Either::Right(Either::Right(Padded {
+            sent: 0,
+            total: bytes,
+            announce,
+        })),
+    )
+}
+
+/// Turns a response into a redirect: `status`, `Location`, the same headers (the next token)
+/// and body.
+fn redirect(mut resp: Resp, status: StatusCode, location: &str) -> Resp {
+    *resp.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(LOCATION, v);
+    }
+    resp
 }
 
 enum BodyError {
@@ -232,6 +325,28 @@ async fn sleep_for(d: Duration) {
     }
 }
 
+/// A login or refresh reply, its body replaced by an oversized one if that is armed.
+fn login_reply(shared: &Shared, resp: Resp) -> Response<ServiceBody> {
+    let armed = {
+        let mut st = shared.lock();
+        let (n, bytes, announce) = &mut st.knobs.oversize_logins;
+        crate::state::take_one(n).then_some((*bytes, *announce))
+    };
+    match armed {
+        Some((bytes, announce)) => oversize(resp, bytes, announce),
+        None => resp.map(Either::Left),
+    }
+}
+
+/// An armed login redirect, counted as a failed login (it issued no token).
+fn login_redirect(shared: &Shared) -> Option<Resp> {
+    let mut st = shared.lock();
+    let (status, location) = st.take_login_redirect()?;
+    st.counters.logins_failed += 1;
+    let body = error_body(shared.protocol, status, "redirected");
+    Some(redirect(wire::json(status, &body, None), status, &location))
+}
+
 fn ok_json(body: &Value) -> Resp {
     wire::json(StatusCode::OK, body, None)
 }
@@ -241,11 +356,19 @@ fn ok_json(body: &Value) -> Resp {
 async fn seed_login(shared: &Shared, body: &Bytes, with_token: bool) -> Resp {
     let delay = shared.login_arrived(with_token);
     sleep_for(delay).await;
+    if let Some(resp) = login_redirect(shared) {
+        return resp;
+    }
     let code = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| v.get("code")?.as_str().map(str::to_owned))
         .ok_or("body must be a JSON object with a string field \"code\"");
+    let echo = shared.echo_credentials();
     match shared.login(|st| code.as_ref().is_ok_and(|c| st.use_code(c))) {
+        LoginOutcome::Forced if echo => ok_json(&json!({
+            "code": 500,
+            "msg": format!("login failed for code {}", code.as_deref().unwrap_or("-")),
+        })),
         LoginOutcome::Forced => ok_json(&json!({"code": 500, "msg": "login failed"})),
         LoginOutcome::Status(status) => wire::json(
             status,
@@ -288,10 +411,6 @@ fn param<'a>(params: &'a Result<Map<String, Value>, &'static str>, name: &str) -
     params.as_ref().ok()?.get(name)?.as_str()
 }
 
-fn bearer_error(status: StatusCode, error: &str) -> Resp {
-    wire::json(status, &json!({"error": error}), None)
-}
-
 /// Whether the token-endpoint request authenticates the client the way `how` wants.
 fn client_authenticated(
     how: ClientAuth,
@@ -321,6 +440,16 @@ async fn bearer_token(shared: &Shared, ttl: Duration, parts: &Parts, body: &Byte
     let params = token_params(parts, body);
     let client_auth = shared.lock().knobs.client_auth;
     let client_refused = client_auth.is_some_and(|how| !client_authenticated(how, parts, &params));
+    // `echo_credentials_in_errors`: every value presented, as a careless
+    // server puts it in `error_description`.
+    let echo = shared.echo_credentials().then(|| {
+        let values = params.iter().flatten().filter_map(|(_, v)| v.as_str());
+        format!("grant refused for {}", values.collect::<Vec<_>>().join(" "))
+    });
+    let bearer_error = |status: StatusCode, error: &str| match &echo {
+        Some(d) => wire::json(status, &json!({"error": error, "error_description": d}), None),
+        None => wire::json(status, &json!({"error": error}), None),
+    };
     if param(&params, "grant_type") == Some("refresh_token") {
         let delay = shared.refresh_arrived();
         sleep_for(delay).await;
@@ -332,7 +461,13 @@ async fn bearer_token(shared: &Shared, ttl: Duration, parts: &Parts, body: &Byte
         let Some(refresh_token) = param(&params, "refresh_token") else {
             return bearer_error(StatusCode::BAD_REQUEST, "invalid_request");
         };
-        return match shared.refresh(refresh_token) {
+        let outcome = shared.refresh(refresh_token);
+        // A server that processed the grant (the refresh token is spent) and then redirects:
+        // a client that follows re-presents the spent refresh token.
+        if let Some((status, location)) = shared.lock().take_login_redirect() {
+            return redirect(bearer_error(status, "redirected"), status, &location);
+        }
+        return match outcome {
             RefreshOutcome::Issued(issued) => bearer_issued(issued, ttl),
             RefreshOutcome::InvalidGrant => bearer_error(StatusCode::BAD_REQUEST, "invalid_grant"),
             RefreshOutcome::Unavailable => {
@@ -347,6 +482,9 @@ async fn bearer_token(shared: &Shared, ttl: Duration, parts: &Parts, body: &Byte
         st.counters.client_auth_refusals += 1;
         st.counters.logins_failed += 1;
         return bearer_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    if let Some(resp) = login_redirect(shared) {
+        return resp;
     }
     let creds_ok = param(&params, "grant_type") == Some("password")
         && param(&params, "username") == Some(BEARER_USERNAME)
@@ -364,17 +502,24 @@ async fn bearer_token(shared: &Shared, ttl: Duration, parts: &Parts, body: &Byte
 fn bearer_issued(issued: Issued, ttl: Duration) -> Resp {
     // `expires_in` is whole seconds; round up so a sub-second ttl is not reported as 0.
     let expires_in = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
-    ok_json(&json!({
+    let mut body = json!({
         "access_token": issued.access,
         "token_type": "Bearer",
         "expires_in": expires_in,
-        "refresh_token": issued.refresh,
-    }))
+    });
+    // A refresh grant that does not rotate omits the field (RFC 6749 §6).
+    if let Some(refresh) = issued.refresh {
+        body["refresh_token"] = json!(refresh);
+    }
+    ok_json(&body)
 }
 
 async fn query_login(shared: &Shared, parts: &Parts) -> Resp {
     let delay = shared.login_arrived(extract_token(shared.protocol, parts).is_some());
     sleep_for(delay).await;
+    if let Some(resp) = login_redirect(shared) {
+        return resp;
+    }
     let query = parts.uri.query().unwrap_or("");
     let check = if form_value(query, "grant_type").as_deref() != Some("client_credential") {
         Err((40002, "invalid grant_type"))
@@ -440,15 +585,25 @@ async fn api(shared: &Arc<Shared>, parts: Parts, body: Incoming) -> Result<Respo
     let holder = match shared.authorize(token.as_deref()) {
         Ok(holder) => holder,
         Err(rejection) => {
-            let (delay, forbid) = {
+            let (delay, cut, forbid) = {
                 let mut st = shared.lock();
-                (st.expired_reply_delay(), st.knobs.forbid_expired)
+                (
+                    st.expired_reply_delay(),
+                    st.take_truncate_expired(),
+                    st.knobs.forbid_expired,
+                )
             };
             sleep_for(delay).await;
-            if forbid && matches!(protocol, Protocol::Bearer { .. }) {
-                return Ok(bare_forbidden().map(Either::Left));
-            }
-            return Ok(expired_reply(protocol, rejection).map(Either::Left));
+            let reply = if forbid && matches!(protocol, Protocol::Bearer { .. }) {
+                bare_forbidden()
+            } else {
+                expired_reply(protocol, rejection)
+            };
+            return Ok(if cut {
+                truncate(reply).await
+            } else {
+                reply.map(Either::Left)
+            });
         }
     };
     if let Fault::Status(status) = holder.fault {
@@ -458,7 +613,7 @@ async fn api(shared: &Arc<Shared>, parts: Parts, body: Incoming) -> Result<Respo
     }
     sleep_for(holder.delay).await;
     let outcome = route(shared, &parts.method, parts.uri.path(), &body);
-    match holder.fault {
+    match holder.fault.clone() {
         Fault::Abort => {
             // Executed but unanswered: the session is released, no next token.
             holder.release();
@@ -474,6 +629,14 @@ async fn api(shared: &Arc<Shared>, parts: Parts, body: Incoming) -> Result<Respo
         Fault::Truncate => {
             let next = holder.finish();
             Ok(truncate(render(protocol, outcome, next)).await)
+        }
+        Fault::Redirect(status, location) => {
+            let next = holder.finish();
+            Ok(redirect(render(protocol, outcome, next), status, &location).map(Either::Left))
+        }
+        Fault::Oversize { bytes, announce } => {
+            let next = holder.finish();
+            Ok(oversize(render(protocol, outcome, next), bytes, announce))
         }
         Fault::None | Fault::Status(_) => {
             let next = holder.finish();

@@ -46,10 +46,27 @@ pub(crate) struct Knobs {
     pub(crate) forbid_expired: bool,
     /// Bearer: how the token endpoint wants the client authenticated, if at all.
     pub(crate) client_auth: Option<crate::ClientAuth>,
+    /// Refresh grants leave the refresh token live and reply without a new one.
+    pub(crate) keep_refresh: bool,
+    /// The next this many issued access tokens carry a line break.
+    pub(crate) issue_unsendable: u32,
+    /// Failed logins and refresh grants repeat what was presented.
+    pub(crate) echo_credentials: bool,
+    /// The next `.0` authorized requests execute, then answer status `.1` with `Location: .2`.
+    pub(crate) redirect_next: (u32, StatusCode, String),
+    /// The next `.0` logins / refresh grants answer status `.1` with `Location: .2`.
+    pub(crate) redirect_logins: (u32, StatusCode, String),
+    /// The next `.0` authorized requests execute, then answer a body of `.1` bytes, with a
+    /// `Content-Length` if `.2`, else chunked.
+    pub(crate) oversize_next: (u32, u64, bool),
+    /// The next `.0` login / refresh replies get a body of `.1` bytes (announced if `.2`).
+    pub(crate) oversize_logins: (u32, u64, bool),
+    /// The next n expired replies send their headers and half their body, then close.
+    pub(crate) truncate_expired: u32,
 }
 
 /// The one injected fault an authorized request gets after its token was consumed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Fault {
     None,
     /// Answer this HTTP status without executing and without a next token.
@@ -60,6 +77,14 @@ pub(crate) enum Fault {
     Stall,
     /// Execute, send the headers (with the next token) and part of the body, then close.
     Truncate,
+    /// Execute, then answer this 3xx status (with the next token) and this `Location`.
+    Redirect(StatusCode, String),
+    /// Execute, then answer success (with the next token) and a body of `bytes` bytes,
+    /// announced in `Content-Length` if `announce`, else chunked.
+    Oversize {
+        bytes: u64,
+        announce: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,7 +215,11 @@ impl Shared {
         let sess = st.sessions.entry(session).or_default();
         sess.minted += 1;
         let dead = dead || sess.revoked;
-        let tok = self.token_string("tok", session, sess.minted);
+        let mut tok = self.token_string("tok", session, sess.minted);
+        // Seed sends tokens in headers, which cannot carry this one.
+        if self.protocol != Protocol::Seed && take_one(&mut st.knobs.issue_unsendable) {
+            tok.push_str("\nX");
+        }
         let expires_at = self.ttl().map(|ttl| Instant::now() + ttl);
         let status = if dead { Status::Expired } else { Status::Live };
         st.access.insert(
@@ -281,11 +310,13 @@ impl Shared {
         if take_one(&mut st.knobs.fail_next_refreshes) {
             return RefreshOutcome::Unavailable;
         }
+        let keep = st.knobs.keep_refresh;
         let Some(tok) = st.refresh.get_mut(refresh_token) else {
             return RefreshOutcome::InvalidGrant;
         };
         let session = tok.session;
         match tok.status {
+            Status::Live if keep => {}
             Status::Live => tok.status = Status::Spent,
             Status::Spent => {
                 st.counters.token_reuse += 1;
@@ -298,8 +329,17 @@ impl Shared {
         }
         let dead = take_one(&mut st.knobs.issue_expired);
         let access = self.mint_access(&mut st, session, dead);
-        let refresh = Some(self.mint_refresh(&mut st, session));
+        let refresh = (!keep).then(|| self.mint_refresh(&mut st, session));
         RefreshOutcome::Issued(Issued { access, refresh })
+    }
+
+    /// Counts an arriving request outside `/api/` that is not a login.
+    pub(crate) fn other_arrived(&self, with_token: bool) {
+        let mut st = self.lock();
+        st.counters.other_requests += 1;
+        if with_token {
+            st.counters.other_requests_with_token += 1;
+        }
     }
 
     /// Counts an arriving API request.
@@ -385,6 +425,13 @@ impl Knobs {
             Fault::Stall
         } else if take_one(&mut self.truncate_next) {
             Fault::Truncate
+        } else if take_one(&mut self.redirect_next.0) {
+            Fault::Redirect(self.redirect_next.1, self.redirect_next.2.clone())
+        } else if take_one(&mut self.oversize_next.0) {
+            Fault::Oversize {
+                bytes: self.oversize_next.1,
+                announce: self.oversize_next.2,
+            }
         } else {
             Fault::None
         }
@@ -407,6 +454,17 @@ impl State {
                 sess.expire_next = true;
             }
         }
+    }
+
+    /// Whether the expired reply being sent now is cut short (`truncate_next_expired_replies`).
+    pub(crate) fn take_truncate_expired(&mut self) -> bool {
+        take_one(&mut self.knobs.truncate_expired)
+    }
+
+    /// The redirect the login or refresh grant arriving now answers, if one is armed.
+    pub(crate) fn take_login_redirect(&mut self) -> Option<(StatusCode, String)> {
+        let (n, status, location) = &mut self.knobs.redirect_logins;
+        take_one(n).then(|| (*status, location.clone()))
     }
 
     /// How long the expired reply being sent now must wait (`delay_next_expired_replies`).
@@ -438,7 +496,7 @@ impl State {
 }
 
 /// Decrements a "next n" knob; true if it was armed.
-fn take_one(n: &mut u32) -> bool {
+pub(crate) fn take_one(n: &mut u32) -> bool {
     if *n > 0 {
         *n -= 1;
         true
@@ -503,6 +561,11 @@ impl Shared {
     /// A connection was closed by the server for being idle longer than `keep_alive`.
     pub(crate) fn idle_closed(&self) {
         self.lock().counters.idle_closes += 1;
+    }
+
+    /// The `echo_credentials_in_errors` knob as it is now.
+    pub(crate) fn echo_credentials(&self) -> bool {
+        self.lock().knobs.echo_credentials
     }
 
     /// The `keep_alive` knob as it is now.

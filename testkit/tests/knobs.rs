@@ -373,3 +373,140 @@ async fn keep_alive_closes_idle_connections_but_not_busy_ones() {
     assert_eq!(ping(&c, &b, &tok).await.0, 200);
     assert_eq!(b.counters().token_reuse, 0);
 }
+
+fn no_redirects() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+}
+
+#[tokio::test]
+async fn redirect_next_executes_then_answers_the_status_location_and_next_token() {
+    let b = Backend::start(Protocol::Seed).await;
+    let other = seamless_sdk_testkit::Elsewhere::start().await;
+    let c = no_redirects();
+    let tok = seed_login(&c, &b).await;
+    let location = format!("{}/landing", other.url());
+    b.redirect_next(1, StatusCode::SEE_OTHER, location.clone());
+    let r = c
+        .post(format!("{}/api/orders", b.url()))
+        .header("B-T", &tok)
+        .json(&json!({"order_id": "r1"}))
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"].to_str().unwrap(), location);
+    let next = r.headers()["b-t"].to_str().unwrap().to_owned();
+    assert_eq!(b.counters().executions["r1"], 1);
+    // The next token is live; the other host saw nothing (nobody followed).
+    assert_eq!(ping(&c, &b, &next).await.0, 200);
+    assert_eq!(other.requests(), 0);
+
+    // A client that follows: the other host records what it was sent.
+    let follow = Client::new();
+    let tok = seed_login(&follow, &b).await;
+    b.redirect_next(1, StatusCode::FOUND, location);
+    let r = follow
+        .get(format!("{}/api/ping", b.url()))
+        .header("B-T", &tok)
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(r.status(), StatusCode::OK);
+    let seen = other.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path_and_query, "/landing");
+    assert_eq!(seen[0].headers["b-t"].to_str().unwrap(), tok);
+}
+
+#[tokio::test]
+async fn redirect_next_logins_spends_a_refresh_token_before_redirecting() {
+    let b = Backend::start(Protocol::Bearer {
+        ttl: Duration::from_secs(60),
+    })
+    .await;
+    let c = no_redirects();
+    let token_url = format!("{}/oauth/token", b.url());
+    let login: Value = c
+        .post(&token_url)
+        .json(&json!({"grant_type": "password", "username": BEARER_USERNAME, "password": BEARER_PASSWORD}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let rt = login["refresh_token"].as_str().expect("refresh token");
+    b.redirect_next_logins(1, StatusCode::TEMPORARY_REDIRECT, "/oauth/token");
+    let grant = json!({"grant_type": "refresh_token", "refresh_token": rt});
+    let r = c.post(&token_url).json(&grant).send().await.expect("response");
+    assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(r.headers()["location"], "/oauth/token");
+    // Presenting it again is reuse.
+    let r = c.post(&token_url).json(&grant).send().await.expect("response");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let counters = b.counters();
+    assert_eq!((counters.refreshes, counters.token_reuse), (2, 1));
+}
+
+#[tokio::test]
+async fn oversize_next_sends_a_padded_body_announced_or_chunked() {
+    let b = Backend::start(Protocol::Seed).await;
+    let c = Client::new();
+    let mut tok = seed_login(&c, &b).await;
+    for announce in [true, false] {
+        b.oversize_next(1, 100_000, announce);
+        let r = c
+            .get(format!("{}/api/ping", b.url()))
+            .header("B-T", &tok)
+            .send()
+            .await
+            .expect("response");
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.content_length(), announce.then_some(100_000));
+        tok = r.headers()["b-t"].to_str().unwrap().to_owned();
+        let body: Value = r.json().await.expect("the padding is JSON");
+        assert_eq!(body["pad"].as_str().map(str::len), Some(100_000 - 10));
+    }
+    assert_eq!(ping(&c, &b, &tok).await.0, 200);
+}
+
+#[tokio::test]
+async fn truncate_next_expired_replies_cuts_an_expiry_body() {
+    let b = Backend::start(Protocol::Bearer {
+        ttl: Duration::from_secs(60),
+    })
+    .await;
+    b.truncate_next_expired_replies(1);
+    let r = Client::new()
+        .get(format!("{}/api/ping", b.url()))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .expect("the head arrives");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.bytes().await.is_err(), "the body was cut");
+    assert_eq!(b.counters().expired_replies, 1);
+}
+
+#[tokio::test]
+async fn unreachable_refuses_and_blackhole_never_connects() {
+    let err = Client::new()
+        .get(seamless_sdk_testkit::unreachable_url())
+        .send()
+        .await
+        .expect_err("nothing listens");
+    assert!(err.is_connect(), "{err:?}");
+    let hole = seamless_sdk_testkit::Blackhole::start().await;
+    let err = Client::builder()
+        .connect_timeout(Duration::from_millis(200))
+        .build()
+        .expect("a client")
+        .get(hole.url())
+        .send()
+        .await
+        .expect_err("the connect hangs");
+    assert!(err.is_connect() && err.is_timeout(), "{err:?}");
+}

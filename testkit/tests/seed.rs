@@ -474,7 +474,7 @@ async fn oversized_body_is_refused_without_consuming_the_token() {
 }
 
 #[tokio::test]
-async fn other_paths_are_plain_404_and_uncounted() {
+async fn other_paths_are_plain_404_counted_apart() {
     let b = Backend::start(Protocol::Seed).await;
     let c = Client::new();
     let r = c
@@ -483,7 +483,21 @@ async fn other_paths_are_plain_404_and_uncounted() {
         .await
         .expect("response");
     assert_eq!(r.status().as_u16(), 404);
-    assert_eq!(b.counters(), Counters::default());
+    let r = c
+        .get(format!("{}/public/status", b.url()))
+        .header("B-T", "any")
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(
+        b.counters(),
+        Counters {
+            other_requests: 2,
+            other_requests_with_token: 1,
+            ..Counters::default()
+        }
+    );
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
+use super::names::{Item, Names};
 use super::rust::{doc_attrs, fresh, ident, json_values, lit};
 use crate::model::{
     Auth, ClientAuth, Encoding, ExpiryRule, HttpMethod, Lifetime, Login, Placement, RefreshGrant, TokenSource,
@@ -18,9 +19,6 @@ struct Inputs {
     params: Vec<TokenStream>,
     /// The same names, to forward from `new` to `builder`.
     names: Vec<Ident>,
-    /// `<F, Fut, E>` and its `where` clause, for the code provider.
-    generics: TokenStream,
-    bounds: TokenStream,
     /// One doc line per argument.
     docs: Vec<String>,
     /// The `.login(...)` argument.
@@ -28,17 +26,15 @@ struct Inputs {
 }
 
 /// `builder` and `new`, for the client's `impl` block.
-pub(super) fn constructors(auth: &Auth) -> TokenStream {
-    let inputs = inputs(auth);
+pub(super) fn constructors(auth: &Auth, n: &Names) -> TokenStream {
+    let inputs = inputs(auth, n);
     let Inputs {
         params,
         names,
-        generics,
-        bounds,
         docs,
         login,
     } = &inputs;
-    let settings = settings(auth);
+    let settings = settings(auth, n);
     let mut builder_doc =
         vec!["Configures a client for the API at `base_url` with this API's token protocol.".to_owned()];
     if !docs.is_empty() {
@@ -52,37 +48,33 @@ pub(super) fn constructors(auth: &Auth) -> TokenStream {
     let builder_doc = doc_attrs(builder_doc);
     // `base_url` plus the inputs; clippy counts from seven.
     let allow = (params.len() + 1 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    let (into, string) = (n.path(Item::Into), n.path(Item::String));
+    let (client, builder) = (n.path(Item::Client), n.path(Item::ClientBuilder));
+    let (result, ok, error) = (n.path(Item::Result), n.path(Item::Ok), n.path(Item::Error));
     quote! {
         #builder_doc
         #allow
-        pub fn builder #generics (
-            base_url: impl ::core::convert::Into<::std::string::String>,
-            #(#params),*
-        ) -> ::seamless_sdk::ClientBuilder #bounds {
-            ::seamless_sdk::Client::builder(base_url)
+        pub fn builder(base_url: impl #into<#string>, #(#params),*) -> #builder {
+            #client::builder(base_url)
                 #settings
                 .login(#login)
         }
 
         /// Builds a client for the API at `base_url`; [`Self::builder`] describes the arguments.
         #allow
-        pub fn new #generics (
-            base_url: impl ::core::convert::Into<::std::string::String>,
-            #(#params),*
-        ) -> ::core::result::Result<Self, ::seamless_sdk::Error> #bounds {
-            ::core::result::Result::Ok(Self::from_client(Self::builder(base_url, #(#names),*).build()?))
+        pub fn new(base_url: impl #into<#string>, #(#params),*) -> #result<Self, #error> {
+            #ok(Self::from_client(Self::builder(base_url, #(#names),*).build()?))
         }
     }
 }
 
-fn inputs(auth: &Auth) -> Inputs {
+fn inputs(auth: &Auth, n: &Names) -> Inputs {
     let flow = match &auth.login {
         Login::Custom => {
+            let login = n.path(Item::Login);
             return Inputs {
-                params: vec![quote!(login: impl ::seamless_sdk::Login)],
+                params: vec![quote!(login: impl #login)],
                 names: vec![ident("login")],
-                generics: TokenStream::new(),
-                bounds: TokenStream::new(),
                 docs: vec!["- `login`: how a session is obtained".to_owned()],
                 login: quote!(login),
             };
@@ -97,11 +89,25 @@ fn inputs(auth: &Auth) -> Inputs {
     let (mut params, mut names, mut docs) = (Vec::new(), Vec::new(), Vec::new());
     let mut chain = Vec::new();
 
-    let method = method_ident(flow.method);
     let path = lit(&flow.path);
+    let flow_type = n.path(Item::LoginFlow);
+    let new_flow = match flow.method {
+        HttpMethod::Get => quote!(#flow_type::get(#path)),
+        HttpMethod::Post => quote!(#flow_type::post(#path)),
+        other => {
+            let method = n.path(Item::Method);
+            let other = match other {
+                HttpMethod::Put => quote!(PUT),
+                HttpMethod::Patch => quote!(PATCH),
+                _ => quote!(DELETE),
+            };
+            quote!(#flow_type::new(#method::#other, #path))
+        }
+    };
     // Before `refresh_grant`, which takes the encoding in force when it is added.
     let encoding = encoding_ident(flow.encoding);
-    chain.push(quote!(.encoding(::seamless_sdk::Encoding::#encoding)));
+    let encoding_type = n.path(Item::Encoding);
+    chain.push(quote!(.encoding(#encoding_type::#encoding)));
     for (name, value) in &flow.fields {
         let (name, value) = (lit(name), lit(value));
         chain.push(quote!(.field(#name, #value)));
@@ -113,29 +119,19 @@ fn inputs(auth: &Auth) -> Inputs {
             "- `{}`: the login's `{secret}` field (kept secret, never printed)",
             super::rust::unraw(&arg)
         ));
-        params.push(quote!(#arg: impl ::core::convert::Into<::seamless_sdk::Secret>));
+        let (into, secret_type) = (n.path(Item::Into), n.path(Item::Secret));
+        params.push(quote!(#arg: impl #into<#secret_type>));
         let wire = lit(secret);
         chain.push(quote!(.secret_field(#wire, #arg)));
         names.push(arg);
     }
-    let (mut generics, mut bounds) = (TokenStream::new(), TokenStream::new());
     if let Some(field) = &flow.code_field {
         docs.push(format!(
             "- `code`: fetches a fresh one-time login code (sent as `{field}`) for every login"
         ));
-        params.push(quote!(code: F));
+        let provider = n.path(Item::CodeProvider);
+        params.push(quote!(code: impl #provider));
         names.push(ident("code"));
-        generics = quote!(<F, Fut, E>);
-        bounds = quote! {
-            where
-                F: ::core::ops::Fn() -> Fut + ::core::marker::Send + ::core::marker::Sync + 'static,
-                Fut: ::core::future::Future<Output = ::core::result::Result<::std::string::String, E>>
-                    + ::core::marker::Send
-                    + 'static,
-                E: ::core::convert::Into<
-                    ::std::boxed::Box<dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync>,
-                >,
-        };
         let field = lit(field);
         chain.push(quote!(.code(#field, code)));
     }
@@ -165,6 +161,7 @@ fn inputs(auth: &Auth) -> Inputs {
             &mut params,
             &mut names,
             &mut docs,
+            n,
         ));
     } else if let Some(r) = &flow.refresh {
         let (path, field) = (lit(&r.path), lit(&r.field));
@@ -180,6 +177,7 @@ fn inputs(auth: &Auth) -> Inputs {
         chain.push(quote!(.refresh_grant(#path, #field, #fields)));
     }
     if let Some(ClientAuth::Basic) = flow.client_auth {
+        let (into, string, secret) = (n.path(Item::Into), n.path(Item::String), n.path(Item::Secret));
         let mut arg = |name: &str, ty: TokenStream, doc: &str| {
             let arg = ident(&fresh(name, &taken));
             taken.insert(arg.to_string());
@@ -190,12 +188,12 @@ fn inputs(auth: &Auth) -> Inputs {
         };
         let id = arg(
             "client_id",
-            quote!(impl ::core::convert::Into<::std::string::String>),
+            quote!(impl #into<#string>),
             "the client id, sent with HTTP Basic to the token endpoint",
         );
         let secret = arg(
             "client_secret",
-            quote!(impl ::core::convert::Into<::seamless_sdk::Secret>),
+            quote!(impl #into<#secret>),
             "the client secret, sent with HTTP Basic to the token endpoint (kept secret, never printed)",
         );
         chain.push(quote!(.client_basic_auth(#id, #secret)));
@@ -203,11 +201,9 @@ fn inputs(auth: &Auth) -> Inputs {
     Inputs {
         params,
         names,
-        generics,
-        bounds,
         docs,
         login: quote! {
-            ::seamless_sdk::LoginFlow::new(::seamless_sdk::__private::http::Method::#method, #path)
+            #new_flow
                 #(#chain)*
         },
     }
@@ -245,16 +241,18 @@ fn full_grant(
     params: &mut Vec<TokenStream>,
     names: &mut Vec<Ident>,
     docs: &mut Vec<String>,
+    n: &Names,
 ) -> TokenStream {
     let (path, field) = (lit(&r.path), lit(&r.field));
-    let mut grant = quote!(::seamless_sdk::RefreshGrant::new(#path, #field));
+    let grant_type = n.path(Item::RefreshGrant);
+    let mut grant = quote!(#grant_type::new(#path, #field));
     if let Some(m) = r.method {
-        let m = method_ident(m);
-        grant.extend(quote!(.method(::seamless_sdk::__private::http::Method::#m)));
+        let (m, method) = (method_ident(m), n.path(Item::Method));
+        grant.extend(quote!(.method(#method::#m)));
     }
     if let Some(e) = r.encoding {
-        let e = encoding_ident(e);
-        grant.extend(quote!(.encoding(::seamless_sdk::Encoding::#e)));
+        let (e, encoding) = (encoding_ident(e), n.path(Item::Encoding));
+        grant.extend(quote!(.encoding(#encoding::#e)));
     }
     for (k, v) in &r.fields {
         let (k, v) = (lit(k), lit(v));
@@ -272,7 +270,8 @@ fn full_grant(
             "- `{}`: the refresh grant's `{secret}` field (kept secret, never printed)",
             super::rust::unraw(&arg)
         ));
-        params.push(quote!(#arg: impl ::core::convert::Into<::seamless_sdk::Secret>));
+        let (into, secret_type) = (n.path(Item::Into), n.path(Item::Secret));
+        params.push(quote!(#arg: impl #into<#secret_type>));
         grant.extend(quote!(.secret_field(#wire, #arg)));
         names.push(arg);
     }
@@ -280,30 +279,32 @@ fn full_grant(
 }
 
 /// Everything but the login, as builder method calls.
-fn settings(auth: &Auth) -> TokenStream {
+fn settings(auth: &Auth, n: &Names) -> TokenStream {
+    let placement_type = n.path(Item::Placement);
     let placement = match &auth.placement {
         Placement::Header(h) => {
             let h = lit(h);
-            quote!(::seamless_sdk::Placement::header(#h))
+            quote!(#placement_type::header(#h))
         }
-        Placement::Bearer => quote!(::seamless_sdk::Placement::Bearer),
+        Placement::Bearer => quote!(#placement_type::Bearer),
         Placement::Query(q) => {
             let q = lit(q);
-            quote!(::seamless_sdk::Placement::query(#q))
+            quote!(#placement_type::query(#q))
         }
         Placement::JsonBody(p) => {
             let p = lit(p);
-            quote!(::seamless_sdk::Placement::json_body(#p))
+            quote!(#placement_type::json_body(#p))
         }
     };
+    let lifetime_type = n.path(Item::Lifetime);
     let lifetime = match &auth.lifetime {
         Lifetime::SingleUse { next_token_header } => {
             let h = lit(next_token_header);
-            quote!(::seamless_sdk::Lifetime::single_use(#h))
+            quote!(#lifetime_type::single_use(#h))
         }
-        Lifetime::Reusable => quote!(::seamless_sdk::Lifetime::Reusable),
+        Lifetime::Reusable => quote!(#lifetime_type::Reusable),
     };
-    let expiry = expiry(&auth.expiry);
+    let expiry = expiry(&auth.expiry, n);
     let mut out = quote! {
         .placement(#placement)
         .lifetime(#lifetime)
@@ -311,7 +312,7 @@ fn settings(auth: &Auth) -> TokenStream {
     };
     if let Some(env) = &auth.envelope {
         let code = lit(&env.code);
-        let success = json_values(&env.success);
+        let success = json_values(&env.success, n);
         let data = env.data.as_deref().map(|d| {
             let d = lit(d);
             quote!(.data(#d))
@@ -321,8 +322,9 @@ fn settings(auth: &Auth) -> TokenStream {
             quote!(.message(#m))
         });
         let absent = env.absent_is_success.then(|| quote!(.absent_is_success(true)));
+        let envelope = n.path(Item::Envelope);
         out.extend(quote! {
-            .envelope(::seamless_sdk::Envelope::new(#code).success(#success) #data #message #absent)
+            .envelope(#envelope::new(#code).success(#success) #data #message #absent)
         });
     }
     if let Some(n) = auth.chains {
@@ -334,39 +336,41 @@ fn settings(auth: &Auth) -> TokenStream {
         out.extend(quote!(.max_replays(#n)));
     }
     if let Some(ms) = auth.login_timeout_ms {
-        let d = duration(ms);
+        let d = duration(ms, n);
         out.extend(quote!(.login_timeout(#d)));
     }
     if let Some(ms) = auth.request_timeout_ms {
-        let d = duration(ms);
-        out.extend(quote!(.request_timeout(::core::option::Option::Some(#d))));
+        let (d, some) = (duration(ms, n), n.path(Item::Some));
+        out.extend(quote!(.request_timeout(#some(#d))));
     }
     if let Some(ms) = auth.expiry_skew_ms {
-        let d = duration(ms);
+        let d = duration(ms, n);
         out.extend(quote!(.expiry_skew(#d)));
     }
     if let Some(b) = auth.login_backoff {
-        let (initial, max) = (duration(b.initial_ms), duration(b.max_ms));
+        let (initial, max) = (duration(b.initial_ms, n), duration(b.max_ms, n));
         out.extend(quote!(.login_backoff(#initial, #max)));
     }
     out
 }
 
 /// A `Duration` in whole seconds when it is, milliseconds otherwise.
-fn duration(ms: u64) -> TokenStream {
+fn duration(ms: u64, n: &Names) -> TokenStream {
+    let duration = n.path(Item::Duration);
     if ms.is_multiple_of(1000) {
         let s = proc_macro2::Literal::u64_unsuffixed(ms / 1000);
-        quote!(::core::time::Duration::from_secs(#s))
+        quote!(#duration::from_secs(#s))
     } else {
         let ms = proc_macro2::Literal::u64_unsuffixed(ms);
-        quote!(::core::time::Duration::from_millis(#ms))
+        quote!(#duration::from_millis(#ms))
     }
 }
 
 /// The rules as one `Expiry` expression, in spec order.
-fn expiry(rules: &[ExpiryRule]) -> TokenStream {
+fn expiry(rules: &[ExpiryRule], n: &Names) -> TokenStream {
     // Extended in place: `out = quote!(#out ...)` copies it per rule.
-    let mut out = quote!(::seamless_sdk::Expiry::none());
+    let expiry = n.path(Item::Expiry);
+    let mut out = quote!(#expiry::none());
     for rule in rules {
         out.extend(match rule {
             ExpiryRule::Status(codes) => {
@@ -374,22 +378,22 @@ fn expiry(rules: &[ExpiryRule]) -> TokenStream {
                 quote!(.or_status([#(#codes),*]))
             }
             ExpiryRule::BodyField { path, values } => {
-                let (path, values) = (lit(path), json_values(values));
+                let (path, values) = (lit(path), json_values(values, n));
                 quote!(.or_body_field(#path, #values))
             }
             ExpiryRule::Header { name, value } => {
                 let name = lit(name);
                 let value = match value {
                     Some(v) => {
-                        let v = lit(v);
-                        quote!(::core::option::Option::Some(#v))
+                        let (v, some) = (lit(v), n.path(Item::Some));
+                        quote!(#some(#v))
                     }
-                    None => quote!(::core::option::Option::None),
+                    None => n.path(Item::None),
                 };
                 quote!(.or_header(#name, #value))
             }
             rule @ (ExpiryRule::HeaderContains { .. } | ExpiryRule::EmptyBody | ExpiryRule::All(_)) => {
-                let rule = expiry_rule(rule);
+                let rule = expiry_rule(rule, n);
                 quote!(.or(#rule))
             }
         });
@@ -398,37 +402,39 @@ fn expiry(rules: &[ExpiryRule]) -> TokenStream {
 }
 
 /// One rule as an `ExpiryRule` value; the parts of `All` joined with `and`.
-fn expiry_rule(rule: &ExpiryRule) -> TokenStream {
+fn expiry_rule(rule: &ExpiryRule, n: &Names) -> TokenStream {
+    let rule_type = n.path(Item::ExpiryRule);
     match rule {
         ExpiryRule::Status(codes) => {
             let codes = codes.iter().map(|c| proc_macro2::Literal::u16_unsuffixed(*c));
-            quote!(::seamless_sdk::ExpiryRule::status([#(#codes),*]))
+            quote!(#rule_type::status([#(#codes),*]))
         }
         ExpiryRule::BodyField { path, values } => {
-            let (path, values) = (lit(path), json_values(values));
-            quote!(::seamless_sdk::ExpiryRule::body_field(#path, #values))
+            let (path, values) = (lit(path), json_values(values, n));
+            quote!(#rule_type::body_field(#path, #values))
         }
         ExpiryRule::Header { name, value } => {
             let name = lit(name);
             let value = match value {
                 Some(v) => {
-                    let v = lit(v);
-                    quote!(::core::option::Option::Some(#v))
+                    let (v, some) = (lit(v), n.path(Item::Some));
+                    quote!(#some(#v))
                 }
-                None => quote!(::core::option::Option::None),
+                None => n.path(Item::None),
             };
-            quote!(::seamless_sdk::ExpiryRule::header(#name, #value))
+            quote!(#rule_type::header(#name, #value))
         }
         ExpiryRule::HeaderContains { name, text } => {
             let (name, text) = (lit(name), lit(text));
-            quote!(::seamless_sdk::ExpiryRule::header_contains(#name, #text))
+            quote!(#rule_type::header_contains(#name, #text))
         }
-        ExpiryRule::EmptyBody => quote!(::seamless_sdk::ExpiryRule::empty_body()),
+        ExpiryRule::EmptyBody => quote!(#rule_type::empty_body()),
         ExpiryRule::All(parts) => {
-            let mut parts = parts.iter().map(expiry_rule);
-            let mut out = parts
-                .next()
-                .unwrap_or_else(|| quote!(::seamless_sdk::ExpiryRule::All(::std::vec::Vec::new())));
+            let mut parts = parts.iter().map(|p| expiry_rule(p, n));
+            let mut out = parts.next().unwrap_or_else(|| {
+                let vec = n.path(Item::Vec);
+                quote!(#rule_type::All(#vec::new()))
+            });
             for part in parts {
                 out.extend(quote!(.and(#part)));
             }

@@ -6,22 +6,23 @@ use std::collections::{BTreeMap, BTreeSet};
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
+use super::names::{Item, Names};
 use super::rust::{argument, doc_attrs, fresh, ident, ident_at, lines, lit, plain, unraw};
 use crate::model::{Endpoint, HttpMethod, ParamKind, TypeRef};
 
-pub(super) fn method(ep: &Endpoint) -> TokenStream {
+pub(super) fn method(ep: &Endpoint, names: &Names) -> TokenStream {
     let name = ident_at(&ep.name, &ep.origin);
     let docs = docs(ep);
 
     let mut args = Vec::new();
     for p in &ep.params {
         let id = ident(&p.name);
-        let ty = argument(&p.ty, false);
+        let ty = argument(&p.ty, false, names);
         args.push(quote!(#id: #ty));
     }
     let body = ep.body.as_ref().map(|b| {
         let id = ident(&b.name);
-        let ty = argument(&b.ty, true);
+        let ty = argument(&b.ty, true, names);
         args.push(quote!(#id: #ty));
         // Borrowed already, except an optional body (`Option<&T>`).
         if matches!(b.ty, TypeRef::Option(_)) {
@@ -38,7 +39,7 @@ pub(super) fn method(ep: &Endpoint) -> TokenStream {
         .map(|p| p.name.clone())
         .chain(ep.body.as_ref().map(|b| b.name.clone()))
         .collect();
-    let (path, segments) = path(ep, &mut taken);
+    let (path, segments) = path(ep, &mut taken, names);
     // `request` must not shadow an argument read after it is bound.
     let request = ident(&fresh("request", &taken));
 
@@ -65,13 +66,19 @@ pub(super) fn method(ep: &Endpoint) -> TokenStream {
         let add = match p.kind {
             ParamKind::Query { .. } => quote!(.query(#wire, #id)),
             _ if *ty == TypeRef::String => quote!(.header(#wire, #id)),
-            _ => quote!(.header(#wire, &::std::string::ToString::to_string(&#id))),
+            _ => {
+                let to_string = names.path(Item::ToString);
+                quote!(.header(#wire, &#to_string::to_string(&#id)))
+            }
         };
         match optional_inner {
             // Sent only when given.
-            Some(_) => optional.push(quote! {
-                if let ::core::option::Option::Some(#id) = #id {
+            Some(_) => optional.push({
+                let some = names.path(Item::Some);
+                quote! {
+                if let #some(#id) = #id {
                     #request = #request #add;
+                }
                 }
             }),
             None => chain.push(add),
@@ -90,26 +97,34 @@ pub(super) fn method(ep: &Endpoint) -> TokenStream {
         quote!(let mut #request)
     };
     let (ret, call) = match &ep.response {
-        Some(ty) => (plain(ty), quote!(self.client.call(#request).await)),
+        Some(ty) => (plain(ty, names), quote!(self.client.call(#request).await)),
         // Whatever a unit endpoint answers is accepted and dropped.
-        None => (
-            quote!(()),
-            quote! {
-                self.client
-                    .call::<::seamless_sdk::__private::serde::de::IgnoredAny>(#request)
-                    .await
-                    .map(|_| ())
-            },
-        ),
+        None => {
+            let ignored = names.path(Item::IgnoredAny);
+            (
+                quote!(()),
+                quote! {
+                    self.client
+                        .call::<#ignored>(#request)
+                        .await
+                        .map(|_| ())
+                },
+            )
+        }
     };
+    let (result, error, request_type) = (
+        names.path(Item::Result),
+        names.path(Item::Error),
+        names.path(Item::Request),
+    );
     // `&self` counts too; clippy warns from eight.
     let allow = (args.len() + 1 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
     quote! {
         #docs
         #allow
-        pub async fn #name(&self, #(#args),*) -> ::core::result::Result<#ret, ::seamless_sdk::Error> {
+        pub async fn #name(&self, #(#args),*) -> #result<#ret, #error> {
             #(#segments)*
-            #binding = ::seamless_sdk::Request::#constructor(#path) #(#chain)*;
+            #binding = #request_type::#constructor(#path) #(#chain)*;
             #(#optional)*
             #call
         }
@@ -142,7 +157,7 @@ fn docs(ep: &Endpoint) -> TokenStream {
 /// The path expression, a literal or a `format!` capturing each `{param}`,
 /// and the statements that percent-encode those parameters as one segment
 /// each (refusing `.` and `..`, hence the `?`).
-fn path(ep: &Endpoint, taken: &mut BTreeSet<String>) -> (TokenStream, Vec<TokenStream>) {
+fn path(ep: &Endpoint, taken: &mut BTreeSet<String>, names: &Names) -> (TokenStream, Vec<TokenStream>) {
     let mut template = String::new();
     let mut segments = Vec::new();
     // Parameter → its local; a map, as a path may hold thousands.
@@ -169,7 +184,8 @@ fn path(ep: &Endpoint, taken: &mut BTreeSet<String>) -> (TokenStream, Vec<TokenS
             param.clone()
         };
         template.push_str(&format!("{{{local}}}"));
-        segments.push(quote!(let #local = ::seamless_sdk::__private::path_segment(#param)?;));
+        let path_segment = names.path(Item::PathSegment);
+        segments.push(quote!(let #local = #path_segment(#param)?;));
         bound.insert(param.to_string(), local);
     }
     if segments.is_empty() {
@@ -178,7 +194,8 @@ fn path(ep: &Endpoint, taken: &mut BTreeSet<String>) -> (TokenStream, Vec<TokenS
     }
     template.push_str(&escape(rest));
     let template = lit(&template);
-    (quote!(::std::format!(#template)), segments)
+    let format = names.path(Item::Format);
+    (quote!(#format!(#template)), segments)
 }
 
 /// Braces outside placeholders are literal text to `format!`.

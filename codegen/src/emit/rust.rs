@@ -1,10 +1,8 @@
 //! Small pieces of Rust syntax the emitter's parts share: identifiers, doc
 //! attributes, type expressions and JSON literals.
 //!
-//! Every path is absolute (`::core::…`, `::std::…`, `::seamless_sdk::…`): the
-//! same tokens land in a generated crate and in a `#[token_client]`
-//! expansion beside user items, where a user type named `Result`, `Option`
-//! or `String` must not change what the generated code means.
+//! Names of things the emitter does not declare come from [`Names`], which
+//! writes them absolute for a macro and short for a crate.
 
 use std::collections::BTreeSet;
 
@@ -12,6 +10,7 @@ use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{ToTokens, quote};
 use serde_json::Value;
 
+use super::names::{Item, Names};
 use crate::model::{Origin, TypeRef};
 
 /// Keywords a name may collide with; they become raw identifiers (`r#type`).
@@ -108,65 +107,67 @@ pub(super) fn lit(s: &str) -> Literal {
 
 /// The owned Rust type of a type expression. `boxed` wraps a named type
 /// reached without a `Vec` or map in between (see `types::Boxing`).
-pub(super) fn owned(ty: &TypeRef, boxed: &dyn Fn(&str) -> bool) -> TokenStream {
+pub(super) fn owned(ty: &TypeRef, boxed: &dyn Fn(&str) -> bool, n: &Names) -> TokenStream {
     match ty {
-        TypeRef::String => quote!(::std::string::String),
+        TypeRef::String => n.path(Item::String),
         TypeRef::Bool => quote!(bool),
         TypeRef::I32 => quote!(i32),
         TypeRef::I64 => quote!(i64),
         TypeRef::U32 => quote!(u32),
         TypeRef::U64 => quote!(u64),
         TypeRef::F64 => quote!(f64),
-        TypeRef::Json => quote!(::seamless_sdk::__private::serde_json::Value),
+        TypeRef::Json => n.path(Item::Value),
         TypeRef::Named(name) => {
             let id = ident(name);
             if boxed(name) {
-                quote!(::std::boxed::Box<#id>)
+                let b = n.path(Item::Box);
+                quote!(#b<#id>)
             } else {
                 id.into_token_stream()
             }
         }
         TypeRef::Option(inner) => {
-            let inner = owned(inner, boxed);
-            quote!(::core::option::Option<#inner>)
+            let (o, inner) = (n.path(Item::Option), owned(inner, boxed, n));
+            quote!(#o<#inner>)
         }
         // A Vec or a map is already indirection: no box inside it.
         TypeRef::List(inner) => {
-            let inner = owned(inner, &|_| false);
-            quote!(::std::vec::Vec<#inner>)
+            let (v, inner) = (n.path(Item::Vec), owned(inner, &|_| false, n));
+            quote!(#v<#inner>)
         }
         TypeRef::Map(inner) => {
-            let inner = owned(inner, &|_| false);
-            quote!(::std::collections::BTreeMap<::std::string::String, #inner>)
+            let (m, s) = (n.path(Item::BTreeMap), n.path(Item::String));
+            let inner = owned(inner, &|_| false, n);
+            quote!(#m<#s, #inner>)
         }
     }
 }
 
 /// The owned type, never boxed (responses, parameters).
-pub(super) fn plain(ty: &TypeRef) -> TokenStream {
-    owned(ty, &|_| false)
+pub(super) fn plain(ty: &TypeRef, n: &Names) -> TokenStream {
+    owned(ty, &|_| false, n)
 }
 
 /// The type an argument takes: strings and lists borrowed as `&str` and
 /// `&[T]`, other scalars by value, anything else by reference. `by_ref`
 /// says whether values that are not scalars are borrowed.
-pub(super) fn argument(ty: &TypeRef, by_ref: bool) -> TokenStream {
+pub(super) fn argument(ty: &TypeRef, by_ref: bool, n: &Names) -> TokenStream {
     match ty {
         TypeRef::String => quote!(&str),
-        t if t.is_scalar() => plain(t),
+        t if t.is_scalar() => plain(t, n),
         TypeRef::Option(inner) => {
-            let inner = argument(inner, by_ref);
-            quote!(::core::option::Option<#inner>)
+            let (o, inner) = (n.path(Item::Option), argument(inner, by_ref, n));
+            quote!(#o<#inner>)
         }
         TypeRef::List(inner) if by_ref => {
-            let inner = plain(inner);
+            let inner = plain(inner, n);
             quote!(&[#inner])
         }
         t if by_ref => {
-            let t = plain(t);
+            let t = plain(t, n);
             quote!(&#t)
         }
-        t => plain(t),
+        t => plain(t, n),
     }
 }
 
@@ -184,32 +185,34 @@ fn int(n: i128, suffix: &str) -> TokenStream {
 /// An expression for `values` that fits `impl IntoIterator<Item = V>` with
 /// `V: Into<serde_json::Value>`: a plain array of literals when they share a
 /// type (`[408]`, `["expired"]`), `Value`s otherwise.
-pub(super) fn json_values(values: &[Value]) -> TokenStream {
+pub(super) fn json_values(values: &[Value], n: &Names) -> TokenStream {
     if values.is_empty() {
-        return quote!(::core::iter::empty::<::seamless_sdk::__private::serde_json::Value>());
+        let value = n.path(Item::Value);
+        return quote!(::core::iter::empty::<#value>());
     }
     let all = |f: fn(&Value) -> bool| values.iter().all(f);
     // Literals of one type, or `Value`s when they mix.
-    let item: fn(&Value) -> TokenStream = if all(|v| v.as_i64().is_some_and(|n| i32::try_from(n).is_ok())) {
-        |v| int(v.as_i64().unwrap_or_default().into(), "")
-    } else if all(|v| v.as_i64().is_some()) {
-        |v| int(v.as_i64().unwrap_or_default().into(), "i64")
-    } else if all(|v| v.as_u64().is_some()) {
-        |v| int(v.as_u64().unwrap_or_default().into(), "u64")
-    } else if all(Value::is_string) {
-        |v| lit(v.as_str().unwrap_or_default()).into_token_stream()
-    } else if all(Value::is_boolean) {
-        |v| v.as_bool().unwrap_or_default().into_token_stream()
-    } else {
-        json_value
-    };
+    let item: &dyn Fn(&Value) -> TokenStream =
+        if all(|v| v.as_i64().is_some_and(|n| i32::try_from(n).is_ok())) {
+            &|v| int(v.as_i64().unwrap_or_default().into(), "")
+        } else if all(|v| v.as_i64().is_some()) {
+            &|v| int(v.as_i64().unwrap_or_default().into(), "i64")
+        } else if all(|v| v.as_u64().is_some()) {
+            &|v| int(v.as_u64().unwrap_or_default().into(), "u64")
+        } else if all(Value::is_string) {
+            &|v| lit(v.as_str().unwrap_or_default()).into_token_stream()
+        } else if all(Value::is_boolean) {
+            &|v| v.as_bool().unwrap_or_default().into_token_stream()
+        } else {
+            &|v| json_value(v, n)
+        };
     let items = values.iter().map(item);
     quote!([#(#items),*])
 }
 
 /// An expression of type `serde_json::Value` equal to `v`.
-pub(super) fn json_value(v: &Value) -> TokenStream {
-    let value = quote!(::seamless_sdk::__private::serde_json::Value);
+pub(super) fn json_value(v: &Value, n: &Names) -> TokenStream {
+    let value = n.path(Item::Value);
     match v {
         Value::Null => quote!(#value::Null),
         Value::Bool(b) => quote!(#value::Bool(#b)),
@@ -228,12 +231,12 @@ pub(super) fn json_value(v: &Value) -> TokenStream {
             quote!(#value::from(#s))
         }
         Value::Array(items) => {
-            let items = items.iter().map(json_value);
+            let items = items.iter().map(|v| json_value(v, n));
             quote!(#value::Array(::std::vec![#(#items),*]))
         }
         Value::Object(map) => {
             let keys = map.keys().map(|k| lit(k));
-            let values = map.values().map(json_value);
+            let values = map.values().map(|v| json_value(v, n));
             quote!(::seamless_sdk::__private::serde_json::json!({ #(#keys: #values),* }))
         }
     }
@@ -271,7 +274,7 @@ mod tests {
 
     #[test]
     fn json_values_are_literals_of_one_type_or_values() {
-        let s = |v: &[Value]| json_values(v).to_string();
+        let s = |v: &[Value]| json_values(v, &Names::default()).to_string();
         assert_eq!(s(&[json!(408)]), "[408]");
         assert_eq!(
             s(&[json!(-1), json!(5_000_000_000i64)]),

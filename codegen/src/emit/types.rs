@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use super::names::{Item, Names};
 use super::rust::{doc_attrs, ident_at, lines, lit, owned, unraw};
 use crate::model::{Api, Field, TypeDef, TypeKind, TypeRef, Variant};
 
@@ -118,7 +119,7 @@ fn tarjan(edges: &[Vec<usize>]) -> Vec<usize> {
 }
 
 /// The reachable types, in spec order.
-pub(super) fn emit(api: &Api, reachable: &BTreeSet<&str>) -> TokenStream {
+pub(super) fn emit(api: &Api, reachable: &BTreeSet<&str>, names: &Names) -> TokenStream {
     let used: Vec<&TypeDef> = api
         .types
         .iter()
@@ -134,19 +135,32 @@ pub(super) fn emit(api: &Api, reachable: &BTreeSet<&str>) -> TokenStream {
     let boxing = Boxing::new(&structs);
     used.iter()
         .map(|t| match &t.kind {
-            TypeKind::Struct(fields) => structure(t, fields, &boxing),
-            TypeKind::Enum(variants) => enumeration(t, variants),
+            TypeKind::Struct(fields) => structure(t, fields, &boxing, names),
+            TypeKind::Enum(variants) => enumeration(t, variants, names),
         })
         .collect()
 }
 
-fn structure(def: &TypeDef, fields: &[Field], boxing: &Boxing<'_>) -> TokenStream {
+/// `#[derive(…)]` and `#[serde(crate = …)]`: serde is reached through the
+/// facade, as the user's crate may not depend on it.
+fn derives(items: &[Item], names: &Names) -> TokenStream {
+    let paths = items
+        .iter()
+        .chain(&[Item::Serialize, Item::Deserialize])
+        .map(|&item| names.path(item));
+    quote! {
+        #[derive(#(#paths),*)]
+        #[serde(crate = "::seamless_sdk::__private::serde")]
+    }
+}
+
+fn structure(def: &TypeDef, fields: &[Field], boxing: &Boxing<'_>, names: &Names) -> TokenStream {
     let docs = doc_attrs(lines(def.doc.as_deref()));
     let name = ident_at(&def.name, &def.origin);
     let fields = fields.iter().map(|f| {
         let docs = doc_attrs(lines(f.doc.as_deref()));
         let id = ident_at(&f.name, &f.origin);
-        let ty = owned(&f.ty, &|held| boxing.needs_box(&def.name, held));
+        let ty = owned(&f.ty, &|held| boxing.needs_box(&def.name, held), names);
         let mut serde = Vec::new();
         if unraw(&id) != f.wire {
             let wire = lit(&f.wire);
@@ -154,10 +168,8 @@ fn structure(def: &TypeDef, fields: &[Field], boxing: &Boxing<'_>) -> TokenStrea
         }
         if matches!(f.ty, TypeRef::Option(_)) {
             // Absent and null both read as `None`; `None` is left out when sending.
-            serde.push(quote!(
-                default,
-                skip_serializing_if = "::core::option::Option::is_none"
-            ));
+            let is_none = format!("{}::is_none", names.text(Item::Option));
+            serde.push(quote!(default, skip_serializing_if = #is_none));
         }
         let serde = (!serde.is_empty()).then(|| quote!(#[serde(#(#serde),*)]));
         quote! {
@@ -167,16 +179,10 @@ fn structure(def: &TypeDef, fields: &[Field], boxing: &Boxing<'_>) -> TokenStrea
         }
     });
     let allow = is_acronym(&def.name).then(|| quote!(#[allow(clippy::upper_case_acronyms)]));
+    let derives = derives(&[Item::Debug, Item::Clone, Item::PartialEq], names);
     quote! {
         #docs
-        #[derive(
-            ::core::fmt::Debug,
-            ::core::clone::Clone,
-            ::core::cmp::PartialEq,
-            ::seamless_sdk::__private::serde::Serialize,
-            ::seamless_sdk::__private::serde::Deserialize,
-        )]
-        #[serde(crate = "::seamless_sdk::__private::serde")]
+        #derives
         #allow
         pub struct #name {
             #(#fields)*
@@ -184,7 +190,7 @@ fn structure(def: &TypeDef, fields: &[Field], boxing: &Boxing<'_>) -> TokenStrea
     }
 }
 
-fn enumeration(def: &TypeDef, variants: &[Variant]) -> TokenStream {
+fn enumeration(def: &TypeDef, variants: &[Variant], n: &Names) -> TokenStream {
     let docs = doc_attrs(lines(def.doc.as_deref()));
     let name = ident_at(&def.name, &def.origin);
     let idents: Vec<_> = variants.iter().map(|v| ident_at(&v.name, &v.origin)).collect();
@@ -211,19 +217,20 @@ fn enumeration(def: &TypeDef, variants: &[Variant]) -> TokenStream {
         allow.push(quote!(clippy::upper_case_acronyms));
     }
     let allow = (!allow.is_empty()).then(|| quote!(#[allow(#(#allow),*)]));
+    let derives = derives(
+        &[
+            Item::Debug,
+            Item::Clone,
+            Item::Copy,
+            Item::PartialEq,
+            Item::Eq,
+            Item::Hash,
+        ],
+        n,
+    );
     quote! {
         #docs
-        #[derive(
-            ::core::fmt::Debug,
-            ::core::clone::Clone,
-            ::core::marker::Copy,
-            ::core::cmp::PartialEq,
-            ::core::cmp::Eq,
-            ::core::hash::Hash,
-            ::seamless_sdk::__private::serde::Serialize,
-            ::seamless_sdk::__private::serde::Deserialize,
-        )]
-        #[serde(crate = "::seamless_sdk::__private::serde")]
+        #derives
         #allow
         pub enum #name {
             #(#arms)*

@@ -425,3 +425,65 @@ pub fn query_custom() -> Api {
         origin: Origin::Unknown,
     }
 }
+
+/// Every name of the type namespace a generated crate's prelude may import
+/// or lean on (the standard prelude's, the runtime's, serde's).
+pub const PRELUDE_NAMES: &[&str] = &[
+    "Result",
+    "Option",
+    "String",
+    "ToString",
+    "Vec",
+    "Box",
+    "Into",
+    "BTreeMap",
+    "Duration",
+    "Client",
+    "ClientBuilder",
+    "CodeProvider",
+    "Encoding",
+    "Envelope",
+    "Error",
+    "Expiry",
+    "Lifetime",
+    "Login",
+    "LoginFlow",
+    "Method",
+    "Placement",
+    "Request",
+    "Secret",
+    "Serialize",
+    "Deserialize",
+    "IgnoredAny",
+    "Value",
+];
+
+/// `api` with its client named `Client`, a type named after each other
+/// name of [`PRELUDE_NAMES`] (all reached through one more endpoint, whose
+/// path parameter is named `path_segment`), and a login sent with `PUT` (so
+/// the runtime's `Method` is named): a generated crate must not import a
+/// name its own items or arguments take.
+pub fn shadowing(mut api: Api) -> Api {
+    let names = PRELUDE_NAMES.iter().filter(|n| **n != "Client");
+    let fields = names
+        .clone()
+        .map(|n| field(&format!("f_{}", n.to_lowercase()), named(n)))
+        .collect();
+    api.types
+        .extend(names.map(|n| strukt(n, None, vec![field("x", TypeRef::U32)])));
+    api.types.push(strukt("Shadows", None, fields));
+    let mut shadows = endpoint(
+        "shadows",
+        HttpMethod::Post,
+        "/api/shadows/{path_segment}",
+        Some(named("Shadows")),
+    );
+    shadows.params = vec![path("path_segment", TypeRef::String)];
+    shadows.body = body(named("Shadows"));
+    api.endpoints.push(shadows);
+    api.client = "Client".into();
+    if let Login::Flow(flow) = &mut api.auth.login {
+        flow.method = HttpMethod::Put;
+    }
+    api
+}
