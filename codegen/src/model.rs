@@ -109,6 +109,9 @@ pub struct Auth {
     pub expiry_skew_ms: Option<u64>,
     /// The cool-down after a failed login; `None` keeps the runtime default.
     pub login_backoff: Option<LoginBackoff>,
+    /// The largest response body read, in bytes; `None` keeps the runtime
+    /// default.
+    pub max_response_bytes: Option<u64>,
     /// Where the auth section was declared.
     pub origin: Origin,
 }

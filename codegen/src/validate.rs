@@ -188,6 +188,14 @@ impl Checker<'_> {
             }
         }
 
+        if auth.max_response_bytes == Some(0) {
+            self.error(
+                o,
+                "auth.max_response_bytes",
+                "`max_response_bytes: 0` would refuse every reply; give the largest body to read, in bytes",
+            );
+        }
+
         if let Some(b) = auth.login_backoff
             && b.max_ms < b.initial_ms
         {

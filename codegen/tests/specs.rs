@@ -260,6 +260,7 @@ fn the_oauth_spec_lowers_its_two_condition_rule_client_auth_and_settings() {
         ]
     );
     assert_eq!(api.auth.expiry_skew_ms, Some(5000));
+    assert_eq!(api.auth.max_response_bytes, Some(1 << 20));
     assert_eq!(
         api.auth.login_backoff,
         Some(LoginBackoff {
@@ -285,7 +286,7 @@ fn the_schema_describes_the_new_auth_keys() {
     let defs = &schema["$defs"];
     let props = |def: &str| defs[def]["properties"].as_object().cloned().unwrap_or_default();
     let auth = props("Auth");
-    for key in ["expiry_skew_ms", "login_backoff"] {
+    for key in ["expiry_skew_ms", "login_backoff", "max_response_bytes"] {
         assert!(auth.contains_key(key), "Auth lacks {key}: {auth:?}");
     }
     assert_eq!(defs["ExpiryRule"]["minProperties"], 1, "a rule needs a condition");

@@ -21,6 +21,7 @@ fn auth() -> Auth {
         request_timeout_ms: None,
         expiry_skew_ms: None,
         login_backoff: None,
+        max_response_bytes: None,
         origin: Origin::Unknown,
     }
 }

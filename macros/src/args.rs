@@ -32,12 +32,13 @@ pub(crate) struct Args {
     request_timeout_ms: Option<u64>,
     expiry_skew_ms: Option<u64>,
     login_backoff: Option<LoginBackoff>,
+    max_response_bytes: Option<u64>,
     /// Every auth argument given, with its key's span (so `spec` can refuse
     /// them and model checks on `auth.<key>` can point at them).
     pub auth_spans: Vec<(String, Span)>,
 }
 
-const KEYS: &str = "name, client, doc, base_url, spec, placement, lifetime, next_token_header, expiry, envelope, login, chains, max_replays, login_timeout_ms, request_timeout_ms, expiry_skew_ms, login_backoff";
+const KEYS: &str = "name, client, doc, base_url, spec, placement, lifetime, next_token_header, expiry, envelope, login, chains, max_replays, login_timeout_ms, request_timeout_ms, expiry_skew_ms, login_backoff, max_response_bytes";
 
 impl Args {
     /// One top-level argument; errors go to `errs` so parsing goes on.
@@ -128,6 +129,9 @@ impl Args {
             "request_timeout_ms" => {
                 self.request_timeout_ms = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?)
             }
+            "max_response_bytes" => {
+                self.max_response_bytes = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?)
+            }
             "expiry_skew_ms" => {
                 self.expiry_skew_ms = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?)
             }
@@ -213,6 +217,7 @@ impl Args {
             request_timeout_ms: self.request_timeout_ms,
             expiry_skew_ms: self.expiry_skew_ms,
             login_backoff: self.login_backoff,
+            max_response_bytes: self.max_response_bytes,
             origin: Origin::Rust(at),
         }
     }

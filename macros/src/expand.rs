@@ -353,6 +353,7 @@ mod tests {
             ),
             expiry_skew_ms = 5000,
             login_backoff(initial_ms = 250, max_ms = 10000),
+            max_response_bytes = 1048576,
         };
         let (rust, _, _, errs) = super::model(args, &rust);
         assert!(errs.is_empty(), "{errs:?}");

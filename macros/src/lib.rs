@@ -57,6 +57,7 @@ pub(crate) type Errors = Vec<syn::Error>;
 ///                                               takes `client_id` and `client_secret`
 ///      | chains = 1 | max_replays = 1 | login_timeout_ms = 10000 | request_timeout_ms = 30000
 ///      | expiry_skew_ms = 10000 | login_backoff(initial_ms = 500, max_ms = 30000)
+///      | max_response_bytes = 16777216
 ///
 /// METHOD := /// doc
 ///           #[get("/users/{id}")] | #[post("...")] | #[put("...")] | #[patch("...")] | #[delete("...")]

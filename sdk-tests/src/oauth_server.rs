@@ -48,6 +48,7 @@ impl OauthServerClient {
             )
             .expiry_skew(Duration::from_secs(5))
             .login_backoff(Duration::from_millis(250), Duration::from_secs(10))
+            .max_response_bytes(1048576)
             .login(
                 LoginFlow::post("/oauth/token")
                     .encoding(Encoding::Form)

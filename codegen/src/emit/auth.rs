@@ -351,6 +351,10 @@ fn settings(auth: &Auth, n: &Names) -> TokenStream {
         let (initial, max) = (duration(b.initial_ms, n), duration(b.max_ms, n));
         out.extend(quote!(.login_backoff(#initial, #max)));
     }
+    if let Some(limit) = auth.max_response_bytes {
+        let limit = proc_macro2::Literal::u64_unsuffixed(limit);
+        out.extend(quote!(.max_response_bytes(#limit)));
+    }
     out
 }
 

@@ -103,6 +103,7 @@ fn placeholder_auth(origin: Origin) -> Auth {
         request_timeout_ms: None,
         expiry_skew_ms: None,
         login_backoff: None,
+        max_response_bytes: None,
         origin,
     }
 }
@@ -249,6 +250,7 @@ impl Cx<'_, '_> {
             request_timeout_ms: opt(&a.request_timeout_ms),
             expiry_skew_ms: opt(&a.expiry_skew_ms),
             login_backoff: a.login_backoff.as_ref().and_then(|b| self.login_backoff(b)),
+            max_response_bytes: opt(&a.max_response_bytes),
             origin: sp.pos.origin(),
         })
     }

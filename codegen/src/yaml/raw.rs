@@ -66,6 +66,9 @@ pub(crate) struct Auth {
     pub expiry_skew_ms: Opt<u64>,
     /// The cool-down after a failed login (default 500 ms, doubling to 30000 ms).
     pub login_backoff: Opt<LoginBackoff>,
+    /// The largest response body (API or login reply) read, in bytes (default 16 MiB).
+    #[schemars(range(min = 1))]
+    pub max_response_bytes: Opt<u64>,
 }
 
 /// `login_backoff: { initial_ms: 500, max_ms: 30000 }`.

@@ -140,6 +140,7 @@ fn auth(placement: Placement, lifetime: Lifetime, expiry: Vec<ExpiryRule>, login
         request_timeout_ms: None,
         expiry_skew_ms: None,
         login_backoff: None,
+        max_response_bytes: None,
         origin: Origin::Unknown,
     }
 }
