@@ -401,14 +401,7 @@ async fn a_refresh_grant_sends_secret_fields_with_its_own_encoding() {
         .field("client_id", BEARER_CLIENT_ID)
         .secret_field("client_secret", BEARER_CLIENT_SECRET);
     assert!(!format!("{grant:?}").contains(BEARER_CLIENT_SECRET), "{grant:?}");
-    let client = common::bearer(&backend)
-        .login(with_client(grant))
-        .build()
-        .unwrap();
-    common::user(&client, 1).await.unwrap();
-    backend.expire_all();
-    common::user(&client, 2).await.unwrap();
-    let c = backend.counters();
+    let c = login_then_renew(&backend, with_client(grant)).await;
     assert_eq!(
         (c.logins, c.refreshes, c.client_auth_refusals),
         (1, 1, 0),
@@ -419,19 +412,22 @@ async fn a_refresh_grant_sends_secret_fields_with_its_own_encoding() {
     // it and the runtime falls back to a full login.
     backend.reset_counters();
     let grant = RefreshGrant::new("/oauth/token", "refresh_token").field("grant_type", "refresh_token");
-    let client = common::bearer(&backend)
-        .login(with_client(grant))
-        .build()
-        .unwrap();
-    common::user(&client, 3).await.unwrap();
-    backend.expire_all();
-    common::user(&client, 4).await.unwrap();
-    let c = backend.counters();
+    let c = login_then_renew(&backend, with_client(grant)).await;
     assert_eq!(
         (c.logins, c.refreshes, c.client_auth_refusals),
         (2, 1, 1),
         "{c:?}"
     );
+}
+
+/// A bearer client with `login` makes one call, the server expires every
+/// token, and a second call renews: what the server counted.
+async fn login_then_renew(backend: &Backend, login: LoginFlow) -> seamless_sdk_testkit::Counters {
+    let client = common::bearer(backend).login(login).build().unwrap();
+    common::user(&client, 1).await.unwrap();
+    backend.expire_all();
+    common::user(&client, 2).await.unwrap();
+    backend.counters()
 }
 
 #[tokio::test]
