@@ -249,18 +249,27 @@ fn snake(name: &str) -> String {
 mod tests {
     use quote::quote;
 
+    /// The model `spec = "…"` loads for an empty trait, without its types (a
+    /// trait's types are the user's own, so a comparison leaves them out).
+    fn spec_model(args: proc_macro2::TokenStream, item: syn::ItemTrait) -> seamless_sdk_codegen::model::Api {
+        let (api, _, _, errs) = super::model(args, &item);
+        assert!(errs.is_empty(), "{errs:?}");
+        let mut api = api.unwrap();
+        api.types.clear();
+        api
+    }
+
     /// The trait and `specs/imi_mini.yaml` lower to models the one emitter
     /// turns into the same client (the spec's types aside: a trait's types
     /// are the user's own).
     #[test]
     fn trait_and_spec_emit_the_same_client() {
-        let yaml: syn::ItemTrait = syn::parse_quote!(
-            pub trait ImiMiniClient {}
+        let yaml = spec_model(
+            quote!(spec = "../specs/imi_mini.yaml"),
+            syn::parse_quote!(
+                pub trait ImiMiniClient {}
+            ),
         );
-        let (yaml, _, _, errs) = super::model(quote!(spec = "../specs/imi_mini.yaml"), &yaml);
-        assert!(errs.is_empty(), "{errs:?}");
-        let mut yaml = yaml.unwrap();
-        yaml.types.clear();
 
         let rust: syn::ItemTrait = syn::parse_quote! {
             /// Mini-program API of the seed post.
@@ -321,13 +330,12 @@ mod tests {
 
     #[test]
     fn the_new_auth_arguments_match_their_spec_keys() {
-        let yaml: syn::ItemTrait = syn::parse_quote!(
-            pub trait OauthServerClient {}
+        let yaml = spec_model(
+            quote!(spec = "../specs/oauth_server.yaml"),
+            syn::parse_quote!(
+                pub trait OauthServerClient {}
+            ),
         );
-        let (yaml, _, _, errs) = super::model(quote!(spec = "../specs/oauth_server.yaml"), &yaml);
-        assert!(errs.is_empty(), "{errs:?}");
-        let mut yaml = yaml.unwrap();
-        yaml.types.clear();
 
         let rust: syn::ItemTrait = syn::parse_quote! {
             /// An OAuth 2.0 API whose token endpoint wants HTTP Basic client authentication.
