@@ -989,11 +989,15 @@ async fn around_keep_alive(client: &Client, keep_alive: Duration, n: u64, races:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn f16_a_keep_alive_close_racing_a_request_reuses_no_token_and_a_short_pool_idle_timeout_avoids_it() {
     // The hazard, with the runtime's own client: its pool keeps idle
-    // connections 30 s, the server only 30 ms, and requests go out just as
+    // connections 30 s, the server only 100 ms, and requests go out just as
     // the server closes. The request was written (so the single-use token
     // counts as spent: one login) but never read by the server; the GET is
     // replayed. No token is presented twice, no call fails.
-    let keep_alive = Duration::from_millis(30);
+    // 100 ms rather than less: the second half must not race, and it races
+    // only when the client stalls for the gap between the pool's idle
+    // timeout and the server's keep-alive, which a loaded 2-core CI machine
+    // did for 25 ms but not for 95.
+    let keep_alive = Duration::from_millis(100);
     let backend = Backend::start(Protocol::Seed).await;
     backend.keep_alive(keep_alive);
     let client = common::seed(&backend).build().unwrap();
@@ -1026,12 +1030,12 @@ async fn f16_a_keep_alive_close_racing_a_request_reuses_no_token_and_a_short_poo
         .pool_idle_timeout(Duration::from_millis(5))
         .build()
         .unwrap();
-    around_keep_alive(&client, keep_alive, 160, 1).await;
+    around_keep_alive(&client, keep_alive, 60, 1).await;
     let s = client.stats();
     let c = backend.counters();
     assert_eq!((s.transport_replays, s.lost_successors), (0, 0), "{s:?} {c:?}");
-    assert_eq!((c.requests, c.logins, c.token_reuse), (160, 1, 0), "{c:?}");
-    assert!(backend.connections() >= 100, "the pool kept idle connections");
+    assert_eq!((c.requests, c.logins, c.token_reuse), (60, 1, 0), "{c:?}");
+    assert!(backend.connections() >= 40, "the pool kept idle connections");
 }
 
 #[test]

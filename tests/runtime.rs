@@ -9,8 +9,12 @@ use std::time::Duration;
 
 use common::within;
 use seamless_sdk::__private::http::{Method, StatusCode};
-use seamless_sdk::{LoginError, Placement, Request, Session, login_fn};
-use seamless_sdk_testkit::{Backend, Protocol};
+use seamless_sdk::{
+    Encoding, Expiry, ExpiryRule, LoginError, LoginFlow, Placement, RefreshGrant, Request, Session, login_fn,
+};
+use seamless_sdk_testkit::{
+    BEARER_CLIENT_ID, BEARER_CLIENT_SECRET, BEARER_PASSWORD, BEARER_USERNAME, Backend, ClientAuth, Protocol,
+};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -361,4 +365,212 @@ async fn stats_count_full_logins_refreshes_replays_and_lost_successors_apart() {
     );
     let c = backend.counters();
     assert_eq!((c.logins, c.refreshes), (s.full_logins, s.refreshes), "{c:?}");
+}
+
+/// A bearer client whose expiry is a bare 403 (the production OAuth2 server
+/// of issue 12), described by `rule`.
+fn forbidding(backend: &Backend, rule: ExpiryRule) -> seamless_sdk::ClientBuilder {
+    common::bearer(backend).expiry(Expiry::status([401]).or(rule))
+}
+
+#[tokio::test]
+async fn a_permission_403_is_a_status_error_while_an_empty_403_renews_and_replays() {
+    let backend = Backend::start(Protocol::Bearer {
+        ttl: Duration::from_secs(3600),
+    })
+    .await;
+    backend.forbid_expired(true);
+    let rule = ExpiryRule::status([403]).and(ExpiryRule::empty_body());
+    let client = forbidding(&backend, rule).build().unwrap();
+    common::user(&client, 1).await.unwrap();
+
+    // A 403 with a body is a permission error: no login, no refresh, no replay.
+    let err = client
+        .call::<Value>(Request::get("/api/forbidden"))
+        .await
+        .unwrap_err();
+    assert!(err.is_status() && !err.is_expired(), "{err:?}");
+    assert_eq!(err.status(), Some(StatusCode::FORBIDDEN));
+    let c = backend.counters();
+    assert_eq!(
+        (c.logins, c.refreshes, c.expired_replies, c.requests),
+        (1, 0, 0, 2),
+        "{c:?}"
+    );
+
+    // A bare 403 is the expired token: one refresh, one replay, success.
+    backend.expire_all();
+    common::user(&client, 2).await.unwrap();
+    let c = backend.counters();
+    assert_eq!(
+        (c.logins, c.refreshes, c.expired_replies, c.requests),
+        (1, 1, 1, 4),
+        "{c:?}"
+    );
+
+    // The OR-only rule this replaces takes the permission error for an
+    // expiry: a refresh, a replay, and `is_expired` at the end.
+    let or_only = Backend::start(Protocol::Bearer {
+        ttl: Duration::from_secs(3600),
+    })
+    .await;
+    or_only.forbid_expired(true);
+    let client = forbidding(&or_only, ExpiryRule::status([403])).build().unwrap();
+    let err = client
+        .call::<Value>(Request::get("/api/forbidden"))
+        .await
+        .unwrap_err();
+    assert!(err.is_expired(), "{err:?}");
+    assert_eq!(or_only.counters().logins + or_only.counters().refreshes, 2);
+}
+
+#[tokio::test]
+async fn a_rule_pairing_a_status_with_a_header_tells_the_two_403s_apart() {
+    let backend = Backend::start(Protocol::Bearer {
+        ttl: Duration::from_secs(3600),
+    })
+    .await;
+    backend.forbid_expired(true);
+    // Real servers put more in the header than the error: match a part of it.
+    let rule = ExpiryRule::status([403]).and(ExpiryRule::header_contains(
+        "WWW-Authenticate",
+        r#"error="invalid_token""#,
+    ));
+    let client = forbidding(&backend, rule).build().unwrap();
+    common::user(&client, 1).await.unwrap();
+    let err = client
+        .call::<Value>(Request::get("/api/forbidden"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::FORBIDDEN), "{err:?}");
+    backend.expire_all();
+    common::user(&client, 2).await.unwrap();
+    let c = backend.counters();
+    assert_eq!((c.logins, c.refreshes, c.expired_replies), (1, 1, 1), "{c:?}");
+}
+
+/// Bearer's password login with its form body, without client authentication.
+fn password_flow() -> LoginFlow {
+    LoginFlow::new(Method::POST, "/oauth/token")
+        .encoding(Encoding::Form)
+        .field("grant_type", "password")
+        .field("username", BEARER_USERNAME)
+        .secret_field("password", BEARER_PASSWORD)
+        .token_at("access_token")
+        .expires_in_at("expires_in")
+        .refresh_token_at("refresh_token")
+}
+
+#[tokio::test]
+async fn basic_client_authentication_reaches_the_token_endpoint_on_login_and_refresh() {
+    let backend = Backend::start(Protocol::Bearer {
+        ttl: Duration::from_secs(3600),
+    })
+    .await;
+    backend.require_client_auth(Some(ClientAuth::Basic));
+    let flow = password_flow()
+        .refresh_grant("/oauth/token", "refresh_token", [("grant_type", "refresh_token")])
+        .client_basic_auth(BEARER_CLIENT_ID, BEARER_CLIENT_SECRET);
+    assert!(!format!("{flow:?}").contains(BEARER_CLIENT_SECRET), "{flow:?}");
+    let client = common::bearer(&backend).login(flow).build().unwrap();
+    common::user(&client, 1).await.unwrap();
+    backend.expire_all();
+    common::user(&client, 2).await.unwrap();
+    let c = backend.counters();
+    assert_eq!(
+        (c.logins, c.refreshes, c.client_auth_refusals),
+        (1, 1, 0),
+        "{c:?}"
+    );
+
+    // Without it the server refuses the client, and says so.
+    let client = common::bearer(&backend).login(password_flow()).build().unwrap();
+    let err = common::user(&client, 3).await.unwrap_err();
+    assert!(err.is_login(), "{err:?}");
+    assert_eq!(backend.counters().client_auth_refusals, 1);
+    // A wrong secret is refused as well, and never printed.
+    let flow = password_flow().client_basic_auth(BEARER_CLIENT_ID, "wrong-secret-value");
+    let client = common::bearer(&backend).login(flow).build().unwrap();
+    let err = common::user(&client, 4).await.unwrap_err();
+    assert!(err.is_login(), "{err:?}");
+    assert_eq!(backend.counters().client_auth_refusals, 2);
+    let printed = format!("{err} {err:?}");
+    assert!(!printed.contains("wrong-secret-value"), "{printed}");
+}
+
+#[tokio::test]
+async fn a_refresh_grant_sends_secret_fields_with_its_own_encoding() {
+    let backend = Backend::start(Protocol::Bearer {
+        ttl: Duration::from_secs(3600),
+    })
+    .await;
+    backend.require_client_auth(Some(ClientAuth::Body));
+    let with_client = |grant: RefreshGrant| {
+        password_flow()
+            .field("client_id", BEARER_CLIENT_ID)
+            .secret_field("client_secret", BEARER_CLIENT_SECRET)
+            .refresh_with(grant)
+    };
+    let grant = RefreshGrant::new("/oauth/token", "refresh_token")
+        .method(Method::POST)
+        .encoding(Encoding::Form)
+        .field("grant_type", "refresh_token")
+        .field("client_id", BEARER_CLIENT_ID)
+        .secret_field("client_secret", BEARER_CLIENT_SECRET);
+    assert!(!format!("{grant:?}").contains(BEARER_CLIENT_SECRET), "{grant:?}");
+    let c = login_then_renew(&backend, with_client(grant)).await;
+    assert_eq!(
+        (c.logins, c.refreshes, c.client_auth_refusals),
+        (1, 1, 0),
+        "{c:?}"
+    );
+
+    // A grant of constants only cannot carry the secret: the server refuses
+    // it and the runtime falls back to a full login.
+    backend.reset_counters();
+    let grant = RefreshGrant::new("/oauth/token", "refresh_token").field("grant_type", "refresh_token");
+    let c = login_then_renew(&backend, with_client(grant)).await;
+    assert_eq!(
+        (c.logins, c.refreshes, c.client_auth_refusals),
+        (2, 1, 1),
+        "{c:?}"
+    );
+}
+
+/// A bearer client with `login` makes one call, the server expires every
+/// token, and a second call renews: what the server counted.
+async fn login_then_renew(backend: &Backend, login: LoginFlow) -> seamless_sdk_testkit::Counters {
+    let client = common::bearer(backend).login(login).build().unwrap();
+    common::user(&client, 1).await.unwrap();
+    backend.expire_all();
+    common::user(&client, 2).await.unwrap();
+    backend.counters()
+}
+
+#[tokio::test]
+async fn a_login_refused_through_the_envelope_carries_its_code() {
+    let backend = Backend::start(Protocol::Seed).await;
+    backend.fail_next_logins(1);
+    let client = common::seed(&backend)
+        .login_backoff(Duration::ZERO, Duration::ZERO)
+        .build()
+        .unwrap();
+    let err = common::user(&client, 1).await.unwrap_err();
+    let login = err.login_error().expect("a login error");
+    assert_eq!(login.api_code(), Some(&json!(500)), "{login:?}");
+    assert_eq!(err.status(), Some(StatusCode::OK));
+    assert!(
+        err.to_string()
+            .contains("login rejected (http 200, code 500): login failed"),
+        "{err}"
+    );
+    // An error status with an envelope body carries both.
+    backend.fail_next_logins_with_status(1, StatusCode::SERVICE_UNAVAILABLE);
+    let err = common::user(&client, 2).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("login rejected (http 503, code 503): login unavailable"),
+        "{err}"
+    );
+    common::user(&client, 3).await.unwrap();
 }

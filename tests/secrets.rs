@@ -7,7 +7,8 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use seamless_sdk::{MemoryStore, Request, StoredSession, TokenStore};
+use seamless_sdk::{Encoding, LoginFlow, MemoryStore, RefreshGrant, Request, StoredSession, TokenStore};
+use seamless_sdk_testkit::{BEARER_CLIENT_ID, BEARER_CLIENT_SECRET, Backend, ClientAuth, Protocol};
 use serde_json::{Value, json};
 
 /// Remembers every token that reached the store: by invariant 8 that is
@@ -84,6 +85,75 @@ async fn no_token_in_tracing_debug_or_display_across_storms() {
         printed.push_str(&format!("{client:?}\n"));
         tokens.extend(store.seen.lock().unwrap().iter().cloned());
     }
+    // Client secrets, sent with HTTP Basic or in a refresh grant's body,
+    // right and wrong, are secrets too.
+    const WRONG: &str = "wrong-client-secret-7f3a";
+    for how in [ClientAuth::Basic, ClientAuth::Body] {
+        let backend = Backend::start(Protocol::Bearer {
+            ttl: Duration::from_secs(3600),
+        })
+        .await;
+        backend.require_client_auth(Some(how));
+        let flow = |secret: &str| {
+            let flow = LoginFlow::new(seamless_sdk::__private::http::Method::POST, "/oauth/token")
+                .encoding(Encoding::Form)
+                .field("grant_type", "password")
+                .field("username", seamless_sdk_testkit::BEARER_USERNAME)
+                .secret_field("password", seamless_sdk_testkit::BEARER_PASSWORD)
+                .token_at("access_token")
+                .refresh_token_at("refresh_token");
+            let grant =
+                RefreshGrant::new("/oauth/token", "refresh_token").field("grant_type", "refresh_token");
+            match how {
+                ClientAuth::Basic => flow
+                    .client_basic_auth(BEARER_CLIENT_ID, secret)
+                    .refresh_with(grant),
+                _ => flow
+                    .field("client_id", BEARER_CLIENT_ID)
+                    .secret_field("client_secret", secret)
+                    .refresh_with(
+                        grant
+                            .field("client_id", BEARER_CLIENT_ID)
+                            .login_secret("client_secret"),
+                    ),
+            }
+        };
+        let store = Arc::new(Collect::default());
+        let client = common::bearer(&backend)
+            .store(Arc::clone(&store))
+            .login(flow(BEARER_CLIENT_SECRET))
+            .build()
+            .unwrap();
+        common::user(&client, 1).await.unwrap();
+        backend.expire_all();
+        common::user(&client, 2).await.unwrap();
+        assert_eq!(backend.counters().refreshes, 1, "{:?}", backend.counters());
+        let wrong = common::bearer(&backend)
+            .login(flow(WRONG))
+            .login_backoff(Duration::ZERO, Duration::ZERO)
+            .build()
+            .unwrap();
+        let e = common::user(&wrong, 3).await.unwrap_err();
+        assert!(e.is_login(), "{e:?}");
+        assert_eq!(backend.counters().client_auth_refusals, 1);
+        printed.push_str(&format!(
+            "{e}\n{e:?}\n{e:#?}\n{client:?}\n{wrong:?}\n{:?}\n",
+            flow(WRONG)
+        ));
+        tokens.extend(store.seen.lock().unwrap().iter().cloned());
+    }
+    let log_text = log.text();
+    for secret in [BEARER_CLIENT_SECRET, WRONG] {
+        assert!(
+            !log_text.contains(secret),
+            "a client secret leaked into tracing output"
+        );
+        assert!(
+            !printed.contains(secret),
+            "a client secret leaked into Debug/Display:\n{printed}"
+        );
+    }
+
     tokens.sort();
     tokens.dedup();
     assert!(

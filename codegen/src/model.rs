@@ -107,8 +107,26 @@ pub struct Auth {
     pub login_timeout_ms: Option<u64>,
     /// Per-request timeout in milliseconds; `None` keeps the runtime default.
     pub request_timeout_ms: Option<u64>,
+    /// How long before a known expiry a token is renewed, in milliseconds;
+    /// `None` keeps the runtime default.
+    pub expiry_skew_ms: Option<u64>,
+    /// The cool-down after a failed login; `None` keeps the runtime default.
+    pub login_backoff: Option<LoginBackoff>,
+    /// The largest response body read, in bytes; `None` keeps the runtime
+    /// default.
+    pub max_response_bytes: Option<u64>,
     /// Where the auth section was declared.
     pub origin: Origin,
+}
+
+/// The cool-down after a failed login: `initial_ms`, doubling per failure
+/// in a row up to `max_ms` (the runtime's `login_backoff`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoginBackoff {
+    /// After the first failure, in milliseconds; 0 turns the cool-down off.
+    pub initial_ms: u64,
+    /// The longest cool-down, in milliseconds.
+    pub max_ms: u64,
 }
 
 /// Where requests carry the token.
@@ -155,6 +173,18 @@ pub enum ExpiryRule {
         /// Required value, or any.
         value: Option<String>,
     },
+    /// A response header holds `text` somewhere in its value.
+    HeaderContains {
+        /// Header name.
+        name: String,
+        /// The text (`error="invalid_token"`).
+        text: String,
+    },
+    /// The body is empty.
+    EmptyBody,
+    /// Every part matches (a YAML rule with several keys). The parts are
+    /// single conditions, validated at the rule's own spec path.
+    All(Vec<ExpiryRule>),
 }
 
 /// A `{code, data, msg}`-style success envelope.
@@ -227,6 +257,16 @@ pub struct LoginFlow {
     pub refresh_token: Option<String>,
     /// A refresh grant, tried before a full re-login.
     pub refresh: Option<RefreshGrant>,
+    /// How the client authenticates at the token endpoint, if it must.
+    pub client_auth: Option<ClientAuth>,
+}
+
+/// Client authentication at the token endpoint (RFC 6749 §2.3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `Authorization: Basic` with a client id and a secret the user passes
+    /// when building the client.
+    Basic,
 }
 
 /// A refresh grant: `POST path` with the refresh token in `field`.
@@ -238,6 +278,13 @@ pub struct RefreshGrant {
     pub field: String,
     /// Constant fields (`grant_type: refresh_token`).
     pub fields: Vec<(String, String)>,
+    /// HTTP method; `None` keeps the runtime's (`POST`).
+    pub method: Option<HttpMethod>,
+    /// How the fields are sent; `None`: like the login (JSON for a query login).
+    pub encoding: Option<Encoding>,
+    /// Secret fields, in order. A name the login also lists as a secret
+    /// reuses its value; others are passed when building the client.
+    pub secrets: Vec<String>,
 }
 
 /// A named type.

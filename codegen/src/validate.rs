@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use crate::diag::Diagnostic;
 use crate::model::{
     Api, Auth, Encoding, Endpoint, ExpiryRule, HttpMethod, Lifetime, Login, LoginFlow, Origin, ParamKind,
-    Placement, TokenSource, TypeDef, TypeKind, TypeRef,
+    Placement, RefreshGrant, TokenSource, TypeDef, TypeKind, TypeRef,
 };
 use names::{
     did_you_mean, is_camel_case, is_field_ident, is_keyword, is_snake_case, to_camel_case, to_snake_case,
@@ -126,47 +126,7 @@ impl Checker<'_> {
             );
         }
         for (i, rule) in auth.expiry.iter().enumerate() {
-            let at = format!("auth.expiry[{i}]");
-            match rule {
-                ExpiryRule::Status(codes) => {
-                    if codes.is_empty() {
-                        self.error(
-                            o,
-                            format!("{at}.status"),
-                            "status rule lists no status; add one, like `[401]`",
-                        );
-                    }
-                    for (j, code) in codes.iter().enumerate() {
-                        if !(100..=599).contains(code) {
-                            self.error(
-                                o,
-                                format!("{at}.status[{j}]"),
-                                format!("`{code}` is not an HTTP status; use a code from 100 to 599"),
-                            );
-                        }
-                    }
-                }
-                ExpiryRule::BodyField { path, values } => {
-                    self.json_path(o, &format!("{at}.body.path"), path);
-                    if values.is_empty() {
-                        self.error(
-                            o,
-                            format!("{at}.body.in"),
-                            "body rule lists no value; add the codes that mean expired, like `in: [408]`",
-                        );
-                    }
-                    for (j, v) in values.iter().enumerate() {
-                        if !(v.is_number() || v.is_string()) {
-                            self.error(
-                                o,
-                                format!("{at}.body.in[{j}]"),
-                                format!("expiry value `{v}` must be a number or a string"),
-                            );
-                        }
-                    }
-                }
-                ExpiryRule::Header { name, .. } => self.header_name(o, &format!("{at}.header.name"), name),
-            }
+            self.expiry_rule(o, &format!("auth.expiry[{i}]"), rule);
         }
 
         if let Some(env) = &auth.envelope {
@@ -241,6 +201,27 @@ impl Checker<'_> {
             }
         }
 
+        if auth.max_response_bytes == Some(0) {
+            self.error(
+                o,
+                "auth.max_response_bytes",
+                "`max_response_bytes: 0` would refuse every reply; give the largest body to read, in bytes",
+            );
+        }
+
+        if let Some(b) = auth.login_backoff
+            && b.max_ms < b.initial_ms
+        {
+            self.error(
+                o,
+                "auth.login_backoff.max_ms",
+                format!(
+                    "`max_ms: {}` is below `initial_ms: {}`; the cool-down only grows, so give at least {}",
+                    b.max_ms, b.initial_ms, b.initial_ms
+                ),
+            );
+        }
+
         // A parameter must not overwrite the token the runtime stamps on.
         for ep in endpoints.iter().filter(|e| e.auth) {
             for p in &ep.params {
@@ -272,6 +253,95 @@ impl Checker<'_> {
                         body.ty
                     ),
                 );
+            }
+        }
+    }
+
+    /// One expiry rule at `at` (`auth.expiry[0]`).
+    fn expiry_rule(&mut self, o: &Origin, at: &str, rule: &ExpiryRule) {
+        match rule {
+            ExpiryRule::Status(codes) => {
+                if codes.is_empty() {
+                    self.error(
+                        o,
+                        format!("{at}.status"),
+                        "status rule lists no status; add one, like `[401]`",
+                    );
+                }
+                for (j, code) in codes.iter().enumerate() {
+                    if !(100..=599).contains(code) {
+                        self.error(
+                            o,
+                            format!("{at}.status[{j}]"),
+                            format!("`{code}` is not an HTTP status; use a code from 100 to 599"),
+                        );
+                    }
+                }
+            }
+            ExpiryRule::BodyField { path, values } => {
+                self.json_path(o, &format!("{at}.body.path"), path);
+                if values.is_empty() {
+                    self.error(
+                        o,
+                        format!("{at}.body.in"),
+                        "body rule lists no value; add the codes that mean expired, like `in: [408]`",
+                    );
+                }
+                for (j, v) in values.iter().enumerate() {
+                    if !(v.is_number() || v.is_string()) {
+                        self.error(
+                            o,
+                            format!("{at}.body.in[{j}]"),
+                            format!("expiry value `{v}` must be a number or a string"),
+                        );
+                    }
+                }
+            }
+            ExpiryRule::Header { name, .. } => self.header_name(o, &format!("{at}.header.name"), name),
+            ExpiryRule::HeaderContains { name, text } => {
+                self.header_name(o, &format!("{at}.header.name"), name);
+                if text.is_empty() {
+                    self.error(
+                        o,
+                        format!("{at}.header.contains"),
+                        "`contains` is empty, so it holds for any value; remove it to match any value, or give the text",
+                    );
+                }
+            }
+            ExpiryRule::EmptyBody => self.error(
+                o,
+                format!("{at}.empty_body"),
+                "`empty_body` alone would take every empty reply (a 204) for an expiry; pair it with a status, like `{ status: [403], empty_body: true }`",
+            ),
+            ExpiryRule::All(parts) => {
+                // The parts are the rule's keys: they share its path.
+                for part in parts {
+                    match part {
+                        ExpiryRule::EmptyBody => {}
+                        ExpiryRule::All(_) => self.error(
+                            o,
+                            at,
+                            "an expiry rule cannot nest another; list every condition in one rule",
+                        ),
+                        part => self.expiry_rule(o, at, part),
+                    }
+                }
+                let has = |f: fn(&ExpiryRule) -> bool| parts.iter().any(f);
+                if has(|p| matches!(p, ExpiryRule::EmptyBody)) {
+                    if has(|p| matches!(p, ExpiryRule::BodyField { .. })) {
+                        self.error(
+                            o,
+                            format!("{at}.empty_body"),
+                            "an empty body has no field for the `body` condition to find, so this rule never matches; keep one of the two",
+                        );
+                    } else if !has(|p| matches!(p, ExpiryRule::Status(_))) {
+                        self.error(
+                            o,
+                            format!("{at}.empty_body"),
+                            "`empty_body` without a status would take any empty reply that has this header for an expiry; add a status, like `status: [403]`",
+                        );
+                    }
+                }
             }
         }
     }
@@ -373,6 +443,60 @@ impl Checker<'_> {
                     self.error(o, path, format!("refresh field `{k}` is sent twice; keep one"));
                 }
             }
+            self.refresh_grant(o, flow, r, seen);
+        }
+    }
+
+    /// What the refresh grant sends beyond its constants: secrets, and the
+    /// method and encoding they go with. `seen`: the constants' names.
+    fn refresh_grant<'r>(
+        &mut self,
+        o: &Origin,
+        flow: &LoginFlow,
+        r: &'r RefreshGrant,
+        mut seen: BTreeSet<&'r String>,
+    ) {
+        for (i, k) in r.secrets.iter().enumerate() {
+            let path = format!("auth.login.refresh.secrets[{i}]");
+            if k.trim().is_empty() {
+                self.error(
+                    o,
+                    path,
+                    "a refresh secret has an empty field name; name the field",
+                );
+            } else if *k == r.field {
+                self.error(
+                    o,
+                    path,
+                    format!("`{k}` already carries the refresh token (`field`); remove this secret"),
+                );
+            } else if !seen.insert(k) {
+                self.error(o, path, format!("refresh field `{k}` is sent twice; keep one"));
+            }
+        }
+        // The runtime's default: like the login, but never a query.
+        let encoding = r.encoding.unwrap_or(match flow.encoding {
+            Encoding::Query => Encoding::Json,
+            other => other,
+        });
+        if r.method == Some(HttpMethod::Get) && encoding != Encoding::Query {
+            let (path, fix) = match r.encoding {
+                Some(_) => (
+                    "auth.login.refresh.encoding",
+                    "use `encoding: query` or another method",
+                ),
+                None => ("auth.login.refresh.method", "add `encoding: query` to the grant"),
+            };
+            let enc = if encoding == Encoding::Json {
+                "json"
+            } else {
+                "form"
+            };
+            self.error(
+                o,
+                path,
+                format!("a GET refresh grant cannot send a {enc} body; {fix}"),
+            );
         }
     }
 

@@ -351,6 +351,105 @@ fn keywords_become_raw_identifiers_and_lint_prone_names_are_allowed() {
     assert!(!has(&src, "#[allow(clippy::enum_variant_names)] pub enum Status"));
 }
 
+#[test]
+fn a_full_refresh_grant_reuses_login_secrets_and_takes_the_others_as_arguments() {
+    use seamless_sdk_codegen::model::{ClientAuth, Encoding, HttpMethod, Login};
+    let mut api = bearer();
+    let Login::Flow(flow) = &mut api.auth.login else {
+        panic!("bearer has a login flow")
+    };
+    flow.secrets.push("client_secret".into());
+    flow.client_auth = Some(ClientAuth::Basic);
+    let grant = flow.refresh.as_mut().expect("bearer has a refresh grant");
+    grant.method = Some(HttpMethod::Put);
+    grant.encoding = Some(Encoding::Form);
+    grant.secrets = vec!["client_secret".into(), "device_key".into()];
+    let src = format(&api);
+    let builder = item(&src, "pub fn builder");
+    assert!(
+        has(
+            builder,
+            r#".refresh_with(::seamless_sdk::RefreshGrant::new("/oauth/token", "refresh_token")
+                .method(::seamless_sdk::Method::PUT)
+                .encoding(::seamless_sdk::Encoding::Form)
+                .field("grant_type", "refresh_token")
+                .login_secret("client_secret")
+                .secret_field("device_key", device_key))"#
+        ),
+        "{builder}"
+    );
+    // The login's secret is one argument; the grant's own is another, and
+    // Basic's id and secret do not collide with `client_secret`.
+    assert!(
+        has(
+            builder,
+            "client_secret: impl ::core::convert::Into<::seamless_sdk::Secret>"
+        ),
+        "{builder}"
+    );
+    assert!(
+        has(
+            builder,
+            "device_key: impl ::core::convert::Into<::seamless_sdk::Secret>"
+        ),
+        "{builder}"
+    );
+    assert!(
+        has(builder, ".client_basic_auth(client_id, client_secret_)"),
+        "{builder}"
+    );
+    assert_eq!(builder.matches("client_secret:").count(), 1, "{builder}");
+}
+
+#[test]
+fn a_rule_of_several_conditions_is_emitted_as_one_and_rule() {
+    use seamless_sdk_codegen::model::ExpiryRule;
+    let mut api = bearer();
+    api.auth.expiry.push(ExpiryRule::All(vec![
+        ExpiryRule::Status(vec![403]),
+        ExpiryRule::Header {
+            name: "WWW-Authenticate".into(),
+            value: Some(r#"Bearer error="invalid_token""#.into()),
+        },
+    ]));
+    api.auth.expiry.push(ExpiryRule::HeaderContains {
+        name: "WWW-Authenticate".into(),
+        text: "invalid_token".into(),
+    });
+    api.auth.expiry_skew_ms = Some(1500);
+    api.auth.login_backoff = Some(seamless_sdk_codegen::model::LoginBackoff {
+        initial_ms: 0,
+        max_ms: 0,
+    });
+    let src = format(&api);
+    let builder = item(&src, "pub fn builder");
+    assert!(
+        has(
+            builder,
+            r#".or(::seamless_sdk::ExpiryRule::status([403]).and(::seamless_sdk::ExpiryRule::header("WWW-Authenticate", ::core::option::Option::Some("Bearer error=\"invalid_token\""))))"#
+        ),
+        "{builder}"
+    );
+    assert!(
+        has(
+            builder,
+            r#".or(::seamless_sdk::ExpiryRule::header_contains("WWW-Authenticate", "invalid_token"))"#
+        ),
+        "{builder}"
+    );
+    assert!(
+        has(builder, ".expiry_skew(::core::time::Duration::from_millis(1500))"),
+        "{builder}"
+    );
+    assert!(
+        has(
+            builder,
+            ".login_backoff(::core::time::Duration::from_secs(0), ::core::time::Duration::from_secs(0))"
+        ),
+        "{builder}"
+    );
+}
+
 fn format_crate(api: &Api) -> String {
     let tokens = emit_for(api, Target::Crate);
     let file: syn::File = syn::parse2(tokens).expect("the output parses as a Rust file");

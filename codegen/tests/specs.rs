@@ -247,3 +247,56 @@ fn the_example_in_docs_spec_md_loads() {
     assert!(warnings.items.is_empty(), "{warnings}");
     assert_eq!(api.client, "ImiMini");
 }
+
+#[test]
+fn the_oauth_spec_lowers_its_two_condition_rule_client_auth_and_settings() {
+    use seamless_sdk_codegen::model::{ClientAuth, LoginBackoff};
+    let api = load_spec("oauth_server.yaml");
+    assert_eq!(
+        api.auth.expiry,
+        vec![
+            ExpiryRule::Status(vec![401]),
+            ExpiryRule::All(vec![ExpiryRule::Status(vec![403]), ExpiryRule::EmptyBody]),
+        ]
+    );
+    assert_eq!(api.auth.expiry_skew_ms, Some(5000));
+    assert_eq!(api.auth.max_response_bytes, Some(1 << 20));
+    assert_eq!(
+        api.auth.login_backoff,
+        Some(LoginBackoff {
+            initial_ms: 250,
+            max_ms: 10000
+        })
+    );
+    let Login::Flow(flow) = &api.auth.login else {
+        panic!("a login flow")
+    };
+    assert_eq!(flow.client_auth, Some(ClientAuth::Basic));
+    let refresh = flow.refresh.as_ref().expect("a refresh grant");
+    assert_eq!(
+        (refresh.method, refresh.encoding),
+        (Some(HttpMethod::Post), Some(Encoding::Form))
+    );
+    assert!(refresh.secrets.is_empty());
+}
+
+#[test]
+fn the_schema_describes_the_new_auth_keys() {
+    let schema = seamless_sdk_codegen::yaml::schema();
+    let defs = &schema["$defs"];
+    let props = |def: &str| defs[def]["properties"].as_object().cloned().unwrap_or_default();
+    let auth = props("Auth");
+    for key in ["expiry_skew_ms", "login_backoff", "max_response_bytes"] {
+        assert!(auth.contains_key(key), "Auth lacks {key}: {auth:?}");
+    }
+    assert_eq!(defs["ExpiryRule"]["minProperties"], 1, "a rule needs a condition");
+    let rule = props("ExpiryRule");
+    for key in ["status", "header", "body", "empty_body"] {
+        assert!(rule.contains_key(key), "ExpiryRule lacks {key}: {rule:?}");
+    }
+    assert!(props("LoginFlow").contains_key("client_auth"));
+    let refresh = props("Refresh");
+    for key in ["method", "encoding", "secrets"] {
+        assert!(refresh.contains_key(key), "Refresh lacks {key}: {refresh:?}");
+    }
+}

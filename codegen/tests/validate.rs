@@ -20,6 +20,9 @@ fn auth() -> Auth {
         max_replays: None,
         login_timeout_ms: None,
         request_timeout_ms: None,
+        expiry_skew_ms: None,
+        login_backoff: None,
+        max_response_bytes: None,
         origin: Origin::Unknown,
     }
 }

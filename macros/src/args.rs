@@ -3,8 +3,8 @@
 
 use proc_macro2::Span;
 use seamless_sdk_codegen::model::{
-    Auth, Encoding, Envelope, ExpiryRule, HttpMethod, Lifetime, Login, LoginFlow, Origin, Placement,
-    RefreshGrant, TokenSource,
+    Auth, ClientAuth, Encoding, Envelope, ExpiryRule, HttpMethod, Lifetime, Login, LoginBackoff, LoginFlow,
+    Origin, Placement, RefreshGrant, TokenSource,
 };
 use syn::meta::ParseNestedMeta;
 use syn::parse::ParseStream;
@@ -31,12 +31,15 @@ pub(crate) struct Args {
     max_replays: Option<u32>,
     login_timeout_ms: Option<u64>,
     request_timeout_ms: Option<u64>,
+    expiry_skew_ms: Option<u64>,
+    login_backoff: Option<LoginBackoff>,
+    max_response_bytes: Option<u64>,
     /// Every auth argument given, with its key's span (so `spec` can refuse
     /// them and model checks on `auth.<key>` can point at them).
     pub auth_spans: Vec<(String, Span)>,
 }
 
-const KEYS: &str = "name, client, doc, base_url, spec, placement, lifetime, next_token_header, expiry, envelope, login, chains, session, max_replays, login_timeout_ms, request_timeout_ms";
+const KEYS: &str = "name, client, doc, base_url, spec, placement, lifetime, next_token_header, expiry, envelope, login, chains, session, max_replays, login_timeout_ms, request_timeout_ms, expiry_skew_ms, login_backoff, max_response_bytes";
 
 impl Args {
     /// One top-level argument; errors go to `errs` so parsing goes on.
@@ -59,53 +62,18 @@ impl Args {
                 let single = match id.to_string().as_str() {
                     "single_use" => true,
                     "reusable" => false,
-                    _ => return Err(syn::Error::new(id.span(), "unknown lifetime; use `single_use` or `reusable`")),
+                    _ => {
+                        return Err(syn::Error::new(
+                            id.span(),
+                            "unknown lifetime; use `single_use` or `reusable`",
+                        ));
+                    }
                 };
                 self.lifetime = Some((single, span));
             }
             "next_token_header" => self.next_token_header = Some(meta.value()?.parse()?),
             "expiry" => meta.parse_nested_meta(|rule| {
-                let k = key(&rule)?;
-                match k.as_str() {
-                    "status" => {
-                        let content;
-                        parenthesized!(content in rule.input);
-                        let codes = content.parse_terminated(<syn::LitInt as syn::parse::Parse>::parse, Token![,])?;
-                        let codes = codes.iter().map(|c| c.base10_parse::<u16>()).collect::<syn::Result<_>>()?;
-                        self.expiry.push(ExpiryRule::Status(codes));
-                    }
-                    "body" => {
-                        let (mut path, mut values) = (None, Vec::new());
-                        rule.parse_nested_meta(|f| {
-                            match key(&f)?.as_str() {
-                                "path" => path = Some(f.value()?.parse::<LitStr>()?.value()),
-                                "in" => values = json_list(f.value()?)?,
-                                _ => return Err(f.error("unknown `body` rule key; use `path = \"...\"` and `in = [...]`")),
-                            }
-                            Ok(())
-                        })?;
-                        let Some(path) = path else {
-                            return Err(rule.error("`body` rule has no `path`; add `path = \"code\"`"));
-                        };
-                        self.expiry.push(ExpiryRule::BodyField { path, values });
-                    }
-                    "header" => {
-                        let (mut name, mut value) = (None, None);
-                        rule.parse_nested_meta(|f| {
-                            match key(&f)?.as_str() {
-                                "name" => name = Some(f.value()?.parse::<LitStr>()?.value()),
-                                "value" => value = Some(f.value()?.parse::<LitStr>()?.value()),
-                                _ => return Err(f.error("unknown `header` rule key; use `name = \"...\"` and `value = \"...\"`")),
-                            }
-                            Ok(())
-                        })?;
-                        let Some(name) = name else {
-                            return Err(rule.error("`header` rule has no `name`; add `name = \"X-Expired\"`"));
-                        };
-                        self.expiry.push(ExpiryRule::Header { name, value });
-                    }
-                    _ => return Err(rule.error("unknown expiry rule; use `status(401)`, `body(path = \"code\", in = [408])` or `header(name = \"...\")`")),
-                }
+                self.expiry.push(expiry_rule(&rule)?);
                 Ok(())
             })?,
             "envelope" => {
@@ -126,8 +94,12 @@ impl Args {
                         "success" => env.success = json_list(f.value()?)?,
                         "data" => env.data = Some(f.value()?.parse::<LitStr>()?.value()),
                         "message" => env.message = Some(f.value()?.parse::<LitStr>()?.value()),
-                        "absent_is_success" => env.absent_is_success = f.value()?.parse::<syn::LitBool>()?.value,
-                        _ => return Err(f.error("unknown `envelope` key; use code, success, data, message or absent_is_success")),
+                        "absent_is_success" => {
+                            env.absent_is_success = f.value()?.parse::<syn::LitBool>()?.value
+                        }
+                        _ => return Err(f.error(
+                            "unknown `envelope` key; use code, success, data, message or absent_is_success",
+                        )),
                     }
                     Ok(())
                 })?;
@@ -140,7 +112,10 @@ impl Args {
                 if meta.input.peek(Token![=]) {
                     let id: Ident = meta.value()?.parse()?;
                     if id != "custom" {
-                        return Err(syn::Error::new(id.span(), "write `login = custom` or `login(method = \"POST\", path = \"...\", ...)`"));
+                        return Err(syn::Error::new(
+                            id.span(),
+                            "write `login = custom` or `login(method = \"POST\", path = \"...\", ...)`",
+                        ));
                     }
                     self.login = Some((None, span));
                 } else {
@@ -153,16 +128,51 @@ impl Args {
                 self.exclusive_session = match id.to_string().as_str() {
                     "exclusive" => true,
                     "shared" => false,
-                    _ => return Err(syn::Error::new(id.span(), "write `session = exclusive` or `session = shared`")),
+                    _ => {
+                        return Err(syn::Error::new(
+                            id.span(),
+                            "write `session = exclusive` or `session = shared`",
+                        ));
+                    }
                 };
             }
             "max_replays" => self.max_replays = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?),
-            "login_timeout_ms" => self.login_timeout_ms = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?),
+            "login_timeout_ms" => {
+                self.login_timeout_ms = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?)
+            }
             "request_timeout_ms" => {
                 self.request_timeout_ms = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?)
             }
+            "max_response_bytes" => {
+                self.max_response_bytes = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?)
+            }
+            "expiry_skew_ms" => {
+                self.expiry_skew_ms = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?)
+            }
+            "login_backoff" => {
+                let (mut initial, mut max) = (None, None);
+                meta.parse_nested_meta(|f| {
+                    let ms = || -> syn::Result<u64> { f.value()?.parse::<syn::LitInt>()?.base10_parse() };
+                    match key(&f)?.as_str() {
+                        "initial_ms" => initial = Some(ms()?),
+                        "max_ms" => max = Some(ms()?),
+                        _ => {
+                            return Err(f.error(
+                                "unknown `login_backoff` key; use `initial_ms = 500` and `max_ms = 30000`",
+                            ));
+                        }
+                    }
+                    Ok(())
+                })?;
+                let (Some(initial_ms), Some(max_ms)) = (initial, max) else {
+                    return Err(meta.error("`login_backoff` needs both `initial_ms` and `max_ms`, like `login_backoff(initial_ms = 500, max_ms = 30000)`"));
+                };
+                self.login_backoff = Some(LoginBackoff { initial_ms, max_ms });
+            }
             other => {
-                return Err(meta.error(format!("unknown `token_client` argument `{other}`; use one of {KEYS}")));
+                return Err(meta.error(format!(
+                    "unknown `token_client` argument `{other}`; use one of {KEYS}"
+                )));
             }
         }
         Ok(())
@@ -220,6 +230,9 @@ impl Args {
             max_replays: self.max_replays,
             login_timeout_ms: self.login_timeout_ms,
             request_timeout_ms: self.request_timeout_ms,
+            expiry_skew_ms: self.expiry_skew_ms,
+            login_backoff: self.login_backoff,
+            max_response_bytes: self.max_response_bytes,
             origin: Origin::Rust(at),
         }
     }
@@ -231,6 +244,70 @@ fn key(meta: &ParseNestedMeta<'_>) -> syn::Result<String> {
         Some(id) => Ok(id.to_string().trim_start_matches("r#").to_owned()),
         None => Err(meta.error("expected a plain key, like `placement`")),
     }
+}
+
+/// One expiry rule; `all(...)` holds rules that must all match.
+fn expiry_rule(rule: &ParseNestedMeta<'_>) -> syn::Result<ExpiryRule> {
+    let k = key(rule)?;
+    Ok(match k.as_str() {
+        "status" => {
+            let content;
+            parenthesized!(content in rule.input);
+            let codes = content.parse_terminated(<syn::LitInt as syn::parse::Parse>::parse, Token![,])?;
+            let codes = codes.iter().map(|c| c.base10_parse::<u16>()).collect::<syn::Result<_>>()?;
+            ExpiryRule::Status(codes)
+        }
+        "body" => {
+            let (mut path, mut values) = (None, Vec::new());
+            rule.parse_nested_meta(|f| {
+                match key(&f)?.as_str() {
+                    "path" => path = Some(f.value()?.parse::<LitStr>()?.value()),
+                    "in" => values = json_list(f.value()?)?,
+                    _ => return Err(f.error("unknown `body` rule key; use `path = \"...\"` and `in = [...]`")),
+                }
+                Ok(())
+            })?;
+            let Some(path) = path else {
+                return Err(rule.error("`body` rule has no `path`; add `path = \"code\"`"));
+            };
+            ExpiryRule::BodyField { path, values }
+        }
+        "header" => {
+            let (mut name, mut value, mut contains) = (None, None, None);
+            rule.parse_nested_meta(|f| {
+                match key(&f)?.as_str() {
+                    "name" => name = Some(f.value()?.parse::<LitStr>()?.value()),
+                    "value" => value = Some(f.value()?.parse::<LitStr>()?.value()),
+                    "contains" => contains = Some(f.value()?.parse::<LitStr>()?),
+                    _ => return Err(f.error("unknown `header` rule key; use `name = \"...\"` and `value = \"...\"` or `contains = \"...\"`")),
+                }
+                Ok(())
+            })?;
+            let Some(name) = name else {
+                return Err(rule.error("`header` rule has no `name`; add `name = \"X-Expired\"`"));
+            };
+            match (value, contains) {
+                (Some(_), Some(c)) => {
+                    return Err(syn::Error::new(c.span(), "a `header` rule takes `value` or `contains`, not both; keep one"));
+                }
+                (_, Some(c)) => ExpiryRule::HeaderContains { name, text: c.value() },
+                (value, None) => ExpiryRule::Header { name, value },
+            }
+        }
+        "empty_body" => ExpiryRule::EmptyBody,
+        "all" => {
+            let mut parts = Vec::new();
+            rule.parse_nested_meta(|part| {
+                parts.push(expiry_rule(&part)?);
+                Ok(())
+            })?;
+            if parts.len() < 2 {
+                return Err(rule.error("`all(...)` needs at least two conditions, like `all(status(403), empty_body)`"));
+            }
+            ExpiryRule::All(parts)
+        }
+        _ => return Err(rule.error("unknown expiry rule; use `status(401)`, `body(path = \"code\", in = [408])`, `header(name = \"...\")`, `empty_body` or `all(status(403), empty_body)`")),
+    })
 }
 
 fn placement(input: ParseStream<'_>) -> syn::Result<Placement> {
@@ -297,33 +374,23 @@ fn login(meta: &ParseNestedMeta<'_>) -> syn::Result<LoginFlow> {
         expires_in: None,
         refresh_token: None,
         refresh: None,
+        client_auth: None,
     };
     let (mut has_path, mut has_token) = (false, false);
     meta.parse_nested_meta(|f| {
         match key(&f)?.as_str() {
-            "method" => {
-                let m: LitStr = f.value()?.parse()?;
-                flow.method = match m.value().to_ascii_uppercase().as_str() {
-                    "GET" => HttpMethod::Get,
-                    "POST" => HttpMethod::Post,
-                    "PUT" => HttpMethod::Put,
-                    "PATCH" => HttpMethod::Patch,
-                    "DELETE" => HttpMethod::Delete,
-                    _ => return Err(syn::Error::new(m.span(), "unknown login method; use \"GET\", \"POST\", \"PUT\", \"PATCH\" or \"DELETE\"")),
-                };
-            }
+            "method" => flow.method = method(&f.value()?.parse()?)?,
             "path" => {
                 flow.path = f.value()?.parse::<LitStr>()?.value();
                 has_path = true;
             }
-            "encoding" => {
-                let e: LitStr = f.value()?.parse()?;
-                flow.encoding = match e.value().as_str() {
-                    "json" => Encoding::Json,
-                    "form" => Encoding::Form,
-                    "query" => Encoding::Query,
-                    _ => return Err(syn::Error::new(e.span(), "unknown encoding; use \"json\", \"form\" or \"query\"")),
-                };
+            "encoding" => flow.encoding = encoding(&f.value()?.parse()?)?,
+            "client_auth" => {
+                let c: LitStr = f.value()?.parse()?;
+                if c.value() != "basic" {
+                    return Err(syn::Error::new(c.span(), "unknown client authentication; use \"basic\""));
+                }
+                flow.client_auth = Some(ClientAuth::Basic);
             }
             "code" => flow.code_field = Some(f.value()?.parse::<LitStr>()?.value()),
             "token_header" => {
@@ -339,19 +406,29 @@ fn login(meta: &ParseNestedMeta<'_>) -> syn::Result<LoginFlow> {
             "expires_in" => flow.expires_in = Some(f.value()?.parse::<LitStr>()?.value()),
             "refresh_token" => flow.refresh_token = Some(f.value()?.parse::<LitStr>()?.value()),
             "refresh" => {
-                let mut grant = RefreshGrant { path: String::new(), field: "refresh_token".to_owned(), fields: Vec::new() };
+                let mut grant = RefreshGrant {
+                    path: String::new(),
+                    field: "refresh_token".to_owned(),
+                    fields: Vec::new(),
+                    method: None,
+                    encoding: None,
+                    secrets: Vec::new(),
+                };
                 f.parse_nested_meta(|g| {
                     match key(&g)?.as_str() {
                         "path" => grant.path = g.value()?.parse::<LitStr>()?.value(),
                         "field" => grant.field = g.value()?.parse::<LitStr>()?.value(),
                         "fields" => grant.fields = fields(&g)?,
-                        _ => return Err(g.error("unknown `refresh` key; use path, field or fields(...)")),
+                        "method" => grant.method = Some(method(&g.value()?.parse()?)?),
+                        "encoding" => grant.encoding = Some(encoding(&g.value()?.parse()?)?),
+                        "secrets" => grant.secrets = string_list(g.value()?)?,
+                        _ => return Err(g.error("unknown `refresh` key; use path, field, fields(...), method, encoding or secrets")),
                     }
                     Ok(())
                 })?;
                 flow.refresh = Some(grant);
             }
-            _ => return Err(f.error("unknown `login` key; use method, path, encoding, code, token_header, token_json, secrets, fields(...), expires_in, refresh_token or refresh(...)")),
+            _ => return Err(f.error("unknown `login` key; use method, path, encoding, code, token_header, token_json, secrets, fields(...), expires_in, refresh_token, refresh(...) or client_auth")),
         }
         Ok(())
     })?;
@@ -362,4 +439,34 @@ fn login(meta: &ParseNestedMeta<'_>) -> syn::Result<LoginFlow> {
         return Err(meta.error("`login` does not say where the token comes back; add `token_header = \"...\"` or `token_json = \"...\"`"));
     }
     Ok(flow)
+}
+
+fn method(m: &LitStr) -> syn::Result<HttpMethod> {
+    Ok(match m.value().to_ascii_uppercase().as_str() {
+        "GET" => HttpMethod::Get,
+        "POST" => HttpMethod::Post,
+        "PUT" => HttpMethod::Put,
+        "PATCH" => HttpMethod::Patch,
+        "DELETE" => HttpMethod::Delete,
+        _ => {
+            return Err(syn::Error::new(
+                m.span(),
+                "unknown login method; use \"GET\", \"POST\", \"PUT\", \"PATCH\" or \"DELETE\"",
+            ));
+        }
+    })
+}
+
+fn encoding(e: &LitStr) -> syn::Result<Encoding> {
+    Ok(match e.value().as_str() {
+        "json" => Encoding::Json,
+        "form" => Encoding::Form,
+        "query" => Encoding::Query,
+        _ => {
+            return Err(syn::Error::new(
+                e.span(),
+                "unknown encoding; use \"json\", \"form\" or \"query\"",
+            ));
+        }
+    })
 }

@@ -249,18 +249,27 @@ fn snake(name: &str) -> String {
 mod tests {
     use quote::quote;
 
+    /// The model `spec = "…"` loads for an empty trait, without its types (a
+    /// trait's types are the user's own, so a comparison leaves them out).
+    fn spec_model(args: proc_macro2::TokenStream, item: syn::ItemTrait) -> seamless_sdk_codegen::model::Api {
+        let (api, _, _, errs) = super::model(args, &item);
+        assert!(errs.is_empty(), "{errs:?}");
+        let mut api = api.unwrap();
+        api.types.clear();
+        api
+    }
+
     /// The trait and `specs/imi_mini.yaml` lower to models the one emitter
     /// turns into the same client (the spec's types aside: a trait's types
     /// are the user's own).
     #[test]
     fn trait_and_spec_emit_the_same_client() {
-        let yaml: syn::ItemTrait = syn::parse_quote!(
-            pub trait ImiMiniClient {}
+        let yaml = spec_model(
+            quote!(spec = "../specs/imi_mini.yaml"),
+            syn::parse_quote!(
+                pub trait ImiMiniClient {}
+            ),
         );
-        let (yaml, _, _, errs) = super::model(quote!(spec = "../specs/imi_mini.yaml"), &yaml);
-        assert!(errs.is_empty(), "{errs:?}");
-        let mut yaml = yaml.unwrap();
-        yaml.types.clear();
 
         let rust: syn::ItemTrait = syn::parse_quote! {
             /// Mini-program API of the seed post.
@@ -316,6 +325,78 @@ mod tests {
         assert_eq!(
             seamless_sdk_codegen::emit(&rust).to_string(),
             seamless_sdk_codegen::emit(&yaml).to_string()
+        );
+    }
+
+    #[test]
+    fn the_new_auth_arguments_match_their_spec_keys() {
+        let yaml = spec_model(
+            quote!(spec = "../specs/oauth_server.yaml"),
+            syn::parse_quote!(
+                pub trait OauthServerClient {}
+            ),
+        );
+
+        let rust: syn::ItemTrait = syn::parse_quote! {
+            /// An OAuth 2.0 API whose token endpoint wants HTTP Basic client authentication.
+            pub trait OauthServerClient {
+                /// Fetch one user.
+                #[get("/api/users/{id}")]
+                async fn get_user(&self, id: u64) -> Result<User, seamless_sdk::Error>;
+                /// Always answers 403 with a body, a permission error.
+                #[get("/api/forbidden")]
+                async fn forbidden(&self) -> Result<serde_json::Value, seamless_sdk::Error>;
+            }
+        };
+        let args = quote! {
+            name = "oauth_server",
+            placement = bearer,
+            expiry(status(401), all(status(403), empty_body)),
+            login(
+                method = "POST", path = "/oauth/token", encoding = "form", client_auth = "basic",
+                fields(grant_type = "password"), secrets = ["username", "password"],
+                token_json = "access_token", expires_in = "expires_in", refresh_token = "refresh_token",
+                refresh(method = "POST", path = "/oauth/token", encoding = "form", field = "refresh_token",
+                        fields(grant_type = "refresh_token")),
+            ),
+            expiry_skew_ms = 5000,
+            login_backoff(initial_ms = 250, max_ms = 10000),
+            max_response_bytes = 1048576,
+        };
+        let (rust, _, _, errs) = super::model(args, &rust);
+        assert!(errs.is_empty(), "{errs:?}");
+        let rust = rust.unwrap();
+        assert_eq!(
+            seamless_sdk_codegen::emit(&rust).to_string(),
+            seamless_sdk_codegen::emit(&yaml).to_string()
+        );
+    }
+
+    #[test]
+    fn a_header_rule_may_match_part_of_the_value() {
+        use seamless_sdk_codegen::model::ExpiryRule;
+        let rust: syn::ItemTrait = syn::parse_quote! {
+            pub trait Api {
+                #[get("/api/ping")]
+                async fn ping(&self) -> Result<serde_json::Value, seamless_sdk::Error>;
+            }
+        };
+        let args = quote! {
+            placement = bearer,
+            expiry(all(status(403), header(name = "WWW-Authenticate", contains = "error=\"invalid_token\""))),
+            login = custom,
+        };
+        let (rust, _, _, errs) = super::model(args, &rust);
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(
+            rust.unwrap().auth.expiry,
+            vec![ExpiryRule::All(vec![
+                ExpiryRule::Status(vec![403]),
+                ExpiryRule::HeaderContains {
+                    name: "WWW-Authenticate".into(),
+                    text: r#"error="invalid_token""#.into(),
+                },
+            ])]
         );
     }
 }

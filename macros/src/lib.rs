@@ -40,6 +40,9 @@ pub(crate) type Errors = Vec<syn::Error>;
 ///      | expiry(RULE, ...)           RULE := status(401, ...)
 ///                                         | body(path = "code", in = [408, "expired"])
 ///                                         | header(name = "X-Expired", value = "1")
+///                                         | header(name = "WWW-Authenticate", contains = "error=\"invalid_token\"")
+///                                         | empty_body          (only within `all`)
+///                                         | all(status(403), empty_body)   every part must match
 ///      | envelope(code = "code", success = [200], data = "data", message = "msg",
 ///                 absent_is_success = false)
 ///      | login = custom              the caller passes a `seamless_sdk::Login`
@@ -48,10 +51,15 @@ pub(crate) type Errors = Vec<syn::Error>;
 ///              token_header = "B-T" | token_json = "data.token",
 ///              secrets = ["appid", "secret"], fields(grant_type = "client_credential"),
 ///              expires_in = "expires_in", refresh_token = "refresh_token",
-///              refresh(path = "/oauth/token", field = "refresh_token", fields(...)))
+///              refresh(path = "/oauth/token", field = "refresh_token", fields(...),
+///                      method = "POST", encoding = "form", secrets = ["client_secret"]),
+///              client_auth = "basic")          HTTP Basic at the token endpoint: the client
+///                                               takes `client_id` and `client_secret`
 ///      | chains = 1 | max_replays = 1 | login_timeout_ms = 10000 | request_timeout_ms = 30000
 ///      | session = shared | exclusive              exclusive: each login revokes every
 ///                                                  earlier token; `chains` must be 1
+///      | expiry_skew_ms = 10000 | login_backoff(initial_ms = 500, max_ms = 30000)
+///      | max_response_bytes = 16777216
 ///
 /// METHOD := /// doc
 ///           #[get("/users/{id}")] | #[post("...")] | #[put("...")] | #[patch("...")] | #[delete("...")]

@@ -1138,6 +1138,8 @@ impl Inner {
                     .then_some(&self.stats.lost_successors),
             );
             self.refuse_redirect(&resp, &sent_url, idempotent, head_expired)?;
+            // Kept only for a rule that pairs a header with the body.
+            let headers = self.expiry.rereads_headers().then(|| resp.headers().clone());
             let bytes = match transport::read_body(resp, self.max_response_bytes).await {
                 Ok(b) => b,
                 // The head alone says "expired", so not executed: a body cut
@@ -1158,7 +1160,10 @@ impl Inner {
             let json = (head_expired || self.expiry.needs_body() || self.envelope.is_some())
                 .then(|| parse(&bytes))
                 .flatten();
-            let expired = head_expired || json.as_ref().is_some_and(|b| self.expiry.matches_body(b));
+            let expired = head_expired
+                || self
+                    .expiry
+                    .matches_body(status, headers.as_ref(), &bytes, json.as_ref());
             if expired {
                 lost.0 = None;
                 bump(&self.stats.expiries);

@@ -187,9 +187,142 @@ pub enum ExpiryRule {
         /// The value that means expired; `None` means any value.
         value: Option<String>,
     },
+    /// A response header holds this text somewhere in its value:
+    /// `error="invalid_token"` in `WWW-Authenticate: Bearer realm="api",
+    /// error="invalid_token", error_description="..."`.
+    HeaderContains {
+        /// The header.
+        name: HeaderName,
+        /// The text its value must contain.
+        text: String,
+    },
+    /// The body is empty (or only whitespace): some OAuth2 servers answer an
+    /// expired token with a bare 403, while a permission error has a body.
+    EmptyBody,
+    /// Every one of these rules matches (a 403 *and* an empty body).
+    All(Vec<ExpiryRule>),
 }
 
-/// The rules that mark a reply as "token expired"; any one matching is enough.
+impl ExpiryRule {
+    /// The HTTP status is one of `codes`.
+    pub fn status(codes: impl IntoIterator<Item = u16>) -> Self {
+        ExpiryRule::Status(
+            codes
+                .into_iter()
+                .map(|c| StatusCode::from_u16(c).expect("invalid HTTP status code"))
+                .collect(),
+        )
+    }
+
+    /// The body field at `path` holds one of `values`. Panics on a malformed path literal.
+    pub fn body_field<V: Into<Value>>(path: &str, values: impl IntoIterator<Item = V>) -> Self {
+        ExpiryRule::BodyField {
+            path: JsonPath::parse(path).expect("invalid JSON path"),
+            values: values.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// The response header `name` is present, with `value` if given.
+    pub fn header(name: &str, value: Option<&str>) -> Self {
+        ExpiryRule::Header {
+            name: HeaderName::try_from(name).expect("invalid header name"),
+            value: value.map(str::to_owned),
+        }
+    }
+
+    /// The response header `name` has `text` somewhere in its value.
+    pub fn header_contains(name: &str, text: &str) -> Self {
+        ExpiryRule::HeaderContains {
+            name: HeaderName::try_from(name).expect("invalid header name"),
+            text: text.to_owned(),
+        }
+    }
+
+    /// The body is empty.
+    pub fn empty_body() -> Self {
+        ExpiryRule::EmptyBody
+    }
+
+    /// Matches only when `self` and `other` both match:
+    /// `ExpiryRule::status([403]).and(ExpiryRule::empty_body())`.
+    #[must_use]
+    pub fn and(self, other: ExpiryRule) -> Self {
+        match self {
+            ExpiryRule::All(mut rules) => {
+                rules.push(other);
+                ExpiryRule::All(rules)
+            }
+            first => ExpiryRule::All(vec![first, other]),
+        }
+    }
+
+    fn reads_json(&self) -> bool {
+        match self {
+            ExpiryRule::BodyField { .. } => true,
+            ExpiryRule::All(rules) => rules.iter().any(ExpiryRule::reads_json),
+            _ => false,
+        }
+    }
+
+    fn reads_body(&self) -> bool {
+        match self {
+            ExpiryRule::BodyField { .. } | ExpiryRule::EmptyBody => true,
+            ExpiryRule::All(rules) => rules.iter().any(ExpiryRule::reads_body),
+            _ => false,
+        }
+    }
+
+    fn reads_headers(&self) -> bool {
+        match self {
+            ExpiryRule::Header { .. } | ExpiryRule::HeaderContains { .. } => true,
+            ExpiryRule::All(rules) => rules.iter().any(ExpiryRule::reads_headers),
+            _ => false,
+        }
+    }
+
+    /// Whether the rule matches; `None` when it needs what was not given
+    /// (the body, before it is read; the headers, after they were dropped).
+    fn eval(
+        &self,
+        status: StatusCode,
+        headers: Option<&http::HeaderMap>,
+        body: Option<(&[u8], Option<&Value>)>,
+    ) -> Option<bool> {
+        match self {
+            ExpiryRule::Status(codes) => Some(codes.contains(&status)),
+            ExpiryRule::Header { name, value } => Some(headers?.get(name).is_some_and(|v| match value {
+                Some(want) => v.as_bytes() == want.as_bytes(),
+                None => true,
+            })),
+            ExpiryRule::BodyField { path, values } => Some(
+                body?
+                    .1
+                    .and_then(|b| path.get(b))
+                    .is_some_and(|v| values.iter().any(|e| code_matches(v, e))),
+            ),
+            ExpiryRule::HeaderContains { name, text } => Some(headers?.get_all(name).iter().any(|v| {
+                // `windows(0)` would panic; an empty text is in every value.
+                text.is_empty() || v.as_bytes().windows(text.len()).any(|w| w == text.as_bytes())
+            })),
+            ExpiryRule::EmptyBody => Some(body?.0.iter().all(u8::is_ascii_whitespace)),
+            ExpiryRule::All(rules) => {
+                // A known mismatch decides even while other parts are unknown.
+                let mut all = Some(true);
+                for rule in rules {
+                    match rule.eval(status, headers, body) {
+                        Some(false) => return Some(false),
+                        Some(true) => {}
+                        None => all = None,
+                    }
+                }
+                all
+            }
+        }
+    }
+}
+
+/// The rules that mark a reply as "token expired"; any one matching is enough
+/// (a rule made with [`ExpiryRule::and`] matches when all its parts do).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Expiry {
     rules: Vec<ExpiryRule>,
@@ -254,32 +387,37 @@ impl Expiry {
         &self.rules
     }
 
+    /// Does some rule read the parsed JSON body?
     pub(crate) fn needs_body(&self) -> bool {
-        self.rules
-            .iter()
-            .any(|r| matches!(r, ExpiryRule::BodyField { .. }))
+        self.rules.iter().any(ExpiryRule::reads_json)
+    }
+
+    /// Does some rule need the headers once the body is read (a header
+    /// condition combined with a body condition)?
+    pub(crate) fn rereads_headers(&self) -> bool {
+        self.rules.iter().any(|r| r.reads_headers() && r.reads_body())
     }
 
     /// Do the status line and headers alone mean "expired"?
     pub(crate) fn matches_head(&self, status: StatusCode, headers: &http::HeaderMap) -> bool {
-        self.rules.iter().any(|rule| match rule {
-            ExpiryRule::Status(codes) => codes.contains(&status),
-            ExpiryRule::Header { name, value } => headers.get(name).is_some_and(|v| match value {
-                Some(want) => v.as_bytes() == want.as_bytes(),
-                None => true,
-            }),
-            ExpiryRule::BodyField { .. } => false,
-        })
+        self.rules
+            .iter()
+            .any(|rule| rule.eval(status, Some(headers), None) == Some(true))
     }
 
-    /// Does the parsed JSON body mean "expired"?
-    pub(crate) fn matches_body(&self, body: &Value) -> bool {
-        self.rules.iter().any(|rule| match rule {
-            ExpiryRule::BodyField { path, values } => path
-                .get(body)
-                .is_some_and(|v| values.iter().any(|e| code_matches(v, e))),
-            _ => false,
-        })
+    /// Does the reply, body included, mean "expired"? `headers` is needed
+    /// only when [`Expiry::rereads_headers`]; rules decided by the head alone
+    /// were already asked by [`Expiry::matches_head`].
+    pub(crate) fn matches_body(
+        &self,
+        status: StatusCode,
+        headers: Option<&http::HeaderMap>,
+        bytes: &[u8],
+        body: Option<&Value>,
+    ) -> bool {
+        self.rules
+            .iter()
+            .any(|rule| rule.eval(status, headers, Some((bytes, body))) == Some(true))
     }
 }
 
@@ -388,9 +526,78 @@ mod tests {
         let h = http::HeaderMap::new();
         assert!(e.matches_head(StatusCode::UNAUTHORIZED, &h));
         assert!(!e.matches_head(StatusCode::OK, &h));
-        assert!(e.matches_body(&json!({"errcode": 42001})));
-        assert!(e.matches_body(&json!({"errcode": "40001"})));
-        assert!(!e.matches_body(&json!({"errcode": 0})));
+        let body = |v: serde_json::Value| e.matches_body(StatusCode::OK, None, b"{}", Some(&v));
+        assert!(body(json!({"errcode": 42001})));
+        assert!(body(json!({"errcode": "40001"})));
+        assert!(!body(json!({"errcode": 0})));
+    }
+
+    #[test]
+    fn all_rules_need_every_part() {
+        let forbidden = StatusCode::FORBIDDEN;
+        let e = Expiry::status([401])
+            .or(ExpiryRule::status([403]).and(ExpiryRule::empty_body()))
+            .or(ExpiryRule::status([403]).and(ExpiryRule::body_field("error", ["invalid_token"])));
+        let h = http::HeaderMap::new();
+        // A 403 alone is not enough to decide, nor to call it expired.
+        assert!(!e.matches_head(forbidden, &h));
+        assert!(e.matches_body(forbidden, None, b"", None));
+        assert!(e.matches_body(forbidden, None, b" \n", None));
+        let denied = json!({"error": "insufficient_scope"});
+        assert!(!e.matches_body(
+            forbidden,
+            None,
+            br#"{"error":"insufficient_scope"}"#,
+            Some(&denied)
+        ));
+        let invalid = json!({"error": "invalid_token"});
+        assert!(e.matches_body(forbidden, None, br#"{"error":"invalid_token"}"#, Some(&invalid)));
+        // An empty 200 is not a 403.
+        assert!(!e.matches_body(StatusCode::OK, None, b"", None));
+        assert!(e.needs_body());
+        assert!(!e.rereads_headers());
+
+        let www = ExpiryRule::status([403]).and(ExpiryRule::header(
+            "www-authenticate",
+            Some(r#"Bearer error="invalid_token""#),
+        ));
+        let e = Expiry::none().or(www);
+        let mut h = http::HeaderMap::new();
+        assert!(!e.matches_head(forbidden, &h));
+        h.insert(
+            "www-authenticate",
+            r#"Bearer error="invalid_token""#.parse().unwrap(),
+        );
+        assert!(e.matches_head(forbidden, &h));
+        assert!(!e.matches_head(StatusCode::UNAUTHORIZED, &h));
+
+        let e = Expiry::none().or(ExpiryRule::status([403]).and(ExpiryRule::header_contains(
+            "www-authenticate",
+            r#"error="invalid_token""#,
+        )));
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "www-authenticate",
+            r#"Bearer realm="api", error="invalid_token", error_description="expired""#
+                .parse()
+                .unwrap(),
+        );
+        assert!(e.matches_head(forbidden, &h));
+        h.insert(
+            "www-authenticate",
+            r#"Bearer realm="api", error="insufficient_scope""#.parse().unwrap(),
+        );
+        assert!(!e.matches_head(forbidden, &h));
+
+        // Header and body together: decided after the body, with the headers kept.
+        let e = Expiry::none().or(ExpiryRule::header("x-expired", None).and(ExpiryRule::empty_body()));
+        assert!(e.rereads_headers());
+        let mut h = http::HeaderMap::new();
+        h.insert("x-expired", "1".parse().unwrap());
+        assert!(!e.matches_head(StatusCode::OK, &h));
+        assert!(e.matches_body(StatusCode::OK, Some(&h), b"", None));
+        assert!(!e.matches_body(StatusCode::OK, Some(&h), b"{}", None));
+        assert!(!e.matches_body(StatusCode::OK, Some(&http::HeaderMap::new()), b"", None));
     }
 
     #[test]

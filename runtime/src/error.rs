@@ -29,6 +29,17 @@ pub enum LoginError {
         /// What the server (or the declarative flow) said.
         message: String,
     },
+    /// The login endpoint answered with the client's envelope, and its code
+    /// is not a success (`{"code": 500, "msg": "login unavailable"}`).
+    #[error("login rejected (http {}, code {}): {message}", .status.as_u16(), bare(.code))]
+    Api {
+        /// HTTP status of the login response.
+        status: StatusCode,
+        /// The envelope's code.
+        code: serde_json::Value,
+        /// The envelope's message, or what the flow could tell.
+        message: String,
+    },
     /// The login response had no token where the flow said it would be.
     #[error("login response carried no token at {0}")]
     NoToken(String),
@@ -76,6 +87,14 @@ fn status_suffix(status: Option<StatusCode>) -> String {
         .unwrap_or_default()
 }
 
+/// A code as the server wrote it: `500`, `busy` (no JSON quotes).
+fn bare(code: &serde_json::Value) -> String {
+    match code {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 fn location_suffix(location: Option<&str>) -> String {
     location.map(|l| format!(" to {l}")).unwrap_or_default()
 }
@@ -91,6 +110,14 @@ impl LoginError {
         LoginError::Rejected {
             status,
             message: message.into(),
+        }
+    }
+
+    /// The envelope code of a login the server refused through its envelope.
+    pub fn api_code(&self) -> Option<&serde_json::Value> {
+        match self {
+            LoginError::Api { code, .. } => Some(code),
+            _ => None,
         }
     }
 
@@ -312,6 +339,7 @@ impl Error {
             Kind::Redirect { status, .. } => *status,
             Kind::Login(e) => match &**e {
                 LoginError::Rejected { status, .. } => *status,
+                LoginError::Api { status, .. } => Some(*status),
                 _ => None,
             },
             _ => None,

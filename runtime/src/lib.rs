@@ -47,8 +47,8 @@ pub use client::{ChainStatus, Client, ClientBuilder, MAX_REPLAYS_LIMIT, MAX_STAL
 pub use config::{Envelope, Expiry, ExpiryRule, JsonPath, Lifetime, Placement};
 pub use error::{Error, LoginError};
 pub use login::{
-    BoxFuture, CodeProvider, Encoding, Login, LoginContext, LoginFlow, LoginFn, Session, TokenSource,
-    login_fn,
+    BoxFuture, CodeProvider, Encoding, Login, LoginContext, LoginFlow, LoginFn, RefreshGrant, Session,
+    TokenSource, login_fn,
 };
 #[doc(hidden)]
 pub use path::path_segment;

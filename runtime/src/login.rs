@@ -16,6 +16,9 @@ use crate::error::LoginError;
 use crate::secret::Secret;
 use crate::transport;
 
+mod grant;
+pub use grant::RefreshGrant;
+
 /// A boxed, sendable future, as [`Login`] returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -224,6 +227,7 @@ pub struct LoginFlow {
     expires_in: Option<JsonPath>,
     refresh_token: Option<JsonPath>,
     refresh: Option<Refresh>,
+    client_auth: Option<grant::BasicClient>,
 }
 
 impl fmt::Debug for LoginFlow {
@@ -238,6 +242,7 @@ impl fmt::Debug for LoginFlow {
             .field("expires_in", &self.expires_in)
             .field("refresh_token", &self.refresh_token)
             .field("refresh", &self.refresh.as_ref().map(|r| &r.path))
+            .field("client_auth", &self.client_auth)
             .finish()
     }
 }
@@ -272,6 +277,7 @@ impl LoginFlow {
             expires_in: None,
             refresh_token: None,
             refresh: None,
+            client_auth: None,
         }
     }
 
@@ -368,7 +374,10 @@ impl LoginFlow {
         fields: Vec<(String, String)>,
         secrets: &[&str],
     ) -> Result<Session, LoginError> {
-        let rb = cx.http.request(method.clone(), cx.url(path));
+        let mut rb = cx.http.request(method.clone(), cx.url(path));
+        if let Some(client) = &self.client_auth {
+            rb = client.apply(rb);
+        }
         let rb = match encoding {
             Encoding::Json => {
                 let map: Map<String, Value> =
@@ -384,16 +393,26 @@ impl LoginFlow {
         let bytes = cx.read_body(resp).await?;
         let body: Option<Value> = serde_json::from_slice(&bytes).ok();
         if !status.is_success() {
-            return Err(LoginError::rejected(
-                Some(status),
-                redact(&rejection_message(body.as_ref(), cx), secrets),
-            ));
+            let message = redact(&rejection_message(body.as_ref(), cx), secrets);
+            // An error status with an envelope code says both what failed and how.
+            return Err(match envelope_code(cx, body.as_ref()) {
+                Some(code) => LoginError::Api {
+                    status,
+                    code,
+                    message,
+                },
+                None => LoginError::rejected(Some(status), message),
+            });
         }
         if let (Some(env), Some(b)) = (&cx.envelope, &body)
             && let Err((code, message)) = env.open(b.clone())
         {
-            let message = message.unwrap_or_else(|| format!("envelope code {code}"));
-            return Err(LoginError::rejected(Some(status), redact(&message, secrets)));
+            let message = message.unwrap_or_else(|| "the server refused the login".to_owned());
+            return Err(LoginError::Api {
+                status,
+                code,
+                message: redact(&message, secrets),
+            });
         }
         let token = match &self.token {
             TokenSource::Header(name) => headers
@@ -429,6 +448,12 @@ impl LoginFlow {
             refresh_token,
         })
     }
+}
+
+/// The envelope code of a login reply, when the client has an envelope and
+/// the body carries its code.
+fn envelope_code(cx: &LoginContext, body: Option<&Value>) -> Option<Value> {
+    cx.envelope.as_ref()?.code.get(body?).cloned()
 }
 
 /// The most helpful message a failed login body offers.

@@ -11,4 +11,6 @@ pub mod bearer_api;
 #[rustfmt::skip]
 pub mod imi_mini;
 #[rustfmt::skip]
+pub mod oauth_server;
+#[rustfmt::skip]
 pub mod wechat_query;

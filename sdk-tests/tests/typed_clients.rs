@@ -7,8 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use sdk_tests::{bearer_api, imi_mini, wechat_query};
-use seamless_sdk_testkit::{BEARER_PASSWORD, BEARER_USERNAME, Backend, Protocol, QUERY_APPID, QUERY_SECRET};
+use sdk_tests::{bearer_api, imi_mini, oauth_server, wechat_query};
+use seamless_sdk_testkit::{
+    BEARER_CLIENT_ID, BEARER_CLIENT_SECRET, BEARER_PASSWORD, BEARER_USERNAME, Backend, ClientAuth, Protocol,
+    QUERY_APPID, QUERY_SECRET,
+};
 
 const CALLS: u64 = 300;
 
@@ -135,6 +138,42 @@ async fn wechat_sdk_typed_methods_through_an_expiry_storm() {
     .await;
     let err = client.fail().await.unwrap_err();
     assert_eq!(err.api_code(), Some(&serde_json_value(45009)), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_sdk_authenticates_the_client_and_tells_an_expired_403_from_a_permission_403() {
+    let backend = Backend::start(Protocol::Bearer {
+        ttl: Duration::from_secs(3600),
+    })
+    .await;
+    backend.forbid_expired(true);
+    backend.require_client_auth(Some(ClientAuth::Basic));
+    let client = oauth_server::OauthServerClient::new(
+        backend.url(),
+        BEARER_USERNAME,
+        BEARER_PASSWORD,
+        BEARER_CLIENT_ID,
+        BEARER_CLIENT_SECRET,
+    )
+    .unwrap();
+    let client = Arc::new(client);
+    storm(&backend, Arc::clone(&client), |c, i| {
+        tokio::spawn(async move { c.get_user(i).await.map(|u| u.id) })
+    })
+    .await;
+    let c = backend.counters();
+    // The bare 403s were renewed by one refresh grant, which Basic authenticated.
+    assert_eq!(
+        (c.logins, c.refreshes, c.client_auth_refusals),
+        (0, 1, 0),
+        "{c:?}"
+    );
+    backend.reset_counters();
+    let err = client.forbidden().await.unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(403), "{err:?}");
+    assert!(!err.is_expired(), "{err:?}");
+    let c = backend.counters();
+    assert_eq!((c.requests, c.logins, c.refreshes), (1, 0, 0), "{c:?}");
 }
 
 fn serde_json_value(n: u64) -> seamless_sdk::__private::serde_json::Value {

@@ -23,6 +23,10 @@
 //!   [`Counters::executions`]
 //! - `GET /api/fail` → the protocol's application error (Seed `code 4001`, Bearer HTTP 422,
 //!   Query `errcode 45009`)
+//! - `GET /api/forbidden` → a permission error (Seed `code 403`, Bearer HTTP 403
+//!   `{"error":"insufficient_scope"}` with `WWW-Authenticate: Bearer realm="testkit",
+//!   error="insufficient_scope"`,
+//!   Query `errcode 48001`)
 //!
 //! The values above are wrapped per protocol: Seed `{"code":200,"data":<v>,"msg":"ok"}`, Bearer
 //! the bare value, Query `{"errcode":0,"errmsg":"ok", ...fields of v}` (a non-object `v` goes
@@ -48,6 +52,8 @@
 //! [`Elsewhere`] is a second listener ("another host") that records what reached it,
 //! [`unreachable_url`] an address nothing listens on, and [`Blackhole`] one whose connects
 //! never complete.
+//! [`Backend::forbid_expired`] and [`Backend::require_client_auth`] make the Bearer server
+//! behave like common OAuth2 servers.
 //!
 //! The per-request faults (`reply_status_next`, `abort_after_consume`, `stall_next`,
 //! `truncate_next`, `redirect_next`, `oversize_next`) each pick the next authorized requests whose token was accepted: one
@@ -99,6 +105,10 @@ pub const QUERY_APPID: &str = "A";
 pub const QUERY_SECRET: &str = "S";
 /// Lifetime of a [`Protocol::Query`] access token, as reported in `expires_in` and enforced.
 pub const QUERY_TTL: Duration = Duration::from_secs(7200);
+/// `client_id` the [`Protocol::Bearer`] token endpoint accepts under [`Backend::require_client_auth`].
+pub const BEARER_CLIENT_ID: &str = "c";
+/// `client_secret` the [`Protocol::Bearer`] token endpoint accepts under [`Backend::require_client_auth`].
+pub const BEARER_CLIENT_SECRET: &str = "cs:1";
 /// Largest request body the server reads; larger bodies get HTTP 413 (no token is consumed).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
@@ -139,6 +149,17 @@ pub enum Protocol {
     Query,
 }
 
+/// How the [`Protocol::Bearer`] token endpoint wants the client to authenticate
+/// (RFC 6749 §2.3.1), on logins and refresh grants alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// `Authorization: Basic base64(client_id:client_secret)`, both form-encoded first.
+    Basic,
+    /// Body fields `client_id` and `client_secret`.
+    Body,
+}
+
 /// A snapshot of what the server saw, from [`Backend::counters`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -174,6 +195,11 @@ pub struct Counters {
     /// Connections the server closed because they were idle longer than
     /// [`Backend::keep_alive`].
     pub idle_closes: u64,
+    /// Token-endpoint requests (logins and refresh grants) refused with 401
+    /// `{"error":"invalid_client"}` under [`Backend::require_client_auth`]: client
+    /// credentials missing, wrong, or sent the other way. Counted within `logins` or
+    /// `refreshes` too.
+    pub client_auth_refusals: u64,
     /// Executions of `POST /api/orders`, keyed by the body field `order_id`.
     pub executions: BTreeMap<String, u64>,
     /// Requests outside `/api/` that are not this protocol's login (they answer 404), so a
@@ -406,6 +432,23 @@ impl Backend {
     /// grants are not logins. Off by default (sessions are independent).
     pub fn exclusive_session(&self, on: bool) {
         self.shared.lock().knobs.exclusive_session = on;
+    }
+
+    /// Bearer only: an expired, unknown or spent access token is answered HTTP 403 with an
+    /// empty body and `WWW-Authenticate: Bearer realm="testkit", error="invalid_token",
+    /// error_description=…` (more than the error alone), as a production OAuth2 server does,
+    /// instead of 401 with a JSON body. `GET /api/forbidden` (a permission error)
+    /// is a 403 too, but with a body, so only a rule that needs both tells them apart.
+    pub fn forbid_expired(&self, on: bool) {
+        self.shared.lock().knobs.forbid_expired = on;
+    }
+
+    /// Bearer only: the token endpoint (logins and refresh grants) requires client
+    /// authentication with [`BEARER_CLIENT_ID`] and [`BEARER_CLIENT_SECRET`], sent `how`;
+    /// anything else is refused with 401 `{"error":"invalid_client"}` and counted in
+    /// [`Counters::client_auth_refusals`]. `None` (the default) requires nothing.
+    pub fn require_client_auth(&self, how: Option<ClientAuth>) {
+        self.shared.lock().knobs.client_auth = how;
     }
 
     /// Bearer only: when on, a refresh grant does not rotate: it leaves the presented refresh

@@ -26,7 +26,8 @@ use crate::idle::{Activity, Tracked};
 use crate::state::{Fault, Issued, LoginOutcome, RefreshOutcome, Rejection, Shared};
 use crate::wire::{self, Resp, form_value, parse_form};
 use crate::{
-    BEARER_PASSWORD, BEARER_USERNAME, MAX_BODY_BYTES, Protocol, QUERY_APPID, QUERY_SECRET, QUERY_TTL,
+    BEARER_CLIENT_ID, BEARER_CLIENT_SECRET, BEARER_PASSWORD, BEARER_USERNAME, ClientAuth, MAX_BODY_BYTES,
+    Protocol, QUERY_APPID, QUERY_SECRET, QUERY_TTL,
 };
 
 const SEED_LOGIN: &str = "/v1/api/imiMini/login";
@@ -410,8 +411,35 @@ fn param<'a>(params: &'a Result<Map<String, Value>, &'static str>, name: &str) -
     params.as_ref().ok()?.get(name)?.as_str()
 }
 
+/// Whether the token-endpoint request authenticates the client the way `how` wants.
+fn client_authenticated(
+    how: ClientAuth,
+    parts: &Parts,
+    params: &Result<Map<String, Value>, &'static str>,
+) -> bool {
+    let basic = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let in_body = param(params, "client_id").is_some() || param(params, "client_secret").is_some();
+    match how {
+        ClientAuth::Basic => {
+            let creds = format!(
+                "{}:{}",
+                wire::form_encode(BEARER_CLIENT_ID),
+                wire::form_encode(BEARER_CLIENT_SECRET)
+            );
+            !in_body && basic == Some(format!("Basic {}", wire::base64(creds.as_bytes())).as_str())
+        }
+        ClientAuth::Body => {
+            basic.is_none()
+                && param(params, "client_id") == Some(BEARER_CLIENT_ID)
+                && param(params, "client_secret") == Some(BEARER_CLIENT_SECRET)
+        }
+    }
+}
+
 async fn bearer_token(shared: &Shared, ttl: Duration, parts: &Parts, body: &Bytes) -> Resp {
     let params = token_params(parts, body);
+    let client_auth = shared.lock().knobs.client_auth;
+    let client_refused = client_auth.is_some_and(|how| !client_authenticated(how, parts, &params));
     // `echo_credentials_in_errors`: every value presented, as a careless
     // server puts it in `error_description`.
     let echo = shared.echo_credentials().then(|| {
@@ -425,6 +453,11 @@ async fn bearer_token(shared: &Shared, ttl: Duration, parts: &Parts, body: &Byte
     if param(&params, "grant_type") == Some("refresh_token") {
         let delay = shared.refresh_arrived();
         sleep_for(delay).await;
+        if client_refused {
+            // Refused before the grant is looked at: the refresh token is not spent.
+            shared.lock().counters.client_auth_refusals += 1;
+            return bearer_error(StatusCode::UNAUTHORIZED, "invalid_client");
+        }
         let Some(refresh_token) = param(&params, "refresh_token") else {
             return bearer_error(StatusCode::BAD_REQUEST, "invalid_request");
         };
@@ -444,6 +477,12 @@ async fn bearer_token(shared: &Shared, ttl: Duration, parts: &Parts, body: &Byte
     }
     let delay = shared.login_arrived(extract_token(shared.protocol, parts).is_some());
     sleep_for(delay).await;
+    if client_refused {
+        let mut st = shared.lock();
+        st.counters.client_auth_refusals += 1;
+        st.counters.logins_failed += 1;
+        return bearer_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
     if let Some(resp) = login_redirect(shared) {
         return resp;
     }
@@ -513,6 +552,8 @@ async fn query_login(shared: &Shared, parts: &Parts) -> Resp {
 enum Outcome {
     Data(Value),
     AppError,
+    /// A permission error: the token is good, the caller may not do this.
+    Forbidden,
     BadRequest(&'static str),
     NotFound,
 }
@@ -544,12 +585,20 @@ async fn api(shared: &Arc<Shared>, parts: Parts, body: Incoming) -> Result<Respo
     let holder = match shared.authorize(token.as_deref()) {
         Ok(holder) => holder,
         Err(rejection) => {
-            let (delay, cut) = {
+            let (delay, cut, forbid) = {
                 let mut st = shared.lock();
-                (st.expired_reply_delay(), st.take_truncate_expired())
+                (
+                    st.expired_reply_delay(),
+                    st.take_truncate_expired(),
+                    st.knobs.forbid_expired,
+                )
             };
             sleep_for(delay).await;
-            let reply = expired_reply(protocol, rejection);
+            let reply = if forbid && matches!(protocol, Protocol::Bearer { .. }) {
+                bare_forbidden()
+            } else {
+                expired_reply(protocol, rejection)
+            };
             return Ok(if cut {
                 truncate(reply).await
             } else {
@@ -629,6 +678,19 @@ fn extract_token(protocol: Protocol, parts: &Parts) -> Option<String> {
     }
 }
 
+/// A production OAuth2 server's expired-token reply: 403, no body.
+fn bare_forbidden() -> Resp {
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::FORBIDDEN;
+    resp.headers_mut().insert(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static(
+            r#"Bearer realm="testkit", error="invalid_token", error_description="The access token expired""#,
+        ),
+    );
+    resp
+}
+
 fn expired_reply(protocol: Protocol, rejection: Rejection) -> Resp {
     match protocol {
         Protocol::Seed => ok_json(&json!({"code": 408, "msg": "token expired"})),
@@ -651,6 +713,7 @@ fn route(shared: &Shared, method: &Method, path: &str, body: &Bytes) -> Outcome 
     match (method, rest) {
         (&Method::GET, "ping") => Outcome::Data(json!({"pong": true})),
         (&Method::GET, "fail") => Outcome::AppError,
+        (&Method::GET, "forbidden") => Outcome::Forbidden,
         (&Method::POST, "echo") => match serde_json::from_slice::<Value>(body) {
             Ok(value) => Outcome::Data(value),
             Err(_) => Outcome::BadRequest("body must be JSON"),
@@ -720,6 +783,21 @@ fn render(protocol: Protocol, outcome: Outcome, next: Option<String>) -> Resp {
         (Protocol::Seed, Outcome::AppError) => (
             StatusCode::OK,
             json!({"code": 4001, "msg": "insufficient balance"}),
+        ),
+        (Protocol::Seed, Outcome::Forbidden) => (StatusCode::OK, json!({"code": 403, "msg": "forbidden"})),
+        (Protocol::Bearer { .. }, Outcome::Forbidden) => {
+            return wire::json(
+                StatusCode::FORBIDDEN,
+                &json!({"error": "insufficient_scope"}),
+                Some((
+                    WWW_AUTHENTICATE,
+                    r#"Bearer realm="testkit", error="insufficient_scope""#.to_owned(),
+                )),
+            );
+        }
+        (Protocol::Query, Outcome::Forbidden) => (
+            StatusCode::OK,
+            json!({"errcode": 48001, "errmsg": "api unauthorized"}),
         ),
         (Protocol::Bearer { .. }, Outcome::Data(data)) => (StatusCode::OK, data),
         (Protocol::Bearer { .. }, Outcome::AppError) => (

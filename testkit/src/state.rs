@@ -42,6 +42,10 @@ pub(crate) struct Knobs {
     pub(crate) delay_expired: (u32, Duration),
     /// Connections idle for longer than this are closed by the server.
     pub(crate) keep_alive: Option<Duration>,
+    /// Bearer: expired-token replies are a bare 403 (no body).
+    pub(crate) forbid_expired: bool,
+    /// Bearer: how the token endpoint wants the client authenticated, if at all.
+    pub(crate) client_auth: Option<crate::ClientAuth>,
     /// Refresh grants leave the refresh token live and reply without a new one.
     pub(crate) keep_refresh: bool,
     /// The next this many issued access tokens carry a line break.

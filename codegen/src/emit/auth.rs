@@ -8,7 +8,9 @@ use quote::quote;
 
 use super::names::{Item, Names};
 use super::rust::{doc_attrs, fresh, ident, json_values, lit};
-use crate::model::{Auth, Encoding, ExpiryRule, HttpMethod, Lifetime, Login, Placement, TokenSource};
+use crate::model::{
+    Auth, ClientAuth, Encoding, ExpiryRule, HttpMethod, Lifetime, Login, Placement, RefreshGrant, TokenSource,
+};
 
 /// The arguments a client needs beyond the base URL: one per login secret,
 /// a one-time code provider, or a custom `Login`.
@@ -103,11 +105,7 @@ fn inputs(auth: &Auth, n: &Names) -> Inputs {
         }
     };
     // Before `refresh_grant`, which takes the encoding in force when it is added.
-    let encoding = match flow.encoding {
-        Encoding::Json => quote!(Json),
-        Encoding::Form => quote!(Form),
-        Encoding::Query => quote!(Query),
-    };
+    let encoding = encoding_ident(flow.encoding);
     let encoding_type = n.path(Item::Encoding);
     chain.push(quote!(.encoding(#encoding_type::#encoding)));
     for (name, value) in &flow.fields {
@@ -155,7 +153,17 @@ fn inputs(auth: &Auth, n: &Names) -> Inputs {
         let p = lit(p);
         chain.push(quote!(.refresh_token_at(#p)));
     }
-    if let Some(r) = &flow.refresh {
+    if let Some(r) = flow.refresh.as_ref().filter(|r| needs_full_grant(r)) {
+        chain.push(full_grant(
+            r,
+            &flow.secrets,
+            &mut taken,
+            &mut params,
+            &mut names,
+            &mut docs,
+            n,
+        ));
+    } else if let Some(r) = &flow.refresh {
         let (path, field) = (lit(&r.path), lit(&r.field));
         let fields = if r.fields.is_empty() {
             quote!(::core::iter::empty::<(&str, &str)>())
@@ -168,6 +176,28 @@ fn inputs(auth: &Auth, n: &Names) -> Inputs {
         };
         chain.push(quote!(.refresh_grant(#path, #field, #fields)));
     }
+    if let Some(ClientAuth::Basic) = flow.client_auth {
+        let (into, string, secret) = (n.path(Item::Into), n.path(Item::String), n.path(Item::Secret));
+        let mut arg = |name: &str, ty: TokenStream, doc: &str| {
+            let arg = ident(&fresh(name, &taken));
+            taken.insert(arg.to_string());
+            docs.push(format!("- `{}`: {doc}", super::rust::unraw(&arg)));
+            params.push(quote!(#arg: #ty));
+            names.push(arg.clone());
+            arg
+        };
+        let id = arg(
+            "client_id",
+            quote!(impl #into<#string>),
+            "the client id, sent with HTTP Basic to the token endpoint",
+        );
+        let secret = arg(
+            "client_secret",
+            quote!(impl #into<#secret>),
+            "the client secret, sent with HTTP Basic to the token endpoint (kept secret, never printed)",
+        );
+        chain.push(quote!(.client_basic_auth(#id, #secret)));
+    }
     Inputs {
         params,
         names,
@@ -177,6 +207,75 @@ fn inputs(auth: &Auth, n: &Names) -> Inputs {
                 #(#chain)*
         },
     }
+}
+
+fn method_ident(m: HttpMethod) -> TokenStream {
+    match m {
+        HttpMethod::Get => quote!(GET),
+        HttpMethod::Post => quote!(POST),
+        HttpMethod::Put => quote!(PUT),
+        HttpMethod::Patch => quote!(PATCH),
+        HttpMethod::Delete => quote!(DELETE),
+    }
+}
+
+fn encoding_ident(e: Encoding) -> TokenStream {
+    match e {
+        Encoding::Json => quote!(Json),
+        Encoding::Form => quote!(Form),
+        Encoding::Query => quote!(Query),
+    }
+}
+
+/// A grant of constants only keeps the short `refresh_grant` form.
+fn needs_full_grant(r: &RefreshGrant) -> bool {
+    r.method.is_some() || r.encoding.is_some() || !r.secrets.is_empty()
+}
+
+/// `.refresh_with(RefreshGrant::new(..)...)`. A secret the login also sends
+/// is reused from it; any other becomes an argument of its own.
+fn full_grant(
+    r: &RefreshGrant,
+    login_secrets: &[String],
+    taken: &mut BTreeSet<String>,
+    params: &mut Vec<TokenStream>,
+    names: &mut Vec<Ident>,
+    docs: &mut Vec<String>,
+    n: &Names,
+) -> TokenStream {
+    let (path, field) = (lit(&r.path), lit(&r.field));
+    let grant_type = n.path(Item::RefreshGrant);
+    let mut grant = quote!(#grant_type::new(#path, #field));
+    if let Some(m) = r.method {
+        let (m, method) = (method_ident(m), n.path(Item::Method));
+        grant.extend(quote!(.method(#method::#m)));
+    }
+    if let Some(e) = r.encoding {
+        let (e, encoding) = (encoding_ident(e), n.path(Item::Encoding));
+        grant.extend(quote!(.encoding(#encoding::#e)));
+    }
+    for (k, v) in &r.fields {
+        let (k, v) = (lit(k), lit(v));
+        grant.extend(quote!(.field(#k, #v)));
+    }
+    for secret in &r.secrets {
+        let wire = lit(secret);
+        if login_secrets.contains(secret) {
+            grant.extend(quote!(.login_secret(#wire)));
+            continue;
+        }
+        let arg = ident(&fresh(&super::rust::unraw(&ident(secret)), taken));
+        taken.insert(arg.to_string());
+        docs.push(format!(
+            "- `{}`: the refresh grant's `{secret}` field (kept secret, never printed)",
+            super::rust::unraw(&arg)
+        ));
+        let (into, secret_type) = (n.path(Item::Into), n.path(Item::Secret));
+        params.push(quote!(#arg: impl #into<#secret_type>));
+        grant.extend(quote!(.secret_field(#wire, #arg)));
+        names.push(arg);
+    }
+    quote!(.refresh_with(#grant))
 }
 
 /// Everything but the login, as builder method calls.
@@ -247,6 +346,18 @@ fn settings(auth: &Auth, n: &Names) -> TokenStream {
         let (d, some) = (duration(ms, n), n.path(Item::Some));
         out.extend(quote!(.request_timeout(#some(#d))));
     }
+    if let Some(ms) = auth.expiry_skew_ms {
+        let d = duration(ms, n);
+        out.extend(quote!(.expiry_skew(#d)));
+    }
+    if let Some(b) = auth.login_backoff {
+        let (initial, max) = (duration(b.initial_ms, n), duration(b.max_ms, n));
+        out.extend(quote!(.login_backoff(#initial, #max)));
+    }
+    if let Some(limit) = auth.max_response_bytes {
+        let limit = proc_macro2::Literal::u64_unsuffixed(limit);
+        out.extend(quote!(.max_response_bytes(#limit)));
+    }
     out
 }
 
@@ -288,7 +399,53 @@ fn expiry(rules: &[ExpiryRule], n: &Names) -> TokenStream {
                 };
                 quote!(.or_header(#name, #value))
             }
+            rule @ (ExpiryRule::HeaderContains { .. } | ExpiryRule::EmptyBody | ExpiryRule::All(_)) => {
+                let rule = expiry_rule(rule, n);
+                quote!(.or(#rule))
+            }
         });
     }
     out
+}
+
+/// One rule as an `ExpiryRule` value; the parts of `All` joined with `and`.
+fn expiry_rule(rule: &ExpiryRule, n: &Names) -> TokenStream {
+    let rule_type = n.path(Item::ExpiryRule);
+    match rule {
+        ExpiryRule::Status(codes) => {
+            let codes = codes.iter().map(|c| proc_macro2::Literal::u16_unsuffixed(*c));
+            quote!(#rule_type::status([#(#codes),*]))
+        }
+        ExpiryRule::BodyField { path, values } => {
+            let (path, values) = (lit(path), json_values(values, n));
+            quote!(#rule_type::body_field(#path, #values))
+        }
+        ExpiryRule::Header { name, value } => {
+            let name = lit(name);
+            let value = match value {
+                Some(v) => {
+                    let (v, some) = (lit(v), n.path(Item::Some));
+                    quote!(#some(#v))
+                }
+                None => n.path(Item::None),
+            };
+            quote!(#rule_type::header(#name, #value))
+        }
+        ExpiryRule::HeaderContains { name, text } => {
+            let (name, text) = (lit(name), lit(text));
+            quote!(#rule_type::header_contains(#name, #text))
+        }
+        ExpiryRule::EmptyBody => quote!(#rule_type::empty_body()),
+        ExpiryRule::All(parts) => {
+            let mut parts = parts.iter().map(|p| expiry_rule(p, n));
+            let mut out = parts.next().unwrap_or_else(|| {
+                let vec = n.path(Item::Vec);
+                quote!(#rule_type::All(#vec::new()))
+            });
+            for part in parts {
+                out.extend(quote!(.and(#part)));
+            }
+            out
+        }
+    }
 }

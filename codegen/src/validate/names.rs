@@ -146,11 +146,25 @@ pub(crate) fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a s
             break;
         }
         let score = strsim::normalized_damerau_levenshtein(&lower, &cand.to_lowercase());
-        if score >= 0.6 && best.is_none_or(|(s, _)| score > s) {
+        if score >= 0.6 && !swaps_a_word(&lower, cand) && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, cand));
         }
     }
     best.map(|(_, c)| c)
+}
+
+/// Do two names of as many `_`/`-` words differ in a whole word
+/// (`login_backoff_ms`, `login_timeout_ms`)? Then they name different
+/// things, however many letters the other words share: a typo changes a
+/// word, it does not replace one.
+fn swaps_a_word(word: &str, cand: &str) -> bool {
+    let words = |s: &str| s.split(['_', '-']).map(str::to_lowercase).collect::<Vec<_>>();
+    let (a, b) = (words(word), words(cand));
+    a.len() > 1
+        && a.len() == b.len()
+        && a.iter()
+            .zip(&b)
+            .any(|(x, y)| strsim::normalized_damerau_levenshtein(x, y) < 0.5)
 }
 
 /// `; did you mean `x`?`, or nothing.
@@ -191,6 +205,25 @@ mod tests {
         assert_eq!(suggest("Usr", ["User", "Order"]), Some("User"));
         assert_eq!(suggest("get", ["GET", "POST"]), Some("GET"));
         assert_eq!(suggest("zzz", ["method", "path"]), None);
+        // A whole word swapped is another setting, not a typo of it.
+        assert_eq!(
+            suggest("login_backoff_ms", ["login_timeout_ms", "request_timeout_ms"]),
+            None
+        );
+        assert_eq!(
+            suggest(
+                "login_backoff_ms",
+                ["login_timeout_ms", "login_backoff", "expiry_skew_ms"]
+            ),
+            Some("login_backoff")
+        );
+        // A typo inside a word still is one.
+        assert_eq!(
+            suggest("login_timout_ms", ["login_timeout_ms"]),
+            Some("login_timeout_ms")
+        );
+        assert_eq!(suggest("rust_nmae", ["rust_name", "doc"]), Some("rust_name"));
+        assert_eq!(suggest("max_replay", ["max_replays"]), Some("max_replays"));
     }
 
     #[test]

@@ -7,8 +7,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::model::{
-    Api, Auth, Body, Encoding, Endpoint, Envelope, ExpiryRule, Field, HttpMethod, Lifetime, Login, LoginFlow,
-    Origin, Param, ParamKind, Placement, RefreshGrant, TokenSource, TypeDef, TypeKind, TypeRef, Variant,
+    Api, Auth, Body, ClientAuth, Encoding, Endpoint, Envelope, ExpiryRule, Field, HttpMethod, Lifetime,
+    Login, LoginBackoff, LoginFlow, Origin, Param, ParamKind, Placement, RefreshGrant, TokenSource, TypeDef,
+    TypeKind, TypeRef, Variant,
 };
 use crate::validate::names::{did_you_mean, is_camel_case, to_camel_case, to_snake_case};
 
@@ -101,6 +102,9 @@ fn placeholder_auth(origin: Origin) -> Auth {
         max_replays: None,
         login_timeout_ms: None,
         request_timeout_ms: None,
+        expiry_skew_ms: None,
+        login_backoff: None,
+        max_response_bytes: None,
         origin,
     }
 }
@@ -246,6 +250,9 @@ impl Cx<'_, '_> {
             max_replays: opt(&a.max_replays),
             login_timeout_ms: opt(&a.login_timeout_ms),
             request_timeout_ms: opt(&a.request_timeout_ms),
+            expiry_skew_ms: opt(&a.expiry_skew_ms),
+            login_backoff: a.login_backoff.as_ref().and_then(|b| self.login_backoff(b)),
+            max_response_bytes: opt(&a.max_response_bytes),
             origin: sp.pos.origin(),
         })
     }
@@ -269,44 +276,104 @@ impl Cx<'_, '_> {
         })
     }
 
+    /// One rule: a single condition, or `All` of several keys.
     fn expiry(&self, sp: &Sp<raw::ExpiryRule>) -> Option<ExpiryRule> {
-        Some(match sp.get()? {
-            raw::ExpiryRule::Status(codes) => ExpiryRule::Status(
-                codes
-                    .get()?
-                    .iter()
-                    .map(|c| c.get().copied())
-                    .collect::<Option<_>>()?,
-            ),
-            raw::ExpiryRule::Body(b) => {
-                let rule = b.get()?;
+        let rule = sp.get()?;
+        // Each key is lowered even after a broken one, so each reports.
+        let parts = [
+            rule.status.as_ref().map(|codes| {
+                Some(ExpiryRule::Status(
+                    codes
+                        .get()?
+                        .iter()
+                        .map(|c| c.get().copied())
+                        .collect::<Option<_>>()?,
+                ))
+            }),
+            rule.header.as_ref().map(|h| {
+                let header = h.get()?;
+                let name = self.need(
+                    &header.name,
+                    (h.pos, &h.path),
+                    "the header rule",
+                    "name",
+                    "name: X-Token-Expired",
+                );
+                let name = name?.get()?.clone();
+                match (&header.value, text(&header.contains)) {
+                    (Some(_), Some(_)) => {
+                        let c = header.contains.as_ref()?;
+                        self.error(
+                            c.pos,
+                            &c.path,
+                            "a header rule takes `value` (the whole value) or `contains` (a part of it), not both; keep one",
+                        );
+                        None
+                    }
+                    (_, Some(text)) => Some(ExpiryRule::HeaderContains { name, text }),
+                    (_, None) => Some(ExpiryRule::Header {
+                        name,
+                        value: text(&header.value),
+                    }),
+                }
+            }),
+            rule.body.as_ref().map(|b| {
+                let body = b.get()?;
                 let at = (b.pos, b.path.as_str());
                 let what = "the body rule";
-                let path = self.need(&rule.path, at, what, "path", "path: code");
-                let values = self.need(&rule.values, at, what, "in", "in: [408]");
-                ExpiryRule::BodyField {
+                let path = self.need(&body.path, at, what, "path", "path: code");
+                let values = self.need(&body.values, at, what, "in", "in: [408]");
+                Some(ExpiryRule::BodyField {
                     path: path?.get()?.clone(),
                     values: values?
                         .get()?
                         .iter()
                         .map(|v| v.get().map(|s| s.0.clone()))
                         .collect::<Option<_>>()?,
+                })
+            }),
+            rule.empty_body.as_ref().map(|e| match e.get()? {
+                true => Some(ExpiryRule::EmptyBody),
+                false => {
+                    self.error(
+                        e.pos,
+                        &e.path,
+                        "`empty_body: false` adds no condition; write `empty_body: true` or remove it",
+                    );
+                    None
                 }
-            }
-            raw::ExpiryRule::Header(h) => {
-                let rule = h.get()?;
-                let name = self.need(
-                    &rule.name,
-                    (h.pos, &h.path),
-                    "the header rule",
-                    "name",
-                    "name: X-Token-Expired",
-                );
-                ExpiryRule::Header {
-                    name: name?.get()?.clone(),
-                    value: text(&rule.value),
+            }),
+        ];
+        let mut conditions = Vec::new();
+        for part in parts.into_iter().flatten() {
+            conditions.push(part?);
+        }
+        match conditions.len() {
+            0 => {
+                // An unknown key already said what is wrong with this rule.
+                if !self.reported_under(&sp.path) {
+                    self.error(
+                        sp.pos,
+                        &sp.path,
+                        "the expiry rule has no condition; give `status`, `header`, `body` or `empty_body`, like `status: [401]`",
+                    );
                 }
+                None
             }
+            1 => conditions.pop(),
+            _ => Some(ExpiryRule::All(conditions)),
+        }
+    }
+
+    fn login_backoff(&self, sp: &Sp<raw::LoginBackoff>) -> Option<LoginBackoff> {
+        let b = sp.get()?;
+        let at = (sp.pos, sp.path.as_str());
+        let what = "`login_backoff`";
+        let initial = self.need(&b.initial_ms, at, what, "initial_ms", "initial_ms: 500");
+        let max = self.need(&b.max_ms, at, what, "max_ms", "max_ms: 30000");
+        Some(LoginBackoff {
+            initial_ms: *initial?.get()?,
+            max_ms: *max?.get()?,
         })
     }
 
@@ -378,6 +445,9 @@ impl Cx<'_, '_> {
                 path: path?.get()?.clone(),
                 field: field?.get()?.clone(),
                 fields: self.constants(&grant.fields),
+                method: opt(&grant.method).map(http_method),
+                encoding: opt(&grant.encoding).map(model_encoding),
+                secrets: self.secrets(&grant.secrets),
             })
         });
         if f.refresh.is_some() && refresh.is_none() {
@@ -392,34 +462,36 @@ impl Cx<'_, '_> {
             path: path
                 .cloned()
                 .unwrap_or_else(|| self.stand_in("auth.login.path", "/".to_owned())),
-            encoding: match encoding {
-                raw::Encoding::Json => Encoding::Json,
-                raw::Encoding::Form => Encoding::Form,
-                raw::Encoding::Query => Encoding::Query,
-            },
+            encoding: model_encoding(encoding),
             fields: self.constants(&f.fields),
-            secrets: f
-                .secrets
-                .as_ref()
-                .and_then(Sp::get)
-                .map(|s| {
-                    s.iter()
-                        .enumerate()
-                        .map(|(i, s)| {
-                            s.get()
-                                .cloned()
-                                .unwrap_or_else(|| self.stand_in(&s.path, format!("secret{i}")))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
+            secrets: self.secrets(&f.secrets),
             code_field: text(&f.code),
             token: token
                 .unwrap_or_else(|| self.stand_in("auth.login.token", TokenSource::Json("token".to_owned()))),
             expires_in: text(&f.expires_in),
             refresh_token: text(&f.refresh_token),
             refresh,
+            client_auth: opt(&f.client_auth).map(|c| match c {
+                raw::ClientAuth::Basic => ClientAuth::Basic,
+            }),
         })
+    }
+
+    fn secrets(&self, secrets: &Option<Sp<Vec<Sp<String>>>>) -> Vec<String> {
+        secrets
+            .as_ref()
+            .and_then(Sp::get)
+            .map(|s| {
+                s.iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        s.get()
+                            .cloned()
+                            .unwrap_or_else(|| self.stand_in(&s.path, format!("secret{i}")))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn constants(&self, fields: &Option<Sp<Entries<String>>>) -> Vec<(String, String)> {
@@ -784,6 +856,14 @@ impl LongForm for raw::FieldLong {
 impl LongForm for raw::ParamLong {
     fn parts(&self) -> (&Req<TypeExpr>, &Option<Sp<String>>, &Option<Sp<String>>) {
         (&self.ty, &self.doc, &self.rust_name)
+    }
+}
+
+fn model_encoding(e: raw::Encoding) -> Encoding {
+    match e {
+        raw::Encoding::Json => Encoding::Json,
+        raw::Encoding::Form => Encoding::Form,
+        raw::Encoding::Query => Encoding::Query,
     }
 }
 

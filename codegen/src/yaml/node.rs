@@ -554,6 +554,8 @@ fn noun(name: &str) -> &str {
         "Refresh" => "`refresh`",
         "BodyRule" => "a body expiry rule",
         "HeaderRule" => "a header expiry rule",
+        "ExpiryRule" => "an expiry rule",
+        "LoginBackoff" => "`login_backoff`",
         "TypeDef" => "a type",
         "FieldLong" => "a field",
         "VariantLong" => "an enum value",

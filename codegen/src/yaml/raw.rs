@@ -65,6 +65,23 @@ pub(crate) struct Auth {
     pub login_timeout_ms: Opt<u64>,
     /// Per-request timeout in milliseconds.
     pub request_timeout_ms: Opt<u64>,
+    /// Renew a token this many milliseconds before its known expiry (default 10000; never more than half its lifetime).
+    pub expiry_skew_ms: Opt<u64>,
+    /// The cool-down after a failed login (default 500 ms, doubling to 30000 ms).
+    pub login_backoff: Opt<LoginBackoff>,
+    /// The largest response body (API or login reply) read, in bytes (default 16 MiB).
+    #[schemars(range(min = 1))]
+    pub max_response_bytes: Opt<u64>,
+}
+
+/// `login_backoff: { initial_ms: 500, max_ms: 30000 }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginBackoff {
+    /// Cool-down after the first failed login, in milliseconds; 0 turns it off.
+    pub initial_ms: Req<u64>,
+    /// The longest cool-down, in milliseconds; at least `initial_ms`.
+    pub max_ms: Req<u64>,
 }
 
 /// Where requests carry the token: `bearer`, `{header: B-T}`, `{query: access_token}` or `{json_body: token}`.
@@ -101,16 +118,20 @@ pub(crate) enum Session {
     Exclusive,
 }
 
-/// One way the server says "expired".
+/// One way the server says "expired": one condition, or several that must
+/// all hold (`{status: [403], empty_body: true}`).
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub(crate) enum ExpiryRule {
-    /// A JSON body field holds one of the values (`{path: code, in: [408]}`).
-    Body(Sp<BodyRule>),
+#[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1))]
+pub(crate) struct ExpiryRule {
     /// The HTTP status is one of these (`[401]`).
-    Status(Sp<Vec<Sp<u16>>>),
+    pub status: Opt<Vec<Sp<u16>>>,
     /// A response header is present (with `value`, if given).
-    Header(Sp<HeaderRule>),
+    pub header: Opt<HeaderRule>,
+    /// A JSON body field holds one of the values (`{path: code, in: [408]}`).
+    pub body: Opt<BodyRule>,
+    /// `true`: the body is empty (a bare 403, unlike a permission error with a body).
+    pub empty_body: Opt<bool>,
 }
 
 /// `body: {path: code, in: [408]}`.
@@ -124,14 +145,16 @@ pub(crate) struct BodyRule {
     pub values: Req<Vec<Sp<Scalar>>>,
 }
 
-/// `header: {name: X-Token-Expired, value: "1"}`.
+/// `header: {name: X-Token-Expired, value: "1"}` or `{name: WWW-Authenticate, contains: 'error="invalid_token"'}`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HeaderRule {
     /// Header name.
     pub name: Req<String>,
-    /// The value meaning expired; any value when absent.
+    /// The whole value meaning expired; any value when absent (and no `contains`).
     pub value: Opt<String>,
+    /// Text the value holds somewhere (`error="invalid_token"`); instead of `value`.
+    pub contains: Opt<String>,
 }
 
 /// A success envelope like `{"code": 200, "data": ..., "msg": ...}`.
@@ -174,6 +197,16 @@ pub(crate) struct LoginFlow {
     pub refresh_token: Opt<String>,
     /// A refresh grant, tried before a full login.
     pub refresh: Opt<Refresh>,
+    /// `basic`: authenticate the client at the token endpoint with HTTP Basic (the client id and secret are passed when building the client).
+    pub client_auth: Opt<ClientAuth>,
+}
+
+/// Client authentication at the token endpoint.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ClientAuth {
+    /// `Authorization: Basic` (RFC 6749 §2.3.1) on the login and the refresh grant.
+    Basic,
 }
 
 /// HTTP method.
@@ -218,12 +251,18 @@ pub(crate) enum TokenSource {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Refresh {
+    /// HTTP method (default POST).
+    pub method: Opt<Method>,
     /// Path of the grant.
     pub path: Req<String>,
+    /// How fields are sent; default: like the login (`json` when the login sends a query).
+    pub encoding: Opt<Encoding>,
     /// Field carrying the refresh token.
     pub field: Req<String>,
     /// Constant fields (`grant_type: refresh_token`).
     pub fields: Opt<Entries<String>>,
+    /// Secret fields (`[client_secret]`): a login secret of the same name is reused, others are passed when building the client.
+    pub secrets: Opt<Vec<Sp<String>>>,
 }
 
 /// A named type: a struct (`fields`) or a string enum (`enum`).

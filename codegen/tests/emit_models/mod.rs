@@ -123,6 +123,7 @@ pub fn flow(method: HttpMethod, path: &str, encoding: Encoding, token: TokenSour
         expires_in: None,
         refresh_token: None,
         refresh: None,
+        client_auth: None,
     }
 }
 
@@ -138,6 +139,9 @@ fn auth(placement: Placement, lifetime: Lifetime, expiry: Vec<ExpiryRule>, login
         max_replays: None,
         login_timeout_ms: None,
         request_timeout_ms: None,
+        expiry_skew_ms: None,
+        login_backoff: None,
+        max_response_bytes: None,
         origin: Origin::Unknown,
     }
 }
@@ -288,6 +292,9 @@ pub fn bearer() -> Api {
         path: "/oauth/token".into(),
         field: "refresh_token".into(),
         fields: vec![("grant_type".into(), "refresh_token".into())],
+        method: None,
+        encoding: None,
+        secrets: Vec::new(),
     });
     let mut auth = auth(
         Placement::Bearer,
