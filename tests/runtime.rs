@@ -472,11 +472,7 @@ async fn basic_client_authentication_reaches_the_token_endpoint_on_login_and_ref
         .refresh_grant("/oauth/token", "refresh_token", [("grant_type", "refresh_token")])
         .client_basic_auth(BEARER_CLIENT_ID, BEARER_CLIENT_SECRET);
     assert!(!format!("{flow:?}").contains(BEARER_CLIENT_SECRET), "{flow:?}");
-    let client = common::bearer(&backend).login(flow).build().unwrap();
-    common::user(&client, 1).await.unwrap();
-    backend.expire_all();
-    common::user(&client, 2).await.unwrap();
-    let c = backend.counters();
+    let c = login_then_renew(&backend, flow).await;
     assert_eq!(
         (c.logins, c.refreshes, c.client_auth_refusals),
         (1, 1, 0),
