@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use proc_macro2::{Ident, TokenStream};
-use quote::quote;
+use quote::{format_ident, quote};
 
 use super::names::{Item, Names};
 use super::rust::{doc_attrs, fresh, ident, json_values, lit};
@@ -379,27 +379,13 @@ fn expiry(rules: &[ExpiryRule], n: &Names) -> TokenStream {
     let expiry = n.path(Item::Expiry);
     let mut out = quote!(#expiry::none());
     for rule in rules {
-        out.extend(match rule {
-            ExpiryRule::Status(codes) => {
-                let codes = codes.iter().map(|c| proc_macro2::Literal::u16_unsuffixed(*c));
-                quote!(.or_status([#(#codes),*]))
+        out.extend(match simple_rule(rule, n) {
+            // `Expiry` has a shorthand for each one-condition rule.
+            Some((name, args)) => {
+                let or = format_ident!("or_{name}");
+                quote!(.#or(#args))
             }
-            ExpiryRule::BodyField { path, values } => {
-                let (path, values) = (lit(path), json_values(values, n));
-                quote!(.or_body_field(#path, #values))
-            }
-            ExpiryRule::Header { name, value } => {
-                let name = lit(name);
-                let value = match value {
-                    Some(v) => {
-                        let (v, some) = (lit(v), n.path(Item::Some));
-                        quote!(#some(#v))
-                    }
-                    None => n.path(Item::None),
-                };
-                quote!(.or_header(#name, #value))
-            }
-            rule @ (ExpiryRule::HeaderContains { .. } | ExpiryRule::EmptyBody | ExpiryRule::All(_)) => {
+            None => {
                 let rule = expiry_rule(rule, n);
                 quote!(.or(#rule))
             }
@@ -408,17 +394,18 @@ fn expiry(rules: &[ExpiryRule], n: &Names) -> TokenStream {
     out
 }
 
-/// One rule as an `ExpiryRule` value; the parts of `All` joined with `and`.
-fn expiry_rule(rule: &ExpiryRule, n: &Names) -> TokenStream {
-    let rule_type = n.path(Item::ExpiryRule);
-    match rule {
+/// The constructor name and arguments of a rule `Expiry` has a shorthand
+/// for (`status`, `body_field`, `header`), shared by `.or_status(…)` and
+/// `ExpiryRule::status(…)` so the two spellings cannot drift apart.
+fn simple_rule(rule: &ExpiryRule, n: &Names) -> Option<(&'static str, TokenStream)> {
+    Some(match rule {
         ExpiryRule::Status(codes) => {
             let codes = codes.iter().map(|c| proc_macro2::Literal::u16_unsuffixed(*c));
-            quote!(#rule_type::status([#(#codes),*]))
+            ("status", quote!([#(#codes),*]))
         }
         ExpiryRule::BodyField { path, values } => {
             let (path, values) = (lit(path), json_values(values, n));
-            quote!(#rule_type::body_field(#path, #values))
+            ("body_field", quote!(#path, #values))
         }
         ExpiryRule::Header { name, value } => {
             let name = lit(name);
@@ -429,8 +416,20 @@ fn expiry_rule(rule: &ExpiryRule, n: &Names) -> TokenStream {
                 }
                 None => n.path(Item::None),
             };
-            quote!(#rule_type::header(#name, #value))
+            ("header", quote!(#name, #value))
         }
+        ExpiryRule::HeaderContains { .. } | ExpiryRule::EmptyBody | ExpiryRule::All(_) => return None,
+    })
+}
+
+/// One rule as an `ExpiryRule` value; the parts of `All` joined with `and`.
+fn expiry_rule(rule: &ExpiryRule, n: &Names) -> TokenStream {
+    let rule_type = n.path(Item::ExpiryRule);
+    if let Some((name, args)) = simple_rule(rule, n) {
+        let name = format_ident!("{name}");
+        return quote!(#rule_type::#name(#args));
+    }
+    match rule {
         ExpiryRule::HeaderContains { name, text } => {
             let (name, text) = (lit(name), lit(text));
             quote!(#rule_type::header_contains(#name, #text))
@@ -446,6 +445,9 @@ fn expiry_rule(rule: &ExpiryRule, n: &Names) -> TokenStream {
                 out.extend(quote!(.and(#part)));
             }
             out
+        }
+        ExpiryRule::Status(_) | ExpiryRule::BodyField { .. } | ExpiryRule::Header { .. } => {
+            unreachable!("simple_rule spells these")
         }
     }
 }
