@@ -23,6 +23,13 @@ async fn seed_login(c: &Client, b: &Backend) -> String {
     r.headers()["b-t"].to_str().expect("ascii").to_owned()
 }
 
+/// `POST /api/orders` for `order_id`, with the seed token, ready to send.
+fn order(c: &Client, b: &Backend, tok: &str, order_id: &str) -> reqwest::RequestBuilder {
+    c.post(format!("{}/api/orders", b.url()))
+        .header("B-T", tok)
+        .json(&json!({ "order_id": order_id }))
+}
+
 /// Sends `method path` with the seed token; returns (status, next token, JSON body).
 async fn seed_call(
     c: &Client,
@@ -65,10 +72,7 @@ async fn stall_next_executes_and_never_answers() {
     let c = Client::new();
     let tok = seed_login(&c, &b).await;
     b.stall_next(1);
-    let err = c
-        .post(format!("{}/api/orders", b.url()))
-        .header("B-T", &tok)
-        .json(&json!({"order_id": "s1"}))
+    let err = order(&c, &b, &tok, "s1")
         .timeout(Duration::from_millis(300))
         .send()
         .await
@@ -170,13 +174,7 @@ async fn reply_status_next_answers_a_proxy_status_without_executing() {
         let tok = seed_login(&c, &b).await;
         b.reset_counters();
         b.reply_status_next(1, status);
-        let r = c
-            .post(format!("{}/api/orders", b.url()))
-            .header("B-T", &tok)
-            .json(&json!({"order_id": "p"}))
-            .send()
-            .await
-            .expect("a response");
+        let r = order(&c, &b, &tok, "p").send().await.expect("a response");
         assert_eq!(r.status(), status);
         assert!(!r.headers().contains_key("b-t"), "no next token");
         assert_eq!(r.headers()["content-type"], "text/html");
@@ -389,13 +387,7 @@ async fn redirect_next_executes_then_answers_the_status_location_and_next_token(
     let tok = seed_login(&c, &b).await;
     let location = format!("{}/landing", other.url());
     b.redirect_next(1, StatusCode::SEE_OTHER, location.clone());
-    let r = c
-        .post(format!("{}/api/orders", b.url()))
-        .header("B-T", &tok)
-        .json(&json!({"order_id": "r1"}))
-        .send()
-        .await
-        .expect("response");
+    let r = order(&c, &b, &tok, "r1").send().await.expect("response");
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"].to_str().unwrap(), location);
     let next = r.headers()["b-t"].to_str().unwrap().to_owned();
