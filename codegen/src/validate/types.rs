@@ -1,0 +1,261 @@
+//! Rules on the named types: their names, their fields and values, types
+//! that contain themselves, and types nothing uses.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use super::names::{is_camel_case, is_keyword};
+use super::{Ctxt, hint_camel};
+use crate::model::{Api, Field, Origin, TypeDef, TypeKind, TypeRef, Variant};
+
+pub(super) fn check(cx: &mut Ctxt<'_>, api: &Api) {
+    let mut first: HashMap<&str, &Origin> = HashMap::new();
+    for t in &api.types {
+        check_type_name(cx, t);
+        if first.insert(&t.name, &t.origin).is_some() {
+            cx.error(
+                &t.origin,
+                format!("types.{}", t.name),
+                format!("type `{}` is defined twice; rename or remove one", t.name),
+            );
+        }
+        check_not_the_client(cx, t, &api.client);
+        match &t.kind {
+            TypeKind::Struct(fields) => check_fields(cx, t, fields),
+            TypeKind::Enum(variants) => check_variants(cx, t, variants),
+        }
+    }
+    check_recursion(cx, api);
+    check_unused(cx, api);
+}
+
+/// A type's name is a Rust type name.
+fn check_type_name(cx: &mut Ctxt<'_>, t: &TypeDef) {
+    if !is_camel_case(&t.name) || is_keyword(&t.name) {
+        let hint = hint_camel(&t.name);
+        cx.error(
+            &t.origin,
+            format!("types.{}", t.name),
+            format!("type name `{}` must be a CamelCase identifier{hint}", t.name),
+        );
+    }
+}
+
+/// The client struct lives beside the types, under its own name.
+fn check_not_the_client(cx: &mut Ctxt<'_>, t: &TypeDef, client: &str) {
+    if t.name == client {
+        cx.error(
+            &t.origin,
+            format!("types.{}", t.name),
+            format!(
+                "type `{}` has the client's name; rename the type or set `client`",
+                t.name
+            ),
+        );
+    }
+}
+
+/// Each field has a snake_case Rust name, no wire name or Rust name is
+/// taken twice, and its type exists.
+fn check_fields(cx: &mut Ctxt<'_>, t: &TypeDef, fields: &[Field]) {
+    let mut rust: HashMap<&str, &str> = HashMap::new();
+    let mut wire: BTreeSet<&str> = BTreeSet::new();
+    for f in fields {
+        let at = format!("types.{}.fields.{}", t.name, f.wire);
+        cx.rust_name(&f.origin, &at, "field", &f.wire, &f.name);
+        if !wire.insert(&f.wire) {
+            cx.error(
+                &f.origin,
+                at.clone(),
+                format!("field `{}` is declared twice; remove one", f.wire),
+            );
+        } else if let Some(other) = rust.insert(&f.name, &f.wire) {
+            cx.error(
+                &f.origin,
+                at.clone(),
+                format!(
+                    "fields `{other}` and `{}` both become `{}` in Rust; give one a different `rust_name`",
+                    f.wire, f.name
+                ),
+            );
+        }
+        cx.type_ref(&f.origin, &at, &f.ty);
+    }
+}
+
+/// An enum has values, each with a CamelCase Rust name, and no wire value
+/// or Rust name is taken twice.
+fn check_variants(cx: &mut Ctxt<'_>, t: &TypeDef, variants: &[Variant]) {
+    if variants.is_empty() {
+        cx.error(
+            &t.origin,
+            format!("types.{}.enum", t.name),
+            format!(
+                "enum `{}` has no value; list its values, like `enum: [active, banned]`",
+                t.name
+            ),
+        );
+    }
+    let mut rust: HashMap<&str, &str> = HashMap::new();
+    let mut wire: BTreeSet<&str> = BTreeSet::new();
+    for (i, v) in variants.iter().enumerate() {
+        let at = format!("types.{}.enum[{i}]", t.name);
+        if !is_camel_case(&v.name) || is_keyword(&v.name) {
+            cx.error(
+                &v.origin,
+                at.clone(),
+                format!(
+                    "enum value `{}` has no valid Rust name (`{}` is not a CamelCase identifier); add `rust_name: ...`",
+                    v.wire, v.name
+                ),
+            );
+        }
+        if !wire.insert(&v.wire) {
+            cx.error(
+                &v.origin,
+                at,
+                format!("enum value `{}` is listed twice; remove one", v.wire),
+            );
+        } else if let Some(other) = rust.insert(&v.name, &v.wire) {
+            cx.error(
+                &v.origin,
+                at,
+                format!(
+                    "enum values `{other}` and `{}` both become `{}` in Rust; give one a different `rust_name`",
+                    v.wire, v.name
+                ),
+            );
+        }
+    }
+}
+
+/// A struct that holds itself by value (directly, through `?`, or via
+/// other structs) has no finite size; `list<>` and `map<>` add the heap
+/// indirection that breaks the cycle. Every field on such a cycle is
+/// reported: wrapping any one of them fixes it.
+fn check_recursion(cx: &mut Ctxt<'_>, api: &Api) {
+    // Which fields close a cycle is decided once, in linear time (the
+    // emitter's strongly connected components); the search below only
+    // spells the cycle out, within a budget, for the message.
+    let structs: Vec<(&str, &[Field])> = api
+        .types
+        .iter()
+        .filter_map(|t| match &t.kind {
+            TypeKind::Struct(fields) => Some((t.name.as_str(), fields.as_slice())),
+            TypeKind::Enum(_) => None,
+        })
+        .collect();
+    let boxing = crate::emit::types::Boxing::new(&structs);
+    for t in &api.types {
+        for (field, first) in held(t) {
+            if !boxing.needs_box(&t.name, first) {
+                continue;
+            }
+            let chain = if first == t.name {
+                String::new()
+            } else {
+                match cycle_chain(&cx.types, &t.name, first) {
+                    Some(names) => format!(" ({})", names.join(" → ")),
+                    None => " (through other types)".to_owned(),
+                }
+            };
+            cx.error(
+                &field.origin,
+                format!("types.{}.fields.{}", t.name, field.wire),
+                format!(
+                    "type `{}` contains itself through `{}`{chain} without indirection, so it has no finite size; wrap the field's type in `list<...>` or `map<...>`",
+                    t.name, field.wire
+                ),
+            );
+        }
+    }
+}
+
+/// The shortest chain `t → first → … → t` of types held inline, found
+/// breadth-first; `None` when the search examines more than a few
+/// dozen fields first, so a huge cycle costs linear time, not quadratic.
+fn cycle_chain<'n>(
+    types: &HashMap<&'n str, &'n TypeDef>,
+    t: &'n str,
+    first: &'n str,
+) -> Option<Vec<&'n str>> {
+    const BUDGET: usize = 64;
+    let mut examined = 0;
+    let mut parent: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut queue = VecDeque::from([first]);
+    let mut found = false;
+    'search: while let Some(node) = queue.pop_front() {
+        let Some(def) = types.get(node) else { continue };
+        let TypeKind::Struct(fields) = &def.kind else {
+            continue;
+        };
+        for next in fields.iter().filter_map(|f| held_by_value(&f.ty)) {
+            examined += 1;
+            if examined > BUDGET {
+                return None;
+            }
+            if next == t {
+                parent.insert(next, node);
+                found = true;
+                break 'search;
+            }
+            if next != first && !parent.contains_key(next) {
+                parent.insert(next, node);
+                queue.push_back(next);
+            }
+        }
+    }
+    if !found {
+        return None;
+    }
+    let mut names = vec![t];
+    let mut cur = t;
+    while let Some(&p) = parent.get(cur) {
+        names.push(p);
+        if p == first {
+            break;
+        }
+        cur = p;
+    }
+    names.push(t);
+    // Collected backwards from `t`; the first and last are `t`.
+    let last = names.len() - 1;
+    names[1..last].reverse();
+    Some(names)
+}
+
+/// The fields of a struct that hold a named type by value, with that type.
+fn held(t: &TypeDef) -> Vec<(&Field, &str)> {
+    match &t.kind {
+        TypeKind::Struct(fields) => fields
+            .iter()
+            .filter_map(|f| held_by_value(&f.ty).map(|h| (f, h)))
+            .collect(),
+        TypeKind::Enum(_) => Vec::new(),
+    }
+}
+
+/// The named type a field holds without indirection.
+fn held_by_value(ty: &TypeRef) -> Option<&str> {
+    match ty {
+        TypeRef::Named(n) => Some(n),
+        TypeRef::Option(t) => held_by_value(t),
+        _ => None,
+    }
+}
+
+/// Types no endpoint reaches are not generated.
+fn check_unused(cx: &mut Ctxt<'_>, api: &Api) {
+    let seen = api.reachable_types();
+    for t in &api.types {
+        if !seen.contains(t.name.as_str()) {
+            cx.warning(
+                &t.origin,
+                format!("types.{}", t.name),
+                format!(
+                    "type `{}` is not used by any endpoint, so it is not generated; use it or remove it",
+                    t.name
+                ),
+            );
+        }
+    }
+}
