@@ -15,11 +15,65 @@ pub enum Severity {
     Error,
 }
 
+/// What went wrong, for callers that treat some problems differently (the
+/// macro leaves unknown type names to the compiler); the message says it
+/// to people.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DiagnosticKind {
+    /// The text is no spec at all: too large, empty, not YAML, or beyond a
+    /// limit of the parser (depth, aliases).
+    Unreadable,
+    /// The parser failed on this input: a bug in seamless, to report.
+    Internal,
+    /// The YAML does not have the spec's shape: an unknown, repeated or
+    /// missing key, a value of the wrong kind, a form not allowed there.
+    Shape,
+    /// Settings that do not go together: `fields` and `enum`, `value` and
+    /// `contains`, a GET with a body, `session: exclusive` with two chains.
+    Conflict,
+    /// A name that is not an identifier, not in the required case, or empty.
+    InvalidName,
+    /// Two things under one name (or one Rust name), or a name something
+    /// else has: the client, one of its methods, the session token.
+    NameClash,
+    /// A type expression that does not parse.
+    InvalidType,
+    /// A type name that no type declares.
+    UnknownType,
+    /// A struct that holds itself without indirection.
+    RecursiveType,
+    /// A type where it cannot go: a list in a path segment, a token field
+    /// in a body that is no object.
+    WrongType,
+    /// A request path or path template that is malformed, or whose
+    /// placeholders and path parameters do not match.
+    InvalidPath,
+    /// Not a valid HTTP header name.
+    InvalidHeader,
+    /// Not a dotted JSON path.
+    InvalidJsonPath,
+    /// A value out of its range: an HTTP status, a limit, a base URL, a
+    /// code that is neither a number nor a string.
+    InvalidValue,
+    /// Something that cannot work as written: no expiry rule, an empty
+    /// list, a rule that never or always matches, a zero limit, a refresh
+    /// grant that never runs.
+    CannotWork,
+    /// Something declared that nothing uses: a type, a refresh token.
+    Unused,
+    /// Nothing where something is expected: an API without endpoints, a
+    /// login that sends no field.
+    Empty,
+}
+
 /// One problem.
 #[derive(Clone, Debug)]
 pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,
+    /// What went wrong.
+    pub kind: DiagnosticKind,
     /// Where it is.
     pub origin: Origin,
     /// The spec path of the offending node (`endpoints.get_user.path`);
@@ -31,9 +85,15 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An error.
-    pub fn error(origin: Origin, path: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn error(
+        kind: DiagnosticKind,
+        origin: Origin,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             severity: Severity::Error,
+            kind,
             origin,
             path: path.into(),
             message: message.into(),
@@ -41,10 +101,15 @@ impl Diagnostic {
     }
 
     /// A warning.
-    pub fn warning(origin: Origin, path: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn warning(
+        kind: DiagnosticKind,
+        origin: Origin,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             severity: Severity::Warning,
-            ..Diagnostic::error(origin, path, message)
+            ..Diagnostic::error(kind, origin, path, message)
         }
     }
 

@@ -17,7 +17,7 @@ mod types;
 
 use std::collections::HashMap;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, DiagnosticKind};
 use crate::model::{Api, Origin, ParamKind, TypeDef, TypeRef};
 use names::{
     did_you_mean, is_camel_case, is_field_ident, is_keyword, is_snake_case, to_camel_case, to_snake_case,
@@ -52,12 +52,26 @@ struct Ctxt<'a> {
 }
 
 impl Ctxt<'_> {
-    fn error(&mut self, origin: &Origin, path: impl Into<String>, message: impl Into<String>) {
-        self.out.push(Diagnostic::error(origin.clone(), path, message));
+    fn error(
+        &mut self,
+        kind: DiagnosticKind,
+        origin: &Origin,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.out
+            .push(Diagnostic::error(kind, origin.clone(), path, message));
     }
 
-    fn warning(&mut self, origin: &Origin, path: impl Into<String>, message: impl Into<String>) {
-        self.out.push(Diagnostic::warning(origin.clone(), path, message));
+    fn warning(
+        &mut self,
+        kind: DiagnosticKind,
+        origin: &Origin,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.out
+            .push(Diagnostic::warning(kind, origin.clone(), path, message));
     }
 
     /// Named types inside a type expression must exist.
@@ -81,7 +95,12 @@ impl Ctxt<'_> {
                 } else {
                     hint
                 };
-                self.error(o, at, format!("unknown type `{n}`{fix}"));
+                self.error(
+                    DiagnosticKind::UnknownType,
+                    o,
+                    at,
+                    format!("unknown type `{n}`{fix}"),
+                );
             }
             TypeRef::Option(t) | TypeRef::List(t) | TypeRef::Map(t) => self.type_ref(o, at, t),
             _ => {}
@@ -93,12 +112,14 @@ impl Ctxt<'_> {
     fn request_path(&mut self, o: &Origin, at: &str, path: &str) {
         if !path.starts_with('/') {
             self.error(
+                DiagnosticKind::InvalidPath,
                 o,
                 at,
                 format!("path `{path}` must start with `/` (it is joined to the base URL)"),
             );
         } else if path.contains(['?', '#']) || path.contains(char::is_whitespace) {
             self.error(
+                DiagnosticKind::InvalidPath,
                 o,
                 at,
                 format!("path `{path}` must not contain `?`, `#` or spaces; declare query parameters under `query`"),
@@ -110,12 +131,14 @@ impl Ctxt<'_> {
     fn rust_name(&mut self, o: &Origin, at: &str, what: &str, wire: &str, name: &str) {
         if !is_field_ident(name) {
             self.error(
+                DiagnosticKind::InvalidName,
                 o,
                 at,
                 format!("{what} `{wire}` has no valid Rust name (`{name}` is not an identifier); add `rust_name: ...`"),
             );
         } else if !is_snake_case(name.trim_start_matches('_')) {
             self.error(
+                DiagnosticKind::InvalidName,
                 o,
                 at,
                 format!(
@@ -130,6 +153,7 @@ impl Ctxt<'_> {
     fn header_name(&mut self, o: &Origin, at: &str, name: &str) {
         if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
             self.error(
+                DiagnosticKind::InvalidHeader,
                 o,
                 at,
                 format!(
@@ -143,6 +167,7 @@ impl Ctxt<'_> {
     fn json_path(&mut self, o: &Origin, at: &str, path: &str) {
         if path.is_empty() || path.split('.').any(str::is_empty) {
             self.error(
+                DiagnosticKind::InvalidJsonPath,
                 o,
                 at,
                 format!(
@@ -158,6 +183,7 @@ fn check_api_name(cx: &mut Ctxt<'_>, api: &Api) {
     if !is_snake_case(&api.name) || is_keyword(&api.name) {
         let hint = hint_snake(&api.name);
         cx.error(
+            DiagnosticKind::InvalidName,
             &api.origin,
             "name",
             format!(
@@ -173,6 +199,7 @@ fn check_client_name(cx: &mut Ctxt<'_>, api: &Api) {
     if !is_camel_case(&api.client) || is_keyword(&api.client) {
         let hint = hint_camel(&api.client);
         cx.error(
+            DiagnosticKind::InvalidName,
             &api.origin,
             "client",
             format!(
@@ -189,6 +216,7 @@ fn check_base_url(cx: &mut Ctxt<'_>, api: &Api) {
         && !(url.starts_with("http://") || url.starts_with("https://"))
     {
         cx.error(
+            DiagnosticKind::InvalidValue,
             &api.origin,
             "base_url",
             format!("base URL `{url}` must start with `http://` or `https://`"),

@@ -6,7 +6,7 @@ use seamless_sdk_codegen::model::{
     Placement, TypeDef, TypeKind, TypeRef,
 };
 use seamless_sdk_codegen::validate::validate;
-use seamless_sdk_codegen::{Severity, load};
+use seamless_sdk_codegen::{DiagnosticKind, Severity, load};
 
 fn auth() -> Auth {
     Auth {
@@ -137,6 +137,29 @@ fn every_problem_of_a_model_is_reported_at_once() {
         );
     }
     assert_eq!(got.len(), expect.len(), "{}", got.join("\n"));
+}
+
+/// The macro leaves type names to the compiler (a trait's types are the
+/// user's own) by this kind, never by the message's words.
+#[test]
+fn an_unknown_type_is_told_apart_by_its_kind() {
+    let mut ep = endpoint("get_user", "/users");
+    ep.response = Some(TypeRef::Named("User".into()));
+    let kinds: Vec<DiagnosticKind> = validate(&api(Vec::new(), vec![ep]))
+        .iter()
+        .map(|d| d.kind)
+        .collect();
+    assert_eq!(kinds, [DiagnosticKind::UnknownType]);
+
+    let spec = "\
+name: kinds
+auth: { placement: bearer, lifetime: reusable, expiry: [{ status: [401] }], login: custom }
+endpoints:
+  get_user: { method: GET, path: /users, response: Usr }
+";
+    let diags = load(spec, "kinds.yaml").expect_err("an unknown type");
+    let kinds: Vec<DiagnosticKind> = diags.items.iter().map(|d| d.kind).collect();
+    assert_eq!(kinds, [DiagnosticKind::UnknownType], "{diags}");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use seamless_sdk_codegen::model::{Api, Origin};
-use seamless_sdk_codegen::{Severity, validate};
+use seamless_sdk_codegen::{DiagnosticKind, Severity, validate};
 use syn::ItemTrait;
 use syn::spanned::Spanned;
 
@@ -73,7 +73,7 @@ fn model(args: TokenStream, item: &ItemTrait) -> Lowered {
         for d in validate::validate(api) {
             // The trait front end has no `types`: a type name is the user's own
             // type beside the trait, which the compiler checks.
-            if d.severity != Severity::Error || d.message.starts_with("unknown type `") {
+            if d.severity != Severity::Error || d.kind == DiagnosticKind::UnknownType {
                 continue;
             }
             let span = match (a.span_of(&d.path), d.origin) {

@@ -4,6 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::{Ctxt, param_section};
+use crate::diag::DiagnosticKind;
 use crate::model::{
     Api, Auth, Encoding, Endpoint, Envelope, ExpiryRule, HttpMethod, Lifetime, Login, LoginFlow, Origin,
     ParamKind, Placement, RefreshGrant, TokenSource, TypeKind, TypeRef,
@@ -42,6 +43,7 @@ fn check_placement(cx: &mut Ctxt<'_>, auth: &Auth) {
     match &auth.placement {
         Placement::Header(name) => cx.header_name(o, "auth.placement.header", name),
         Placement::Query(name) if name.trim().is_empty() => cx.error(
+            DiagnosticKind::InvalidName,
             o,
             "auth.placement.query",
             "the token's query parameter has no name; write `placement: { query: access_token }`",
@@ -62,6 +64,7 @@ fn check_next_token_header(cx: &mut Ctxt<'_>, auth: &Auth) {
 fn check_expiry_present(cx: &mut Ctxt<'_>, auth: &Auth) {
     if auth.expiry.is_empty() {
         cx.error(
+            DiagnosticKind::CannotWork,
             &auth.origin,
             "auth.expiry",
             "`expiry` has no rule, so no reply would ever count as expired; add one, like `- status: [401]`",
@@ -88,6 +91,7 @@ fn check_expiry_rule(cx: &mut Ctxt<'_>, o: &Origin, at: &str, rule: &ExpiryRule)
 fn check_status_rule(cx: &mut Ctxt<'_>, o: &Origin, at: &str, codes: &[u16]) {
     if codes.is_empty() {
         cx.error(
+            DiagnosticKind::CannotWork,
             o,
             format!("{at}.status"),
             "status rule lists no status; add one, like `[401]`",
@@ -96,6 +100,7 @@ fn check_status_rule(cx: &mut Ctxt<'_>, o: &Origin, at: &str, codes: &[u16]) {
     for (j, code) in codes.iter().enumerate() {
         if !(100..=599).contains(code) {
             cx.error(
+                DiagnosticKind::InvalidValue,
                 o,
                 format!("{at}.status[{j}]"),
                 format!("`{code}` is not an HTTP status; use a code from 100 to 599"),
@@ -110,6 +115,7 @@ fn check_body_rule(cx: &mut Ctxt<'_>, o: &Origin, at: &str, path: &str, values: 
     cx.json_path(o, &format!("{at}.body.path"), path);
     if values.is_empty() {
         cx.error(
+            DiagnosticKind::CannotWork,
             o,
             format!("{at}.body.in"),
             "body rule lists no value; add the codes that mean expired, like `in: [408]`",
@@ -118,6 +124,7 @@ fn check_body_rule(cx: &mut Ctxt<'_>, o: &Origin, at: &str, path: &str, values: 
     for (j, v) in values.iter().enumerate() {
         if !(v.is_number() || v.is_string()) {
             cx.error(
+                DiagnosticKind::InvalidValue,
                 o,
                 format!("{at}.body.in[{j}]"),
                 format!("expiry value `{v}` must be a number or a string"),
@@ -130,6 +137,7 @@ fn check_body_rule(cx: &mut Ctxt<'_>, o: &Origin, at: &str, path: &str, values: 
 fn check_contains(cx: &mut Ctxt<'_>, o: &Origin, at: &str, text: &str) {
     if text.is_empty() {
         cx.error(
+            DiagnosticKind::CannotWork,
             o,
             format!("{at}.header.contains"),
             "`contains` is empty, so it holds for any value; remove it to match any value, or give the text",
@@ -140,6 +148,7 @@ fn check_contains(cx: &mut Ctxt<'_>, o: &Origin, at: &str, text: &str) {
 /// Alone, `empty_body` would take a `204 No Content` for an expiry.
 fn check_empty_body_alone(cx: &mut Ctxt<'_>, o: &Origin, at: &str) {
     cx.error(
+        DiagnosticKind::CannotWork,
         o,
         format!("{at}.empty_body"),
         "`empty_body` alone would take every empty reply (a 204) for an expiry; pair it with a status, like `{ status: [403], empty_body: true }`",
@@ -154,6 +163,7 @@ fn check_all_rule(cx: &mut Ctxt<'_>, o: &Origin, at: &str, parts: &[ExpiryRule])
         match part {
             ExpiryRule::EmptyBody => {}
             ExpiryRule::All(_) => cx.error(
+                DiagnosticKind::Shape,
                 o,
                 at,
                 "an expiry rule cannot nest another; list every condition in one rule",
@@ -165,12 +175,14 @@ fn check_all_rule(cx: &mut Ctxt<'_>, o: &Origin, at: &str, parts: &[ExpiryRule])
     if has(|p| matches!(p, ExpiryRule::EmptyBody)) {
         if has(|p| matches!(p, ExpiryRule::BodyField { .. })) {
             cx.error(
+                DiagnosticKind::CannotWork,
                 o,
                 format!("{at}.empty_body"),
                 "an empty body has no field for the `body` condition to find, so this rule never matches; keep one of the two",
             );
         } else if !has(|p| matches!(p, ExpiryRule::Status(_))) {
             cx.error(
+                DiagnosticKind::CannotWork,
                 o,
                 format!("{at}.empty_body"),
                 "`empty_body` without a status would take any empty reply that has this header for an expiry; add a status, like `status: [403]`",
@@ -184,6 +196,7 @@ fn check_envelope(cx: &mut Ctxt<'_>, o: &Origin, env: &Envelope) {
     cx.json_path(o, "auth.envelope.code", &env.code);
     if env.success.is_empty() {
         cx.error(
+            DiagnosticKind::CannotWork,
             o,
             "auth.envelope.success",
             "`success` lists no code, so every reply would be an error; add one, like `[200]`",
@@ -192,6 +205,7 @@ fn check_envelope(cx: &mut Ctxt<'_>, o: &Origin, env: &Envelope) {
     for (j, v) in env.success.iter().enumerate() {
         if !(v.is_number() || v.is_string()) {
             cx.error(
+                DiagnosticKind::InvalidValue,
                 o,
                 format!("auth.envelope.success[{j}]"),
                 format!("success code `{v}` must be a number or a string"),
@@ -231,6 +245,7 @@ fn check_login(cx: &mut Ctxt<'_>, o: &Origin, flow: &LoginFlow) {
 fn check_login_method(cx: &mut Ctxt<'_>, o: &Origin, flow: &LoginFlow) {
     if flow.method == HttpMethod::Get && flow.encoding != Encoding::Query {
         cx.error(
+            DiagnosticKind::Conflict,
             o,
             "auth.login.encoding",
             format!(
@@ -260,6 +275,7 @@ fn check_login_fields(cx: &mut Ctxt<'_>, o: &Origin, flow: &LoginFlow) {
     for (name, path, what) in &sent {
         if name.trim().is_empty() {
             cx.error(
+                DiagnosticKind::InvalidName,
                 o,
                 path.clone(),
                 format!("{what} has an empty field name; name the field"),
@@ -268,6 +284,7 @@ fn check_login_fields(cx: &mut Ctxt<'_>, o: &Origin, flow: &LoginFlow) {
         }
         if let Some(first) = seen.get(name.as_str()) {
             cx.error(
+                DiagnosticKind::NameClash,
                 o,
                 path.clone(),
                 format!("login field `{name}` is already sent as {first}; keep only one of them"),
@@ -278,6 +295,7 @@ fn check_login_fields(cx: &mut Ctxt<'_>, o: &Origin, flow: &LoginFlow) {
     }
     if sent.is_empty() {
         cx.warning(
+            DiagnosticKind::Empty,
             o,
             "auth.login",
             "the login sends no field; add `secrets`, `code` or `fields` if the server needs credentials",
@@ -298,11 +316,13 @@ fn check_token_source(cx: &mut Ctxt<'_>, o: &Origin, token: &TokenSource) {
 fn check_refresh_pairing(cx: &mut Ctxt<'_>, o: &Origin, flow: &LoginFlow) {
     match (&flow.refresh_token, &flow.refresh) {
         (Some(_), None) => cx.warning(
+            DiagnosticKind::Unused,
             o,
             "auth.login.refresh_token",
             "the refresh token is read but never used; add a `refresh` grant or remove `refresh_token`",
         ),
         (None, Some(_)) => cx.error(
+            DiagnosticKind::CannotWork,
             o,
             "auth.login.refresh",
             "the refresh grant can never run because no refresh token is read; add `refresh_token: <path>` to `login`",
@@ -315,6 +335,7 @@ fn check_refresh_pairing(cx: &mut Ctxt<'_>, o: &Origin, flow: &LoginFlow) {
 fn check_refresh_field(cx: &mut Ctxt<'_>, o: &Origin, r: &RefreshGrant) {
     if r.field.trim().is_empty() {
         cx.error(
+            DiagnosticKind::InvalidName,
             o,
             "auth.login.refresh.field",
             "the refresh grant's field is empty; name the field that carries the refresh token",
@@ -330,30 +351,43 @@ fn check_refresh_fields(cx: &mut Ctxt<'_>, o: &Origin, r: &RefreshGrant) {
         let path = format!("auth.login.refresh.fields.{k}");
         if *k == r.field {
             cx.error(
+                DiagnosticKind::NameClash,
                 o,
                 path,
                 format!("`{k}` already carries the refresh token (`field`); remove this constant"),
             );
         } else if !seen.insert(k) {
-            cx.error(o, path, format!("refresh field `{k}` is sent twice; keep one"));
+            cx.error(
+                DiagnosticKind::NameClash,
+                o,
+                path,
+                format!("refresh field `{k}` is sent twice; keep one"),
+            );
         }
     }
     for (i, k) in r.secrets.iter().enumerate() {
         let path = format!("auth.login.refresh.secrets[{i}]");
         if k.trim().is_empty() {
             cx.error(
+                DiagnosticKind::InvalidName,
                 o,
                 path,
                 "a refresh secret has an empty field name; name the field",
             );
         } else if *k == r.field {
             cx.error(
+                DiagnosticKind::NameClash,
                 o,
                 path,
                 format!("`{k}` already carries the refresh token (`field`); remove this secret"),
             );
         } else if !seen.insert(k) {
-            cx.error(o, path, format!("refresh field `{k}` is sent twice; keep one"));
+            cx.error(
+                DiagnosticKind::NameClash,
+                o,
+                path,
+                format!("refresh field `{k}` is sent twice; keep one"),
+            );
         }
     }
 }
@@ -374,6 +408,7 @@ fn check_refresh_method(cx: &mut Ctxt<'_>, o: &Origin, flow: &LoginFlow, r: &Ref
             None => ("auth.login.refresh.method", "add `encoding: query` to the grant"),
         };
         cx.error(
+            DiagnosticKind::Conflict,
             o,
             path,
             format!(
@@ -399,6 +434,7 @@ fn check_chains(cx: &mut Ctxt<'_>, auth: &Auth) {
     let o = &auth.origin;
     if auth.chains == Some(0) {
         cx.error(
+            DiagnosticKind::CannotWork,
             o,
             "auth.chains",
             "`chains: 0` leaves no session to call with; use 1 or more",
@@ -409,6 +445,7 @@ fn check_chains(cx: &mut Ctxt<'_>, auth: &Auth) {
         && n > 1
     {
         cx.error(
+            DiagnosticKind::Conflict,
             o,
             "auth.chains",
             format!(
@@ -425,6 +462,7 @@ fn check_max_replays(cx: &mut Ctxt<'_>, auth: &Auth) {
         && n > MAX_REPLAYS
     {
         cx.error(
+            DiagnosticKind::InvalidValue,
             &auth.origin,
             "auth.max_replays",
             format!("`max_replays: {n}` is above the runtime's limit; use 0 to {MAX_REPLAYS}"),
@@ -440,6 +478,7 @@ fn check_timeouts(cx: &mut Ctxt<'_>, auth: &Auth) {
     ] {
         if v == Some(0) {
             cx.error(
+                DiagnosticKind::CannotWork,
                 &auth.origin,
                 format!("auth.{key}"),
                 format!("`{key}: 0` would fail every call; give a positive number of milliseconds"),
@@ -452,6 +491,7 @@ fn check_timeouts(cx: &mut Ctxt<'_>, auth: &Auth) {
 fn check_max_response_bytes(cx: &mut Ctxt<'_>, auth: &Auth) {
     if auth.max_response_bytes == Some(0) {
         cx.error(
+            DiagnosticKind::CannotWork,
             &auth.origin,
             "auth.max_response_bytes",
             "`max_response_bytes: 0` would refuse every reply; give the largest body to read, in bytes",
@@ -466,6 +506,7 @@ fn check_login_backoff(cx: &mut Ctxt<'_>, auth: &Auth) {
         && b.max_ms < b.initial_ms
     {
         cx.error(
+            DiagnosticKind::InvalidValue,
             &auth.origin,
             "auth.login_backoff.max_ms",
             format!(
@@ -490,6 +531,7 @@ fn check_token_parameters(cx: &mut Ctxt<'_>, auth: &Auth, endpoints: &[Endpoint]
             if clash {
                 let (section, wire) = param_section(&p.kind, &p.name);
                 cx.error(
+                    DiagnosticKind::NameClash,
                     &p.origin,
                     format!("endpoints.{}.{section}.{wire}", ep.name),
                     format!("`{wire}` carries the session token, which the client sets itself; remove this parameter"),
@@ -500,6 +542,7 @@ fn check_token_parameters(cx: &mut Ctxt<'_>, auth: &Auth, endpoints: &[Endpoint]
             && !is_object(cx, &body.ty)
         {
             cx.error(
+                DiagnosticKind::WrongType,
                 &body.origin,
                 format!("endpoints.{}.body", ep.name),
                 format!(

@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::names::{is_field_ident, is_keyword, is_snake_case};
 use super::{Ctxt, hint_snake, param_section};
+use crate::diag::DiagnosticKind;
 use crate::model::{Api, Body, Endpoint, HttpMethod, Origin, Param, ParamKind, TypeRef};
 
 /// Methods every generated client already has; an endpoint must not reuse them.
@@ -18,6 +19,7 @@ pub(super) fn check(cx: &mut Ctxt<'_>, api: &Api) {
         check_endpoint_name(cx, &at, ep);
         if !names.insert(ep.name.as_str()) {
             cx.error(
+                DiagnosticKind::NameClash,
                 &ep.origin,
                 at.clone(),
                 format!("endpoint `{}` is defined twice; rename or remove one", ep.name),
@@ -41,6 +43,7 @@ pub(super) fn check(cx: &mut Ctxt<'_>, api: &Api) {
 fn check_some_endpoint(cx: &mut Ctxt<'_>, api: &Api) {
     if api.endpoints.is_empty() {
         cx.warning(
+            DiagnosticKind::Empty,
             &api.origin,
             "endpoints",
             "the API has no endpoint, so the client has no method; add one under `endpoints`",
@@ -53,6 +56,7 @@ fn check_endpoint_name(cx: &mut Ctxt<'_>, at: &str, ep: &Endpoint) {
     if !is_snake_case(&ep.name) || is_keyword(&ep.name) {
         let hint = hint_snake(&ep.name);
         cx.error(
+            DiagnosticKind::InvalidName,
             &ep.origin,
             at,
             format!(
@@ -62,6 +66,7 @@ fn check_endpoint_name(cx: &mut Ctxt<'_>, at: &str, ep: &Endpoint) {
         );
     } else if CLIENT_METHODS.contains(&ep.name.as_str()) {
         cx.error(
+            DiagnosticKind::NameClash,
             &ep.origin,
             at,
             format!(
@@ -84,6 +89,7 @@ fn check_template<'p>(cx: &mut Ctxt<'_>, o: &Origin, at: &str, path: &'p str) ->
     while let Some(open) = rest.find(['{', '}']) {
         if rest.as_bytes()[open] == b'}' {
             cx.error(
+                DiagnosticKind::InvalidPath,
                 o,
                 at,
                 format!("path `{path}` has a `}}` without `{{`; remove it or complete the placeholder"),
@@ -93,6 +99,7 @@ fn check_template<'p>(cx: &mut Ctxt<'_>, o: &Origin, at: &str, path: &'p str) ->
         let after = &rest[open + 1..];
         let Some(close) = after.find(['{', '}']).filter(|&c| after.as_bytes()[c] == b'}') else {
             cx.error(
+                DiagnosticKind::InvalidPath,
                 o,
                 at,
                 format!("path `{path}` has a `{{` that is not closed; write placeholders as `{{name}}`"),
@@ -104,6 +111,7 @@ fn check_template<'p>(cx: &mut Ctxt<'_>, o: &Origin, at: &str, path: &'p str) ->
             if !empty_reported {
                 empty_reported = true;
                 cx.error(
+                    DiagnosticKind::InvalidPath,
                     o,
                     at,
                     format!("path `{path}` has an empty placeholder `{{}}`; name it, like `{{id}}`"),
@@ -111,6 +119,7 @@ fn check_template<'p>(cx: &mut Ctxt<'_>, o: &Origin, at: &str, path: &'p str) ->
             }
         } else if !seen.insert(name) {
             cx.error(
+                DiagnosticKind::InvalidPath,
                 o,
                 at,
                 format!("path parameter `{{{name}}}` appears twice in the path; use it once"),
@@ -135,6 +144,7 @@ fn check_placeholders_declared(cx: &mut Ctxt<'_>, at: &str, ep: &Endpoint, place
         if !declared.contains(name) {
             let ty = if name.ends_with("id") { "u64" } else { "string" };
             cx.error(
+                DiagnosticKind::InvalidPath,
                 &ep.origin,
                 format!("{at}.path"),
                 format!("path parameter `{{{name}}}` has no declaration; add `{name}: {ty}` under `params`"),
@@ -173,6 +183,7 @@ fn check_params<'e>(
                 let repeated = !query_wires.insert(wire);
                 if repeated {
                     cx.error(
+                        DiagnosticKind::NameClash,
                         &p.origin,
                         pat.clone(),
                         format!("query parameter `{wire}` is declared twice"),
@@ -186,6 +197,7 @@ fn check_params<'e>(
                 let repeated = !header_wires.insert(wire.to_ascii_lowercase());
                 if repeated {
                     cx.error(
+                        DiagnosticKind::NameClash,
                         &p.origin,
                         pat.clone(),
                         format!("header `{wire}` is declared twice (header names ignore case); remove one"),
@@ -199,6 +211,7 @@ fn check_params<'e>(
         if !repeated {
             if let Some(other) = args.get(p.name.as_str()) {
                 cx.error(
+                    DiagnosticKind::NameClash,
                     &p.origin,
                     pat,
                     format!(
@@ -219,6 +232,7 @@ fn check_params<'e>(
 fn check_path_param(cx: &mut Ctxt<'_>, at: &str, p: &Param, used: &HashSet<&str>) {
     if !used.contains(p.name.as_str()) {
         cx.error(
+            DiagnosticKind::InvalidPath,
             &p.origin,
             at,
             format!(
@@ -229,6 +243,7 @@ fn check_path_param(cx: &mut Ctxt<'_>, at: &str, p: &Param, used: &HashSet<&str>
     }
     if !is_snake_case(&p.name) {
         cx.error(
+            DiagnosticKind::InvalidName,
             &p.origin,
             at,
             format!(
@@ -240,6 +255,7 @@ fn check_path_param(cx: &mut Ctxt<'_>, at: &str, p: &Param, used: &HashSet<&str>
     }
     if !p.ty.is_scalar() {
         cx.error(
+            DiagnosticKind::WrongType,
             &p.origin,
             at,
             format!(
@@ -260,6 +276,7 @@ fn check_value_param(cx: &mut Ctxt<'_>, at: &str, what: &str, wire: &str, p: &Pa
     };
     if !inner.is_scalar() {
         cx.error(
+            DiagnosticKind::WrongType,
             &p.origin,
             at,
             format!(
@@ -275,6 +292,7 @@ fn check_value_param(cx: &mut Ctxt<'_>, at: &str, what: &str, wire: &str, p: &Pa
 fn check_body(cx: &mut Ctxt<'_>, at: &str, method: HttpMethod, body: &Body, args: &HashMap<&str, String>) {
     if matches!(method, HttpMethod::Get | HttpMethod::Delete) {
         cx.error(
+            DiagnosticKind::Conflict,
             &body.origin,
             at,
             format!(
@@ -285,6 +303,7 @@ fn check_body(cx: &mut Ctxt<'_>, at: &str, method: HttpMethod, body: &Body, args
     }
     if !is_field_ident(&body.name) {
         cx.error(
+            DiagnosticKind::InvalidName,
             &body.origin,
             at,
             format!(
@@ -295,6 +314,7 @@ fn check_body(cx: &mut Ctxt<'_>, at: &str, method: HttpMethod, body: &Body, args
     }
     if let Some(other) = args.get(body.name.as_str()) {
         cx.error(
+            DiagnosticKind::NameClash,
             &body.origin,
             at,
             format!(

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use super::names::{is_camel_case, is_keyword};
 use super::{Ctxt, hint_camel};
+use crate::diag::DiagnosticKind;
 use crate::model::{Api, Field, Origin, TypeDef, TypeKind, TypeRef, Variant};
 
 pub(super) fn check(cx: &mut Ctxt<'_>, api: &Api) {
@@ -13,6 +14,7 @@ pub(super) fn check(cx: &mut Ctxt<'_>, api: &Api) {
         check_type_name(cx, t);
         if first.insert(&t.name, &t.origin).is_some() {
             cx.error(
+                DiagnosticKind::NameClash,
                 &t.origin,
                 format!("types.{}", t.name),
                 format!("type `{}` is defined twice; rename or remove one", t.name),
@@ -33,6 +35,7 @@ fn check_type_name(cx: &mut Ctxt<'_>, t: &TypeDef) {
     if !is_camel_case(&t.name) || is_keyword(&t.name) {
         let hint = hint_camel(&t.name);
         cx.error(
+            DiagnosticKind::InvalidName,
             &t.origin,
             format!("types.{}", t.name),
             format!("type name `{}` must be a CamelCase identifier{hint}", t.name),
@@ -44,6 +47,7 @@ fn check_type_name(cx: &mut Ctxt<'_>, t: &TypeDef) {
 fn check_not_the_client(cx: &mut Ctxt<'_>, t: &TypeDef, client: &str) {
     if t.name == client {
         cx.error(
+            DiagnosticKind::NameClash,
             &t.origin,
             format!("types.{}", t.name),
             format!(
@@ -64,12 +68,14 @@ fn check_fields(cx: &mut Ctxt<'_>, t: &TypeDef, fields: &[Field]) {
         cx.rust_name(&f.origin, &at, "field", &f.wire, &f.name);
         if !wire.insert(&f.wire) {
             cx.error(
+                DiagnosticKind::NameClash,
                 &f.origin,
                 at.clone(),
                 format!("field `{}` is declared twice; remove one", f.wire),
             );
         } else if let Some(other) = rust.insert(&f.name, &f.wire) {
             cx.error(
+                DiagnosticKind::NameClash,
                 &f.origin,
                 at.clone(),
                 format!(
@@ -87,6 +93,7 @@ fn check_fields(cx: &mut Ctxt<'_>, t: &TypeDef, fields: &[Field]) {
 fn check_variants(cx: &mut Ctxt<'_>, t: &TypeDef, variants: &[Variant]) {
     if variants.is_empty() {
         cx.error(
+            DiagnosticKind::CannotWork,
             &t.origin,
             format!("types.{}.enum", t.name),
             format!(
@@ -101,6 +108,7 @@ fn check_variants(cx: &mut Ctxt<'_>, t: &TypeDef, variants: &[Variant]) {
         let at = format!("types.{}.enum[{i}]", t.name);
         if !is_camel_case(&v.name) || is_keyword(&v.name) {
             cx.error(
+                DiagnosticKind::InvalidName,
                 &v.origin,
                 at.clone(),
                 format!(
@@ -111,12 +119,14 @@ fn check_variants(cx: &mut Ctxt<'_>, t: &TypeDef, variants: &[Variant]) {
         }
         if !wire.insert(&v.wire) {
             cx.error(
+                DiagnosticKind::NameClash,
                 &v.origin,
                 at,
                 format!("enum value `{}` is listed twice; remove one", v.wire),
             );
         } else if let Some(other) = rust.insert(&v.name, &v.wire) {
             cx.error(
+                DiagnosticKind::NameClash,
                 &v.origin,
                 at,
                 format!(
@@ -159,6 +169,7 @@ fn check_recursion(cx: &mut Ctxt<'_>, api: &Api) {
                 }
             };
             cx.error(
+                DiagnosticKind::RecursiveType,
                 &field.origin,
                 format!("types.{}.fields.{}", t.name, field.wire),
                 format!(
@@ -249,6 +260,7 @@ fn check_unused(cx: &mut Ctxt<'_>, api: &Api) {
     for t in &api.types {
         if !seen.contains(t.name.as_str()) {
             cx.warning(
+                DiagnosticKind::Unused,
                 &t.origin,
                 format!("types.{}", t.name),
                 format!(

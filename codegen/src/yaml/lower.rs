@@ -6,6 +6,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use crate::diag::{Diagnostic, DiagnosticKind};
 use crate::model::{
     Api, Auth, Body, ClientAuth, Encoding, Endpoint, Envelope, ExpiryRule, Field, HttpMethod, Lifetime,
     Login, LoginBackoff, LoginFlow, Origin, Param, ParamKind, Placement, RefreshGrant, TokenSource, TypeDef,
@@ -132,8 +133,11 @@ struct Cx<'a, 's> {
 }
 
 impl Cx<'_, '_> {
-    fn error(&self, pos: Pos, path: &str, message: impl Into<String>) {
-        self.state.error(pos, path, message);
+    fn error(&self, kind: DiagnosticKind, pos: Pos, path: &str, message: impl Into<String>) {
+        self.state
+            .diags
+            .borrow_mut()
+            .push(Diagnostic::error(kind, pos.origin(), path, message));
     }
 
     /// Has a problem been reported inside `path`? The paths reported so far
@@ -168,7 +172,12 @@ impl Cx<'_, '_> {
                 } else {
                     format!("{}.{key}", parent.1)
                 };
-                self.error(parent.0, &path, format!("{what} has no `{key}`; add `{example}`"));
+                self.error(
+                    DiagnosticKind::Shape,
+                    parent.0,
+                    &path,
+                    format!("{what} has no `{key}`; add `{example}`"),
+                );
                 None
             }
         }
@@ -193,6 +202,7 @@ impl Cx<'_, '_> {
             (Some(raw::Lifetime::SingleUse), None) => {
                 let l = lifetime.map_or(sp.pos, |l| l.pos);
                 self.error(
+                    DiagnosticKind::Conflict,
                     l,
                     &format!("{}.lifetime", sp.path),
                     "`lifetime: single_use` needs `next_token_header`, the response header that carries the next token; add `next_token_header: B-T`",
@@ -201,6 +211,7 @@ impl Cx<'_, '_> {
             }
             (Some(raw::Lifetime::Reusable), Some(h)) => {
                 self.error(
+                    DiagnosticKind::Conflict,
                     h.pos,
                     &h.path,
                     "`next_token_header` only applies to `lifetime: single_use`; remove it or make the lifetime single_use",
@@ -304,6 +315,7 @@ impl Cx<'_, '_> {
                     (Some(_), Some(_)) => {
                         let c = header.contains.as_ref()?;
                         self.error(
+                            DiagnosticKind::Conflict,
                             c.pos,
                             &c.path,
                             "a header rule takes `value` (the whole value) or `contains` (a part of it), not both; keep one",
@@ -336,6 +348,7 @@ impl Cx<'_, '_> {
                 true => Some(ExpiryRule::EmptyBody),
                 false => {
                     self.error(
+                        DiagnosticKind::InvalidValue,
                         e.pos,
                         &e.path,
                         "`empty_body: false` adds no condition; write `empty_body: true` or remove it",
@@ -353,6 +366,7 @@ impl Cx<'_, '_> {
                 // An unknown key already said what is wrong with this rule.
                 if !self.reported_under(&sp.path) {
                     self.error(
+                        DiagnosticKind::Shape,
                         sp.pos,
                         &sp.path,
                         "the expiry rule has no condition; give `status`, `header`, `body` or `empty_body`, like `status: [401]`",
@@ -400,6 +414,7 @@ impl Cx<'_, '_> {
             Either::Short(s) if s == "custom" => Some(Login::Custom),
             Either::Short(s) => {
                 self.error(
+                    DiagnosticKind::Shape,
                     sp.pos,
                     &sp.path,
                     format!(
@@ -530,6 +545,7 @@ impl Cx<'_, '_> {
         match (&d.fields, &d.variants) {
             (Some(_), Some(v)) => {
                 self.error(
+                    DiagnosticKind::Conflict,
                     v.pos,
                     &v.path,
                     format!("type `{name}` has both `fields` and `enum`; a type is a struct or a string enum, keep one"),
@@ -540,6 +556,7 @@ impl Cx<'_, '_> {
             (None, None) if self.reported_under(&sp.path) => None,
             (None, None) => {
                 self.error(
+                    DiagnosticKind::Shape,
                     sp.pos,
                     &sp.path,
                     format!("type `{name}` has neither `fields` nor `enum`; add `fields:` for a struct or `enum:` for a string enum"),
@@ -616,6 +633,7 @@ impl Cx<'_, '_> {
             Some(name) => name,
             None => {
                 self.error(
+                    DiagnosticKind::InvalidName,
                     key.pos,
                     &key.path,
                     format!(
@@ -667,6 +685,7 @@ impl Cx<'_, '_> {
                 Some(n) => n,
                 None => {
                     self.error(
+                        DiagnosticKind::InvalidName,
                         item.pos,
                         &item.path,
                         format!(
@@ -793,6 +812,7 @@ impl Cx<'_, '_> {
                 // The placeholder's name is the argument's name and is never sent.
                 if let Some(r) = &rust_name {
                     self.error(
+                        DiagnosticKind::Shape,
                         r.pos,
                         &r.path,
                         format!("a path parameter is named by its placeholder; rename `{{{wire}}}` in `path` and here instead of setting `rust_name`"),
@@ -827,15 +847,15 @@ impl Cx<'_, '_> {
             p.skip_ws();
             match p.rest.chars().next() {
                 None => Ok(t),
-                Some(c) => Err(format!(
+                Some(c) => Err(invalid(format!(
                     "unexpected `{c}` in type `{src}`; a type is like `u64`, `User?`, `list<T>` or `map<T>`"
-                )),
+                ))),
             }
         });
         match parsed {
             Ok(t) => t,
-            Err(message) => {
-                self.error(pos, path, message);
+            Err((kind, message)) => {
+                self.error(kind, pos, path, message);
                 placeholder
             }
         }
@@ -896,6 +916,14 @@ struct TypeParser<'a> {
 
 const PRIMITIVES: &[&str] = &["string", "bool", "i32", "i64", "u32", "u64", "f64", "json"];
 
+/// Why a type expression is refused, and the message that says so.
+type Failure = (DiagnosticKind, String);
+
+/// A type expression that does not parse.
+fn invalid(message: String) -> Failure {
+    (DiagnosticKind::InvalidType, message)
+}
+
 impl TypeParser<'_> {
     fn skip_ws(&mut self) {
         self.rest = self.rest.trim_start();
@@ -923,25 +951,25 @@ impl TypeParser<'_> {
         word
     }
 
-    fn ty(&mut self) -> Result<TypeRef, String> {
+    fn ty(&mut self) -> Result<TypeRef, Failure> {
         let base = self.base()?;
         if self.eat('?') {
             if self.eat('?') {
-                return Err(format!(
+                return Err(invalid(format!(
                     "type `{}` has two `?`; one `?` makes a type optional",
                     self.src
-                ));
+                )));
             }
             return Ok(TypeRef::Option(Box::new(base)));
         }
         Ok(base)
     }
 
-    fn base(&mut self) -> Result<TypeRef, String> {
+    fn base(&mut self) -> Result<TypeRef, Failure> {
         let src = self.src;
         let word = self.word().to_owned();
         if word.is_empty() {
-            return Err(match self.rest.chars().next() {
+            return Err(invalid(match self.rest.chars().next() {
                 None if src.trim().is_empty() => {
                     "the type is empty; write one, like `string` or `u64`".to_owned()
                 }
@@ -951,23 +979,27 @@ impl TypeParser<'_> {
                 Some(c) => format!(
                     "unexpected `{c}` in type `{src}`; a type is like `u64`, `User?`, `list<T>` or `map<T>`"
                 ),
-            });
+            }));
         }
-        let generic = |this: &mut Self, wrap: fn(Box<TypeRef>) -> TypeRef| -> Result<TypeRef, String> {
+        let generic = |this: &mut Self, wrap: fn(Box<TypeRef>) -> TypeRef| -> Result<TypeRef, Failure> {
             if !this.eat('<') {
-                return Err(format!("`{word}` needs an element type, like `{word}<string>`"));
+                return Err(invalid(format!(
+                    "`{word}` needs an element type, like `{word}<string>`"
+                )));
             }
             if this.depth == super::MAX_DEPTH {
-                return Err(format!(
+                return Err(invalid(format!(
                     "a type nests `list<...>` and `map<...>` deeper than {} levels; a spec needs far fewer, flatten it",
                     super::MAX_DEPTH
-                ));
+                )));
             }
             this.depth += 1;
             let inner = this.ty()?;
             this.depth -= 1;
             if !this.eat('>') {
-                return Err(format!("`{word}<` in type `{src}` is not closed; add `>`"));
+                return Err(invalid(format!(
+                    "`{word}<` in type `{src}` is not closed; add `>`"
+                )));
             }
             Ok(wrap(Box::new(inner)))
         };
@@ -987,11 +1019,13 @@ impl TypeParser<'_> {
         let ty = match prim {
             Some(p) => p,
             None if self.known.contains(&word) => TypeRef::Named(word.clone()),
-            None => return Err(self.unknown(&word)),
+            None => return Err((DiagnosticKind::UnknownType, self.unknown(&word))),
         };
         self.skip_ws();
         if self.rest.starts_with('<') {
-            return Err(format!("`{word}` takes no `<...>`; only `list` and `map` do"));
+            return Err(invalid(format!(
+                "`{word}` takes no `<...>`; only `list` and `map` do"
+            )));
         }
         Ok(ty)
     }

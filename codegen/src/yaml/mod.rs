@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde_saphyr::budget::BudgetBreach;
 use serde_saphyr::{Error as YamlError, MessageFormatter, UserMessageFormatter};
 
-use crate::diag::{Diagnostic, Diagnostics, Severity};
+use crate::diag::{Diagnostic, DiagnosticKind, Diagnostics, Severity};
 use crate::model::{Api, Origin};
 use node::{Node, NodeDe, Sp, State, Value};
 
@@ -54,6 +54,7 @@ pub fn load(source: &str, file: &str) -> Result<(Api, Diagnostics), Diagnostics>
     };
     if source.len() > MAX_SPEC_BYTES {
         out.items.push(Diagnostic::error(
+            DiagnosticKind::Unreadable,
             Origin::Unknown,
             "",
             format!(
@@ -72,6 +73,7 @@ pub fn load(source: &str, file: &str) -> Result<(Api, Diagnostics), Diagnostics>
     };
     if let Value::Null = root.value {
         out.items.push(Diagnostic::error(
+            DiagnosticKind::Unreadable,
             Origin::Yaml { line: 1, column: 1 },
             "",
             "the spec is empty; start it with `name: my_api`, `auth:` and `endpoints:`",
@@ -131,6 +133,7 @@ pub fn load(source: &str, file: &str) -> Result<(Api, Diagnostics), Diagnostics>
             if !out.has_errors() {
                 // Lowering gave up without saying why; never return an empty `Err`.
                 out.items.push(Diagnostic::error(
+                    DiagnosticKind::Unreadable,
                     Origin::Unknown,
                     "",
                     "the spec could not be read; check it against `seamless schema`",
@@ -182,26 +185,36 @@ fn parse(source: &str) -> Result<Node, Diagnostic> {
             .spawn_scoped(scope, || parse_here(source));
         match worker {
             Ok(handle) => handle.join().unwrap_or_else(|_| {
-                Err((
-                    None,
-                    "the YAML parser failed on this input; please report it with the spec".to_owned(),
-                ))
+                Err(Failure {
+                    kind: DiagnosticKind::Internal,
+                    at: None,
+                    message: "the YAML parser failed on this input; please report it with the spec"
+                        .to_owned(),
+                })
             }),
             // No thread to be had: the depth budget still bounds the recursion.
             Err(_) => parse_here(source),
         }
     });
-    parsed.map_err(|(at, message)| {
-        let origin = match at {
+    parsed.map_err(|f| {
+        let origin = match f.at {
             Some((line, column)) => Origin::Yaml { line, column },
             None => Origin::Unknown,
         };
-        Diagnostic::error(origin, "", message)
+        Diagnostic::error(f.kind, origin, "", f.message)
     })
 }
 
-/// Parses on the current thread; the error is plain data so it can cross threads.
-fn parse_here(source: &str) -> Result<Node, (Option<(u32, u32)>, String)> {
+/// Why the text did not parse, as plain data so it can cross threads.
+struct Failure {
+    kind: DiagnosticKind,
+    /// Line and column, when the parser knows them.
+    at: Option<(u32, u32)>,
+    message: String,
+}
+
+/// Parses on the current thread.
+fn parse_here(source: &str) -> Result<Node, Failure> {
     serde_saphyr::from_str_with_options::<Node>(source, options()).map_err(|e| {
         let at = e.location().filter(|l| l.line() > 0).map(|l| {
             (
@@ -209,7 +222,11 @@ fn parse_here(source: &str) -> Result<Node, (Option<(u32, u32)>, String)> {
                 u32::try_from(l.column()).unwrap_or(u32::MAX).max(1),
             )
         });
-        (at, yaml_message(&e))
+        Failure {
+            kind: DiagnosticKind::Unreadable,
+            at,
+            message: yaml_message(&e),
+        }
     })
 }
 

@@ -32,7 +32,7 @@ use serde::de::{
 use serde::{Deserialize, forward_to_deserialize_any};
 use serde_saphyr::Spanned;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, DiagnosticKind};
 use crate::model::Origin;
 use crate::validate::names::did_you_mean;
 
@@ -177,9 +177,12 @@ pub(crate) struct State<'s> {
 
 impl State<'_> {
     pub(crate) fn error(&self, pos: Pos, path: &str, message: impl Into<String>) {
-        self.diags
-            .borrow_mut()
-            .push(Diagnostic::error(pos.origin(), path, message));
+        self.diags.borrow_mut().push(Diagnostic::error(
+            DiagnosticKind::Shape,
+            pos.origin(),
+            path,
+            message,
+        ));
     }
 
     fn record(&self, e: &DeError, pos: Pos, path: &str) {
