@@ -3,28 +3,18 @@
 //!
 //! Names here are already Rust names (snake_case methods and fields,
 //! CamelCase types and variants); wire names sit beside them where they
-//! differ. Every node keeps its [`Origin`] so a check that runs on the model
-//! can point at the YAML line or the Rust span it came from.
+//! differ. Every node keeps its [`Origin`], and every value a check judges
+//! has one too (beside it, or in the node's `origins`), so a check that runs
+//! on the model points at the YAML line or the Rust span it came from.
+
+mod origin;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-/// Where a model node came from.
-#[derive(Clone, Debug, Default)]
-pub enum Origin {
-    /// Built in code (tests, defaults).
-    #[default]
-    Unknown,
-    /// A position in a YAML spec (1-based).
-    Yaml {
-        /// Line, from 1.
-        line: u32,
-        /// Column, from 1.
-        column: u32,
-    },
-    /// A span in Rust source (the macro front end).
-    Rust(proc_macro2::Span),
-}
+pub use origin::{
+    ApiOrigins, AuthOrigins, EnvelopeOrigins, LoginOrigins, Origin, RefreshOrigins, RuleOrigins,
+};
 
 /// A whole API: one generated client.
 #[derive(Clone, Debug)]
@@ -45,6 +35,8 @@ pub struct Api {
     pub endpoints: Vec<Endpoint>,
     /// Where the API was declared.
     pub origin: Origin,
+    /// Where `name`, `client`, `base_url` and the endpoint list were written.
+    pub origins: ApiOrigins,
 }
 
 impl Api {
@@ -117,6 +109,8 @@ pub struct Auth {
     pub max_response_bytes: Option<u64>,
     /// Where the auth section was declared.
     pub origin: Origin,
+    /// Where each of its settings was written.
+    pub origins: AuthOrigins,
 }
 
 /// The cool-down after a failed login: `initial_ms`, doubling per failure
@@ -298,6 +292,8 @@ pub struct TypeDef {
     pub kind: TypeKind,
     /// Where it was declared.
     pub origin: Origin,
+    /// Where its field or value list was written.
+    pub kind_origin: Origin,
 }
 
 /// The shape of a named type.
@@ -322,6 +318,10 @@ pub struct Field {
     pub doc: Option<String>,
     /// Where it was declared.
     pub origin: Origin,
+    /// Where its declaration's value was written, which problems with the
+    /// field are reported at: the type of `id: u64`, the key of the long
+    /// form (a block mapping starts on the next line).
+    pub value_origin: Origin,
 }
 
 /// A string enum variant.
@@ -462,6 +462,10 @@ pub struct Endpoint {
     pub auth: bool,
     /// Where it was declared.
     pub origin: Origin,
+    /// Where its path was written.
+    pub path_origin: Origin,
+    /// Where its response type was written.
+    pub response_origin: Origin,
 }
 
 /// A method argument bound to part of the request.
@@ -477,6 +481,8 @@ pub struct Param {
     pub doc: Option<String>,
     /// Where it was declared.
     pub origin: Origin,
+    /// Where its declaration's value was written, as [`Field::value_origin`].
+    pub value_origin: Origin,
 }
 
 /// What a parameter binds to.

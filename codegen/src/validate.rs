@@ -184,7 +184,7 @@ fn check_api_name(cx: &mut Ctxt<'_>, api: &Api) {
         let hint = hint_snake(&api.name);
         cx.error(
             DiagnosticKind::InvalidName,
-            &api.origin,
+            api.origins.name.or(&api.origin),
             "name",
             format!(
                 "API name `{}` must be a snake_case identifier{hint}; it names the SDK crate",
@@ -200,7 +200,7 @@ fn check_client_name(cx: &mut Ctxt<'_>, api: &Api) {
         let hint = hint_camel(&api.client);
         cx.error(
             DiagnosticKind::InvalidName,
-            &api.origin,
+            api.origins.client.or(&api.origin),
             "client",
             format!(
                 "client type `{}` must be a CamelCase identifier{hint}",
@@ -217,11 +217,16 @@ fn check_base_url(cx: &mut Ctxt<'_>, api: &Api) {
     {
         cx.error(
             DiagnosticKind::InvalidValue,
-            &api.origin,
+            api.origins.base_url.or(&api.origin),
             "base_url",
             format!("base URL `{url}` must start with `http://` or `https://`"),
         );
     }
+}
+
+/// The origin of the `i`th element of a list, or of the list itself.
+fn nth<'a>(origins: &'a [Origin], i: usize, list: &'a Origin) -> &'a Origin {
+    origins.get(i).map_or(list, |o| o.or(list))
 }
 
 /// The YAML section a parameter is declared in, and its key there.

@@ -2,8 +2,8 @@
 //! `#[token_client]` front end will build it: no YAML involved.
 
 use seamless_sdk_codegen::model::{
-    Api, Auth, Body, Endpoint, ExpiryRule, Field, HttpMethod, Lifetime, Login, Origin, Param, ParamKind,
-    Placement, TypeDef, TypeKind, TypeRef,
+    Api, ApiOrigins, Auth, AuthOrigins, Body, Endpoint, ExpiryRule, Field, HttpMethod, Lifetime, Login,
+    Origin, Param, ParamKind, Placement, TypeDef, TypeKind, TypeRef,
 };
 use seamless_sdk_codegen::validate::validate;
 use seamless_sdk_codegen::{DiagnosticKind, Severity, load};
@@ -24,6 +24,7 @@ fn auth() -> Auth {
         login_backoff: None,
         max_response_bytes: None,
         origin: Origin::Unknown,
+        origins: AuthOrigins::default(),
     }
 }
 
@@ -39,6 +40,8 @@ fn endpoint(name: &str, path: &str) -> Endpoint {
         idempotent: None,
         auth: true,
         origin: Origin::Unknown,
+        path_origin: Origin::Unknown,
+        response_origin: Origin::Unknown,
     }
 }
 
@@ -52,6 +55,7 @@ fn api(types: Vec<TypeDef>, endpoints: Vec<Endpoint>) -> Api {
         types,
         endpoints,
         origin: Origin::Unknown,
+        origins: ApiOrigins::default(),
     }
 }
 
@@ -73,6 +77,7 @@ fn a_clean_model_has_no_problem() {
         ty: TypeRef::U64,
         doc: None,
         origin: Origin::Unknown,
+        value_origin: Origin::Unknown,
     });
     ep.response = Some(TypeRef::Named("User".into()));
     let user = TypeDef {
@@ -84,8 +89,10 @@ fn a_clean_model_has_no_problem() {
             ty: TypeRef::U64,
             doc: None,
             origin: Origin::Unknown,
+            value_origin: Origin::Unknown,
         }]),
         origin: Origin::Unknown,
+        kind_origin: Origin::Unknown,
     };
     assert_eq!(messages(&api(vec![user], vec![ep])), Vec::<String>::new());
 }
@@ -99,6 +106,7 @@ fn every_problem_of_a_model_is_reported_at_once() {
         ty: TypeRef::List(Box::new(TypeRef::U64)),
         doc: None,
         origin: Origin::Unknown,
+        value_origin: Origin::Unknown,
     });
     bad.body = Some(Body {
         name: "body".into(),
@@ -112,6 +120,7 @@ fn every_problem_of_a_model_is_reported_at_once() {
             doc: None,
             kind: TypeKind::Struct(Vec::new()),
             origin: Origin::Unknown,
+            kind_origin: Origin::Unknown,
         }],
         vec![bad, dup],
     );
@@ -224,6 +233,12 @@ endpoints:
         at(&api.endpoints[0].body.as_ref().expect("a body").origin),
         (15, 11)
     );
+    // The values checks judge: a setting, a rule's part, a field's type,
+    // an endpoint's path.
+    assert_eq!(at(&api.auth.origins.expiry), (5, 3));
+    assert_eq!(at(&api.auth.origins.rules[0].codes[0]), (5, 23));
+    assert_eq!(at(&fields[0].value_origin), (10, 17));
+    assert_eq!(at(&api.endpoints[0].path_origin), (14, 11));
 }
 
 #[test]

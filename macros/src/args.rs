@@ -3,8 +3,8 @@
 
 use proc_macro2::Span;
 use seamless_sdk_codegen::model::{
-    Auth, ClientAuth, Encoding, Envelope, ExpiryRule, HttpMethod, Lifetime, Login, LoginBackoff, LoginFlow,
-    Origin, Placement, RefreshGrant, TokenSource,
+    Auth, AuthOrigins, ClientAuth, Encoding, Envelope, EnvelopeOrigins, ExpiryRule, HttpMethod, Lifetime,
+    Login, LoginBackoff, LoginFlow, LoginOrigins, Origin, Placement, RefreshGrant, RuleOrigins, TokenSource,
 };
 use syn::meta::ParseNestedMeta;
 use syn::parse::ParseStream;
@@ -234,6 +234,45 @@ impl Args {
             login_backoff: self.login_backoff,
             max_response_bytes: self.max_response_bytes,
             origin: Origin::Rust(at),
+            origins: self.origins(),
+        }
+    }
+
+    /// Where each setting was written: the span of its argument's key (what
+    /// is inside an argument has no span of its own in the model).
+    fn origins(&self) -> AuthOrigins {
+        let key = |name: &str| {
+            self.auth_spans
+                .iter()
+                .find(|(k, _)| k == name)
+                .map_or(Origin::Unknown, |(_, span)| Origin::Rust(*span))
+        };
+        AuthOrigins {
+            placement: key("placement"),
+            next_token_header: key("next_token_header"),
+            expiry: key("expiry"),
+            rules: self
+                .expiry
+                .iter()
+                .map(|_| RuleOrigins {
+                    rule: key("expiry"),
+                    ..RuleOrigins::default()
+                })
+                .collect(),
+            envelope: EnvelopeOrigins {
+                envelope: key("envelope"),
+                ..EnvelopeOrigins::default()
+            },
+            login: LoginOrigins {
+                login: key("login"),
+                ..LoginOrigins::default()
+            },
+            chains: key("chains"),
+            max_replays: key("max_replays"),
+            login_timeout_ms: key("login_timeout_ms"),
+            request_timeout_ms: key("request_timeout_ms"),
+            max_response_bytes: key("max_response_bytes"),
+            login_backoff_max_ms: key("login_backoff"),
         }
     }
 }

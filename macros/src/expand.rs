@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
-use seamless_sdk_codegen::model::{Api, Origin};
+use seamless_sdk_codegen::model::{Api, ApiOrigins, Origin};
 use seamless_sdk_codegen::{DiagnosticKind, Severity, validate};
 use syn::ItemTrait;
 use syn::spanned::Spanned;
@@ -114,6 +114,7 @@ fn from_trait(a: &Args, item: &ItemTrait, client: &(String, Span), errs: &mut Er
         types: Vec::new(),
         endpoints,
         origin: Origin::Rust(client.1),
+        origins: ApiOrigins::default(),
     }
 }
 
@@ -167,6 +168,7 @@ fn from_spec(
             }
             // Checks (and spans) from here on point at the attribute.
             api.origin = Origin::Rust(client.1);
+            api.origins = ApiOrigins::default();
             (Some(api), Some(include))
         }
         Err(diags) => {

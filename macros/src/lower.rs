@@ -284,6 +284,7 @@ fn endpoint(f: &TraitItemFn, errs: &mut Errors) -> Option<Endpoint> {
                     ty,
                     doc: doc(&pt.attrs),
                     origin,
+                    value_origin: Origin::Unknown,
                 });
             }
         }
@@ -310,6 +311,8 @@ fn endpoint(f: &TraitItemFn, errs: &mut Errors) -> Option<Endpoint> {
         idempotent,
         auth,
         origin: Origin::Rust(sig.ident.span()),
+        path_origin: Origin::Unknown,
+        response_origin: Origin::Unknown,
     })
 }
 

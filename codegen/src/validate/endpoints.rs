@@ -25,7 +25,7 @@ pub(super) fn check(cx: &mut Ctxt<'_>, api: &Api) {
                 format!("endpoint `{}` is defined twice; rename or remove one", ep.name),
             );
         }
-        let placeholders = check_template(cx, &ep.origin, &format!("{at}.path"), &ep.path);
+        let placeholders = check_template(cx, ep.path_origin.or(&ep.origin), &format!("{at}.path"), &ep.path);
         check_placeholders_declared(cx, &at, ep, &placeholders);
         // Sets, not scans: a path may hold tens of thousands of placeholders.
         let used: HashSet<&str> = placeholders.into_iter().collect();
@@ -34,7 +34,7 @@ pub(super) fn check(cx: &mut Ctxt<'_>, api: &Api) {
             check_body(cx, &format!("{at}.body"), ep.method, body, &args);
         }
         if let Some(resp) = &ep.response {
-            cx.type_ref(&ep.origin, &format!("{at}.response"), resp);
+            cx.type_ref(ep.response_origin.or(&ep.origin), &format!("{at}.response"), resp);
         }
     }
 }
@@ -44,7 +44,7 @@ fn check_some_endpoint(cx: &mut Ctxt<'_>, api: &Api) {
     if api.endpoints.is_empty() {
         cx.warning(
             DiagnosticKind::Empty,
-            &api.origin,
+            api.origins.endpoints.or(&api.origin),
             "endpoints",
             "the API has no endpoint, so the client has no method; add one under `endpoints`",
         );
@@ -145,7 +145,7 @@ fn check_placeholders_declared(cx: &mut Ctxt<'_>, at: &str, ep: &Endpoint, place
             let ty = if name.ends_with("id") { "u64" } else { "string" };
             cx.error(
                 DiagnosticKind::InvalidPath,
-                &ep.origin,
+                ep.path_origin.or(&ep.origin),
                 format!("{at}.path"),
                 format!("path parameter `{{{name}}}` has no declaration; add `{name}: {ty}` under `params`"),
             );
@@ -166,6 +166,7 @@ fn check_params<'e>(
     let mut query_wires: BTreeSet<&str> = BTreeSet::new();
     let mut header_wires: BTreeSet<String> = BTreeSet::new();
     for p in &ep.params {
+        let o = p.value_origin.or(&p.origin);
         let (section, wire) = param_section(&p.kind, &p.name);
         let pat = format!("{at}.{section}.{wire}");
         let what = match p.kind {
@@ -184,7 +185,7 @@ fn check_params<'e>(
                 if repeated {
                     cx.error(
                         DiagnosticKind::NameClash,
-                        &p.origin,
+                        o,
                         pat.clone(),
                         format!("query parameter `{wire}` is declared twice"),
                     );
@@ -193,12 +194,12 @@ fn check_params<'e>(
             }
             ParamKind::Header { wire } => {
                 check_value_param(cx, &pat, what, wire, p);
-                cx.header_name(&p.origin, &pat, wire);
+                cx.header_name(o, &pat, wire);
                 let repeated = !header_wires.insert(wire.to_ascii_lowercase());
                 if repeated {
                     cx.error(
                         DiagnosticKind::NameClash,
-                        &p.origin,
+                        o,
                         pat.clone(),
                         format!("header `{wire}` is declared twice (header names ignore case); remove one"),
                     );
@@ -206,13 +207,13 @@ fn check_params<'e>(
                 repeated
             }
         };
-        cx.type_ref(&p.origin, &pat, &p.ty);
+        cx.type_ref(o, &pat, &p.ty);
         // A repeated name was reported as such already.
         if !repeated {
             if let Some(other) = args.get(p.name.as_str()) {
                 cx.error(
                     DiagnosticKind::NameClash,
-                    &p.origin,
+                    o,
                     pat,
                     format!(
                         "argument `{}` is already taken by the {other}; give this {what} a different `rust_name`",
@@ -230,10 +231,11 @@ fn check_params<'e>(
 /// A path parameter is used in the path, is named like an argument (its
 /// name is not sent), and holds one value.
 fn check_path_param(cx: &mut Ctxt<'_>, at: &str, p: &Param, used: &HashSet<&str>) {
+    let o = p.value_origin.or(&p.origin);
     if !used.contains(p.name.as_str()) {
         cx.error(
             DiagnosticKind::InvalidPath,
-            &p.origin,
+            o,
             at,
             format!(
                 "path parameter `{}` is not used in the path; add `{{{}}}` to `path` or remove it",
@@ -244,7 +246,7 @@ fn check_path_param(cx: &mut Ctxt<'_>, at: &str, p: &Param, used: &HashSet<&str>
     if !is_snake_case(&p.name) {
         cx.error(
             DiagnosticKind::InvalidName,
-            &p.origin,
+            o,
             at,
             format!(
                 "path parameter `{}` must be a snake_case identifier{}; rename it in `path` and `params` (the name is not sent)",
@@ -256,7 +258,7 @@ fn check_path_param(cx: &mut Ctxt<'_>, at: &str, p: &Param, used: &HashSet<&str>
     if !p.ty.is_scalar() {
         cx.error(
             DiagnosticKind::WrongType,
-            &p.origin,
+            o,
             at,
             format!(
                 "path parameter `{}` has type `{}`, but a path segment holds one value; use string, bool, an integer or f64",
@@ -269,7 +271,8 @@ fn check_path_param(cx: &mut Ctxt<'_>, at: &str, p: &Param, used: &HashSet<&str>
 /// A query parameter or header has a snake_case Rust name and holds one
 /// value, or none.
 fn check_value_param(cx: &mut Ctxt<'_>, at: &str, what: &str, wire: &str, p: &Param) {
-    cx.rust_name(&p.origin, at, what, wire, &p.name);
+    let o = p.value_origin.or(&p.origin);
+    cx.rust_name(o, at, what, wire, &p.name);
     let inner = match &p.ty {
         TypeRef::Option(t) => t,
         t => t,
@@ -277,7 +280,7 @@ fn check_value_param(cx: &mut Ctxt<'_>, at: &str, what: &str, wire: &str, p: &Pa
     if !inner.is_scalar() {
         cx.error(
             DiagnosticKind::WrongType,
-            &p.origin,
+            o,
             at,
             format!(
                 "{what} `{wire}` has type `{}`, but it holds one value; use string, bool, an integer or f64 (optionally with `?`)",

@@ -64,19 +64,20 @@ fn check_fields(cx: &mut Ctxt<'_>, t: &TypeDef, fields: &[Field]) {
     let mut rust: HashMap<&str, &str> = HashMap::new();
     let mut wire: BTreeSet<&str> = BTreeSet::new();
     for f in fields {
+        let o = f.value_origin.or(&f.origin);
         let at = format!("types.{}.fields.{}", t.name, f.wire);
-        cx.rust_name(&f.origin, &at, "field", &f.wire, &f.name);
+        cx.rust_name(o, &at, "field", &f.wire, &f.name);
         if !wire.insert(&f.wire) {
             cx.error(
                 DiagnosticKind::NameClash,
-                &f.origin,
+                o,
                 at.clone(),
                 format!("field `{}` is declared twice; remove one", f.wire),
             );
         } else if let Some(other) = rust.insert(&f.name, &f.wire) {
             cx.error(
                 DiagnosticKind::NameClash,
-                &f.origin,
+                o,
                 at.clone(),
                 format!(
                     "fields `{other}` and `{}` both become `{}` in Rust; give one a different `rust_name`",
@@ -84,7 +85,7 @@ fn check_fields(cx: &mut Ctxt<'_>, t: &TypeDef, fields: &[Field]) {
                 ),
             );
         }
-        cx.type_ref(&f.origin, &at, &f.ty);
+        cx.type_ref(o, &at, &f.ty);
     }
 }
 
@@ -94,7 +95,7 @@ fn check_variants(cx: &mut Ctxt<'_>, t: &TypeDef, variants: &[Variant]) {
     if variants.is_empty() {
         cx.error(
             DiagnosticKind::CannotWork,
-            &t.origin,
+            t.kind_origin.or(&t.origin),
             format!("types.{}.enum", t.name),
             format!(
                 "enum `{}` has no value; list its values, like `enum: [active, banned]`",
@@ -170,7 +171,7 @@ fn check_recursion(cx: &mut Ctxt<'_>, api: &Api) {
             };
             cx.error(
                 DiagnosticKind::RecursiveType,
-                &field.origin,
+                field.value_origin.or(&field.origin),
                 format!("types.{}.fields.{}", t.name, field.wire),
                 format!(
                     "type `{}` contains itself through `{}`{chain} without indirection, so it has no finite size; wrap the field's type in `list<...>` or `map<...>`",

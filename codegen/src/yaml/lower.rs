@@ -8,9 +8,10 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::diag::{Diagnostic, DiagnosticKind};
 use crate::model::{
-    Api, Auth, Body, ClientAuth, Encoding, Endpoint, Envelope, ExpiryRule, Field, HttpMethod, Lifetime,
-    Login, LoginBackoff, LoginFlow, Origin, Param, ParamKind, Placement, RefreshGrant, TokenSource, TypeDef,
-    TypeKind, TypeRef, Variant,
+    Api, ApiOrigins, Auth, AuthOrigins, Body, ClientAuth, Encoding, Endpoint, Envelope, EnvelopeOrigins,
+    ExpiryRule, Field, HttpMethod, Lifetime, Login, LoginBackoff, LoginFlow, LoginOrigins, Origin, Param,
+    ParamKind, Placement, RefreshGrant, RefreshOrigins, RuleOrigins, TokenSource, TypeDef, TypeKind, TypeRef,
+    Variant,
 };
 use crate::validate::names::{did_you_mean, is_camel_case, to_camel_case, to_snake_case};
 
@@ -83,6 +84,12 @@ pub(crate) fn lower(spec: &Sp<raw::Spec>, state: &State<'_>) -> Option<Lowered> 
             types,
             endpoints,
             origin: spec.pos.origin(),
+            origins: ApiOrigins {
+                name: req_origin(&raw.name),
+                client: origin_of(&raw.client),
+                base_url: origin_of(&raw.base_url),
+                endpoints: req_origin(&raw.endpoints),
+            },
         },
         suppressed: cx.suppressed.take(),
         dropped_endpoint: cx.dropped_endpoint.get(),
@@ -107,6 +114,7 @@ fn placeholder_auth(origin: Origin) -> Auth {
         login_backoff: None,
         max_response_bytes: None,
         origin,
+        origins: AuthOrigins::default(),
     }
 }
 
@@ -116,6 +124,165 @@ fn text(v: &Option<Sp<String>>) -> Option<String> {
 
 fn opt<T: Clone>(v: &Option<Sp<T>>) -> Option<T> {
     v.as_ref().and_then(|s| s.get().cloned())
+}
+
+/// Where an optional key's value was written, if it was.
+fn origin_of<T>(v: &Option<Sp<T>>) -> Origin {
+    v.as_ref().map_or(Origin::Unknown, |s| s.pos.origin())
+}
+
+/// Where a required key's value was written, if it was.
+fn req_origin<T>(r: &Req<T>) -> Origin {
+    match r {
+        Req::Present(sp) => sp.pos.origin(),
+        Req::Missing => Origin::Unknown,
+    }
+}
+
+/// Where each item of a list was written.
+fn each<T>(items: &[Sp<T>]) -> Vec<Origin> {
+    items.iter().map(|i| i.pos.origin()).collect()
+}
+
+/// Where each item of an optional list was written.
+fn each_of<T>(list: &Option<Sp<Vec<Sp<T>>>>) -> Vec<Origin> {
+    list.as_ref().and_then(Sp::get).map_or_else(Vec::new, |l| each(l))
+}
+
+/// Where each value of an optional mapping was written.
+fn values_of<T>(map: &Option<Sp<Entries<T>>>) -> Vec<Origin> {
+    map.as_ref()
+        .and_then(Sp::get)
+        .map_or_else(Vec::new, |m| m.0.iter().map(|(_, v)| v.pos.origin()).collect())
+}
+
+/// Where the settings of an auth section were written.
+fn auth_origins(a: &raw::Auth) -> AuthOrigins {
+    let placement = match &a.placement {
+        Req::Present(sp) => match sp.get() {
+            Some(raw::Placement::Header(v) | raw::Placement::Query(v) | raw::Placement::JsonBody(v)) => {
+                v.pos.origin()
+            }
+            _ => sp.pos.origin(),
+        },
+        Req::Missing => Origin::Unknown,
+    };
+    let rules = match &a.expiry {
+        Req::Present(sp) => sp
+            .get()
+            .map_or_else(Vec::new, |rules| rules.iter().map(rule_origins).collect()),
+        Req::Missing => Vec::new(),
+    };
+    let login = match &a.login {
+        Req::Present(sp) => match sp.get() {
+            Some(Either::Long(flow)) => login_origins(sp, flow),
+            _ => LoginOrigins {
+                login: sp.pos.origin(),
+                ..LoginOrigins::default()
+            },
+        },
+        Req::Missing => LoginOrigins::default(),
+    };
+    AuthOrigins {
+        placement,
+        next_token_header: origin_of(&a.next_token_header),
+        expiry: req_origin(&a.expiry),
+        rules,
+        envelope: a
+            .envelope
+            .as_ref()
+            .map_or_else(EnvelopeOrigins::default, envelope_origins),
+        login,
+        chains: origin_of(&a.chains),
+        max_replays: origin_of(&a.max_replays),
+        login_timeout_ms: origin_of(&a.login_timeout_ms),
+        request_timeout_ms: origin_of(&a.request_timeout_ms),
+        max_response_bytes: origin_of(&a.max_response_bytes),
+        login_backoff_max_ms: a
+            .login_backoff
+            .as_ref()
+            .and_then(Sp::get)
+            .map_or(Origin::Unknown, |b| req_origin(&b.max_ms)),
+    }
+}
+
+/// Where an expiry rule and its conditions were written.
+fn rule_origins(sp: &Sp<raw::ExpiryRule>) -> RuleOrigins {
+    let mut o = RuleOrigins {
+        rule: sp.pos.origin(),
+        ..RuleOrigins::default()
+    };
+    let Some(rule) = sp.get() else { return o };
+    o.status = origin_of(&rule.status);
+    o.codes = each_of(&rule.status);
+    if let Some(body) = rule.body.as_ref().and_then(Sp::get) {
+        o.body_path = req_origin(&body.path);
+        o.body_in = req_origin(&body.values);
+        if let Req::Present(values) = &body.values {
+            o.body_values = values.get().map_or_else(Vec::new, |v| each(v));
+        }
+    }
+    if let Some(header) = rule.header.as_ref().and_then(Sp::get) {
+        o.header_name = req_origin(&header.name);
+        o.header_contains = origin_of(&header.contains);
+    }
+    o.empty_body = origin_of(&rule.empty_body);
+    o
+}
+
+/// Where an envelope and its parts were written.
+fn envelope_origins(sp: &Sp<raw::Envelope>) -> EnvelopeOrigins {
+    let mut o = EnvelopeOrigins {
+        envelope: sp.pos.origin(),
+        ..EnvelopeOrigins::default()
+    };
+    let Some(env) = sp.get() else { return o };
+    o.code = req_origin(&env.code);
+    o.success = req_origin(&env.success);
+    if let Req::Present(success) = &env.success {
+        o.success_values = success.get().map_or_else(Vec::new, |v| each(v));
+    }
+    o.data = origin_of(&env.data);
+    o.message = origin_of(&env.message);
+    o
+}
+
+/// Where a login flow and its parts were written.
+fn login_origins(sp: &Sp<impl Sized>, f: &raw::LoginFlow) -> LoginOrigins {
+    let token = match &f.token {
+        Req::Present(t) => match t.get() {
+            Some(raw::TokenSource::Header(v) | raw::TokenSource::Json(v)) => v.pos.origin(),
+            None => t.pos.origin(),
+        },
+        Req::Missing => Origin::Unknown,
+    };
+    let refresh = match &f.refresh {
+        Some(r) => {
+            let grant = r.get();
+            RefreshOrigins {
+                refresh: r.pos.origin(),
+                path: grant.map_or(Origin::Unknown, |g| req_origin(&g.path)),
+                field: grant.map_or(Origin::Unknown, |g| req_origin(&g.field)),
+                fields: grant.map_or_else(Vec::new, |g| values_of(&g.fields)),
+                secrets: grant.map_or_else(Vec::new, |g| each_of(&g.secrets)),
+                method: grant.map_or(Origin::Unknown, |g| origin_of(&g.method)),
+                encoding: grant.map_or(Origin::Unknown, |g| origin_of(&g.encoding)),
+            }
+        }
+        None => RefreshOrigins::default(),
+    };
+    LoginOrigins {
+        login: sp.pos.origin(),
+        path: req_origin(&f.path),
+        encoding: origin_of(&f.encoding),
+        fields: values_of(&f.fields),
+        secrets: each_of(&f.secrets),
+        code: origin_of(&f.code),
+        token,
+        expires_in: origin_of(&f.expires_in),
+        refresh_token: origin_of(&f.refresh_token),
+        refresh,
+    }
 }
 
 struct Cx<'a, 's> {
@@ -265,6 +432,7 @@ impl Cx<'_, '_> {
             login_backoff: a.login_backoff.as_ref().and_then(|b| self.login_backoff(b)),
             max_response_bytes: opt(&a.max_response_bytes),
             origin: sp.pos.origin(),
+            origins: auth_origins(a),
         })
     }
 
@@ -525,17 +693,22 @@ impl Cx<'_, '_> {
         let mut out = Vec::new();
         for (key, def) in &entries.0 {
             let Some(name) = key.get() else { continue };
-            let origin = key.pos.origin();
             // A broken definition still declares its name: no "unknown type" cascade.
             let kind = def
                 .get()
                 .and_then(|d| self.type_kind(name, def, d))
                 .unwrap_or(TypeKind::Struct(Vec::new()));
+            let kind_origin = def.get().map_or(Origin::Unknown, |d| match &d.variants {
+                Some(v) => v.pos.origin(),
+                None => origin_of(&d.fields),
+            });
             out.push(TypeDef {
                 name: name.clone(),
                 doc: def.get().and_then(|d| text(&d.doc)),
                 kind,
-                origin,
+                // The value's position: a broken definition's own, its key's otherwise.
+                origin: def.pos.origin(),
+                kind_origin,
             });
         }
         out
@@ -582,6 +755,7 @@ impl Cx<'_, '_> {
                 ty,
                 doc,
                 origin: key.pos.origin(),
+                value_origin: value.pos.origin(),
             });
         }
         out
@@ -788,6 +962,8 @@ impl Cx<'_, '_> {
             idempotent: opt(&e.idempotent),
             auth,
             origin: key.pos.origin(),
+            path_origin: req_origin(&e.path),
+            response_origin: origin_of(&e.response),
         })
     }
 
@@ -829,6 +1005,7 @@ impl Cx<'_, '_> {
                 ty,
                 doc,
                 origin: key.pos.origin(),
+                value_origin: value.pos.origin(),
             });
         }
         out

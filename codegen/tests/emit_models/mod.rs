@@ -12,6 +12,7 @@ pub fn field(name: &str, ty: TypeRef) -> Field {
         ty,
         doc: None,
         origin: Origin::Unknown,
+        value_origin: Origin::Unknown,
     }
 }
 
@@ -28,6 +29,7 @@ pub fn strukt(name: &str, doc: Option<&str>, fields: Vec<Field>) -> TypeDef {
         doc: doc.map(Into::into),
         kind: TypeKind::Struct(fields),
         origin: Origin::Unknown,
+        kind_origin: Origin::Unknown,
     }
 }
 
@@ -47,6 +49,7 @@ pub fn enumeration(name: &str, variants: &[(&str, &str)]) -> TypeDef {
                 .collect(),
         ),
         origin: Origin::Unknown,
+        kind_origin: Origin::Unknown,
     }
 }
 
@@ -73,6 +76,7 @@ pub fn param(name: &str, kind: ParamKind, ty: TypeRef) -> Param {
         ty,
         doc: None,
         origin: Origin::Unknown,
+        value_origin: Origin::Unknown,
     }
 }
 
@@ -100,6 +104,8 @@ pub fn endpoint(name: &str, method: HttpMethod, path: &str, response: Option<Typ
         idempotent: None,
         auth: true,
         origin: Origin::Unknown,
+        path_origin: Origin::Unknown,
+        response_origin: Origin::Unknown,
     }
 }
 
@@ -143,6 +149,7 @@ fn auth(placement: Placement, lifetime: Lifetime, expiry: Vec<ExpiryRule>, login
         login_backoff: None,
         max_response_bytes: None,
         origin: Origin::Unknown,
+        origins: AuthOrigins::default(),
     }
 }
 
@@ -269,6 +276,7 @@ pub fn seed() -> Api {
         types,
         endpoints: vec![get_user, find_user, create_order, ping, echo, record, status],
         origin: Origin::Unknown,
+        origins: ApiOrigins::default(),
     }
 }
 
@@ -350,6 +358,7 @@ pub fn bearer() -> Api {
         types,
         endpoints: vec![get_user, delete_user, update],
         origin: Origin::Unknown,
+        origins: ApiOrigins::default(),
     }
 }
 
@@ -425,6 +434,7 @@ pub fn query_custom() -> Api {
         types,
         endpoints: vec![items, put],
         origin: Origin::Unknown,
+        origins: ApiOrigins::default(),
     }
 }
 
