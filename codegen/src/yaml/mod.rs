@@ -93,12 +93,11 @@ pub fn load(source: &str, file: &str) -> Result<(Api, Diagnostics), Diagnostics>
 
     let api = match lowered {
         Some(lowered) => {
-            let positions = state.positions.borrow();
             // Looked up by each path's ancestors: a scan per diagnostic is
             // quadratic when both run to tens of thousands.
             let suppressed: std::collections::BTreeSet<&str> =
                 lowered.suppressed.iter().map(String::as_str).collect();
-            for mut d in crate::validate::validate(&lowered.api) {
+            for d in crate::validate::validate(&lowered.api) {
                 // Stand-ins for reported problems are not the user's to fix.
                 let path = d.path.as_str();
                 let under = suppressed.contains(path)
@@ -113,10 +112,6 @@ pub fn load(source: &str, file: &str) -> Result<(Api, Diagnostics), Diagnostics>
                     && d.path.starts_with("types.")
                 {
                     continue;
-                }
-                // The model knows the node; the YAML knows the exact line of the path.
-                if let Some(pos) = positions.get(&d.path) {
-                    d.origin = pos.origin();
                 }
                 items.push(d);
             }
