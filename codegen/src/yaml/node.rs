@@ -171,8 +171,6 @@ pub(crate) struct State<'s> {
     /// The spec text, to read plain scalars back as written.
     pub source: &'s str,
     pub diags: RefCell<Vec<Diagnostic>>,
-    /// Spec path → position: a scalar's own, a collection's key.
-    pub positions: RefCell<HashMap<String, Pos>>,
 }
 
 impl State<'_> {
@@ -805,11 +803,6 @@ impl<'de> MapAccess<'de> for MapDe<'_, '_> {
         };
         let path = join(&self.parent, &text);
         let anchor = anchor_of(key, value);
-        self.state
-            .positions
-            .borrow_mut()
-            .entry(path.clone())
-            .or_insert(anchor);
         seed.deserialize(NodeDe {
             node: value,
             state: self.state,
@@ -835,11 +828,6 @@ impl<'de> SeqAccess<'de> for SeqDe<'_, '_> {
         };
         let path = format!("{}[{i}]", self.parent);
         let anchor = pos_of(item);
-        self.state
-            .positions
-            .borrow_mut()
-            .entry(path.clone())
-            .or_insert(anchor);
         seed.deserialize(NodeDe {
             node: item,
             state: self.state,
@@ -981,12 +969,6 @@ impl<'de, 'a, 's> EnumAccess<'de> for MapEnum<'a, 's> {
         let v = seed.deserialize(key_de)?;
         let path = join(&self.de.path, &text);
         let anchor = anchor_of(key, value);
-        self.de
-            .state
-            .positions
-            .borrow_mut()
-            .entry(path.clone())
-            .or_insert(anchor);
         let value_de = self.de.child(value, path, anchor);
         Ok((v, NodeVariant { de: value_de }))
     }
