@@ -25,7 +25,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::de::value::{BorrowedStrDeserializer, StringDeserializer, U32Deserializer};
+use serde::de::value::{BoolDeserializer, BorrowedStrDeserializer, StringDeserializer, U32Deserializer};
 use serde::de::{
     self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, Unexpected, VariantAccess, Visitor,
 };
@@ -357,7 +357,7 @@ impl de::Error for DeError {
 /// Names of the private protocol between the wrappers and [`NodeDe`].
 const SP_MARKER: &str = "$seamless_sdk::Sp";
 const EITHER_MARKER: &str = "$seamless_sdk::Either";
-const SP_FIELDS: &[&str] = &["line", "column", "path", "value"];
+const SP_FIELDS: &[&str] = &["line", "column", "path", "value", "partial"];
 
 /// A deserializer over one [`Node`].
 pub(crate) struct NodeDe<'a, 's> {
@@ -676,6 +676,7 @@ impl<'de> Deserializer<'de> for NodeDe<'_, '_> {
                 let access = SpAccess {
                     de: Some(self),
                     step: 0,
+                    partial: false,
                 };
                 visitor.visit_map(access)
             }
@@ -842,11 +843,13 @@ impl<'de> SeqAccess<'de> for SeqDe<'_, '_> {
     }
 }
 
-/// Hands an [`Sp`] its position, its path, then its value; a value that
-/// fails is recorded here, so the `Sp` can carry on empty.
+/// Hands an [`Sp`] its position, its path, its value, then whether a
+/// problem was recorded inside the value; a value that fails is recorded
+/// here, so the `Sp` can carry on empty.
 struct SpAccess<'a, 's> {
     de: Option<NodeDe<'a, 's>>,
     step: usize,
+    partial: bool,
 }
 
 impl<'de> MapAccess<'de> for SpAccess<'_, '_> {
@@ -862,6 +865,9 @@ impl<'de> MapAccess<'de> for SpAccess<'_, '_> {
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
         let step = self.step;
         self.step += 1;
+        if step == 4 {
+            return seed.deserialize(BoolDeserializer::new(self.partial));
+        }
         let Some(de) = self.de.as_ref() else {
             return Err(DeError::recorded());
         };
@@ -874,7 +880,11 @@ impl<'de> MapAccess<'de> for SpAccess<'_, '_> {
                     return Err(DeError::recorded());
                 };
                 let (state, anchor, path) = (de.state, de.anchor, de.path.clone());
-                seed.deserialize(de).map_err(|e| {
+                let before = state.diags.borrow().len();
+                let value = seed.deserialize(de);
+                // Counted before the value's own failure is recorded.
+                self.partial = state.diags.borrow().len() > before;
+                value.map_err(|e| {
                     if !e.recorded {
                         state.record(&e, anchor, &path);
                     }
@@ -1015,6 +1025,9 @@ pub(crate) struct Sp<T> {
     pub pos: Pos,
     pub path: String,
     pub value: Option<T>,
+    /// A problem inside the value was reported (an unknown or repeated
+    /// key, a part of the wrong kind): `value` holds only what was read.
+    pub partial: bool,
 }
 
 impl<T> Sp<T> {
@@ -1036,12 +1049,14 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
                     pos: Pos::default(),
                     path: String::new(),
                     value: None,
+                    partial: false,
                 };
                 while let Some(key) = map.next_key::<&str>()? {
                     match key {
                         "line" => sp.pos.line = map.next_value()?,
                         "column" => sp.pos.column = map.next_value()?,
                         "path" => sp.path = map.next_value()?,
+                        "partial" => sp.partial = map.next_value()?,
                         // Already reported by the deserializer; carry on empty.
                         _ => sp.value = map.next_value::<T>().ok(),
                     }
