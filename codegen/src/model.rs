@@ -37,6 +37,9 @@ pub struct Api {
     pub origin: Origin,
     /// Where `name`, `client`, `base_url` and the endpoint list were written.
     pub origins: ApiOrigins,
+    /// The front end left out endpoints, or parts of them, that it could
+    /// not read (and reported): which types the endpoints use is not known.
+    pub endpoints_partial: bool,
 }
 
 impl Api {

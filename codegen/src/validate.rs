@@ -2,13 +2,15 @@
 //! `#[token_client]` trait): they read only [`model`](crate::model), never YAML.
 //!
 //! One function per rule, each with a comment saying what it refuses and
-//! why, grouped by what they judge: [`auth`] (the token protocol), [`types`]
-//! and [`endpoints`]. Every rule pushes a diagnostic and goes on, so one run
-//! reports every problem. Each diagnostic carries the node's [`Origin`] and
-//! a spec path spelled the way the YAML format spells it
+//! why, grouped by what they judge: `auth` (the token protocol), `types`
+//! and `endpoints`. Every rule pushes a diagnostic and goes on, so one run
+//! reports every problem. Each diagnostic is at the [`Origin`] of the value
+//! it judges (a YAML line and column, or a Rust span), and labelled with a
+//! spec path spelled the way the YAML format spells it
 //! (`endpoints.get_user.path`, `types.User.fields.nickName`,
-//! `auth.expiry[0].status`), which lets the YAML front end point at the exact
-//! line of that path and the macro at its span.
+//! `auth.expiry[0].status`). A value that stands in for one the front end
+//! could not read ([`Origin::StandIn`]) gets no diagnostic: the front end
+//! reported the real problem.
 
 mod auth;
 mod endpoints;
@@ -52,6 +54,8 @@ struct Ctxt<'a> {
 }
 
 impl Ctxt<'_> {
+    /// Reports an error; at a stand-in, the front end has reported the
+    /// problem already, so nothing.
     fn error(
         &mut self,
         kind: DiagnosticKind,
@@ -59,10 +63,13 @@ impl Ctxt<'_> {
         path: impl Into<String>,
         message: impl Into<String>,
     ) {
-        self.out
-            .push(Diagnostic::error(kind, origin.clone(), path, message));
+        if !origin.is_stand_in() {
+            self.out
+                .push(Diagnostic::error(kind, origin.clone(), path, message));
+        }
     }
 
+    /// Reports a warning, unless at a stand-in.
     fn warning(
         &mut self,
         kind: DiagnosticKind,
@@ -70,8 +77,10 @@ impl Ctxt<'_> {
         path: impl Into<String>,
         message: impl Into<String>,
     ) {
-        self.out
-            .push(Diagnostic::warning(kind, origin.clone(), path, message));
+        if !origin.is_stand_in() {
+            self.out
+                .push(Diagnostic::warning(kind, origin.clone(), path, message));
+        }
     }
 
     /// Named types inside a type expression must exist.

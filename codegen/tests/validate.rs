@@ -56,6 +56,7 @@ fn api(types: Vec<TypeDef>, endpoints: Vec<Endpoint>) -> Api {
         endpoints,
         origin: Origin::Unknown,
         origins: ApiOrigins::default(),
+        endpoints_partial: false,
     }
 }
 
@@ -169,6 +170,47 @@ endpoints:
     let diags = load(spec, "kinds.yaml").expect_err("an unknown type");
     let kinds: Vec<DiagnosticKind> = diags.items.iter().map(|d| d.kind).collect();
     assert_eq!(kinds, [DiagnosticKind::UnknownType], "{diags}");
+}
+
+/// What the front end could not read is reported once: the stand-in that
+/// takes its place (an expiry rule without its key, the missing expiry
+/// list, an unreadable refresh grant) draws no diagnostic of its own.
+#[test]
+fn a_stand_in_draws_no_diagnostic() {
+    let long_key = "k".repeat(300);
+    let spec = format!(
+        "\
+name: stand_ins
+auth:
+  placement: bearer
+  lifetime: reusable
+  expiry: [{{ {long_key}: 401 }}]
+  login:
+    method: POST
+    path: /login
+    secrets: [password]
+    token: {{ json: token }}
+    refresh_token: refresh_token
+    refresh: [not, a, grant]
+endpoints:
+  ping: {{ method: GET, path: /ping }}
+"
+    );
+    let diags = load(&spec, "stand_ins.yaml").expect_err("two mistakes");
+    let got: Vec<(DiagnosticKind, &str)> = diags.items.iter().map(|d| (d.kind, d.path.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (DiagnosticKind::Shape, "auth.expiry[0]"),
+            (DiagnosticKind::Shape, "auth.login.refresh"),
+        ],
+        "{diags}"
+    );
+
+    let no_expiry = spec.replace(&format!("  expiry: [{{ {long_key}: 401 }}]\n"), "");
+    let diags = load(&no_expiry, "stand_ins.yaml").expect_err("two mistakes");
+    let got: Vec<&str> = diags.items.iter().map(|d| d.path.as_str()).collect();
+    assert_eq!(got, ["auth.expiry", "auth.login.refresh"], "{diags}");
 }
 
 #[test]

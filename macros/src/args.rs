@@ -188,12 +188,15 @@ impl Args {
             .map(|(_, span)| *span)
     }
 
-    /// The auth model; missing required parts are reported at `at`.
+    /// The auth model; missing required parts are reported at `at`, and
+    /// stand-ins take their place.
     pub fn auth(&self, at: Span, errs: &mut Errors) -> Auth {
+        let mut origins = self.origins();
         let placement = match &self.placement {
             Some((p, _)) => p.clone(),
             None => {
                 errs.push(syn::Error::new(at, "`token_client` has no `placement`; add `placement = bearer` or `placement = header(\"X-Token\")`"));
+                origins.placement = Origin::StandIn;
                 Placement::Bearer
             }
         };
@@ -203,10 +206,12 @@ impl Args {
             },
             (Some((true, span)), None) => {
                 errs.push(syn::Error::new(*span, "a `single_use` token needs the header its successor arrives in; add `next_token_header = \"...\"`"));
+                origins.next_token_header = Origin::StandIn;
                 Lifetime::Reusable
             }
             (_, Some(h)) if !matches!(self.lifetime, Some((true, _))) => {
                 errs.push(syn::Error::new(h.span(), "`next_token_header` only applies to single-use tokens; add `lifetime = single_use` or remove it"));
+                origins.next_token_header = Origin::StandIn;
                 Lifetime::Reusable
             }
             _ => Lifetime::Reusable,
@@ -216,6 +221,7 @@ impl Args {
             Some((None, _)) => Login::Custom,
             None => {
                 errs.push(syn::Error::new(at, "`token_client` has no `login`; add `login(method = \"POST\", path = \"...\", ...)` or `login = custom`"));
+                origins.login.login = Origin::StandIn;
                 Login::Custom
             }
         };
@@ -234,7 +240,7 @@ impl Args {
             login_backoff: self.login_backoff,
             max_response_bytes: self.max_response_bytes,
             origin: Origin::Rust(at),
-            origins: self.origins(),
+            origins,
         }
     }
 

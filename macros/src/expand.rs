@@ -96,7 +96,10 @@ fn from_trait(a: &Args, item: &ItemTrait, client: &(String, Span), errs: &mut Er
         ));
     }
     let auth = a.auth(at, errs);
+    let reported = errs.len();
     let endpoints = lower::endpoints(&item.items, errs);
+    // An endpoint with a front-end error is left out.
+    let endpoints_partial = errs.len() > reported;
     Api {
         name: a
             .name
@@ -115,6 +118,7 @@ fn from_trait(a: &Args, item: &ItemTrait, client: &(String, Span), errs: &mut Er
         endpoints,
         origin: Origin::Rust(client.1),
         origins: ApiOrigins::default(),
+        endpoints_partial,
     }
 }
 

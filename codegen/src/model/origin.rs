@@ -17,9 +17,18 @@ pub enum Origin {
     },
     /// A span in Rust source (the macro front end).
     Rust(proc_macro2::Span),
+    /// Nowhere: the value stands in for one the front end could not read
+    /// and has reported. Checks say nothing about it, so one mistake is
+    /// reported once, not again by every rule its stand-in would break.
+    StandIn,
 }
 
 impl Origin {
+    /// Does the value stand in for one the front end could not read?
+    pub fn is_stand_in(&self) -> bool {
+        matches!(self, Origin::StandIn)
+    }
+
     /// This origin, or `fallback` when it is unknown: a part without an
     /// origin of its own is reported at its node's.
     pub fn or<'a>(&'a self, fallback: &'a Origin) -> &'a Origin {
@@ -123,6 +132,8 @@ pub struct EnvelopeOrigins {
 pub struct LoginOrigins {
     /// The login.
     pub login: Origin,
+    /// `method`.
+    pub method: Origin,
     /// `path`.
     pub path: Origin,
     /// `encoding`.

@@ -264,7 +264,7 @@ fn check_envelope(cx: &mut Ctxt<'_>, origins: &EnvelopeOrigins, auth: &Origin, e
 fn check_login(cx: &mut Ctxt<'_>, origins: &LoginOrigins, auth: &Origin, flow: &LoginFlow) {
     let o = origins.login.or(auth);
     cx.request_path(origins.path.or(o), "auth.login.path", &flow.path);
-    check_login_method(cx, origins.encoding.or(o), flow);
+    check_login_method(cx, origins, o, flow);
     check_login_fields(cx, origins, o, flow);
     check_token_source(cx, origins.token.or(o), &flow.token);
     if let Some(p) = &flow.expires_in {
@@ -285,11 +285,16 @@ fn check_login(cx: &mut Ctxt<'_>, origins: &LoginOrigins, auth: &Origin, flow: &
 }
 
 /// A GET has no body, so a GET login sends its fields in the query.
-fn check_login_method(cx: &mut Ctxt<'_>, o: &Origin, flow: &LoginFlow) {
+fn check_login_method(cx: &mut Ctxt<'_>, origins: &LoginOrigins, o: &Origin, flow: &LoginFlow) {
+    // The encoding's default follows the method: with a stand-in method,
+    // there is nothing to judge.
+    if origins.method.is_stand_in() {
+        return;
+    }
     if flow.method == HttpMethod::Get && flow.encoding != Encoding::Query {
         cx.error(
             DiagnosticKind::Conflict,
-            o,
+            origins.encoding.or(o),
             "auth.login.encoding",
             format!(
                 "a GET login cannot send a {} body; use `encoding: query` or another method",
@@ -358,10 +363,11 @@ fn check_token_source(cx: &mut Ctxt<'_>, o: &Origin, token: &TokenSource) {
 }
 
 /// A refresh token is read to be used by a refresh grant, and a refresh
-/// grant needs one.
+/// grant needs one. A grant that could not be read may be the one that
+/// uses it.
 fn check_refresh_pairing(cx: &mut Ctxt<'_>, origins: &LoginOrigins, o: &Origin, flow: &LoginFlow) {
     match (&flow.refresh_token, &flow.refresh) {
-        (Some(_), None) => cx.warning(
+        (Some(_), None) if !origins.refresh.refresh.is_stand_in() => cx.warning(
             DiagnosticKind::Unused,
             origins.refresh_token.or(o),
             "auth.login.refresh_token",

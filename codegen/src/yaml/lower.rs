@@ -1,10 +1,10 @@
 //! Raw spec → model. Reports what only the YAML shape can tell (missing
 //! keys, option combinations, type expressions, names the wire gives) and
-//! leaves placeholders behind so later checks do not cascade; the
-//! model-level rules live in [`crate::validate`].
+//! puts a stand-in where a value cannot be read, marked
+//! [`Origin::StandIn`] so the model checks skip it; the model-level rules
+//! live in [`crate::validate`].
 
-use std::cell::{Cell, RefCell};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use crate::diag::{Diagnostic, DiagnosticKind};
 use crate::model::{
@@ -18,17 +18,7 @@ use crate::validate::names::{did_you_mean, is_camel_case, to_camel_case, to_snak
 use super::node::{Either, Entries, Pos, Req, Sp, State, TypeExpr};
 use super::raw;
 
-/// A lowered spec.
-pub(crate) struct Lowered {
-    pub api: Api,
-    /// Spec paths (and everything under them) whose model values stand in
-    /// for problems already reported: model checks there would only guess.
-    pub suppressed: Vec<String>,
-    /// An endpoint was left out: "type not used" warnings would be guesses.
-    pub dropped_endpoint: bool,
-}
-
-pub(crate) fn lower(spec: &Sp<raw::Spec>, state: &State<'_>) -> Option<Lowered> {
+pub(crate) fn lower(spec: &Sp<raw::Spec>, state: &State<'_>) -> Option<Api> {
     let raw = spec.get()?;
     let type_names: Vec<String> = raw
         .types
@@ -38,11 +28,8 @@ pub(crate) fn lower(spec: &Sp<raw::Spec>, state: &State<'_>) -> Option<Lowered> 
         .unwrap_or_default();
     let cx = Cx {
         state,
-        suppressed: RefCell::default(),
-        dropped_endpoint: Cell::new(false),
         known_types: type_names.iter().cloned().collect(),
         type_names,
-        reported: RefCell::default(),
     };
     let root = (spec.pos, "");
     let name = cx.need(&raw.name, root, "the spec", "name", "name: my_api");
@@ -56,12 +43,15 @@ pub(crate) fn lower(spec: &Sp<raw::Spec>, state: &State<'_>) -> Option<Lowered> 
         .and_then(Sp::get)
         .map(|t| cx.types(t))
         .unwrap_or_default();
-    let endpoints = match cx
+    let (endpoints, endpoints_origin, endpoints_partial) = match cx
         .need(&raw.endpoints, root, "the spec", "endpoints", "endpoints:")
-        .and_then(Sp::get)
+        .and_then(|sp| Some((sp, sp.get()?)))
     {
-        Some(e) => cx.endpoints(e),
-        None => cx.stand_in("endpoints", Vec::new()),
+        Some((sp, entries)) => {
+            let (endpoints, left_out) = cx.endpoints(entries);
+            (endpoints, sp.pos.origin(), sp.partial || left_out)
+        }
+        None => (Vec::new(), Origin::StandIn, false),
     };
 
     let name = name?.get()?.clone();
@@ -69,36 +59,29 @@ pub(crate) fn lower(spec: &Sp<raw::Spec>, state: &State<'_>) -> Option<Lowered> 
         Some(camel) => format!("{camel}Client"),
         None => format!("{name}Client"),
     });
-    let auth = match auth {
-        Some((_, Some(auth))) => auth,
-        Some((sp, None)) => cx.stand_in("auth", placeholder_auth(sp.pos.origin())),
-        None => cx.stand_in("auth", placeholder_auth(Origin::Unknown)),
-    };
-    Some(Lowered {
-        api: Api {
-            name,
-            client,
-            doc: text(&raw.doc),
-            base_url: text(&raw.base_url),
-            auth,
-            types,
-            endpoints,
-            origin: spec.pos.origin(),
-            origins: ApiOrigins {
-                name: req_origin(&raw.name),
-                client: origin_of(&raw.client),
-                base_url: origin_of(&raw.base_url),
-                endpoints: req_origin(&raw.endpoints),
-            },
+    let auth = auth.and_then(|(_, auth)| auth).unwrap_or_else(stand_in_auth);
+    Some(Api {
+        name,
+        client,
+        doc: text(&raw.doc),
+        base_url: text(&raw.base_url),
+        auth,
+        types,
+        endpoints,
+        origin: spec.pos.origin(),
+        origins: ApiOrigins {
+            name: req_origin(&raw.name),
+            client: origin_of(&raw.client),
+            base_url: origin_of(&raw.base_url),
+            endpoints: endpoints_origin,
         },
-        suppressed: cx.suppressed.take(),
-        dropped_endpoint: cx.dropped_endpoint.get(),
+        endpoints_partial,
     })
 }
 
-/// Stands in for an `auth` already reported broken, so the types and
-/// endpoints still get checked.
-fn placeholder_auth(origin: Origin) -> Auth {
+/// Stands in for an `auth` already reported missing or broken, so the
+/// types and endpoints still get checked.
+fn stand_in_auth() -> Auth {
     Auth {
         placement: Placement::Bearer,
         lifetime: Lifetime::Reusable,
@@ -113,7 +96,7 @@ fn placeholder_auth(origin: Origin) -> Auth {
         expiry_skew_ms: None,
         login_backoff: None,
         max_response_bytes: None,
-        origin,
+        origin: Origin::StandIn,
         origins: AuthOrigins::default(),
     }
 }
@@ -147,63 +130,6 @@ fn each<T>(items: &[Sp<T>]) -> Vec<Origin> {
 /// Where each item of an optional list was written.
 fn each_of<T>(list: &Option<Sp<Vec<Sp<T>>>>) -> Vec<Origin> {
     list.as_ref().and_then(Sp::get).map_or_else(Vec::new, |l| each(l))
-}
-
-/// Where each value of an optional mapping was written.
-fn values_of<T>(map: &Option<Sp<Entries<T>>>) -> Vec<Origin> {
-    map.as_ref()
-        .and_then(Sp::get)
-        .map_or_else(Vec::new, |m| m.0.iter().map(|(_, v)| v.pos.origin()).collect())
-}
-
-/// Where the settings of an auth section were written.
-fn auth_origins(a: &raw::Auth) -> AuthOrigins {
-    let placement = match &a.placement {
-        Req::Present(sp) => match sp.get() {
-            Some(raw::Placement::Header(v) | raw::Placement::Query(v) | raw::Placement::JsonBody(v)) => {
-                v.pos.origin()
-            }
-            _ => sp.pos.origin(),
-        },
-        Req::Missing => Origin::Unknown,
-    };
-    let rules = match &a.expiry {
-        Req::Present(sp) => sp
-            .get()
-            .map_or_else(Vec::new, |rules| rules.iter().map(rule_origins).collect()),
-        Req::Missing => Vec::new(),
-    };
-    let login = match &a.login {
-        Req::Present(sp) => match sp.get() {
-            Some(Either::Long(flow)) => login_origins(sp, flow),
-            _ => LoginOrigins {
-                login: sp.pos.origin(),
-                ..LoginOrigins::default()
-            },
-        },
-        Req::Missing => LoginOrigins::default(),
-    };
-    AuthOrigins {
-        placement,
-        next_token_header: origin_of(&a.next_token_header),
-        expiry: req_origin(&a.expiry),
-        rules,
-        envelope: a
-            .envelope
-            .as_ref()
-            .map_or_else(EnvelopeOrigins::default, envelope_origins),
-        login,
-        chains: origin_of(&a.chains),
-        max_replays: origin_of(&a.max_replays),
-        login_timeout_ms: origin_of(&a.login_timeout_ms),
-        request_timeout_ms: origin_of(&a.request_timeout_ms),
-        max_response_bytes: origin_of(&a.max_response_bytes),
-        login_backoff_max_ms: a
-            .login_backoff
-            .as_ref()
-            .and_then(Sp::get)
-            .map_or(Origin::Unknown, |b| req_origin(&b.max_ms)),
-    }
 }
 
 /// Where an expiry rule and its conditions were written.
@@ -247,56 +173,12 @@ fn envelope_origins(sp: &Sp<raw::Envelope>) -> EnvelopeOrigins {
     o
 }
 
-/// Where a login flow and its parts were written.
-fn login_origins(sp: &Sp<impl Sized>, f: &raw::LoginFlow) -> LoginOrigins {
-    let token = match &f.token {
-        Req::Present(t) => match t.get() {
-            Some(raw::TokenSource::Header(v) | raw::TokenSource::Json(v)) => v.pos.origin(),
-            None => t.pos.origin(),
-        },
-        Req::Missing => Origin::Unknown,
-    };
-    let refresh = match &f.refresh {
-        Some(r) => {
-            let grant = r.get();
-            RefreshOrigins {
-                refresh: r.pos.origin(),
-                path: grant.map_or(Origin::Unknown, |g| req_origin(&g.path)),
-                field: grant.map_or(Origin::Unknown, |g| req_origin(&g.field)),
-                fields: grant.map_or_else(Vec::new, |g| values_of(&g.fields)),
-                secrets: grant.map_or_else(Vec::new, |g| each_of(&g.secrets)),
-                method: grant.map_or(Origin::Unknown, |g| origin_of(&g.method)),
-                encoding: grant.map_or(Origin::Unknown, |g| origin_of(&g.encoding)),
-            }
-        }
-        None => RefreshOrigins::default(),
-    };
-    LoginOrigins {
-        login: sp.pos.origin(),
-        path: req_origin(&f.path),
-        encoding: origin_of(&f.encoding),
-        fields: values_of(&f.fields),
-        secrets: each_of(&f.secrets),
-        code: origin_of(&f.code),
-        token,
-        expires_in: origin_of(&f.expires_in),
-        refresh_token: origin_of(&f.refresh_token),
-        refresh,
-    }
-}
-
 struct Cx<'a, 's> {
     state: &'a State<'s>,
-    /// Spec paths whose model values stand in for reported problems.
-    suppressed: RefCell<Vec<String>>,
-    /// An endpoint was left out, so "unused type" would be a guess.
-    dropped_endpoint: Cell<bool>,
     /// Declared type names, in spec order, for suggesting.
     type_names: Vec<String>,
     /// The same names, for resolving: a spec may declare tens of thousands.
     known_types: HashSet<String>,
-    /// For `reported_under`: how many diagnostics are indexed, their paths.
-    reported: RefCell<(usize, BTreeSet<String>)>,
 }
 
 impl Cx<'_, '_> {
@@ -305,21 +187,6 @@ impl Cx<'_, '_> {
             .diags
             .borrow_mut()
             .push(Diagnostic::error(kind, pos.origin(), path, message));
-    }
-
-    /// Has a problem been reported inside `path`? The paths reported so far
-    /// are indexed as they come, so asking once per type stays linear.
-    fn reported_under(&self, path: &str) -> bool {
-        let prefix = format!("{path}.");
-        let mut index = self.reported.borrow_mut();
-        let (seen, paths) = &mut *index;
-        let diags = self.state.diags.borrow();
-        paths.extend(diags.iter().skip(*seen).map(|d| d.path.clone()));
-        *seen = diags.len();
-        paths
-            .range(prefix.clone()..)
-            .next()
-            .is_some_and(|p| p.starts_with(&prefix))
     }
 
     /// A required key's value; reports it missing at its parent.
@@ -350,16 +217,32 @@ impl Cx<'_, '_> {
         }
     }
 
-    /// The auth section. A broken part becomes a stand-in, and its spec
-    /// path is suppressed, so the model checks still see the rest.
+    /// The auth section. A part that cannot be read becomes a stand-in,
+    /// so the model checks still see the rest.
     fn auth(&self, sp: &Sp<raw::Auth>) -> Option<Auth> {
         let a = sp.get()?;
         let at = (sp.pos, sp.path.as_str());
         let what = "`auth`";
-        let placement = self
+        let mut origins = AuthOrigins {
+            next_token_header: origin_of(&a.next_token_header),
+            expiry: req_origin(&a.expiry),
+            chains: origin_of(&a.chains),
+            max_replays: origin_of(&a.max_replays),
+            login_timeout_ms: origin_of(&a.login_timeout_ms),
+            request_timeout_ms: origin_of(&a.request_timeout_ms),
+            max_response_bytes: origin_of(&a.max_response_bytes),
+            login_backoff_max_ms: a
+                .login_backoff
+                .as_ref()
+                .and_then(Sp::get)
+                .map_or(Origin::Unknown, |b| req_origin(&b.max_ms)),
+            ..AuthOrigins::default()
+        };
+        let (placement, placement_origin) = self
             .need(&a.placement, at, what, "placement", "placement: bearer")
             .and_then(|p| self.placement(p))
-            .unwrap_or_else(|| self.stand_in("auth.placement", Placement::Bearer));
+            .unwrap_or((Placement::Bearer, Origin::StandIn));
+        origins.placement = placement_origin;
         let lifetime = self.need(&a.lifetime, at, what, "lifetime", "lifetime: reusable");
         let next = a.next_token_header.as_ref();
         let lifetime = match (lifetime.and_then(Sp::get), next) {
@@ -389,34 +272,52 @@ impl Cx<'_, '_> {
             (None, _) => None,
         }
         .unwrap_or_else(|| {
-            self.suppress("auth.lifetime");
-            self.stand_in("auth.next_token_header", Lifetime::Reusable)
+            origins.next_token_header = Origin::StandIn;
+            Lifetime::Reusable
         });
         let rules = self
             .need(&a.expiry, at, what, "expiry", "expiry: [{ status: [401] }]")
             .and_then(Sp::get);
-        let expiry: Vec<ExpiryRule> = match rules {
-            // A broken rule keeps its place (model paths count by index).
-            Some(rules) => rules
-                .iter()
-                .map(|r| {
-                    self.expiry(r)
-                        .unwrap_or_else(|| self.stand_in(&r.path, ExpiryRule::Status(vec![401])))
-                })
-                .collect(),
-            None => self.stand_in("auth.expiry", Vec::new()),
-        };
-        let envelope = match &a.envelope {
-            None => None,
-            Some(e) => e
-                .get()
-                .and_then(|env| self.envelope(e, env))
-                .or_else(|| self.stand_in("auth.envelope", None)),
-        };
-        let login = self
+        let mut expiry = Vec::new();
+        match rules {
+            Some(rules) => {
+                for r in rules {
+                    // A broken rule keeps its place (model paths count by index).
+                    match self.expiry(r) {
+                        Some(rule) => {
+                            expiry.push(rule);
+                            origins.rules.push(rule_origins(r));
+                        }
+                        None => {
+                            expiry.push(ExpiryRule::Status(vec![401]));
+                            origins.rules.push(RuleOrigins {
+                                rule: Origin::StandIn,
+                                ..RuleOrigins::default()
+                            });
+                        }
+                    }
+                }
+            }
+            None => origins.expiry = Origin::StandIn,
+        }
+        let envelope = a.envelope.as_ref().and_then(|e| {
+            let envelope = self.envelope(e, e.get()?)?;
+            origins.envelope = envelope_origins(e);
+            Some(envelope)
+        });
+        let login = match self
             .need(&a.login, at, what, "login", "login: custom")
             .and_then(|l| self.login(l))
-            .unwrap_or_else(|| self.stand_in("auth.login", Login::Custom));
+        {
+            Some((login, login_origins)) => {
+                origins.login = login_origins;
+                login
+            }
+            None => {
+                origins.login.login = Origin::StandIn;
+                Login::Custom
+            }
+        };
         Some(Auth {
             placement,
             lifetime,
@@ -432,27 +333,19 @@ impl Cx<'_, '_> {
             login_backoff: a.login_backoff.as_ref().and_then(|b| self.login_backoff(b)),
             max_response_bytes: opt(&a.max_response_bytes),
             origin: sp.pos.origin(),
-            origins: auth_origins(a),
+            origins,
         })
     }
 
-    /// Model checks must not judge what stands in for a reported problem.
-    fn suppress(&self, path: &str) {
-        self.suppressed.borrow_mut().push(path.to_owned());
-    }
-
-    fn stand_in<T>(&self, path: &str, value: T) -> T {
-        self.suppress(path);
-        value
-    }
-
-    fn placement(&self, sp: &Sp<raw::Placement>) -> Option<Placement> {
-        Some(match sp.get()? {
-            raw::Placement::Header(h) => Placement::Header(h.get()?.clone()),
-            raw::Placement::Bearer => Placement::Bearer,
-            raw::Placement::Query(q) => Placement::Query(q.get()?.clone()),
-            raw::Placement::JsonBody(p) => Placement::JsonBody(p.get()?.clone()),
-        })
+    /// The placement, and where its value (a header, parameter or field) is.
+    fn placement(&self, sp: &Sp<raw::Placement>) -> Option<(Placement, Origin)> {
+        let (wrap, value): (fn(String) -> Placement, _) = match sp.get()? {
+            raw::Placement::Bearer => return Some((Placement::Bearer, sp.pos.origin())),
+            raw::Placement::Header(v) => (Placement::Header, v),
+            raw::Placement::Query(v) => (Placement::Query, v),
+            raw::Placement::JsonBody(v) => (Placement::JsonBody, v),
+        };
+        Some((wrap(value.get()?.clone()), value.pos.origin()))
     }
 
     /// One rule: a single condition, or `All` of several keys.
@@ -532,7 +425,7 @@ impl Cx<'_, '_> {
         match conditions.len() {
             0 => {
                 // An unknown key already said what is wrong with this rule.
-                if !self.reported_under(&sp.path) {
+                if !sp.partial {
                     self.error(
                         DiagnosticKind::Shape,
                         sp.pos,
@@ -577,9 +470,15 @@ impl Cx<'_, '_> {
         })
     }
 
-    fn login(&self, sp: &Sp<Either<String, raw::LoginFlow>>) -> Option<Login> {
+    fn login(&self, sp: &Sp<Either<String, raw::LoginFlow>>) -> Option<(Login, LoginOrigins)> {
         match sp.get()? {
-            Either::Short(s) if s == "custom" => Some(Login::Custom),
+            Either::Short(s) if s == "custom" => Some((
+                Login::Custom,
+                LoginOrigins {
+                    login: sp.pos.origin(),
+                    ..LoginOrigins::default()
+                },
+            )),
             Either::Short(s) => {
                 self.error(
                     DiagnosticKind::Shape,
@@ -592,13 +491,24 @@ impl Cx<'_, '_> {
                 );
                 None
             }
-            Either::Long(flow) => self.login_flow(sp, flow).map(Login::Flow),
+            Either::Long(flow) => Some(self.login_flow(sp, flow)),
         }
     }
 
-    fn login_flow(&self, sp: &Sp<impl Sized>, f: &raw::LoginFlow) -> Option<LoginFlow> {
+    /// A declarative login; a part that cannot be read becomes a stand-in.
+    fn login_flow(&self, sp: &Sp<impl Sized>, f: &raw::LoginFlow) -> (Login, LoginOrigins) {
         let at = (sp.pos, sp.path.as_str());
         let what = "`login`";
+        let mut origins = LoginOrigins {
+            login: sp.pos.origin(),
+            method: req_origin(&f.method),
+            path: req_origin(&f.path),
+            encoding: origin_of(&f.encoding),
+            code: origin_of(&f.code),
+            expires_in: origin_of(&f.expires_in),
+            refresh_token: origin_of(&f.refresh_token),
+            ..LoginOrigins::default()
+        };
         let method = self
             .need(&f.method, at, what, "method", "method: POST")
             .and_then(Sp::get)
@@ -610,9 +520,12 @@ impl Cx<'_, '_> {
         let token = self
             .need(&f.token, at, what, "token", "token: { json: access_token }")
             .and_then(Sp::get)
-            .and_then(|t| match t {
-                raw::TokenSource::Header(h) => h.get().cloned().map(TokenSource::Header),
-                raw::TokenSource::Json(p) => p.get().cloned().map(TokenSource::Json),
+            .and_then(|t| {
+                let (wrap, value): (fn(String) -> TokenSource, _) = match t {
+                    raw::TokenSource::Header(v) => (TokenSource::Header, v),
+                    raw::TokenSource::Json(v) => (TokenSource::Json, v),
+                };
+                Some((wrap(value.get()?.clone()), value.pos.origin()))
             });
         let encoding = match (opt(&f.encoding), method) {
             (Some(e), _) => e,
@@ -624,84 +537,112 @@ impl Cx<'_, '_> {
             let at = (r.pos, r.path.as_str());
             let path = self.need(&grant.path, at, "`refresh`", "path", "path: /oauth/token");
             let field = self.need(&grant.field, at, "`refresh`", "field", "field: refresh_token");
+            let (fields, field_origins) = self.constants(&grant.fields);
+            let (secrets, secret_origins) = self.secrets(&grant.secrets);
+            origins.refresh = RefreshOrigins {
+                refresh: r.pos.origin(),
+                path: req_origin(&grant.path),
+                field: req_origin(&grant.field),
+                fields: field_origins,
+                secrets: secret_origins,
+                method: origin_of(&grant.method),
+                encoding: origin_of(&grant.encoding),
+            };
             Some(RefreshGrant {
                 path: path?.get()?.clone(),
                 field: field?.get()?.clone(),
-                fields: self.constants(&grant.fields),
+                fields,
                 method: opt(&grant.method).map(http_method),
                 encoding: opt(&grant.encoding).map(model_encoding),
-                secrets: self.secrets(&grant.secrets),
+                secrets,
             })
         });
         if f.refresh.is_some() && refresh.is_none() {
-            self.suppress("auth.login.refresh");
-            self.suppress("auth.login.refresh_token");
+            origins.refresh = RefreshOrigins {
+                refresh: Origin::StandIn,
+                ..RefreshOrigins::default()
+            };
         }
-        Some(LoginFlow {
+        let (fields, field_origins) = self.constants(&f.fields);
+        let (secrets, secret_origins) = self.secrets(&f.secrets);
+        origins.fields = field_origins;
+        origins.secrets = secret_origins;
+        let flow = LoginFlow {
             method: method.unwrap_or_else(|| {
-                self.suppress("auth.login.encoding");
+                origins.method = Origin::StandIn;
                 HttpMethod::Post
             }),
-            path: path
-                .cloned()
-                .unwrap_or_else(|| self.stand_in("auth.login.path", "/".to_owned())),
+            path: path.cloned().unwrap_or_else(|| {
+                origins.path = Origin::StandIn;
+                "/".to_owned()
+            }),
             encoding: model_encoding(encoding),
-            fields: self.constants(&f.fields),
-            secrets: self.secrets(&f.secrets),
+            fields,
+            secrets,
             code_field: text(&f.code),
-            token: token
-                .unwrap_or_else(|| self.stand_in("auth.login.token", TokenSource::Json("token".to_owned()))),
+            token: match token {
+                Some((token, origin)) => {
+                    origins.token = origin;
+                    token
+                }
+                None => {
+                    origins.token = Origin::StandIn;
+                    TokenSource::Json("token".to_owned())
+                }
+            },
             expires_in: text(&f.expires_in),
             refresh_token: text(&f.refresh_token),
             refresh,
             client_auth: opt(&f.client_auth).map(|c| match c {
                 raw::ClientAuth::Basic => ClientAuth::Basic,
             }),
-        })
+        };
+        (Login::Flow(flow), origins)
     }
 
-    fn secrets(&self, secrets: &Option<Sp<Vec<Sp<String>>>>) -> Vec<String> {
+    /// Secret field names, and where each is; one that cannot be read
+    /// keeps its place as a stand-in.
+    fn secrets(&self, secrets: &Option<Sp<Vec<Sp<String>>>>) -> (Vec<String>, Vec<Origin>) {
+        let Some(secrets) = secrets.as_ref().and_then(Sp::get) else {
+            return (Vec::new(), Vec::new());
+        };
         secrets
-            .as_ref()
-            .and_then(Sp::get)
-            .map(|s| {
-                s.iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        s.get()
-                            .cloned()
-                            .unwrap_or_else(|| self.stand_in(&s.path, format!("secret{i}")))
-                    })
-                    .collect()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| match s.get() {
+                Some(name) => (name.clone(), s.pos.origin()),
+                None => (format!("secret{i}"), Origin::StandIn),
             })
-            .unwrap_or_default()
+            .unzip()
     }
 
-    fn constants(&self, fields: &Option<Sp<Entries<String>>>) -> Vec<(String, String)> {
-        fields
-            .as_ref()
-            .and_then(Sp::get)
-            .map(|e| {
-                e.0.iter()
-                    .filter_map(|(k, v)| Some((k.get()?.clone(), v.get()?.clone())))
-                    .collect()
-            })
-            .unwrap_or_default()
+    /// Constant fields, and where each value is; one that cannot be read
+    /// is left out.
+    fn constants(&self, fields: &Option<Sp<Entries<String>>>) -> (Vec<(String, String)>, Vec<Origin>) {
+        let Some(entries) = fields.as_ref().and_then(Sp::get) else {
+            return (Vec::new(), Vec::new());
+        };
+        entries
+            .0
+            .iter()
+            .filter_map(|(k, v)| Some(((k.get()?.clone(), v.get()?.clone()), v.pos.origin())))
+            .unzip()
     }
 
     fn types(&self, entries: &Entries<raw::TypeDef>) -> Vec<TypeDef> {
         let mut out = Vec::new();
         for (key, def) in &entries.0 {
             let Some(name) = key.get() else { continue };
-            // A broken definition still declares its name: no "unknown type" cascade.
-            let kind = def
-                .get()
-                .and_then(|d| self.type_kind(name, def, d))
-                .unwrap_or(TypeKind::Struct(Vec::new()));
-            let kind_origin = def.get().map_or(Origin::Unknown, |d| match &d.variants {
-                Some(v) => v.pos.origin(),
-                None => origin_of(&d.fields),
-            });
+            let (kind, kind_origin) = match def.get().and_then(|d| Some((d, self.type_kind(name, def, d)?))) {
+                Some((d, kind)) => (
+                    kind,
+                    d.variants
+                        .as_ref()
+                        .map_or_else(|| origin_of(&d.fields), |v| v.pos.origin()),
+                ),
+                // A broken definition still declares its name: no "unknown type" cascade.
+                None => (TypeKind::Struct(Vec::new()), Origin::StandIn),
+            };
             out.push(TypeDef {
                 name: name.clone(),
                 doc: def.get().and_then(|d| text(&d.doc)),
@@ -726,7 +667,7 @@ impl Cx<'_, '_> {
                 None
             }
             // An unknown key under the type (`feilds`) already said what is wrong.
-            (None, None) if self.reported_under(&sp.path) => None,
+            (None, None) if sp.partial => None,
             (None, None) => {
                 self.error(
                     DiagnosticKind::Shape,
@@ -823,14 +764,11 @@ impl Cx<'_, '_> {
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             // A broken value keeps its place (model paths count by index).
-            let stand_in = || {
-                self.suppress(&item.path);
-                Variant {
-                    name: format!("Variant{i}"),
-                    wire: format!("${i}"),
-                    doc: None,
-                    origin: item.pos.origin(),
-                }
+            let stand_in = || Variant {
+                name: format!("Variant{i}"),
+                wire: format!("${i}"),
+                doc: None,
+                origin: Origin::StandIn,
             };
             let Some(v) = item.get() else {
                 out.push(stand_in());
@@ -879,18 +817,17 @@ impl Cx<'_, '_> {
         out
     }
 
-    fn endpoints(&self, entries: &Entries<raw::Endpoint>) -> Vec<Endpoint> {
-        entries
+    /// The endpoints, and whether lowering left any out or in part (an
+    /// endpoint without a method, a parameter whose type does not parse):
+    /// it reported a problem then.
+    fn endpoints(&self, entries: &Entries<raw::Endpoint>) -> (Vec<Endpoint>, bool) {
+        let reported = self.state.diags.borrow().len();
+        let endpoints = entries
             .0
             .iter()
-            .filter_map(|(key, ep)| {
-                let lowered = self.endpoint(key, ep);
-                if lowered.is_none() {
-                    self.dropped_endpoint.set(true);
-                }
-                lowered
-            })
-            .collect()
+            .filter_map(|(key, ep)| self.endpoint(key, ep))
+            .collect();
+        (endpoints, self.state.diags.borrow().len() > reported)
     }
 
     fn endpoint(&self, key: &Sp<String>, sp: &Sp<raw::Endpoint>) -> Option<Endpoint> {

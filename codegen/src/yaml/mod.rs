@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde_saphyr::budget::BudgetBreach;
 use serde_saphyr::{Error as YamlError, MessageFormatter, UserMessageFormatter};
 
-use crate::diag::{Diagnostic, DiagnosticKind, Diagnostics, Severity};
+use crate::diag::{Diagnostic, DiagnosticKind, Diagnostics};
 use crate::model::{Api, Origin};
 use node::{Node, NodeDe, Sp, State, Value};
 
@@ -86,39 +86,11 @@ pub fn load(source: &str, file: &str) -> Result<(Api, Diagnostics), Diagnostics>
         ..State::default()
     };
     let spec = Sp::<raw::Spec>::deserialize(NodeDe::root(&root, &state)).ok();
-    let lowered = spec.as_ref().and_then(|spec| lower::lower(spec, &state));
+    let api = spec.as_ref().and_then(|spec| lower::lower(spec, &state));
     let mut items = state.diags.take();
-    // A broken endpoint may be what uses a type: "unused" would be a guess.
-    let endpoint_trouble = items.iter().any(|d| d.path.starts_with("endpoints."));
-
-    let api = match lowered {
-        Some(lowered) => {
-            // Looked up by each path's ancestors: a scan per diagnostic is
-            // quadratic when both run to tens of thousands.
-            let suppressed: std::collections::BTreeSet<&str> =
-                lowered.suppressed.iter().map(String::as_str).collect();
-            for d in crate::validate::validate(&lowered.api) {
-                // Stand-ins for reported problems are not the user's to fix.
-                let path = d.path.as_str();
-                let under = suppressed.contains(path)
-                    || path
-                        .match_indices(['.', '['])
-                        .any(|(i, _)| suppressed.contains(&path[..i]));
-                if under {
-                    continue;
-                }
-                if (lowered.dropped_endpoint || endpoint_trouble)
-                    && d.severity == Severity::Warning
-                    && d.path.starts_with("types.")
-                {
-                    continue;
-                }
-                items.push(d);
-            }
-            Some(lowered.api)
-        }
-        None => None,
-    };
+    if let Some(api) = &api {
+        items.extend(crate::validate::validate(api));
+    }
 
     out.items = items;
     out.sort();

@@ -277,6 +277,7 @@ pub fn seed() -> Api {
         endpoints: vec![get_user, find_user, create_order, ping, echo, record, status],
         origin: Origin::Unknown,
         origins: ApiOrigins::default(),
+        endpoints_partial: false,
     }
 }
 
@@ -359,6 +360,7 @@ pub fn bearer() -> Api {
         endpoints: vec![get_user, delete_user, update],
         origin: Origin::Unknown,
         origins: ApiOrigins::default(),
+        endpoints_partial: false,
     }
 }
 
@@ -435,6 +437,7 @@ pub fn query_custom() -> Api {
         endpoints: vec![items, put],
         origin: Origin::Unknown,
         origins: ApiOrigins::default(),
+        endpoints_partial: false,
     }
 }
 
