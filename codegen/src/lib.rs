@@ -20,7 +20,7 @@ pub mod yaml;
 
 pub use diag::{Diagnostic, DiagnosticKind, Diagnostics, Severity};
 pub use emit::emit;
-pub use yaml::{load, schema};
+pub use yaml::{load, load_with, schema};
 
 /// The fuzz target's body, shared with `tests/fuzz_corpus.rs` so the corpus
 /// is replayed on the stable toolchain by `cargo test`.

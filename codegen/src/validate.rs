@@ -31,7 +31,8 @@ pub use auth::MAX_REPLAYS;
 const PRIMITIVES: &[&str] = &["string", "bool", "i32", "i64", "u32", "u64", "f64", "json"];
 
 /// Every problem of a lowered model, in no particular order (callers sort).
-pub fn validate(api: &Api) -> Vec<Diagnostic> {
+/// Both front ends call it once per model.
+pub fn check(api: &Api) -> Vec<Diagnostic> {
     let mut cx = Ctxt {
         out: Vec::new(),
         types: api.types.iter().map(|t| (t.name.as_str(), t)).collect(),

@@ -5,7 +5,7 @@ use seamless_sdk_codegen::model::{
     Api, ApiOrigins, Auth, AuthOrigins, Body, Endpoint, ExpiryRule, Field, HttpMethod, Lifetime, Login,
     Origin, Param, ParamKind, Placement, TypeDef, TypeKind, TypeRef,
 };
-use seamless_sdk_codegen::validate::validate;
+use seamless_sdk_codegen::validate::check;
 use seamless_sdk_codegen::{DiagnosticKind, Severity, load};
 
 fn auth() -> Auth {
@@ -61,7 +61,7 @@ fn api(types: Vec<TypeDef>, endpoints: Vec<Endpoint>) -> Api {
 }
 
 fn messages(api: &Api) -> Vec<String> {
-    let mut v: Vec<String> = validate(api)
+    let mut v: Vec<String> = check(api)
         .into_iter()
         .map(|d| format!("{}: {}", d.path, d.message))
         .collect();
@@ -155,10 +155,7 @@ fn every_problem_of_a_model_is_reported_at_once() {
 fn an_unknown_type_is_told_apart_by_its_kind() {
     let mut ep = endpoint("get_user", "/users");
     ep.response = Some(TypeRef::Named("User".into()));
-    let kinds: Vec<DiagnosticKind> = validate(&api(Vec::new(), vec![ep]))
-        .iter()
-        .map(|d| d.kind)
-        .collect();
+    let kinds: Vec<DiagnosticKind> = check(&api(Vec::new(), vec![ep])).iter().map(|d| d.kind).collect();
     assert_eq!(kinds, [DiagnosticKind::UnknownType]);
 
     let spec = "\

@@ -35,7 +35,7 @@ pub(crate) struct Args {
     login_backoff: Option<LoginBackoff>,
     max_response_bytes: Option<u64>,
     /// Every auth argument given, with its key's span (so `spec` can refuse
-    /// them and model checks on `auth.<key>` can point at them).
+    /// them, and the model's origins point at them).
     pub auth_spans: Vec<(String, Span)>,
 }
 
@@ -176,16 +176,6 @@ impl Args {
             }
         }
         Ok(())
-    }
-
-    /// Where the auth argument a model path (`auth.max_replays`,
-    /// `auth.expiry[0].status`) came from, if it was given.
-    pub fn span_of(&self, path: &str) -> Option<Span> {
-        let key = path.strip_prefix("auth.")?.split(['.', '[']).next()?;
-        self.auth_spans
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, span)| *span)
     }
 
     /// The auth model; missing required parts are reported at `at`, and

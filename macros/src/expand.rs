@@ -39,7 +39,7 @@ pub(crate) fn token_client(args: TokenStream, input: TokenStream) -> TokenStream
     }
 }
 
-/// Parse and lower (trait or spec), then validate: the model, the spec's
+/// Parse, lower (trait or spec) and check: the model, the spec's
 /// `include_str!`, the struct's name and span, and every error.
 type Lowered = (Option<Api>, Option<TokenStream>, (String, Span), Errors);
 
@@ -65,25 +65,25 @@ fn model(args: TokenStream, item: &ItemTrait) -> Lowered {
         .map(|c| (c.value(), c.span()))
         .unwrap_or_else(|| (item.ident.to_string(), item.ident.span()));
     let (api, spec_include) = match &a.spec {
+        // `load_with` checks the spec's model.
         Some(spec) => from_spec(&a, item, spec, &struct_name, &mut errs),
-        None => (Some(from_trait(&a, item, &struct_name, &mut errs)), None),
-    };
-    let mut model_errs = Vec::new();
-    if let Some(api) = &api {
-        for d in validate::validate(api) {
-            // The trait front end has no `types`: a type name is the user's own
-            // type beside the trait, which the compiler checks.
-            if d.severity != Severity::Error || d.kind == DiagnosticKind::UnknownType {
-                continue;
+        None => {
+            let api = from_trait(&a, item, &struct_name, &mut errs);
+            for d in validate::check(&api) {
+                // The trait front end has no `types`: a type name is the user's
+                // own type beside the trait, which the compiler checks.
+                if d.severity != Severity::Error || d.kind == DiagnosticKind::UnknownType {
+                    continue;
+                }
+                let span = match d.origin {
+                    Origin::Rust(span) => span,
+                    _ => item.ident.span(),
+                };
+                errs.push(syn::Error::new(span, d.message));
             }
-            let span = match (a.span_of(&d.path), d.origin) {
-                (Some(span), _) | (None, Origin::Rust(span)) => span,
-                _ => item.ident.span(),
-            };
-            model_errs.push(syn::Error::new(span, d.message));
+            (Some(api), None)
         }
-    }
-    errs.extend(model_errs);
+    };
     (api, spec_include, struct_name, errs)
 }
 
@@ -158,25 +158,33 @@ fn from_spec(
     };
     let full_str = full.to_string_lossy().into_owned();
     let include = quote! { const _: &str = ::core::include_str!(#full_str); };
-    match seamless_sdk_codegen::load(&source, &rel) {
-        Ok((mut api, _warnings)) => {
-            api.client = client.0.clone();
-            if let Some(n) = &a.name {
-                api.name = n.value();
-            }
-            if let Some(d) = &a.doc {
-                api.doc = Some(d.value());
-            }
-            if let Some(u) = &a.base_url {
-                api.base_url = Some(u.value());
-            }
-            // Checks (and spans) from here on point at the attribute.
-            api.origin = Origin::Rust(client.1);
-            api.origins = ApiOrigins::default();
-            (Some(api), Some(include))
+    // What the attribute gives overrides the spec, and problems with it
+    // point at the attribute.
+    let from_attribute = |api: &mut Api| {
+        let at = Origin::Rust(client.1);
+        api.client = client.0.clone();
+        api.origins.client = at.clone();
+        if let Some(n) = &a.name {
+            api.name = n.value();
+            api.origins.name = at.clone();
         }
+        if let Some(d) = &a.doc {
+            api.doc = Some(d.value());
+        }
+        if let Some(u) = &a.base_url {
+            api.base_url = Some(u.value());
+            api.origins.base_url = at.clone();
+        }
+        api.origin = at;
+    };
+    match seamless_sdk_codegen::load_with(&source, &rel, from_attribute) {
+        Ok((api, _warnings)) => (Some(api), Some(include)),
         Err(diags) => {
             for d in diags.items.iter().filter(|d| d.severity == Severity::Error) {
+                if let Origin::Rust(span) = d.origin {
+                    errs.push(syn::Error::new(span, &d.message));
+                    continue;
+                }
                 let at = match d.line_column() {
                     Some((line, column)) => format!("{rel}:{line}:{column}: "),
                     None => format!("{rel}: "),
@@ -375,6 +383,23 @@ mod tests {
         assert_eq!(
             seamless_sdk_codegen::emit(&rust).to_string(),
             seamless_sdk_codegen::emit(&yaml).to_string()
+        );
+    }
+
+    /// A spec's model is checked once, with what the attribute sets: a bad
+    /// name from the attribute is reported there, once.
+    #[test]
+    fn a_spec_model_is_checked_once_with_the_attribute_values() {
+        let item: syn::ItemTrait = syn::parse_quote!(
+            pub trait ImiMiniClient {}
+        );
+        let (api, _, _, errs) =
+            super::model(quote!(spec = "../specs/imi_mini.yaml", name = "Bad-Name"), &item);
+        assert!(api.is_none());
+        let messages: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            ["API name `Bad-Name` must be a snake_case identifier, like `bad_name`; it names the SDK crate"]
         );
     }
 

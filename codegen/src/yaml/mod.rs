@@ -48,6 +48,17 @@ const PARSE_STACK: usize = 32 * 1024 * 1024;
 /// warnings; `Err` carries every problem found (errors and warnings),
 /// sorted by position.
 pub fn load(source: &str, file: &str) -> Result<(Api, Diagnostics), Diagnostics> {
+    load_with(source, file, |_| {})
+}
+
+/// [`load`], with `adjust` applied to the model before it is checked: the
+/// macro gives a spec's client its own name (and `doc`, `base_url`), and
+/// those are checked with the rest, once.
+pub fn load_with(
+    source: &str,
+    file: &str,
+    adjust: impl FnOnce(&mut Api),
+) -> Result<(Api, Diagnostics), Diagnostics> {
     let mut out = Diagnostics {
         file: file.to_owned(),
         items: Vec::new(),
@@ -86,10 +97,11 @@ pub fn load(source: &str, file: &str) -> Result<(Api, Diagnostics), Diagnostics>
         ..State::default()
     };
     let spec = Sp::<raw::Spec>::deserialize(NodeDe::root(&root, &state)).ok();
-    let api = spec.as_ref().and_then(|spec| lower::lower(spec, &state));
+    let mut api = spec.as_ref().and_then(|spec| lower::lower(spec, &state));
     let mut items = state.diags.take();
-    if let Some(api) = &api {
-        items.extend(crate::validate::validate(api));
+    if let Some(api) = &mut api {
+        adjust(api);
+        items.extend(crate::validate::check(api));
     }
 
     out.items = items;
