@@ -370,6 +370,33 @@ pub enum TypeRef {
 }
 
 impl TypeRef {
+    /// The primitive types by their spec spelling: the one list the YAML
+    /// parser, the suggestions for an unknown type and `Display` share.
+    pub const PRIMITIVES: &'static [(&'static str, TypeRef)] = &[
+        ("string", TypeRef::String),
+        ("bool", TypeRef::Bool),
+        ("i32", TypeRef::I32),
+        ("i64", TypeRef::I64),
+        ("u32", TypeRef::U32),
+        ("u64", TypeRef::U64),
+        ("f64", TypeRef::F64),
+        ("json", TypeRef::Json),
+    ];
+
+    /// The primitive spelled `name`, if one is.
+    pub fn primitive(name: &str) -> Option<TypeRef> {
+        TypeRef::PRIMITIVES
+            .iter()
+            .find(|(spelling, _)| *spelling == name)
+            .map(|(_, ty)| ty.clone())
+    }
+
+    /// The primitives' spellings, for a message: `string, bool, …, json`.
+    pub fn primitive_names() -> String {
+        let names: Vec<&str> = TypeRef::PRIMITIVES.iter().map(|(name, _)| *name).collect();
+        names.join(", ")
+    }
+
     /// Pushes the named types this expression mentions.
     pub fn named_into<'a>(&'a self, out: &mut Vec<&'a str>) {
         match self {
@@ -398,18 +425,18 @@ impl fmt::Display for TypeRef {
     /// The spec syntax: `string`, `User?`, `list<map<u64>>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TypeRef::String => f.write_str("string"),
-            TypeRef::Bool => f.write_str("bool"),
-            TypeRef::I32 => f.write_str("i32"),
-            TypeRef::I64 => f.write_str("i64"),
-            TypeRef::U32 => f.write_str("u32"),
-            TypeRef::U64 => f.write_str("u64"),
-            TypeRef::F64 => f.write_str("f64"),
-            TypeRef::Json => f.write_str("json"),
             TypeRef::Named(n) => f.write_str(n),
             TypeRef::Option(t) => write!(f, "{t}?"),
             TypeRef::List(t) => write!(f, "list<{t}>"),
             TypeRef::Map(t) => write!(f, "map<{t}>"),
+            // Every other variant is a primitive, spelled as the list says.
+            primitive => {
+                let (name, _) = TypeRef::PRIMITIVES
+                    .iter()
+                    .find(|(_, ty)| ty == primitive)
+                    .ok_or(fmt::Error)?;
+                f.write_str(name)
+            }
         }
     }
 }

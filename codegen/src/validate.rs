@@ -27,9 +27,6 @@ use names::{
 
 pub use auth::MAX_REPLAYS;
 
-/// The spellings of the primitive type expressions.
-const PRIMITIVES: &[&str] = &["string", "bool", "i32", "i64", "u32", "u64", "f64", "json"];
-
 /// Every problem of a lowered model, in no particular order (callers sort).
 /// Both front ends call it once per model.
 pub fn check(api: &Api) -> Vec<Diagnostic> {
@@ -92,7 +89,7 @@ impl Ctxt<'_> {
                     .types
                     .keys()
                     .copied()
-                    .chain(PRIMITIVES.iter().copied())
+                    .chain(TypeRef::PRIMITIVES.iter().map(|(name, _)| *name))
                     .collect();
                 let mut sorted = candidates;
                 sorted.sort_unstable();
@@ -100,7 +97,7 @@ impl Ctxt<'_> {
                 let fix = if hint.is_empty() {
                     format!(
                         "; declare it under `types` or use one of {}",
-                        PRIMITIVES.join(", ")
+                        TypeRef::primitive_names()
                     )
                 } else {
                     hint

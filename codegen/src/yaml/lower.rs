@@ -13,10 +13,10 @@ use crate::model::{
     ParamKind, Placement, RefreshGrant, RefreshOrigins, RuleOrigins, TokenSource, TypeDef, TypeKind, TypeRef,
     Variant,
 };
-use crate::validate::names::{did_you_mean, is_camel_case, to_camel_case, to_snake_case};
+use crate::validate::names::{did_you_mean, to_camel_case, to_snake_case};
 
 use super::node::{Either, Entries, Pos, Req, Sp, State, TypeExpr};
-use super::raw;
+use super::{raw, type_expr};
 
 pub(crate) fn lower(spec: &Sp<raw::Spec>, state: &State<'_>) -> Option<Api> {
     let raw = spec.get()?;
@@ -950,23 +950,7 @@ impl Cx<'_, '_> {
 
     /// Parses a type expression; reports a problem and returns `placeholder`.
     fn type_expr(&self, src: &str, pos: Pos, path: &str, placeholder: TypeRef) -> TypeRef {
-        let mut p = TypeParser {
-            src,
-            rest: src,
-            names: &self.type_names,
-            known: &self.known_types,
-            depth: 0,
-        };
-        let parsed = p.ty().and_then(|t| {
-            p.skip_ws();
-            match p.rest.chars().next() {
-                None => Ok(t),
-                Some(c) => Err(invalid(format!(
-                    "unexpected `{c}` in type `{src}`; a type is like `u64`, `User?`, `list<T>` or `map<T>`"
-                ))),
-            }
-        });
-        match parsed {
+        match type_expr::parse(src, &self.type_names, &self.known_types) {
             Ok(t) => t,
             Err((kind, message)) => {
                 self.error(kind, pos, path, message);
@@ -1008,177 +992,5 @@ fn http_method(m: raw::Method) -> HttpMethod {
         raw::Method::Put => HttpMethod::Put,
         raw::Method::Patch => HttpMethod::Patch,
         raw::Method::Delete => HttpMethod::Delete,
-    }
-}
-
-/// The type-expression grammar (docs/spec.md):
-///
-/// ```text
-/// type  = base [ "?" ]
-/// base  = "string" | "bool" | "i32" | "i64" | "u32" | "u64" | "f64" | "json"
-///       | "list" "<" type ">" | "map" "<" type ">" | TypeName
-/// ```
-struct TypeParser<'a> {
-    src: &'a str,
-    rest: &'a str,
-    names: &'a [String],
-    known: &'a HashSet<String>,
-    /// `list<`/`map<` levels open: the parser recurses once per level, and
-    /// one YAML scalar can hold a million of them.
-    depth: usize,
-}
-
-const PRIMITIVES: &[&str] = &["string", "bool", "i32", "i64", "u32", "u64", "f64", "json"];
-
-/// Why a type expression is refused, and the message that says so.
-type Failure = (DiagnosticKind, String);
-
-/// A type expression that does not parse.
-fn invalid(message: String) -> Failure {
-    (DiagnosticKind::InvalidType, message)
-}
-
-impl TypeParser<'_> {
-    fn skip_ws(&mut self) {
-        self.rest = self.rest.trim_start();
-    }
-
-    fn eat(&mut self, c: char) -> bool {
-        self.skip_ws();
-        match self.rest.strip_prefix(c) {
-            Some(rest) => {
-                self.rest = rest;
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn word(&mut self) -> &str {
-        self.skip_ws();
-        let end = self
-            .rest
-            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .unwrap_or(self.rest.len());
-        let (word, rest) = self.rest.split_at(end);
-        self.rest = rest;
-        word
-    }
-
-    fn ty(&mut self) -> Result<TypeRef, Failure> {
-        let base = self.base()?;
-        if self.eat('?') {
-            if self.eat('?') {
-                return Err(invalid(format!(
-                    "type `{}` has two `?`; one `?` makes a type optional",
-                    self.src
-                )));
-            }
-            return Ok(TypeRef::Option(Box::new(base)));
-        }
-        Ok(base)
-    }
-
-    fn base(&mut self) -> Result<TypeRef, Failure> {
-        let src = self.src;
-        let word = self.word().to_owned();
-        if word.is_empty() {
-            return Err(invalid(match self.rest.chars().next() {
-                None if src.trim().is_empty() => {
-                    "the type is empty; write one, like `string` or `u64`".to_owned()
-                }
-                None => format!(
-                    "type `{src}` ends too early; a type is like `u64`, `User?`, `list<T>` or `map<T>`"
-                ),
-                Some(c) => format!(
-                    "unexpected `{c}` in type `{src}`; a type is like `u64`, `User?`, `list<T>` or `map<T>`"
-                ),
-            }));
-        }
-        let generic = |this: &mut Self, wrap: fn(Box<TypeRef>) -> TypeRef| -> Result<TypeRef, Failure> {
-            if !this.eat('<') {
-                return Err(invalid(format!(
-                    "`{word}` needs an element type, like `{word}<string>`"
-                )));
-            }
-            if this.depth == super::MAX_DEPTH {
-                return Err(invalid(format!(
-                    "a type nests `list<...>` and `map<...>` deeper than {} levels; a spec needs far fewer, flatten it",
-                    super::MAX_DEPTH
-                )));
-            }
-            this.depth += 1;
-            let inner = this.ty()?;
-            this.depth -= 1;
-            if !this.eat('>') {
-                return Err(invalid(format!(
-                    "`{word}<` in type `{src}` is not closed; add `>`"
-                )));
-            }
-            Ok(wrap(Box::new(inner)))
-        };
-        let prim = match word.as_str() {
-            "string" => Some(TypeRef::String),
-            "bool" => Some(TypeRef::Bool),
-            "i32" => Some(TypeRef::I32),
-            "i64" => Some(TypeRef::I64),
-            "u32" => Some(TypeRef::U32),
-            "u64" => Some(TypeRef::U64),
-            "f64" => Some(TypeRef::F64),
-            "json" => Some(TypeRef::Json),
-            "list" => return generic(self, TypeRef::List),
-            "map" => return generic(self, TypeRef::Map),
-            _ => None,
-        };
-        let ty = match prim {
-            Some(p) => p,
-            None if self.known.contains(&word) => TypeRef::Named(word.clone()),
-            None => return Err((DiagnosticKind::UnknownType, self.unknown(&word))),
-        };
-        self.skip_ws();
-        if self.rest.starts_with('<') {
-            return Err(invalid(format!(
-                "`{word}` takes no `<...>`; only `list` and `map` do"
-            )));
-        }
-        Ok(ty)
-    }
-
-    fn unknown(&self, word: &str) -> String {
-        // Names from other languages, mapped to ours.
-        let alias = match word.to_ascii_lowercase().as_str() {
-            "int" | "integer" | "long" | "int64" => Some("i64"),
-            "int32" => Some("i32"),
-            "uint" | "uint64" | "usize" => Some("u64"),
-            "uint32" => Some("u32"),
-            "str" | "text" | "str_" => Some("string"),
-            "boolean" => Some("bool"),
-            "float" | "double" | "number" | "f32" | "float64" => Some("f64"),
-            "object" | "any" | "value" => Some("json"),
-            "array" | "vec" | "vector" => Some("list<...>"),
-            "dict" | "hashmap" | "btreemap" | "record" => Some("map<...>"),
-            "option" | "optional" => Some("T?"),
-            _ => None,
-        };
-        if let Some(a) = alias {
-            return format!("unknown type `{word}`; use `{a}`");
-        }
-        let candidates = self
-            .names
-            .iter()
-            .map(String::as_str)
-            .chain(PRIMITIVES.iter().copied())
-            .chain(["list", "map"]);
-        let hint = did_you_mean(word, candidates);
-        if !hint.is_empty() {
-            return format!("unknown type `{word}`{hint}");
-        }
-        if is_camel_case(word) {
-            format!("unknown type `{word}`; declare it under `types`")
-        } else {
-            format!(
-                "unknown type `{word}`; use a type from `types` or one of string, bool, i32, i64, u32, u64, f64, json"
-            )
-        }
     }
 }

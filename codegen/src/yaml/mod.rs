@@ -23,6 +23,7 @@
 mod lower;
 mod node;
 mod raw;
+mod type_expr;
 
 use serde::Deserialize;
 use serde_saphyr::budget::BudgetBreach;
