@@ -13,6 +13,7 @@
 pub mod diag;
 pub mod emit;
 pub mod model;
+mod naming;
 #[doc(hidden)]
 pub mod scale;
 pub mod validate;

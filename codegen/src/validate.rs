@@ -7,8 +7,6 @@
 //! `types.User.fields.nickName`, `auth.expiry[0].status`), which lets the YAML
 //! front end point at the exact line of that path and the macro at its span.
 
-pub(crate) mod names;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::diag::Diagnostic;
@@ -16,7 +14,7 @@ use crate::model::{
     Api, Auth, Encoding, Endpoint, ExpiryRule, HttpMethod, Lifetime, Login, LoginFlow, Origin, ParamKind,
     Placement, RefreshGrant, TokenSource, TypeDef, TypeKind, TypeRef,
 };
-use names::{
+use crate::naming::{
     did_you_mean, is_camel_case, is_field_ident, is_keyword, is_snake_case, to_camel_case, to_snake_case,
 };
 

@@ -11,7 +11,7 @@ use crate::model::{
     Login, LoginBackoff, LoginFlow, Origin, Param, ParamKind, Placement, RefreshGrant, TokenSource, TypeDef,
     TypeKind, TypeRef, Variant,
 };
-use crate::validate::names::{did_you_mean, is_camel_case, to_camel_case, to_snake_case};
+use crate::naming::{did_you_mean, is_camel_case, to_camel_case, to_snake_case};
 
 use super::node::{Either, Entries, Pos, Req, Sp, State, TypeExpr};
 use super::raw;

@@ -34,7 +34,7 @@ use serde_saphyr::Spanned;
 
 use crate::diag::Diagnostic;
 use crate::model::Origin;
-use crate::validate::names::did_you_mean;
+use crate::naming::did_you_mean;
 
 /// A 1-based line and column.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
