@@ -9,6 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+mod reach;
+pub(crate) use reach::Boxing;
+
 /// Where a model node came from.
 #[derive(Clone, Debug, Default)]
 pub enum Origin {

@@ -608,17 +608,9 @@ impl Checker<'_> {
     /// reported: wrapping any one of them fixes it.
     fn recursion(&mut self, api: &Api) {
         // Which fields close a cycle is decided once, in linear time (the
-        // emitter's strongly connected components); the search below only
+        // model's `Boxing`, which the emitter boxes by); the search below only
         // spells the cycle out, within a budget, for the message.
-        let structs: Vec<(&str, &[crate::model::Field])> = api
-            .types
-            .iter()
-            .filter_map(|t| match &t.kind {
-                TypeKind::Struct(fields) => Some((t.name.as_str(), fields.as_slice())),
-                TypeKind::Enum(_) => None,
-            })
-            .collect();
-        let boxing = crate::emit::types::Boxing::new(&structs);
+        let boxing = crate::model::Boxing::new(&api.types);
         for t in &api.types {
             for (field, first) in held(t) {
                 if !boxing.needs_box(&t.name, first) {

@@ -97,7 +97,7 @@ pub(super) fn lit(s: &str) -> Literal {
 }
 
 /// The owned Rust type of a type expression. `boxed` wraps a named type
-/// reached without a `Vec` or map in between (see `types::Boxing`).
+/// reached without a `Vec` or map in between (see `model::Boxing`).
 pub(super) fn owned(ty: &TypeRef, boxed: &dyn Fn(&str) -> bool, n: &Names) -> TokenStream {
     match ty {
         TypeRef::String => n.path(Item::String),
