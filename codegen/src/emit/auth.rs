@@ -7,7 +7,7 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 use super::names::{Item, Names};
-use super::rust::{doc_attrs, fresh, ident, json_values, lit};
+use super::rust::{doc_attrs, fresh, ident, json_values, lit, method_const, method_fn};
 use crate::model::{
     Auth, ClientAuth, Encoding, ExpiryRule, HttpMethod, Lifetime, Login, Placement, RefreshGrant, TokenSource,
 };
@@ -92,15 +92,13 @@ fn inputs(auth: &Auth, n: &Names) -> Inputs {
     let path = lit(&flow.path);
     let flow_type = n.path(Item::LoginFlow);
     let new_flow = match flow.method {
-        HttpMethod::Get => quote!(#flow_type::get(#path)),
-        HttpMethod::Post => quote!(#flow_type::post(#path)),
+        // `LoginFlow` has a shorthand for these.
+        HttpMethod::Get | HttpMethod::Post => {
+            let constructor = method_fn(flow.method);
+            quote!(#flow_type::#constructor(#path))
+        }
         other => {
-            let method = n.path(Item::Method);
-            let other = match other {
-                HttpMethod::Put => quote!(PUT),
-                HttpMethod::Patch => quote!(PATCH),
-                _ => quote!(DELETE),
-            };
+            let (method, other) = (n.path(Item::Method), method_const(other));
             quote!(#flow_type::new(#method::#other, #path))
         }
     };
@@ -209,16 +207,6 @@ fn inputs(auth: &Auth, n: &Names) -> Inputs {
     }
 }
 
-fn method_ident(m: HttpMethod) -> TokenStream {
-    match m {
-        HttpMethod::Get => quote!(GET),
-        HttpMethod::Post => quote!(POST),
-        HttpMethod::Put => quote!(PUT),
-        HttpMethod::Patch => quote!(PATCH),
-        HttpMethod::Delete => quote!(DELETE),
-    }
-}
-
 fn encoding_ident(e: Encoding) -> TokenStream {
     match e {
         Encoding::Json => quote!(Json),
@@ -247,7 +235,7 @@ fn full_grant(
     let grant_type = n.path(Item::RefreshGrant);
     let mut grant = quote!(#grant_type::new(#path, #field));
     if let Some(m) = r.method {
-        let (m, method) = (method_ident(m), n.path(Item::Method));
+        let (m, method) = (method_const(m), n.path(Item::Method));
         grant.extend(quote!(.method(#method::#m)));
     }
     if let Some(e) = r.encoding {

@@ -11,7 +11,7 @@ use quote::{ToTokens, quote};
 use serde_json::Value;
 
 use super::names::{Item, Names};
-use crate::model::{Origin, TypeRef};
+use crate::model::{HttpMethod, Origin, TypeRef};
 use crate::naming::{NOT_RAW, is_keyword};
 
 /// The identifier for a model name. The model's names are already Rust
@@ -52,6 +52,17 @@ pub(super) fn ident_at(name: &str, origin: &Origin) -> Ident {
         id.set_span(*span);
     }
     id
+}
+
+/// `GET`: the method's constant on `Method`.
+pub(super) fn method_const(m: HttpMethod) -> Ident {
+    Ident::new(m.as_str(), Span::call_site())
+}
+
+/// `get`: the shorthand constructor `Request` (and, for some, `LoginFlow`)
+/// has for the method.
+pub(super) fn method_fn(m: HttpMethod) -> Ident {
+    Ident::new(&m.as_str().to_ascii_lowercase(), Span::call_site())
 }
 
 /// The name serde sees for a field or variant (`r#type` is `type`).
