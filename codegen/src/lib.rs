@@ -12,6 +12,7 @@
 
 pub mod diag;
 pub mod emit;
+pub mod limits;
 pub mod model;
 mod naming;
 #[doc(hidden)]

@@ -59,7 +59,7 @@ pub(crate) struct Auth {
     /// `chains` must be 1), `shared` (the default) when sessions are independent.
     pub session: Opt<Session>,
     /// Replays per call after an expiry (0 to 8, default 1).
-    #[schemars(range(max = 8))]
+    #[schemars(range(max = crate::limits::MAX_REPLAYS))]
     pub max_replays: Opt<u32>,
     /// Login timeout in milliseconds.
     pub login_timeout_ms: Opt<u64>,
