@@ -551,7 +551,7 @@ impl Cx<'_, '_> {
         }
     }
 
-    fn fields(&self, entries: &Entries<Either<TypeExpr, raw::FieldLong>>) -> Vec<Field> {
+    fn fields(&self, entries: &Entries<Either<TypeExpr, raw::TypedLong>>) -> Vec<Field> {
         let mut out = Vec::new();
         for (i, (key, value)) in entries.0.iter().enumerate() {
             let Some(wire) = key.get() else { continue };
@@ -573,7 +573,7 @@ impl Cx<'_, '_> {
     /// The type, doc and `rust_name` of a field or parameter, short or long.
     fn long_or_short(
         &self,
-        value: &Sp<Either<TypeExpr, impl LongForm>>,
+        value: &Sp<Either<TypeExpr, raw::TypedLong>>,
         what: &str,
         wire: &str,
         placeholder: TypeRef,
@@ -585,7 +585,7 @@ impl Cx<'_, '_> {
                 None,
             )),
             Either::Long(long) => {
-                let (ty, doc, rust_name) = long.parts();
+                let raw::TypedLong { ty, doc, rust_name } = long;
                 let ty = self.need(
                     ty,
                     (value.pos, &value.path),
@@ -774,7 +774,7 @@ impl Cx<'_, '_> {
 
     fn params(
         &self,
-        entries: &Option<Sp<Entries<Either<TypeExpr, raw::ParamLong>>>>,
+        entries: &Option<Sp<Entries<Either<TypeExpr, raw::TypedLong>>>>,
         what: &str,
         kind: impl Fn(&str) -> ParamKind,
     ) -> Vec<Param> {
@@ -839,23 +839,6 @@ impl Cx<'_, '_> {
                 placeholder
             }
         }
-    }
-}
-
-/// The long forms that carry `type`, `doc` and `rust_name`.
-trait LongForm {
-    fn parts(&self) -> (&Req<TypeExpr>, &Option<Sp<String>>, &Option<Sp<String>>);
-}
-
-impl LongForm for raw::FieldLong {
-    fn parts(&self) -> (&Req<TypeExpr>, &Option<Sp<String>>, &Option<Sp<String>>) {
-        (&self.ty, &self.doc, &self.rust_name)
-    }
-}
-
-impl LongForm for raw::ParamLong {
-    fn parts(&self) -> (&Req<TypeExpr>, &Option<Sp<String>>, &Option<Sp<String>>) {
-        (&self.ty, &self.doc, &self.rust_name)
     }
 }
 

@@ -544,8 +544,8 @@ fn anchor_of(key: &Node, value: &Node) -> Pos {
     }
 }
 
-/// The noun for a raw struct in "unknown key … in <noun>".
-fn noun(name: &str) -> &str {
+/// The noun for a raw struct in "unknown key … in <noun>", at `path`.
+fn noun<'a>(name: &'a str, path: &str) -> &'a str {
     match name {
         "Spec" => "the spec",
         "Auth" => "`auth`",
@@ -557,10 +557,11 @@ fn noun(name: &str) -> &str {
         "ExpiryRule" => "an expiry rule",
         "LoginBackoff" => "`login_backoff`",
         "TypeDef" => "a type",
-        "FieldLong" => "a field",
+        // One long form serves both: types hold fields, endpoints parameters.
+        "TypedLong" if path.starts_with("types.") => "a field",
+        "TypedLong" => "a parameter",
         "VariantLong" => "an enum value",
         "Endpoint" => "an endpoint",
-        "ParamLong" => "a parameter",
         "BodyLong" => "`body`",
         other => other,
     }
@@ -693,7 +694,10 @@ impl<'de> Deserializer<'de> for NodeDe<'_, '_> {
                     visitor.visit_some(self).map_err(|e| e.located(anchor, &path))
                 }
             },
-            _ => self.mapping(visitor, Some((noun(name), fields))),
+            _ => {
+                let noun = noun(name, &self.path);
+                self.mapping(visitor, Some((noun, fields)))
+            }
         }
     }
 
@@ -1266,5 +1270,33 @@ impl JsonSchema for TypeExpr {
             "description": "A type expression: string, bool, i32, i64, u32, u64, f64, json, a type from `types`, `T?` (optional), `list<T>` or `map<T>` (string keys).",
             "examples": ["u64", "string?", "list<User>", "map<json>"]
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_one_long_form_is_a_field_in_a_type_and_a_parameter_in_an_endpoint() {
+        let spec = "name: t
+auth: { placement: bearer, lifetime: reusable, expiry: [{ status: [401] }], login: custom }
+types:
+  User: { fields: { id: { type: u64, dcs: x } } }
+endpoints:
+  get_user:
+    method: GET
+    path: /users
+    query: { q: { type: string, dcs: x } }
+    response: User
+";
+        let diagnostics = crate::yaml::load(spec, "t.yaml").expect_err("two unknown keys");
+        let messages: Vec<&str> = diagnostics.items.iter().map(|d| d.message.as_str()).collect();
+        let known = "remove it (known keys: type, doc, rust_name)";
+        assert_eq!(
+            messages,
+            [
+                format!("unknown key `dcs` in a field; {known}"),
+                format!("unknown key `dcs` in a parameter; {known}"),
+            ]
+        );
     }
 }

@@ -272,22 +272,22 @@ pub(crate) struct TypeDef {
     /// Doc text.
     pub doc: Opt<String>,
     /// Struct fields by wire name: a type expression or `{type, doc, rust_name}`.
-    pub fields: Opt<Entries<Either<TypeExpr, FieldLong>>>,
+    pub fields: Opt<Entries<Either<TypeExpr, TypedLong>>>,
     /// String enum values: a string or `{value, rust_name, doc}`.
     #[serde(rename = "enum")]
     pub variants: Opt<Vec<Sp<Either<String, VariantLong>>>>,
 }
 
-/// A field's long form.
+/// The long form of a struct field or an endpoint parameter.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct FieldLong {
+pub(crate) struct TypedLong {
     /// Its type expression.
     #[serde(rename = "type")]
     pub ty: Req<TypeExpr>,
     /// Doc text.
     pub doc: Opt<String>,
-    /// The Rust field name, when the snake_cased wire name will not do.
+    /// The Rust field or argument name, when the snake_cased wire name will not do.
     pub rust_name: Opt<String>,
 }
 
@@ -314,11 +314,11 @@ pub(crate) struct Endpoint {
     /// Path with `{name}` placeholders, relative to the base URL.
     pub path: Req<String>,
     /// Path parameters: one per `{name}` in `path`.
-    pub params: Opt<Entries<Either<TypeExpr, ParamLong>>>,
+    pub params: Opt<Entries<Either<TypeExpr, TypedLong>>>,
     /// Query parameters by wire name (optional ones end in `?`).
-    pub query: Opt<Entries<Either<TypeExpr, ParamLong>>>,
+    pub query: Opt<Entries<Either<TypeExpr, TypedLong>>>,
     /// Request headers by name.
-    pub headers: Opt<Entries<Either<TypeExpr, ParamLong>>>,
+    pub headers: Opt<Entries<Either<TypeExpr, TypedLong>>>,
     /// The JSON body: a type expression or `{type, name}`. Not on GET or DELETE.
     pub body: Opt<Either<TypeExpr, BodyLong>>,
     /// The success value; nothing (`()`) when absent.
@@ -327,19 +327,6 @@ pub(crate) struct Endpoint {
     pub idempotent: Opt<bool>,
     /// `none` for a public endpoint (no token); default `token`.
     pub auth: Opt<EndpointAuth>,
-}
-
-/// A parameter's long form.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ParamLong {
-    /// Its type expression.
-    #[serde(rename = "type")]
-    pub ty: Req<TypeExpr>,
-    /// Doc text.
-    pub doc: Opt<String>,
-    /// The Rust argument name, when the snake_cased wire name will not do.
-    pub rust_name: Opt<String>,
 }
 
 /// The body's long form.
