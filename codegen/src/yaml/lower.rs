@@ -13,8 +13,10 @@ use crate::model::{
 };
 use crate::naming::{did_you_mean, is_camel_case, to_camel_case, to_snake_case};
 
-use super::node::{Either, Entries, Pos, Req, Sp, State, TypeExpr};
-use super::raw;
+use super::de::State;
+use super::raw::{self, TypeExpr};
+use super::spanned::{Either, Entries, Req, Sp};
+use super::tree::Pos;
 
 /// A lowered spec.
 pub(crate) struct Lowered {

@@ -6,11 +6,17 @@
 //! comments are the JSON Schema's descriptions (`seamless schema`).
 //! `deny_unknown_fields` only shapes the schema (`additionalProperties:
 //! false`); unknown keys are reported by the deserializer, all of them.
+//! Two leaf values read by hand: [`Scalar`] (a number or a string) and
+//! [`TypeExpr`] (a type expression, parsed when lowered).
 
-use schemars::JsonSchema;
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Unexpected, Visitor};
 
-use super::node::{Either, Entries, Req, Scalar, Sp, TypeExpr};
+use super::spanned::{Either, Entries, Req, Sp};
 
 type Opt<T> = Option<Sp<T>>;
 
@@ -348,4 +354,73 @@ pub(crate) enum EndpointAuth {
     None,
     /// The default: the session token.
     Token,
+}
+
+/// A number or a string (status codes in bodies: `408`, `"40001"`).
+#[derive(Clone, Debug)]
+pub(crate) struct Scalar(pub serde_json::Value);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number or a string")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(v.into()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                serde_json::Number::from_f64(v)
+                    .map(|n| Scalar(serde_json::Value::Number(n)))
+                    .ok_or_else(|| E::invalid_value(Unexpected::Float(v), &self))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(v.into()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Scalar {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "NumberOrString".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": ["number", "string"] })
+    }
+}
+
+/// A type expression (`u64`, `User?`, `list<map<string>>`), parsed later.
+#[derive(Clone, Debug)]
+pub(crate) struct TypeExpr(pub String);
+
+impl<'de> Deserialize<'de> for TypeExpr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(TypeExpr)
+    }
+}
+
+impl JsonSchema for TypeExpr {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "TypeExpr".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A type expression: string, bool, i32, i64, u32, u64, f64, json, a type from `types`, `T?` (optional), `list<T>` or `map<T>` (string keys).",
+            "examples": ["u64", "string?", "list<User>", "map<json>"]
+        })
+    }
 }
