@@ -1,10 +1,47 @@
-//! Which structs hold each other inline, so which fields need a `Box`: a
-//! fact about the model that the emitter (which boxes) and the validator
-//! (which reports a cycle no `list<>` breaks) must decide the same way.
+//! How the model's types reach each other: which named types the endpoints
+//! use (the ones generated, and not warned about as unused), and which
+//! structs hold each other inline, so which fields need a `Box`. The
+//! emitter and the validator must decide both the same way.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{TypeDef, TypeKind, TypeRef};
+use super::{Api, TypeDef, TypeKind, TypeRef};
+
+impl Api {
+    /// The named types some endpoint uses, directly or through other types:
+    /// the ones the emitter generates (and the validator does not warn about).
+    pub fn reachable_types(&self) -> BTreeSet<&str> {
+        let defs: BTreeMap<&str, &TypeDef> = self.types.iter().map(|t| (t.name.as_str(), t)).collect();
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<&str> = Vec::new();
+        for ep in &self.endpoints {
+            let roots = ep
+                .params
+                .iter()
+                .map(|p| &p.ty)
+                .chain(ep.body.as_ref().map(|b| &b.ty))
+                .chain(ep.response.as_ref());
+            for ty in roots {
+                ty.named_into(&mut todo);
+            }
+        }
+        while let Some(name) = todo.pop() {
+            if !seen.insert(name) {
+                continue;
+            }
+            if let Some(TypeDef {
+                kind: TypeKind::Struct(fields),
+                ..
+            }) = defs.get(name)
+            {
+                for f in fields {
+                    f.ty.named_into(&mut todo);
+                }
+            }
+        }
+        seen
+    }
+}
 
 impl TypeRef {
     /// The named type a value of this type holds inline (through `Option`s
