@@ -25,7 +25,9 @@ mod auth;
 mod endpoint;
 mod names;
 mod rust;
-pub(crate) mod types;
+mod types;
+
+use std::collections::BTreeSet;
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -61,7 +63,7 @@ pub fn emit_for(api: &Api, target: Target) -> TokenStream {
         .map(|name| rust::ident(name).to_string())
         .collect();
     let names = Names::new(target, types, locals);
-    let types = types::emit(api, &reachable, &names);
+    let types = types::emit(&defined(api, &reachable), &names);
     let client = client(api, &names);
     // Last: it imports what the items above used.
     let prelude = names.prelude();
@@ -75,7 +77,12 @@ pub fn emit_for(api: &Api, target: Target) -> TokenStream {
 /// The named types some endpoint uses (through parameters, bodies and
 /// responses, transitively), in spec order: exactly the types [`emit`] writes.
 pub fn reachable_types(api: &Api) -> Vec<&TypeDef> {
-    let reachable = api.reachable_types();
+    defined(api, &api.reachable_types())
+}
+
+/// The definitions of `reachable`, in spec order. (A trait's endpoints name
+/// the user's own types, which `reachable` holds and the model does not.)
+fn defined<'a>(api: &'a Api, reachable: &BTreeSet<&str>) -> Vec<&'a TypeDef> {
     api.types
         .iter()
         .filter(|t| reachable.contains(t.name.as_str()))

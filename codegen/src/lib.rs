@@ -12,7 +12,9 @@
 
 pub mod diag;
 pub mod emit;
+pub mod limits;
 pub mod model;
+mod naming;
 #[doc(hidden)]
 pub mod scale;
 pub mod validate;

@@ -8,10 +8,11 @@
 //! on the model points at the YAML line or the Rust span it came from.
 
 mod origin;
+mod reach;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+pub(crate) use reach::Boxing;
 pub use origin::{
     ApiOrigins, AuthOrigins, EnvelopeOrigins, LoginOrigins, Origin, RefreshOrigins, RuleOrigins,
 };
@@ -40,42 +41,6 @@ pub struct Api {
     /// The front end left out endpoints, or parts of them, that it could
     /// not read (and reported): which types the endpoints use is not known.
     pub endpoints_partial: bool,
-}
-
-impl Api {
-    /// The named types some endpoint uses, directly or through other types:
-    /// the ones the emitter generates (and the validator does not warn about).
-    pub fn reachable_types(&self) -> BTreeSet<&str> {
-        let defs: BTreeMap<&str, &TypeDef> = self.types.iter().map(|t| (t.name.as_str(), t)).collect();
-        let mut seen = BTreeSet::new();
-        let mut todo: Vec<&str> = Vec::new();
-        for ep in &self.endpoints {
-            let roots = ep
-                .params
-                .iter()
-                .map(|p| &p.ty)
-                .chain(ep.body.as_ref().map(|b| &b.ty))
-                .chain(ep.response.as_ref());
-            for ty in roots {
-                ty.named_into(&mut todo);
-            }
-        }
-        while let Some(name) = todo.pop() {
-            if !seen.insert(name) {
-                continue;
-            }
-            if let Some(TypeDef {
-                kind: TypeKind::Struct(fields),
-                ..
-            }) = defs.get(name)
-            {
-                for f in fields {
-                    f.ty.named_into(&mut todo);
-                }
-            }
-        }
-        seen
-    }
 }
 
 /// The token protocol of an API (the axes of `docs/protocol.md`).

@@ -14,14 +14,13 @@
 
 mod auth;
 mod endpoints;
-pub(crate) mod names;
 mod types;
 
 use std::collections::HashMap;
 
 use crate::diag::{Diagnostic, DiagnosticKind};
 use crate::model::{Api, Origin, ParamKind, TypeDef, TypeRef};
-use names::{
+use crate::naming::{
     did_you_mean, is_camel_case, is_field_ident, is_keyword, is_snake_case, to_camel_case, to_snake_case,
 };
 

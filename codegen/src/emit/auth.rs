@@ -7,7 +7,7 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 use super::names::{Item, Names};
-use super::rust::{doc_attrs, fresh, ident, json_values, lit};
+use super::rust::{doc_attrs, fresh, ident, json_values, lit, method_const, method_fn, unraw};
 use crate::model::{
     Auth, ClientAuth, Encoding, ExpiryRule, HttpMethod, Lifetime, Login, Placement, RefreshGrant, TokenSource,
 };
@@ -15,31 +15,54 @@ use crate::model::{
 /// The arguments a client needs beyond the base URL: one per login secret,
 /// a one-time code provider, or a custom `Login`.
 struct Inputs {
+    args: Args,
+    /// The `.login(...)` argument.
+    login: TokenStream,
+}
+
+/// The constructors' arguments, in order, each named apart from the others.
+#[derive(Default)]
+struct Args {
+    /// Names given out or reserved (a set: a login may take tens of
+    /// thousands of secrets).
+    taken: BTreeSet<String>,
     /// `name: Type` for the signatures.
     params: Vec<TokenStream>,
     /// The same names, to forward from `new` to `builder`.
     names: Vec<Ident>,
     /// One doc line per argument.
     docs: Vec<String>,
-    /// The `.login(...)` argument.
-    login: TokenStream,
+}
+
+impl Args {
+    /// An argument named `name`, or `name_`… when that is taken.
+    fn add(&mut self, name: &str, ty: TokenStream, doc: &str) -> Ident {
+        let arg = ident(&fresh(&unraw(&ident(name)), &self.taken));
+        self.taken.insert(arg.to_string());
+        self.push(arg.clone(), ty, doc);
+        arg
+    }
+
+    /// An argument under a name reserved for it in `taken`.
+    fn push(&mut self, arg: Ident, ty: TokenStream, doc: &str) {
+        self.docs.push(format!("- `{}`: {doc}", unraw(&arg)));
+        self.params.push(quote!(#arg: #ty));
+        self.names.push(arg);
+    }
 }
 
 /// `builder` and `new`, for the client's `impl` block.
 pub(super) fn constructors(auth: &Auth, n: &Names) -> TokenStream {
-    let inputs = inputs(auth, n);
-    let Inputs {
-        params,
-        names,
-        docs,
-        login,
-    } = &inputs;
+    let Inputs { args, login } = inputs(auth, n);
+    let Args {
+        params, names, docs, ..
+    } = args;
     let settings = settings(auth, n);
     let mut builder_doc =
         vec!["Configures a client for the API at `base_url` with this API's token protocol.".to_owned()];
     if !docs.is_empty() {
         builder_doc.push(String::new());
-        builder_doc.extend(docs.iter().cloned());
+        builder_doc.extend(docs);
     }
     builder_doc.extend([
         String::new(),
@@ -72,35 +95,33 @@ fn inputs(auth: &Auth, n: &Names) -> Inputs {
     let flow = match &auth.login {
         Login::Custom => {
             let login = n.path(Item::Login);
+            let mut args = Args::default();
+            args.push(ident("login"), quote!(impl #login), "how a session is obtained");
             return Inputs {
-                params: vec![quote!(login: impl #login)],
-                names: vec![ident("login")],
-                docs: vec!["- `login`: how a session is obtained".to_owned()],
+                args,
                 login: quote!(login),
             };
         }
         Login::Flow(flow) => flow,
     };
-    // A set: a login may take tens of thousands of secrets.
-    let mut taken = BTreeSet::from(["base_url".to_owned()]);
+    let mut args = Args::default();
+    args.taken.insert("base_url".to_owned());
+    // The code provider keeps its name; a secret called `code` gives way.
     if flow.code_field.is_some() {
-        taken.insert("code".to_owned());
+        args.taken.insert("code".to_owned());
     }
-    let (mut params, mut names, mut docs) = (Vec::new(), Vec::new(), Vec::new());
     let mut chain = Vec::new();
 
     let path = lit(&flow.path);
     let flow_type = n.path(Item::LoginFlow);
     let new_flow = match flow.method {
-        HttpMethod::Get => quote!(#flow_type::get(#path)),
-        HttpMethod::Post => quote!(#flow_type::post(#path)),
+        // `LoginFlow` has a shorthand for these.
+        HttpMethod::Get | HttpMethod::Post => {
+            let constructor = method_fn(flow.method);
+            quote!(#flow_type::#constructor(#path))
+        }
         other => {
-            let method = n.path(Item::Method);
-            let other = match other {
-                HttpMethod::Put => quote!(PUT),
-                HttpMethod::Patch => quote!(PATCH),
-                _ => quote!(DELETE),
-            };
+            let (method, other) = (n.path(Item::Method), method_const(other));
             quote!(#flow_type::new(#method::#other, #path))
         }
     };
@@ -113,25 +134,22 @@ fn inputs(auth: &Auth, n: &Names) -> Inputs {
         chain.push(quote!(.field(#name, #value)));
     }
     for secret in &flow.secrets {
-        let arg = ident(&fresh(&super::rust::unraw(&ident(secret)), &taken));
-        taken.insert(arg.to_string());
-        docs.push(format!(
-            "- `{}`: the login's `{secret}` field (kept secret, never printed)",
-            super::rust::unraw(&arg)
-        ));
-        let (into, secret_type) = (n.path(Item::Into), n.path(Item::Secret));
-        params.push(quote!(#arg: impl #into<#secret_type>));
+        let arg = secret_arg(
+            &mut args,
+            secret,
+            &format!("the login's `{secret}` field (kept secret, never printed)"),
+            n,
+        );
         let wire = lit(secret);
         chain.push(quote!(.secret_field(#wire, #arg)));
-        names.push(arg);
     }
     if let Some(field) = &flow.code_field {
-        docs.push(format!(
-            "- `code`: fetches a fresh one-time login code (sent as `{field}`) for every login"
-        ));
         let provider = n.path(Item::CodeProvider);
-        params.push(quote!(code: impl #provider));
-        names.push(ident("code"));
+        args.push(
+            ident("code"),
+            quote!(impl #provider),
+            &format!("fetches a fresh one-time login code (sent as `{field}`) for every login"),
+        );
         let field = lit(field);
         chain.push(quote!(.code(#field, code)));
     }
@@ -154,15 +172,7 @@ fn inputs(auth: &Auth, n: &Names) -> Inputs {
         chain.push(quote!(.refresh_token_at(#p)));
     }
     if let Some(r) = flow.refresh.as_ref().filter(|r| needs_full_grant(r)) {
-        chain.push(full_grant(
-            r,
-            &flow.secrets,
-            &mut taken,
-            &mut params,
-            &mut names,
-            &mut docs,
-            n,
-        ));
+        chain.push(full_grant(r, &flow.secrets, &mut args, n));
     } else if let Some(r) = &flow.refresh {
         let (path, field) = (lit(&r.path), lit(&r.field));
         let fields = if r.fields.is_empty() {
@@ -177,45 +187,26 @@ fn inputs(auth: &Auth, n: &Names) -> Inputs {
         chain.push(quote!(.refresh_grant(#path, #field, #fields)));
     }
     if let Some(ClientAuth::Basic) = flow.client_auth {
-        let (into, string, secret) = (n.path(Item::Into), n.path(Item::String), n.path(Item::Secret));
-        let mut arg = |name: &str, ty: TokenStream, doc: &str| {
-            let arg = ident(&fresh(name, &taken));
-            taken.insert(arg.to_string());
-            docs.push(format!("- `{}`: {doc}", super::rust::unraw(&arg)));
-            params.push(quote!(#arg: #ty));
-            names.push(arg.clone());
-            arg
-        };
-        let id = arg(
+        let (into, string) = (n.path(Item::Into), n.path(Item::String));
+        let id = args.add(
             "client_id",
             quote!(impl #into<#string>),
             "the client id, sent with HTTP Basic to the token endpoint",
         );
-        let secret = arg(
+        let secret = secret_arg(
+            &mut args,
             "client_secret",
-            quote!(impl #into<#secret>),
             "the client secret, sent with HTTP Basic to the token endpoint (kept secret, never printed)",
+            n,
         );
         chain.push(quote!(.client_basic_auth(#id, #secret)));
     }
     Inputs {
-        params,
-        names,
-        docs,
+        args,
         login: quote! {
             #new_flow
                 #(#chain)*
         },
-    }
-}
-
-fn method_ident(m: HttpMethod) -> TokenStream {
-    match m {
-        HttpMethod::Get => quote!(GET),
-        HttpMethod::Post => quote!(POST),
-        HttpMethod::Put => quote!(PUT),
-        HttpMethod::Patch => quote!(PATCH),
-        HttpMethod::Delete => quote!(DELETE),
     }
 }
 
@@ -232,22 +223,20 @@ fn needs_full_grant(r: &RefreshGrant) -> bool {
     r.method.is_some() || r.encoding.is_some() || !r.secrets.is_empty()
 }
 
+/// An `impl Into<Secret>` argument.
+fn secret_arg(args: &mut Args, name: &str, doc: &str, n: &Names) -> Ident {
+    let (into, secret) = (n.path(Item::Into), n.path(Item::Secret));
+    args.add(name, quote!(impl #into<#secret>), doc)
+}
+
 /// `.refresh_with(RefreshGrant::new(..)...)`. A secret the login also sends
 /// is reused from it; any other becomes an argument of its own.
-fn full_grant(
-    r: &RefreshGrant,
-    login_secrets: &[String],
-    taken: &mut BTreeSet<String>,
-    params: &mut Vec<TokenStream>,
-    names: &mut Vec<Ident>,
-    docs: &mut Vec<String>,
-    n: &Names,
-) -> TokenStream {
+fn full_grant(r: &RefreshGrant, login_secrets: &[String], args: &mut Args, n: &Names) -> TokenStream {
     let (path, field) = (lit(&r.path), lit(&r.field));
     let grant_type = n.path(Item::RefreshGrant);
     let mut grant = quote!(#grant_type::new(#path, #field));
     if let Some(m) = r.method {
-        let (m, method) = (method_ident(m), n.path(Item::Method));
+        let (m, method) = (method_const(m), n.path(Item::Method));
         grant.extend(quote!(.method(#method::#m)));
     }
     if let Some(e) = r.encoding {
@@ -264,16 +253,13 @@ fn full_grant(
             grant.extend(quote!(.login_secret(#wire)));
             continue;
         }
-        let arg = ident(&fresh(&super::rust::unraw(&ident(secret)), taken));
-        taken.insert(arg.to_string());
-        docs.push(format!(
-            "- `{}`: the refresh grant's `{secret}` field (kept secret, never printed)",
-            super::rust::unraw(&arg)
-        ));
-        let (into, secret_type) = (n.path(Item::Into), n.path(Item::Secret));
-        params.push(quote!(#arg: impl #into<#secret_type>));
+        let arg = secret_arg(
+            args,
+            secret,
+            &format!("the refresh grant's `{secret}` field (kept secret, never printed)"),
+            n,
+        );
         grant.extend(quote!(.secret_field(#wire, #arg)));
-        names.push(arg);
     }
     quote!(.refresh_with(#grant))
 }

@@ -7,8 +7,8 @@ use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
 use super::names::{Item, Names};
-use super::rust::{argument, doc_attrs, fresh, ident, ident_at, lines, lit, plain, unraw};
-use crate::model::{Endpoint, HttpMethod, ParamKind, TypeRef};
+use super::rust::{argument, doc_attrs, fresh, ident, ident_at, lines, lit, method_fn, plain, unraw};
+use crate::model::{Endpoint, ParamKind, TypeRef};
 
 pub(super) fn method(ep: &Endpoint, names: &Names) -> TokenStream {
     let name = ident_at(&ep.name, &ep.origin);
@@ -43,13 +43,7 @@ pub(super) fn method(ep: &Endpoint, names: &Names) -> TokenStream {
     // `request` must not shadow an argument read after it is bound.
     let request = ident(&fresh("request", &taken));
 
-    let constructor = match ep.method {
-        HttpMethod::Get => quote!(get),
-        HttpMethod::Post => quote!(post),
-        HttpMethod::Put => quote!(put),
-        HttpMethod::Patch => quote!(patch),
-        HttpMethod::Delete => quote!(delete),
-    };
+    let constructor = method_fn(ep.method);
     let mut chain = Vec::new();
     let mut optional = Vec::new();
     for p in &ep.params {

@@ -11,16 +11,8 @@ use quote::{ToTokens, quote};
 use serde_json::Value;
 
 use super::names::{Item, Names};
-use crate::model::{Origin, TypeRef};
-
-/// Keywords a name may collide with; they become raw identifiers (`r#type`).
-/// syn's list plus `gen` (reserved since edition 2024).
-const KEYWORDS: &[&str] = &[
-    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "do", "dyn", "else",
-    "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro",
-    "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return", "static", "struct", "trait",
-    "true", "try", "type", "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
-];
+use crate::model::{HttpMethod, Origin, TypeRef};
+use crate::naming::{NOT_RAW, is_keyword};
 
 /// The identifier for a model name. The model's names are already Rust
 /// names; this only guards the cases a raw identifier or a suffix fixes, and
@@ -29,12 +21,11 @@ pub(super) fn ident(name: &str) -> Ident {
     let span = Span::call_site();
     // A front end may hand over a raw identifier as written (`r#type`).
     let name = name.strip_prefix("r#").unwrap_or(name);
-    if KEYWORDS.contains(&name) {
-        return Ident::new_raw(name, span);
-    }
-    // These cannot be raw identifiers.
-    if matches!(name, "self" | "Self" | "super" | "crate" | "_") {
+    if NOT_RAW.contains(&name) {
         return Ident::new(&format!("{name}_"), span);
+    }
+    if is_keyword(name) {
+        return Ident::new_raw(name, span);
     }
     if syn::parse_str::<Ident>(name).is_ok() {
         return Ident::new(name, span);
@@ -61,6 +52,17 @@ pub(super) fn ident_at(name: &str, origin: &Origin) -> Ident {
         id.set_span(*span);
     }
     id
+}
+
+/// `GET`: the method's constant on `Method`.
+pub(super) fn method_const(m: HttpMethod) -> Ident {
+    Ident::new(m.as_str(), Span::call_site())
+}
+
+/// `get`: the shorthand constructor `Request` (and, for some, `LoginFlow`)
+/// has for the method.
+pub(super) fn method_fn(m: HttpMethod) -> Ident {
+    Ident::new(&m.as_str().to_ascii_lowercase(), Span::call_site())
 }
 
 /// The name serde sees for a field or variant (`r#type` is `type`).
@@ -106,7 +108,7 @@ pub(super) fn lit(s: &str) -> Literal {
 }
 
 /// The owned Rust type of a type expression. `boxed` wraps a named type
-/// reached without a `Vec` or map in between (see `types::Boxing`).
+/// reached without a `Vec` or map in between (see `model::Boxing`).
 pub(super) fn owned(ty: &TypeRef, boxed: &dyn Fn(&str) -> bool, n: &Names) -> TokenStream {
     match ty {
         TypeRef::String => n.path(Item::String),

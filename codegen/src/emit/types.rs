@@ -1,138 +1,17 @@
 //! Named types: only those an endpoint reaches, in spec order.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::names::{Item, Names};
 use super::rust::{doc_attrs, ident_at, lines, lit, owned, unraw};
-use crate::model::{Api, Field, TypeDef, TypeKind, TypeRef, Variant};
-
-/// The named type a field holds inline (through `Option`s only), if any.
-fn inline_named(ty: &TypeRef) -> Option<&str> {
-    match ty {
-        TypeRef::Named(n) => Some(n),
-        TypeRef::Option(t) => inline_named(t),
-        _ => None,
-    }
-}
-
-/// Which struct fields must be boxed: those whose inline type leads back to
-/// the struct itself (`Node { parent: Option<Node> }` has no finite size).
-/// Two structs need a box between them exactly when they hold each other
-/// inline, directly or through others: when they share a strongly connected
-/// component of the "holds inline" graph. The validator's recursion check
-/// uses the same definition.
-pub(crate) struct Boxing<'a> {
-    component: BTreeMap<&'a str, usize>,
-    self_loops: BTreeSet<&'a str>,
-}
-
-impl<'a> Boxing<'a> {
-    pub(crate) fn new(structs: &[(&'a str, &'a [Field])]) -> Self {
-        let index: BTreeMap<&str, usize> = structs.iter().enumerate().map(|(i, (n, _))| (*n, i)).collect();
-        let edges: Vec<Vec<usize>> = structs
-            .iter()
-            .map(|(_, fields)| {
-                fields
-                    .iter()
-                    .filter_map(|f| inline_named(&f.ty).and_then(|n| index.get(n).copied()))
-                    .collect()
-            })
-            .collect();
-        let component = tarjan(&edges);
-        let mut self_loops = BTreeSet::new();
-        for (i, out) in edges.iter().enumerate() {
-            if out.contains(&i) {
-                self_loops.insert(structs[i].0);
-            }
-        }
-        Boxing {
-            component: structs.iter().map(|(n, _)| *n).zip(component).collect(),
-            self_loops,
-        }
-    }
-
-    pub(crate) fn needs_box(&self, holder: &str, held: &str) -> bool {
-        if holder == held {
-            return self.self_loops.contains(holder);
-        }
-        matches!(
-            (self.component.get(holder), self.component.get(held)),
-            (Some(a), Some(b)) if a == b
-        )
-    }
-}
-
-/// Strongly connected components (Tarjan), iterative so a long chain of
-/// types cannot overflow the stack. Returns each node's component id.
-fn tarjan(edges: &[Vec<usize>]) -> Vec<usize> {
-    const UNSEEN: usize = usize::MAX;
-    let n = edges.len();
-    let (mut index, mut low, mut comp) = (vec![UNSEEN; n], vec![0; n], vec![UNSEEN; n]);
-    let mut on_stack = vec![false; n];
-    let (mut stack, mut next_index, mut next_comp) = (Vec::new(), 0, 0);
-    for root in 0..n {
-        if index[root] != UNSEEN {
-            continue;
-        }
-        // (node, next edge to look at)
-        let mut work = vec![(root, 0)];
-        index[root] = next_index;
-        low[root] = next_index;
-        next_index += 1;
-        stack.push(root);
-        on_stack[root] = true;
-        while let Some(&mut (v, ref mut e)) = work.last_mut() {
-            if let Some(&w) = edges[v].get(*e) {
-                *e += 1;
-                if index[w] == UNSEEN {
-                    index[w] = next_index;
-                    low[w] = next_index;
-                    next_index += 1;
-                    stack.push(w);
-                    on_stack[w] = true;
-                    work.push((w, 0));
-                } else if on_stack[w] {
-                    low[v] = low[v].min(index[w]);
-                }
-                continue;
-            }
-            work.pop();
-            if let Some(&(parent, _)) = work.last() {
-                low[parent] = low[parent].min(low[v]);
-            }
-            if low[v] == index[v] {
-                while let Some(w) = stack.pop() {
-                    on_stack[w] = false;
-                    comp[w] = next_comp;
-                    if w == v {
-                        break;
-                    }
-                }
-                next_comp += 1;
-            }
-        }
-    }
-    comp
-}
+use crate::model::{Boxing, Field, TypeDef, TypeKind, TypeRef, Variant};
 
 /// The reachable types, in spec order.
-pub(super) fn emit(api: &Api, reachable: &BTreeSet<&str>, names: &Names) -> TokenStream {
-    let used: Vec<&TypeDef> = api
-        .types
-        .iter()
-        .filter(|t| reachable.contains(t.name.as_str()))
-        .collect();
-    let structs: Vec<(&str, &[Field])> = used
-        .iter()
-        .filter_map(|t| match &t.kind {
-            TypeKind::Struct(fields) => Some((t.name.as_str(), fields.as_slice())),
-            TypeKind::Enum(_) => None,
-        })
-        .collect();
-    let boxing = Boxing::new(&structs);
+pub(super) fn emit(used: &[&TypeDef], names: &Names) -> TokenStream {
+    let boxing = Boxing::new(used.iter().copied());
     used.iter()
         .map(|t| match &t.kind {
             TypeKind::Struct(fields) => structure(t, fields, &boxing, names),
@@ -277,14 +156,6 @@ fn is_acronym(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tarjan_groups_cycles() {
-        // 0 -> 1 -> 2 -> 0, 3 -> 0, 4 alone
-        let comp = tarjan(&[vec![1], vec![2], vec![0], vec![0], vec![]]);
-        assert!(comp[0] == comp[1] && comp[1] == comp[2]);
-        assert!(comp[3] != comp[0] && comp[4] != comp[0] && comp[3] != comp[4]);
-    }
 
     #[test]
     fn variant_name_lint_is_predicted() {

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use super::names::{is_field_ident, is_keyword, is_snake_case};
+use crate::naming::{is_field_ident, is_keyword, is_snake_case};
 use super::{Ctxt, hint_snake, param_section};
 use crate::diag::DiagnosticKind;
 use crate::model::{Api, Body, Endpoint, HttpMethod, Origin, Param, ParamKind, TypeRef};

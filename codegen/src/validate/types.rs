@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use super::names::{is_camel_case, is_keyword};
+use crate::naming::{is_camel_case, is_keyword};
 use super::{Ctxt, hint_camel};
 use crate::diag::DiagnosticKind;
 use crate::model::{Api, Field, Origin, TypeDef, TypeKind, TypeRef, Variant};
@@ -145,17 +145,9 @@ fn check_variants(cx: &mut Ctxt<'_>, t: &TypeDef, variants: &[Variant]) {
 /// reported: wrapping any one of them fixes it.
 fn check_recursion(cx: &mut Ctxt<'_>, api: &Api) {
     // Which fields close a cycle is decided once, in linear time (the
-    // emitter's strongly connected components); the search below only
+    // model's `Boxing`, which the emitter boxes by); the search below only
     // spells the cycle out, within a budget, for the message.
-    let structs: Vec<(&str, &[Field])> = api
-        .types
-        .iter()
-        .filter_map(|t| match &t.kind {
-            TypeKind::Struct(fields) => Some((t.name.as_str(), fields.as_slice())),
-            TypeKind::Enum(_) => None,
-        })
-        .collect();
-    let boxing = crate::emit::types::Boxing::new(&structs);
+    let boxing = crate::model::Boxing::new(&api.types);
     for t in &api.types {
         for (field, first) in held(t) {
             if !boxing.needs_box(&t.name, first) {

@@ -13,10 +13,13 @@ use crate::model::{
     ParamKind, Placement, RefreshGrant, RefreshOrigins, RuleOrigins, TokenSource, TypeDef, TypeKind, TypeRef,
     Variant,
 };
-use crate::validate::names::{did_you_mean, to_camel_case, to_snake_case};
+use crate::naming::{did_you_mean, to_camel_case, to_snake_case};
 
-use super::node::{Either, Entries, Pos, Req, Sp, State, TypeExpr};
-use super::{raw, type_expr};
+use super::de::State;
+use super::raw::{self, TypeExpr};
+use super::spanned::{Either, Entries, Req, Sp};
+use super::tree::Pos;
+use super::type_expr;
 
 pub(crate) fn lower(spec: &Sp<raw::Spec>, state: &State<'_>) -> Option<Api> {
     let raw = spec.get()?;
@@ -682,7 +685,7 @@ impl Cx<'_, '_> {
         }
     }
 
-    fn fields(&self, entries: &Entries<Either<TypeExpr, raw::FieldLong>>) -> Vec<Field> {
+    fn fields(&self, entries: &Entries<Either<TypeExpr, raw::TypedLong>>) -> Vec<Field> {
         let mut out = Vec::new();
         for (i, (key, value)) in entries.0.iter().enumerate() {
             let Some(wire) = key.get() else { continue };
@@ -705,7 +708,7 @@ impl Cx<'_, '_> {
     /// The type, doc and `rust_name` of a field or parameter, short or long.
     fn long_or_short(
         &self,
-        value: &Sp<Either<TypeExpr, impl LongForm>>,
+        value: &Sp<Either<TypeExpr, raw::TypedLong>>,
         what: &str,
         wire: &str,
         placeholder: TypeRef,
@@ -717,7 +720,7 @@ impl Cx<'_, '_> {
                 None,
             )),
             Either::Long(long) => {
-                let (ty, doc, rust_name) = long.parts();
+                let raw::TypedLong { ty, doc, rust_name } = long;
                 let ty = self.need(
                     ty,
                     (value.pos, &value.path),
@@ -906,7 +909,7 @@ impl Cx<'_, '_> {
 
     fn params(
         &self,
-        entries: &Option<Sp<Entries<Either<TypeExpr, raw::ParamLong>>>>,
+        entries: &Option<Sp<Entries<Either<TypeExpr, raw::TypedLong>>>>,
         what: &str,
         kind: impl Fn(&str) -> ParamKind,
     ) -> Vec<Param> {
@@ -957,23 +960,6 @@ impl Cx<'_, '_> {
                 placeholder
             }
         }
-    }
-}
-
-/// The long forms that carry `type`, `doc` and `rust_name`.
-trait LongForm {
-    fn parts(&self) -> (&Req<TypeExpr>, &Option<Sp<String>>, &Option<Sp<String>>);
-}
-
-impl LongForm for raw::FieldLong {
-    fn parts(&self) -> (&Req<TypeExpr>, &Option<Sp<String>>, &Option<Sp<String>>) {
-        (&self.ty, &self.doc, &self.rust_name)
-    }
-}
-
-impl LongForm for raw::ParamLong {
-    fn parts(&self) -> (&Req<TypeExpr>, &Option<Sp<String>>, &Option<Sp<String>>) {
-        (&self.ty, &self.doc, &self.rust_name)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The YAML front end: spec text in, a validated [`Api`] (or every problem) out.
 //!
 //! ```text
-//! text ──(serde-saphyr, with a budget)──► Node tree ──(node::NodeDe)──► raw::Spec ──(lower)──► model::Api ──(validate)
+//! text ──(serde-saphyr, with a budget)──► tree::Node ──(de::NodeDe)──► raw::Spec ──(lower)──► model::Api ──(validate)
 //! ```
 //!
 //! # Why serde-saphyr
@@ -20,9 +20,11 @@
 //! the budget then bounds the parse itself (see `options()`). Every limit
 //! ends in one error diagnostic, never a panic, a hang or a stack overflow.
 
+mod de;
 mod lower;
-mod node;
 mod raw;
+mod spanned;
+mod tree;
 mod type_expr;
 
 use serde::Deserialize;
@@ -31,7 +33,9 @@ use serde_saphyr::{Error as YamlError, MessageFormatter, UserMessageFormatter};
 
 use crate::diag::{Diagnostic, DiagnosticKind, Diagnostics};
 use crate::model::{Api, Origin};
-use node::{Node, NodeDe, Sp, State, Value};
+use de::{NodeDe, State};
+use spanned::Sp;
+use tree::{Node, Value};
 
 /// The largest spec accepted, in bytes. A thousand-endpoint API is about
 /// 200 KiB; anything near this size is a mistake or an attack.
@@ -148,7 +152,7 @@ fn options() -> serde_saphyr::Options {
             max_total_replayed_events: 100_000,
             max_replay_stack_depth: 16,
         },
-        // Repeated keys reach the tree; `node` reports each one.
+        // Repeated keys reach the tree; `de` reports each one.
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
         // YAML 1.2 booleans: `on`, `yes`, `no` stay strings.
         strict_booleans: true,

@@ -6,11 +6,17 @@
 //! comments are the JSON Schema's descriptions (`seamless schema`).
 //! `deny_unknown_fields` only shapes the schema (`additionalProperties:
 //! false`); unknown keys are reported by the deserializer, all of them.
+//! Two leaf values read by hand: [`Scalar`] (a number or a string) and
+//! [`TypeExpr`] (a type expression, parsed when lowered).
 
-use schemars::JsonSchema;
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Unexpected, Visitor};
 
-use super::node::{Either, Entries, Req, Scalar, Sp, TypeExpr};
+use super::spanned::{Either, Entries, Req, Sp};
 
 type Opt<T> = Option<Sp<T>>;
 
@@ -59,7 +65,7 @@ pub(crate) struct Auth {
     /// `chains` must be 1), `shared` (the default) when sessions are independent.
     pub session: Opt<Session>,
     /// Replays per call after an expiry (0 to 8, default 1).
-    #[schemars(range(max = 8))]
+    #[schemars(range(max = crate::limits::MAX_REPLAYS))]
     pub max_replays: Opt<u32>,
     /// Login timeout in milliseconds.
     pub login_timeout_ms: Opt<u64>,
@@ -272,22 +278,22 @@ pub(crate) struct TypeDef {
     /// Doc text.
     pub doc: Opt<String>,
     /// Struct fields by wire name: a type expression or `{type, doc, rust_name}`.
-    pub fields: Opt<Entries<Either<TypeExpr, FieldLong>>>,
+    pub fields: Opt<Entries<Either<TypeExpr, TypedLong>>>,
     /// String enum values: a string or `{value, rust_name, doc}`.
     #[serde(rename = "enum")]
     pub variants: Opt<Vec<Sp<Either<String, VariantLong>>>>,
 }
 
-/// A field's long form.
+/// The long form of a struct field or an endpoint parameter.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct FieldLong {
+pub(crate) struct TypedLong {
     /// Its type expression.
     #[serde(rename = "type")]
     pub ty: Req<TypeExpr>,
     /// Doc text.
     pub doc: Opt<String>,
-    /// The Rust field name, when the snake_cased wire name will not do.
+    /// The Rust field or argument name, when the snake_cased wire name will not do.
     pub rust_name: Opt<String>,
 }
 
@@ -314,11 +320,11 @@ pub(crate) struct Endpoint {
     /// Path with `{name}` placeholders, relative to the base URL.
     pub path: Req<String>,
     /// Path parameters: one per `{name}` in `path`.
-    pub params: Opt<Entries<Either<TypeExpr, ParamLong>>>,
+    pub params: Opt<Entries<Either<TypeExpr, TypedLong>>>,
     /// Query parameters by wire name (optional ones end in `?`).
-    pub query: Opt<Entries<Either<TypeExpr, ParamLong>>>,
+    pub query: Opt<Entries<Either<TypeExpr, TypedLong>>>,
     /// Request headers by name.
-    pub headers: Opt<Entries<Either<TypeExpr, ParamLong>>>,
+    pub headers: Opt<Entries<Either<TypeExpr, TypedLong>>>,
     /// The JSON body: a type expression or `{type, name}`. Not on GET or DELETE.
     pub body: Opt<Either<TypeExpr, BodyLong>>,
     /// The success value; nothing (`()`) when absent.
@@ -327,19 +333,6 @@ pub(crate) struct Endpoint {
     pub idempotent: Opt<bool>,
     /// `none` for a public endpoint (no token); default `token`.
     pub auth: Opt<EndpointAuth>,
-}
-
-/// A parameter's long form.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ParamLong {
-    /// Its type expression.
-    #[serde(rename = "type")]
-    pub ty: Req<TypeExpr>,
-    /// Doc text.
-    pub doc: Opt<String>,
-    /// The Rust argument name, when the snake_cased wire name will not do.
-    pub rust_name: Opt<String>,
 }
 
 /// The body's long form.
@@ -361,4 +354,73 @@ pub(crate) enum EndpointAuth {
     None,
     /// The default: the session token.
     Token,
+}
+
+/// A number or a string (status codes in bodies: `408`, `"40001"`).
+#[derive(Clone, Debug)]
+pub(crate) struct Scalar(pub serde_json::Value);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number or a string")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(v.into()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                serde_json::Number::from_f64(v)
+                    .map(|n| Scalar(serde_json::Value::Number(n)))
+                    .ok_or_else(|| E::invalid_value(Unexpected::Float(v), &self))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(v.into()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Scalar {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "NumberOrString".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": ["number", "string"] })
+    }
+}
+
+/// A type expression (`u64`, `User?`, `list<map<string>>`), parsed later.
+#[derive(Clone, Debug)]
+pub(crate) struct TypeExpr(pub String);
+
+impl<'de> Deserialize<'de> for TypeExpr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(TypeExpr)
+    }
+}
+
+impl JsonSchema for TypeExpr {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "TypeExpr".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A type expression: string, bool, i32, i64, u32, u64, f64, json, a type from `types`, `T?` (optional), `list<T>` or `map<T>` (string keys).",
+            "examples": ["u64", "string?", "list<User>", "map<json>"]
+        })
+    }
 }

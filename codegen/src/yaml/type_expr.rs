@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use super::MAX_DEPTH;
 use crate::diag::DiagnosticKind;
 use crate::model::TypeRef;
-use crate::validate::names::{did_you_mean, is_camel_case};
+use crate::naming::{did_you_mean, is_camel_case};
 
 /// Why a type expression is refused, and the message that says so.
 pub(super) type Failure = (DiagnosticKind, String);

@@ -1,5 +1,7 @@
-//! Naming rules both front ends share: what a Rust name may be, how a wire
-//! name becomes one, and "did you mean" suggestions.
+//! Naming rules the whole generator shares: what a Rust name may be, how a
+//! wire name becomes one, and "did you mean" suggestions. Below every layer
+//! (the YAML front end, validation and the emitter import it), so none of
+//! them imports another's internals for a name.
 
 /// Strict and reserved keywords of edition 2024 (`gen` included).
 const KEYWORDS: &[&str] = &[
@@ -11,7 +13,7 @@ const KEYWORDS: &[&str] = &[
 ];
 
 /// Keywords that cannot be raw identifiers (`r#self` is an error).
-const NOT_RAW: &[&str] = &["self", "Self", "super", "crate", "_"];
+pub(crate) const NOT_RAW: &[&str] = &["self", "Self", "super", "crate", "_"];
 
 /// A Rust keyword (strict or reserved).
 pub(crate) fn is_keyword(name: &str) -> bool {
