@@ -24,8 +24,6 @@ use crate::naming::{
     did_you_mean, is_camel_case, is_field_ident, is_keyword, is_snake_case, to_camel_case, to_snake_case,
 };
 
-pub use auth::MAX_REPLAYS;
-
 /// Every problem of a lowered model, in no particular order (callers sort).
 /// Both front ends call it once per model.
 pub fn check(api: &Api) -> Vec<Diagnostic> {

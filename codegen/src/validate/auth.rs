@@ -5,14 +5,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::{Ctxt, nth, param_section};
 use crate::diag::DiagnosticKind;
+use crate::limits::MAX_REPLAYS;
 use crate::model::{
     Api, Auth, Encoding, Endpoint, Envelope, EnvelopeOrigins, ExpiryRule, HttpMethod, Lifetime, Login,
     LoginFlow, LoginOrigins, Origin, ParamKind, Placement, RefreshGrant, RefreshOrigins, RuleOrigins,
     TokenSource, TypeKind, TypeRef,
 };
-
-/// The runtime's `MAX_REPLAYS_LIMIT`.
-pub const MAX_REPLAYS: u32 = 8;
 
 pub(super) fn check(cx: &mut Ctxt<'_>, api: &Api) {
     let auth = &api.auth;

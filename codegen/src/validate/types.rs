@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use crate::naming::{is_camel_case, is_keyword};
 use super::{Ctxt, hint_camel};
 use crate::diag::DiagnosticKind;
-use crate::model::{Api, Field, Origin, TypeDef, TypeKind, TypeRef, Variant};
+use crate::model::{Api, Field, Origin, TypeDef, TypeKind, Variant};
 
 pub(super) fn check(cx: &mut Ctxt<'_>, api: &Api) {
     let mut first: HashMap<&str, &Origin> = HashMap::new();
@@ -192,7 +192,7 @@ fn cycle_chain<'n>(
         let TypeKind::Struct(fields) = &def.kind else {
             continue;
         };
-        for next in fields.iter().filter_map(|f| held_by_value(&f.ty)) {
+        for next in fields.iter().filter_map(|f| f.ty.held_inline()) {
             examined += 1;
             if examined > BUDGET {
                 return None;
@@ -232,18 +232,9 @@ fn held(t: &TypeDef) -> Vec<(&Field, &str)> {
     match &t.kind {
         TypeKind::Struct(fields) => fields
             .iter()
-            .filter_map(|f| held_by_value(&f.ty).map(|h| (f, h)))
+            .filter_map(|f| f.ty.held_inline().map(|h| (f, h)))
             .collect(),
         TypeKind::Enum(_) => Vec::new(),
-    }
-}
-
-/// The named type a field holds without indirection.
-fn held_by_value(ty: &TypeRef) -> Option<&str> {
-    match ty {
-        TypeRef::Named(n) => Some(n),
-        TypeRef::Option(t) => held_by_value(t),
-        _ => None,
     }
 }
 
