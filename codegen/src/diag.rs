@@ -84,15 +84,16 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// An error.
-    pub fn error(
+    /// A problem of either severity.
+    pub fn new(
+        severity: Severity,
         kind: DiagnosticKind,
         origin: Origin,
         path: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
         Diagnostic {
-            severity: Severity::Error,
+            severity,
             kind,
             origin,
             path: path.into(),
@@ -100,17 +101,14 @@ impl Diagnostic {
         }
     }
 
-    /// A warning.
-    pub fn warning(
+    /// An error: what nearly every diagnostic is.
+    pub fn error(
         kind: DiagnosticKind,
         origin: Origin,
         path: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::error(kind, origin, path, message)
-        }
+        Diagnostic::new(Severity::Error, kind, origin, path, message)
     }
 
     /// Line and column, when the origin is a YAML position.

@@ -12,10 +12,10 @@ mod reach;
 
 use std::fmt;
 
-pub(crate) use reach::Boxing;
 pub use origin::{
     ApiOrigins, AuthOrigins, EnvelopeOrigins, LoginOrigins, Origin, RefreshOrigins, RuleOrigins,
 };
+pub(crate) use reach::Boxing;
 
 /// A whole API: one generated client.
 #[derive(Clone, Debug)]

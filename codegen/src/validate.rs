@@ -18,7 +18,7 @@ mod types;
 
 use std::collections::HashMap;
 
-use crate::diag::{Diagnostic, DiagnosticKind};
+use crate::diag::{Diagnostic, DiagnosticKind, Severity};
 use crate::model::{Api, Origin, ParamKind, TypeDef, TypeRef};
 use crate::naming::{
     did_you_mean, is_camel_case, is_field_ident, is_keyword, is_snake_case, to_camel_case, to_snake_case,
@@ -31,8 +31,7 @@ pub fn check(api: &Api) -> Vec<Diagnostic> {
         out: Vec::new(),
         types: api.types.iter().map(|t| (t.name.as_str(), t)).collect(),
     };
-    check_api_name(&mut cx, api);
-    check_client_name(&mut cx, api);
+    check_api_names(&mut cx, api);
     check_base_url(&mut cx, api);
     auth::check(&mut cx, api);
     types::check(&mut cx, api);
@@ -49,8 +48,23 @@ struct Ctxt<'a> {
 }
 
 impl Ctxt<'_> {
-    /// Reports an error; at a stand-in, the front end has reported the
+    /// Reports a problem; at a stand-in, the front end has reported the
     /// problem already, so nothing.
+    fn report(
+        &mut self,
+        severity: Severity,
+        kind: DiagnosticKind,
+        origin: &Origin,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        if !origin.is_stand_in() {
+            self.out
+                .push(Diagnostic::new(severity, kind, origin.clone(), path, message));
+        }
+    }
+
+    /// Reports an error, unless at a stand-in.
     fn error(
         &mut self,
         kind: DiagnosticKind,
@@ -58,24 +72,7 @@ impl Ctxt<'_> {
         path: impl Into<String>,
         message: impl Into<String>,
     ) {
-        if !origin.is_stand_in() {
-            self.out
-                .push(Diagnostic::error(kind, origin.clone(), path, message));
-        }
-    }
-
-    /// Reports a warning, unless at a stand-in.
-    fn warning(
-        &mut self,
-        kind: DiagnosticKind,
-        origin: &Origin,
-        path: impl Into<String>,
-        message: impl Into<String>,
-    ) {
-        if !origin.is_stand_in() {
-            self.out
-                .push(Diagnostic::warning(kind, origin.clone(), path, message));
-        }
+        self.report(Severity::Error, kind, origin, path, message);
     }
 
     /// Named types inside a type expression must exist.
@@ -182,35 +179,28 @@ impl Ctxt<'_> {
     }
 }
 
-/// The API's name names the SDK crate.
-fn check_api_name(cx: &mut Ctxt<'_>, api: &Api) {
-    if !is_snake_case(&api.name) || is_keyword(&api.name) {
-        let hint = hint_snake(&api.name);
-        cx.error(
-            DiagnosticKind::InvalidName,
-            api.origins.name.or(&api.origin),
+/// The API's name names the SDK crate (a snake_case identifier); the
+/// client's name is a Rust type name (CamelCase).
+fn check_api_names(cx: &mut Ctxt<'_>, api: &Api) {
+    let (name, client) = (api.name.as_str(), api.client.as_str());
+    let bad_name = (!is_snake_case(name) || is_keyword(name)).then(|| {
+        let hint = hint_snake(name);
+        (
             "name",
-            format!(
-                "API name `{}` must be a snake_case identifier{hint}; it names the SDK crate",
-                api.name
-            ),
-        );
-    }
-}
-
-/// The client's name is a Rust type name.
-fn check_client_name(cx: &mut Ctxt<'_>, api: &Api) {
-    if !is_camel_case(&api.client) || is_keyword(&api.client) {
-        let hint = hint_camel(&api.client);
-        cx.error(
-            DiagnosticKind::InvalidName,
-            api.origins.client.or(&api.origin),
+            &api.origins.name,
+            format!("API name `{name}` must be a snake_case identifier{hint}; it names the SDK crate"),
+        )
+    });
+    let bad_client = (!is_camel_case(client) || is_keyword(client)).then(|| {
+        let hint = hint_camel(client);
+        (
             "client",
-            format!(
-                "client type `{}` must be a CamelCase identifier{hint}",
-                api.client
-            ),
-        );
+            &api.origins.client,
+            format!("client type `{client}` must be a CamelCase identifier{hint}"),
+        )
+    });
+    for (path, origin, message) in bad_name.into_iter().chain(bad_client) {
+        cx.error(DiagnosticKind::InvalidName, origin.or(&api.origin), path, message);
     }
 }
 

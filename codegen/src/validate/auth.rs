@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::{Ctxt, nth, param_section};
-use crate::diag::DiagnosticKind;
+use crate::diag::{DiagnosticKind, Severity};
 use crate::limits::MAX_REPLAYS;
 use crate::model::{
     Api, Auth, Encoding, Endpoint, Envelope, EnvelopeOrigins, ExpiryRule, HttpMethod, Lifetime, Login,
@@ -343,7 +343,8 @@ fn check_login_fields(cx: &mut Ctxt<'_>, origins: &LoginOrigins, o: &Origin, flo
         }
     }
     if sent.is_empty() {
-        cx.warning(
+        cx.report(
+            Severity::Warning,
             DiagnosticKind::Empty,
             o,
             "auth.login",
@@ -365,7 +366,8 @@ fn check_token_source(cx: &mut Ctxt<'_>, o: &Origin, token: &TokenSource) {
 /// uses it.
 fn check_refresh_pairing(cx: &mut Ctxt<'_>, origins: &LoginOrigins, o: &Origin, flow: &LoginFlow) {
     match (&flow.refresh_token, &flow.refresh) {
-        (Some(_), None) if !origins.refresh.refresh.is_stand_in() => cx.warning(
+        (Some(_), None) if !origins.refresh.refresh.is_stand_in() => cx.report(
+            Severity::Warning,
             DiagnosticKind::Unused,
             origins.refresh_token.or(o),
             "auth.login.refresh_token",

@@ -3,10 +3,10 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use crate::naming::{is_field_ident, is_keyword, is_snake_case};
 use super::{Ctxt, hint_snake, param_section};
-use crate::diag::DiagnosticKind;
+use crate::diag::{DiagnosticKind, Severity};
 use crate::model::{Api, Body, Endpoint, HttpMethod, Origin, Param, ParamKind, TypeRef};
+use crate::naming::{is_field_ident, is_keyword, is_snake_case};
 
 /// Methods every generated client already has; an endpoint must not reuse them.
 const CLIENT_METHODS: &[&str] = &["builder", "new", "from_client", "client"];
@@ -42,7 +42,8 @@ pub(super) fn check(cx: &mut Ctxt<'_>, api: &Api) {
 /// A client without endpoints has no method: likely a mistake.
 fn check_some_endpoint(cx: &mut Ctxt<'_>, api: &Api) {
     if api.endpoints.is_empty() {
-        cx.warning(
+        cx.report(
+            Severity::Warning,
             DiagnosticKind::Empty,
             api.origins.endpoints.or(&api.origin),
             "endpoints",

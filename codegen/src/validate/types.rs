@@ -3,10 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use crate::naming::{is_camel_case, is_keyword};
 use super::{Ctxt, hint_camel};
-use crate::diag::DiagnosticKind;
+use crate::diag::{DiagnosticKind, Severity};
 use crate::model::{Api, Field, Origin, TypeDef, TypeKind, Variant};
+use crate::naming::{is_camel_case, is_keyword};
 
 pub(super) fn check(cx: &mut Ctxt<'_>, api: &Api) {
     let mut first: HashMap<&str, &Origin> = HashMap::new();
@@ -247,7 +247,8 @@ fn check_unused(cx: &mut Ctxt<'_>, api: &Api) {
     let seen = api.reachable_types();
     for t in &api.types {
         if !seen.contains(t.name.as_str()) {
-            cx.warning(
+            cx.report(
+                Severity::Warning,
                 DiagnosticKind::Unused,
                 &t.origin,
                 format!("types.{}", t.name),
