@@ -1,15 +1,19 @@
-//! The spec text as a tree of positioned nodes: what serde-saphyr parses
-//! into (under the budget `yaml::options` sets) before any of it is read as
-//! a spec, and what the tree can tell about a node by itself: where it is,
-//! what it is, and how a scalar was written.
+//! The spec text as a tree of positioned nodes: the parse into it (by
+//! serde-saphyr, under a budget, on a thread of its own) before any of it
+//! is read as a spec, with the parser's errors in the spec's words; and
+//! what the tree can tell about a node by itself: where it is, what it is,
+//! and how a scalar was written.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Unexpected, Visitor};
-use serde_saphyr::Spanned;
+use serde_saphyr::budget::BudgetBreach;
+use serde_saphyr::{Error as YamlError, MessageFormatter, Spanned, UserMessageFormatter};
 
+use super::{MAX_DEPTH, MAX_SPEC_BYTES};
+use crate::diag::{Diagnostic, DiagnosticKind};
 use crate::model::Origin;
 
 /// A 1-based line and column.
@@ -158,4 +162,146 @@ fn plain_text<'a>(source: &'a str, node: &Node) -> Option<&'a str> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+' | '.'));
     plain.then_some(text)
+}
+
+/// The parser recurses once per nesting level, with frames of tens of KiB in
+/// debug builds; it runs on its own thread with this much stack, so the
+/// caller's stack size (a test thread has 2 MiB) does not matter.
+const PARSE_STACK: usize = 32 * 1024 * 1024;
+
+/// The budget and the policies every parse runs under.
+fn options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_depth: MAX_DEPTH,
+            flow_nesting_limit: MAX_DEPTH,
+            max_documents: 1,
+            max_nodes: 250_000,
+            max_events: 1_000_000,
+            max_aliases: 1_000,
+            max_anchors: 1_000,
+            max_merge_keys: 1_000,
+            max_total_scalar_bytes: MAX_SPEC_BYTES,
+            max_recorded_anchor_bytes: MAX_SPEC_BYTES,
+            max_recorded_anchor_events: 100_000,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 100_000,
+            max_replay_stack_depth: 16,
+        },
+        // Repeated keys reach the tree; `de` reports each one.
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
+        // YAML 1.2 booleans: `on`, `yes`, `no` stay strings.
+        strict_booleans: true,
+        with_snippet: false,
+    }
+}
+
+/// Text → tree, or the one diagnostic that says why not.
+pub(super) fn parse(source: &str) -> Result<Node, Diagnostic> {
+    let parsed = std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("seamless-yaml".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, || parse_here(source));
+        match worker {
+            Ok(handle) => handle.join().unwrap_or_else(|_| {
+                Err(Failure {
+                    kind: DiagnosticKind::Internal,
+                    at: None,
+                    message: "the YAML parser failed on this input; please report it with the spec"
+                        .to_owned(),
+                })
+            }),
+            // No thread to be had: the depth budget still bounds the recursion.
+            Err(_) => parse_here(source),
+        }
+    });
+    parsed.map_err(|f| {
+        let origin = match f.at {
+            Some((line, column)) => Origin::Yaml { line, column },
+            None => Origin::Unknown,
+        };
+        Diagnostic::error(f.kind, origin, "", f.message)
+    })
+}
+
+/// Why the text did not parse, as plain data so it can cross threads.
+struct Failure {
+    kind: DiagnosticKind,
+    /// Line and column, when the parser knows them.
+    at: Option<(u32, u32)>,
+    message: String,
+}
+
+/// Parses on the current thread.
+fn parse_here(source: &str) -> Result<Node, Failure> {
+    serde_saphyr::from_str_with_options::<Node>(source, options()).map_err(|e| {
+        let at = e.location().filter(|l| l.line() > 0).map(|l| {
+            (
+                u32::try_from(l.line()).unwrap_or(u32::MAX),
+                u32::try_from(l.column()).unwrap_or(u32::MAX).max(1),
+            )
+        });
+        Failure {
+            kind: DiagnosticKind::Unreadable,
+            at,
+            message: yaml_message(&e),
+        }
+    })
+}
+
+fn depth_message() -> String {
+    format!("the spec nests deeper than {MAX_DEPTH} levels; a spec needs far fewer, flatten it")
+}
+
+/// A parse error in the spec's words.
+fn yaml_message(e: &YamlError) -> String {
+    let mut root = e.without_snippet();
+    while let YamlError::AliasError { error, .. } = root {
+        root = error.without_snippet();
+    }
+    let limit = match root {
+        YamlError::Budget { breach, .. } => Some(match breach {
+            BudgetBreach::Depth { .. } => depth_message(),
+            BudgetBreach::Documents { .. } => {
+                "the file holds more than one YAML document; keep one spec per file and remove `---`".to_owned()
+            }
+            BudgetBreach::Aliases { .. } | BudgetBreach::Anchors { .. } => {
+                "the spec uses more than 1000 aliases or anchors; write the values out".to_owned()
+            }
+            _ => "the spec expands to more content than a spec may have (an alias bomb?); write the values out or split the spec".to_owned(),
+        }),
+        YamlError::AliasReplayLimitExceeded { .. }
+        | YamlError::AliasExpansionLimitExceeded { .. }
+        | YamlError::AliasReplayStackDepthExceeded { .. } => Some(
+            "aliases in the spec expand to too much content (an alias bomb?); write the values out".to_owned(),
+        ),
+        YamlError::MultipleDocuments { .. } => {
+            Some("the file holds more than one YAML document; keep one spec per file and remove `---`".to_owned())
+        }
+        _ => None,
+    };
+    if let Some(m) = limit {
+        return m;
+    }
+    let text = UserMessageFormatter.format_message(root);
+    // The scanner's own limit on flow nesting (`[[[…`) says it this way.
+    if text.contains("recursion limit exceeded") {
+        return depth_message();
+    }
+    // The parser's text may quote the input: keep it on one line.
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut chars = text.chars();
+    let text = match chars.next() {
+        Some(first) => first.to_lowercase().collect::<String>() + chars.as_str(),
+        None => "unreadable YAML".to_owned(),
+    };
+    format!(
+        "invalid YAML: {}; fix the syntax here",
+        text.trim_end_matches('.')
+    )
 }
