@@ -263,14 +263,26 @@ fn snake(name: &str) -> String {
 mod tests {
     use quote::quote;
 
-    /// The model `spec = "…"` loads for an empty trait, without its types (a
-    /// trait's types are the user's own, so a comparison leaves them out).
-    fn spec_model(args: proc_macro2::TokenStream, item: syn::ItemTrait) -> seamless_sdk_codegen::model::Api {
-        let (api, _, _, errs) = super::model(args, &item);
+    /// The trait `item` with the attribute `args` lowers to a model the
+    /// emitter turns into the client `spec` gives the same trait left empty,
+    /// the spec's types aside (a trait's types are the user's own).
+    fn assert_emits_like_spec(spec: &str, args: proc_macro2::TokenStream, item: &syn::ItemTrait) {
+        let empty = syn::ItemTrait {
+            attrs: Vec::new(),
+            items: Vec::new(),
+            ..item.clone()
+        };
+        let (yaml, _, _, errs) = super::model(quote!(spec = #spec), &empty);
         assert!(errs.is_empty(), "{errs:?}");
-        let mut api = api.unwrap();
-        api.types.clear();
-        api
+        let mut yaml = yaml.unwrap();
+        yaml.types.clear();
+        let (rust, _, _, errs) = super::model(args, item);
+        assert!(errs.is_empty(), "{errs:?}");
+        let rust = rust.unwrap();
+        assert_eq!(
+            seamless_sdk_codegen::emit(&rust).to_string(),
+            seamless_sdk_codegen::emit(&yaml).to_string()
+        );
     }
 
     /// The trait and `specs/imi_mini.yaml` lower to models the one emitter
@@ -278,13 +290,6 @@ mod tests {
     /// are the user's own).
     #[test]
     fn trait_and_spec_emit_the_same_client() {
-        let yaml = spec_model(
-            quote!(spec = "../specs/imi_mini.yaml"),
-            syn::parse_quote!(
-                pub trait ImiMiniClient {}
-            ),
-        );
-
         let rust: syn::ItemTrait = syn::parse_quote! {
             /// Mini-program API of the seed post.
             pub trait ImiMiniClient {
@@ -333,24 +338,11 @@ mod tests {
             envelope(code = "code", success = [200], data = "data", message = "msg"),
             login(method = "POST", path = "/v1/api/imiMini/login", encoding = "json", code = "code", token_header = "B-T"),
         };
-        let (rust, _, _, errs) = super::model(args, &rust);
-        assert!(errs.is_empty(), "{errs:?}");
-        let rust = rust.unwrap();
-        assert_eq!(
-            seamless_sdk_codegen::emit(&rust).to_string(),
-            seamless_sdk_codegen::emit(&yaml).to_string()
-        );
+        assert_emits_like_spec("../specs/imi_mini.yaml", args, &rust);
     }
 
     #[test]
     fn the_new_auth_arguments_match_their_spec_keys() {
-        let yaml = spec_model(
-            quote!(spec = "../specs/oauth_server.yaml"),
-            syn::parse_quote!(
-                pub trait OauthServerClient {}
-            ),
-        );
-
         let rust: syn::ItemTrait = syn::parse_quote! {
             /// An OAuth 2.0 API whose token endpoint wants HTTP Basic client authentication.
             pub trait OauthServerClient {
@@ -377,13 +369,7 @@ mod tests {
             login_backoff(initial_ms = 250, max_ms = 10000),
             max_response_bytes = 1048576,
         };
-        let (rust, _, _, errs) = super::model(args, &rust);
-        assert!(errs.is_empty(), "{errs:?}");
-        let rust = rust.unwrap();
-        assert_eq!(
-            seamless_sdk_codegen::emit(&rust).to_string(),
-            seamless_sdk_codegen::emit(&yaml).to_string()
-        );
+        assert_emits_like_spec("../specs/oauth_server.yaml", args, &rust);
     }
 
     /// A spec's model is checked once, with what the attribute sets: a bad
