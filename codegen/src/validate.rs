@@ -165,6 +165,32 @@ impl Ctxt<'_> {
     }
 
     /// A JSON path is field names joined by `.`, none of them empty.
+    /// A list that must hold something (else `empty` is the message),
+    /// and each item in it: `bad` says what is wrong with one, if anything.
+    /// `list` is where the list is and where each item is.
+    fn some_of<T>(
+        &mut self,
+        list: (&Origin, &[Origin]),
+        path: &str,
+        items: &[T],
+        empty: &str,
+        bad: impl Fn(&T) -> Option<String>,
+    ) {
+        if items.is_empty() {
+            self.error(DiagnosticKind::CannotWork, list.0, path, empty);
+        }
+        for (j, item) in items.iter().enumerate() {
+            if let Some(message) = bad(item) {
+                self.error(
+                    DiagnosticKind::InvalidValue,
+                    nth(list.1, j, list.0),
+                    format!("{path}[{j}]"),
+                    message,
+                );
+            }
+        }
+    }
+
     fn json_path(&mut self, o: &Origin, at: &str, path: &str) {
         if path.is_empty() || path.split('.').any(str::is_empty) {
             self.error(
@@ -216,6 +242,12 @@ fn check_base_url(cx: &mut Ctxt<'_>, api: &Api) {
             format!("base URL `{url}` must start with `http://` or `https://`"),
         );
     }
+}
+
+/// A status code in a body (an expiry value, a success code) is a number
+/// or a string.
+fn not_a_code(v: &serde_json::Value) -> bool {
+    !(v.is_number() || v.is_string())
 }
 
 /// The origin of the `i`th element of a list, or of the list itself.

@@ -7,7 +7,7 @@ mod expiry;
 mod login;
 mod settings;
 
-use super::{Ctxt, nth, param_section};
+use super::{Ctxt, not_a_code, param_section};
 use crate::diag::DiagnosticKind;
 use crate::model::{
     Api, Auth, Endpoint, Envelope, EnvelopeOrigins, Lifetime, Login, Origin, ParamKind, Placement, TypeKind,
@@ -58,25 +58,13 @@ fn check_next_token_header(cx: &mut Ctxt<'_>, auth: &Auth) {
 fn check_envelope(cx: &mut Ctxt<'_>, origins: &EnvelopeOrigins, auth: &Origin, env: &Envelope) {
     let o = origins.envelope.or(auth);
     cx.json_path(origins.code.or(o), "auth.envelope.code", &env.code);
-    let list = origins.success.or(o);
-    if env.success.is_empty() {
-        cx.error(
-            DiagnosticKind::CannotWork,
-            list,
-            "auth.envelope.success",
-            "`success` lists no code, so every reply would be an error; add one, like `[200]`",
-        );
-    }
-    for (j, v) in env.success.iter().enumerate() {
-        if !(v.is_number() || v.is_string()) {
-            cx.error(
-                DiagnosticKind::InvalidValue,
-                nth(&origins.success_values, j, list),
-                format!("auth.envelope.success[{j}]"),
-                format!("success code `{v}` must be a number or a string"),
-            );
-        }
-    }
+    cx.some_of(
+        (origins.success.or(o), &origins.success_values),
+        "auth.envelope.success",
+        &env.success,
+        "`success` lists no code, so every reply would be an error; add one, like `[200]`",
+        |v| not_a_code(v).then(|| format!("success code `{v}` must be a number or a string")),
+    );
     if let Some(p) = &env.data {
         cx.json_path(origins.data.or(o), "auth.envelope.data", p);
     }

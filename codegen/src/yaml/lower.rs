@@ -118,6 +118,14 @@ fn each_of<T>(list: &Option<Sp<Vec<Sp<T>>>>) -> Vec<Origin> {
     list.as_ref().and_then(Sp::get).map_or_else(Vec::new, |l| each(l))
 }
 
+/// Where each item of a required list was written.
+fn each_in<T>(list: &Req<Vec<Sp<T>>>) -> Vec<Origin> {
+    match list {
+        Req::Present(sp) => sp.get().map_or_else(Vec::new, |l| each(l)),
+        Req::Missing => Vec::new(),
+    }
+}
+
 /// What lowering every section needs: where to report, and the declared
 /// type names to resolve type expressions against.
 struct Cx<'a, 's> {

@@ -3,7 +3,7 @@
 
 use crate::diag::DiagnosticKind;
 use crate::model::{Auth, ExpiryRule, Origin, RuleOrigins};
-use crate::validate::{Ctxt, nth};
+use crate::validate::{Ctxt, not_a_code};
 
 /// Some rule, and each rule.
 pub(super) fn check(cx: &mut Ctxt<'_>, auth: &Auth) {
@@ -73,25 +73,17 @@ fn check_expiry_rule(cx: &mut Ctxt<'_>, at: &Rule<'_>, rule: &ExpiryRule) {
 
 /// A status rule lists HTTP statuses, at least one.
 fn check_status_rule(cx: &mut Ctxt<'_>, at: &Rule<'_>, codes: &[u16]) {
-    let list = at.at(&at.origins.status);
-    if codes.is_empty() {
-        cx.error(
-            DiagnosticKind::CannotWork,
-            list,
-            format!("{}.status", at.path),
-            "status rule lists no status; add one, like `[401]`",
-        );
-    }
-    for (j, code) in codes.iter().enumerate() {
-        if !(100..=599).contains(code) {
-            cx.error(
-                DiagnosticKind::InvalidValue,
-                nth(&at.origins.codes, j, list),
-                format!("{}.status[{j}]", at.path),
-                format!("`{code}` is not an HTTP status; use a code from 100 to 599"),
-            );
-        }
-    }
+    let list = (at.at(&at.origins.status), &at.origins.codes[..]);
+    cx.some_of(
+        list,
+        &format!("{}.status", at.path),
+        codes,
+        "status rule lists no status; add one, like `[401]`",
+        |code| {
+            (!(100..=599).contains(code))
+                .then(|| format!("`{code}` is not an HTTP status; use a code from 100 to 599"))
+        },
+    );
 }
 
 /// A body rule names a JSON field and the values (numbers or strings) that
@@ -102,25 +94,14 @@ fn check_body_rule(cx: &mut Ctxt<'_>, at: &Rule<'_>, field: &str, values: &[serd
         &format!("{}.body.path", at.path),
         field,
     );
-    let list = at.at(&at.origins.body_in);
-    if values.is_empty() {
-        cx.error(
-            DiagnosticKind::CannotWork,
-            list,
-            format!("{}.body.in", at.path),
-            "body rule lists no value; add the codes that mean expired, like `in: [408]`",
-        );
-    }
-    for (j, v) in values.iter().enumerate() {
-        if !(v.is_number() || v.is_string()) {
-            cx.error(
-                DiagnosticKind::InvalidValue,
-                nth(&at.origins.body_values, j, list),
-                format!("{}.body.in[{j}]", at.path),
-                format!("expiry value `{v}` must be a number or a string"),
-            );
-        }
-    }
+    let list = (at.at(&at.origins.body_in), &at.origins.body_values[..]);
+    cx.some_of(
+        list,
+        &format!("{}.body.in", at.path),
+        values,
+        "body rule lists no value; add the codes that mean expired, like `in: [408]`",
+        |v| not_a_code(v).then(|| format!("expiry value `{v}` must be a number or a string")),
+    );
 }
 
 /// An empty `contains` holds for any value: it says nothing.

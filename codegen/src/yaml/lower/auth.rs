@@ -7,9 +7,9 @@ use crate::model::{
     Placement, RuleOrigins,
 };
 use crate::yaml::raw;
-use crate::yaml::spanned::{Req, Sp};
+use crate::yaml::spanned::Sp;
 
-use super::{Cx, each, each_of, opt, origin_of, req_origin, text};
+use super::{Cx, each_in, each_of, opt, origin_of, req_origin, text};
 
 /// Stands in for an `auth` already reported missing or broken, so the
 /// types and endpoints still get checked.
@@ -45,9 +45,7 @@ fn rule_origins(sp: &Sp<raw::ExpiryRule>) -> RuleOrigins {
     if let Some(body) = rule.body.as_ref().and_then(Sp::get) {
         o.body_path = req_origin(&body.path);
         o.body_in = req_origin(&body.values);
-        if let Req::Present(values) = &body.values {
-            o.body_values = values.get().map_or_else(Vec::new, |v| each(v));
-        }
+        o.body_values = each_in(&body.values);
     }
     if let Some(header) = rule.header.as_ref().and_then(Sp::get) {
         o.header_name = req_origin(&header.name);
@@ -66,9 +64,7 @@ fn envelope_origins(sp: &Sp<raw::Envelope>) -> EnvelopeOrigins {
     let Some(env) = sp.get() else { return o };
     o.code = req_origin(&env.code);
     o.success = req_origin(&env.success);
-    if let Req::Present(success) = &env.success {
-        o.success_values = success.get().map_or_else(Vec::new, |v| each(v));
-    }
+    o.success_values = each_in(&env.success);
     o.data = origin_of(&env.data);
     o.message = origin_of(&env.message);
     o
