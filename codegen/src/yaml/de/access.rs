@@ -1,6 +1,7 @@
 //! How [`NodeDe`] hands serde the parts of a node: a mapping's entries, a
 //! list's items, an [`Sp`](crate::yaml::spanned::Sp)'s position, path,
-//! value and whether it is partial, and an enum written as a name or as a one-key mapping.
+//! value and whether a problem inside was reported, and an enum written as
+//! a name or as a one-key mapping.
 
 use std::marker::PhantomData;
 

@@ -1,3 +1,5 @@
+//! Tests of what the deserializer reports, through `yaml::load`.
+
 #[test]
 fn the_one_long_form_is_a_field_in_a_type_and_a_parameter_in_an_endpoint() {
     let spec = "name: t
