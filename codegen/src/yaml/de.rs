@@ -43,13 +43,12 @@ pub(crate) struct State<'s> {
 }
 
 impl State<'_> {
-    pub(crate) fn error(&self, pos: Pos, path: &str, message: impl Into<String>) {
-        self.diags.borrow_mut().push(Diagnostic::error(
-            DiagnosticKind::Shape,
-            pos.origin(),
-            path,
-            message,
-        ));
+    /// Reports a problem at `pos`: the deserializer's are all of the
+    /// spec's shape, lowering's of any kind.
+    pub(crate) fn error(&self, kind: DiagnosticKind, pos: Pos, path: &str, message: impl Into<String>) {
+        self.diags
+            .borrow_mut()
+            .push(Diagnostic::error(kind, pos.origin(), path, message));
     }
 
     fn record(&self, e: &DeError, pos: Pos, path: &str) {
@@ -57,7 +56,7 @@ impl State<'_> {
             Some((p, path)) => (*p, path.as_str()),
             None => (pos, path),
         };
-        self.error(pos, path, e.message(path));
+        self.error(DiagnosticKind::Shape, pos, path, e.message(path));
     }
 }
 
@@ -120,6 +119,7 @@ impl<'a, 's> NodeDe<'a, 's> {
             let kpos = pos_of(key);
             let Some(text) = scalar_text(self.state.source, key) else {
                 self.state.error(
+                    DiagnosticKind::Shape,
                     kpos,
                     &self.path,
                     format!("keys must be strings, found {}; quote the key", found(&key.value)),
@@ -130,6 +130,7 @@ impl<'a, 's> NodeDe<'a, 's> {
             // over many nodes would multiply into gigabytes.
             if text.len() > MAX_KEY_BYTES {
                 self.state.error(
+                    DiagnosticKind::Shape,
                     kpos,
                     &self.path,
                     format!(
@@ -143,6 +144,7 @@ impl<'a, 's> NodeDe<'a, 's> {
             let path = join(&self.path, &text);
             if let Some(first) = seen.get(text.as_ref()) {
                 self.state.error(
+                    DiagnosticKind::Shape,
                     kpos,
                     &path,
                     format!(
@@ -163,6 +165,7 @@ impl<'a, 's> NodeDe<'a, 's> {
                     hint
                 };
                 self.state.error(
+                    DiagnosticKind::Shape,
                     kpos,
                     &path,
                     format!("unknown key `{}` in {what}{fix}", short(&text)),

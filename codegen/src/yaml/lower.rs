@@ -15,7 +15,7 @@ mod types;
 
 use std::collections::HashSet;
 
-use crate::diag::{Diagnostic, DiagnosticKind};
+use crate::diag::DiagnosticKind;
 use crate::model::{Api, ApiOrigins, HttpMethod, Origin, TypeRef};
 use crate::naming::to_camel_case;
 
@@ -138,10 +138,7 @@ struct Cx<'a, 's> {
 
 impl Cx<'_, '_> {
     fn error(&self, kind: DiagnosticKind, pos: Pos, path: &str, message: impl Into<String>) {
-        self.state
-            .diags
-            .borrow_mut()
-            .push(Diagnostic::error(kind, pos.origin(), path, message));
+        self.state.error(kind, pos, path, message);
     }
 
     /// A required key's value; reports it missing at its parent.
