@@ -36,6 +36,7 @@ mod config;
 mod core;
 mod error;
 mod login;
+mod loom;
 #[cfg(test)]
 mod model_check;
 mod path;

@@ -68,6 +68,8 @@ impl Lease {
             return;
         }
         let was_sent = self.state == State::Sent;
+        #[cfg(test)]
+        let was_sent = was_sent && self.sessions.model.fault != super::Fault::GiveBackSent;
         self.state = State::Done;
         if self.sessions.mode != Mode::SingleUse {
             return;

@@ -32,12 +32,7 @@ pub(super) fn spawn(sessions: Arc<Sessions>, chain: usize, start: StartLogin) {
         chain,
         armed: true,
     };
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => {
-            handle.spawn(task.run(start));
-        }
-        Err(_) => drop(task),
-    }
+    crate::loom::spawn(task.run(start));
 }
 
 /// Runs a login to the end and reports it; if the task dies first (a panic
@@ -100,9 +95,9 @@ impl LoginTask {
             stats.bump(Count::FullLogins);
             setup.login.login(cx).await
         };
-        let result = match tokio::time::timeout(setup.timeout, attempt).await {
-            Ok(r) => r,
-            Err(_) => Err(LoginError::Timeout(setup.timeout)),
+        let result = match crate::loom::timeout(setup.timeout, attempt).await {
+            Some(r) => r,
+            None => Err(LoginError::Timeout(setup.timeout)),
         }
         .and_then(|s| check_token(&setup.placement, &s.token).map(|()| s));
         let elapsed_ms = began.elapsed().as_secs_f64() * 1e3;

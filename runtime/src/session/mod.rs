@@ -9,12 +9,13 @@
 //! (a [`Lease`] on a token), [`Sessions::report_expired`] and
 //! [`Sessions::status`].
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::core::{Acquire, Chain, Expired, Grant, Mode, StartLogin};
 use crate::error::{Error, LoginError};
+use crate::loom::{Mutex, MutexGuard};
 use crate::stats::Counters;
 use crate::store::TokenStore;
 
@@ -43,6 +44,32 @@ pub(crate) struct Sessions {
     /// Ends the client's ownership of the store when the last user of the
     /// sessions is gone: the client, a detached exchange, a login task.
     _claim: StoreClaim,
+    #[cfg(test)]
+    pub(crate) model: Model,
+}
+
+/// What the model check adds to the real sessions (unit-test build only).
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct Model {
+    pub(crate) fault: Fault,
+    /// Checks a chain at the end of every critical section, under its lock,
+    /// so checking adds no schedule point of its own.
+    pub(crate) after_section: Option<Box<dyn Fn(&Chain<Parked, Failure>) + Send + Sync>>,
+}
+
+/// Guards the model check breaks on purpose, to show that it catches the
+/// bug (its `*_is_caught` tests).
+#[cfg(test)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Fault {
+    #[default]
+    None,
+    /// A cancelled parked caller drops a token that had already reached
+    /// it, instead of handing it back: the token is stranded.
+    StrandArrived,
+    /// A lease dropped after sending gives its token back as unsent.
+    GiveBackSent,
 }
 
 impl Sessions {
@@ -61,6 +88,8 @@ impl Sessions {
             login,
             stats,
             _claim: claim,
+            #[cfg(test)]
+            model: Model::default(),
         }
     }
 
@@ -178,6 +207,10 @@ impl Sessions {
         let mut chain = lock(&self.chains[index]);
         let r = f(&mut chain);
         persist::save_journal(&*self.store, index, &mut chain);
+        #[cfg(test)]
+        if let Some(check) = &self.model.after_section {
+            check(&chain);
+        }
         r
     }
 
