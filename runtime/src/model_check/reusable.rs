@@ -8,22 +8,14 @@ use crate::core::Mode::Reusable;
 
 #[test]
 fn reusable_concurrent_expiry_causes_one_login_and_stale_reports_none() {
-    check(
-        Reusable,
-        &[&[Use], &[Use]],
-        1..=1,
-        &[Resumed, RejectUpTo(1), Refresh],
-    );
+    let setup = [Resumed, RejectUpTo(1), Refresh];
+    check(Reusable, &[&[Use], &[Use]], 1..=1, &setup);
 }
 
 #[test]
 fn reusable_concurrent_expiry_three_callers() {
-    check(
-        Reusable,
-        &[&[Use], &[Use], &[Use]],
-        1..=1,
-        &[Resumed, RejectUpTo(1)],
-    );
+    let setup = [Resumed, RejectUpTo(1)];
+    check(Reusable, &[&[Use], &[Use], &[Use]], 1..=1, &setup);
 }
 
 #[test]
@@ -59,10 +51,6 @@ fn reusable_token_due_for_renewal_serves_while_one_renewal_runs() {
 
 #[test]
 fn reusable_token_due_for_renewal_outlives_a_failed_renewal() {
-    check(
-        Reusable,
-        &[&[Use], &[Use, Use]],
-        1..=1,
-        &[Due, Failing(&[0]), CoolDown],
-    );
+    let setup = [Due, Failing(&[0]), CoolDown];
+    check(Reusable, &[&[Use], &[Use, Use]], 1..=1, &setup);
 }

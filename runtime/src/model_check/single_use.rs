@@ -32,12 +32,8 @@ fn single_use_failed_login_reaches_every_waiter_and_is_not_sticky() {
 
 #[test]
 fn single_use_cool_down_starts_no_second_login() {
-    check(
-        SingleUse,
-        &[&[Use], &[Use, Use]],
-        1..=1,
-        &[Failing(&[0]), CoolDown],
-    );
+    let setup = [Failing(&[0]), CoolDown];
+    check(SingleUse, &[&[Use], &[Use, Use]], 1..=1, &setup);
 }
 
 #[test]
