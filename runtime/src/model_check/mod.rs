@@ -54,6 +54,7 @@ use crate::session::Fault;
 
 mod cancel;
 mod executor;
+mod ghost;
 mod reusable;
 mod single_use;
 mod world;
