@@ -55,8 +55,12 @@ pub(crate) struct Model {
     pub(crate) fault: Fault,
     /// Checks a chain at the end of every critical section, under its lock,
     /// so checking adds no schedule point of its own.
-    pub(crate) after_section: Option<Box<dyn Fn(&Chain<Parked, Failure>) + Send + Sync>>,
+    pub(crate) after_section: Option<ChainCheck>,
 }
+
+/// A check of a chain's state, by the model check.
+#[cfg(test)]
+pub(crate) type ChainCheck = Box<dyn Fn(&Chain<Parked, Failure>) + Send + Sync>;
 
 /// Guards the model check breaks on purpose, to show that it catches the
 /// bug (its `*_is_caught` tests).
