@@ -15,11 +15,11 @@ use serde_json::Value;
 
 use crate::config::Placement;
 use crate::error::{Error, LoginError};
-use crate::login::join_url;
+use crate::login::with_joined_url;
 use crate::request::Request;
 use crate::secret::Secret;
 use crate::session::Lease;
-use crate::transport;
+use crate::transport::{self, SentTo};
 
 /// How a client's attempts go out.
 #[derive(Debug)]
@@ -29,35 +29,26 @@ pub(crate) struct Sender {
     pub(crate) placement: Placement,
     /// Single-use: the reply header that carries the next token.
     pub(crate) next_token: Option<HeaderName>,
-    pub(crate) request_timeout: Option<Duration>,
+    /// Set on each request only for a user-supplied HTTP client; a client
+    /// the runtime builds carries the timeout itself.
+    pub(crate) per_request_timeout: Option<Duration>,
+    /// A user-supplied HTTP client, which may follow redirects.
+    pub(crate) foreign_http: bool,
 }
 
 impl Sender {
-    /// The URL a request goes to.
-    pub(crate) fn url(&self, req: &Request) -> String {
-        join_url(&self.base, &req.path)
-    }
-
     /// The request as it goes on the wire; an error here sends nothing.
-    pub(crate) fn prepare(
-        &self,
-        req: &Request,
-        url: &str,
-        token: Option<&Secret>,
-    ) -> Result<reqwest::Request, Error> {
-        self.build(req, url, token)?
+    pub(crate) fn prepare(&self, req: &Request, token: Option<&Secret>) -> Result<reqwest::Request, Error> {
+        self.build(req, token)?
             .build()
             .map_err(|e| Error::request(format!("cannot build the request: {}", e.without_url())))
     }
 
-    fn build(
-        &self,
-        req: &Request,
-        url: &str,
-        token: Option<&Secret>,
-    ) -> Result<reqwest::RequestBuilder, Error> {
-        let mut rb = self.http.request(req.method.clone(), url);
-        if let Some(t) = self.request_timeout {
+    fn build(&self, req: &Request, token: Option<&Secret>) -> Result<reqwest::RequestBuilder, Error> {
+        let mut rb = with_joined_url(&self.base, &req.path, |url| {
+            self.http.request(req.method.clone(), url)
+        });
+        if let Some(t) = self.per_request_timeout {
             rb = rb.timeout(t);
         }
         if !req.query.is_empty() {
@@ -129,15 +120,15 @@ impl Sender {
 
     /// Whether a reply carries the next single-use token, as `exchange`
     /// reads it.
-    pub(crate) fn carries_successor(&self, resp: &reqwest::Response, sent: &reqwest::Url) -> bool {
+    pub(crate) fn carries_successor(&self, resp: &reqwest::Response, sent: &SentTo) -> bool {
         self.successor(resp, sent).is_some()
     }
 
     /// The next single-use token a reply carries. A reply from another URL
     /// (a user-supplied client followed a redirect) carries none of ours.
-    fn successor<'r>(&self, resp: &'r reqwest::Response, sent: &reqwest::Url) -> Option<&'r str> {
+    fn successor<'r>(&self, resp: &'r reqwest::Response, sent: &SentTo) -> Option<&'r str> {
         let name = self.next_token.as_ref()?;
-        if transport::was_redirected(resp, sent) {
+        if sent.redirected(resp) {
             return None;
         }
         resp.headers()
@@ -184,7 +175,7 @@ async fn exchange(
     lease: Lease,
     request: reqwest::Request,
 ) -> Result<reqwest::Response, reqwest::Error> {
-    let sent = request.url().clone();
+    let sent = SentTo::new(&request, sender.foreign_http);
     match sender.http.execute(request).await {
         Ok(resp) => {
             // A reply without a successor of ours spent the token: it was
@@ -211,11 +202,11 @@ async fn exchange(
 /// since its body is not this request's answer.
 pub(crate) fn refuse_redirect(
     resp: &reqwest::Response,
-    sent: &reqwest::Url,
+    sent: &SentTo,
     idempotent: bool,
     head_expired: bool,
 ) -> Result<(), Error> {
-    if transport::was_redirected(resp, sent) {
+    if sent.redirected(resp) {
         tracing::warn!(
             target: "seamless",
             "the HTTP client followed a redirect; build it with redirect::Policy::none()"
@@ -228,11 +219,7 @@ pub(crate) fn refuse_redirect(
     }
     let status = resp.status();
     if status.is_redirection() && !head_expired {
-        return Err(Error::redirect(
-            Some(status),
-            transport::location(resp, sent),
-            !idempotent,
-        ));
+        return Err(Error::redirect(Some(status), sent.location(resp), !idempotent));
     }
     Ok(())
 }
@@ -245,15 +232,11 @@ fn token_header(
     token: &Secret,
 ) -> Result<Option<(HeaderName, HeaderValue)>, &'static str> {
     let (name, value) = match placement {
-        Placement::Header(name) => (name.clone(), HeaderValue::try_from(token.expose())),
-        Placement::Bearer => (
-            AUTHORIZATION,
-            HeaderValue::try_from(format!("Bearer {}", token.expose())),
-        ),
+        Placement::Header(name) => (name.clone(), token.header_value(false)),
+        Placement::Bearer => (AUTHORIZATION, token.header_value(true)),
         Placement::Query(_) | Placement::JsonBody(_) => return Ok(None),
     };
-    let mut value = value.map_err(|_| "the token is not a valid HTTP header value")?;
-    value.set_sensitive(true);
+    let value = value.ok_or("the token is not a valid HTTP header value")?;
     Ok(Some((name, value)))
 }
 

@@ -14,7 +14,7 @@ use crate::reply::{Reader, Reply};
 use crate::request::Request;
 use crate::session::{ChainStatus, Sessions};
 use crate::stats::{Count, Counters, Stats};
-use crate::transport::{self, BodyError};
+use crate::transport::{self, BodyError, SentTo};
 
 mod builder;
 
@@ -86,10 +86,9 @@ impl Inner {
         if let Some(e) = &req.error {
             return Err(Error::request(e.clone()));
         }
-        let url = self.sender.url(req);
         let idempotent = req.is_idempotent();
         if !req.auth {
-            return self.run_public(req, &url, idempotent).await;
+            return self.run_public(req, idempotent).await;
         }
         let single_use = self.sessions.mode() == Mode::SingleUse;
         let mut replays = 0;
@@ -103,8 +102,8 @@ impl Inner {
             let chain = *chain.get_or_insert_with(|| self.sessions.pick());
             let lease = self.sessions.acquire(chain).await?;
             let generation = lease.generation();
-            let request = self.sender.prepare(req, &url, Some(lease.token()))?;
-            let sent_url = request.url().clone();
+            let request = self.sender.prepare(req, Some(lease.token()))?;
+            let sent_to = SentTo::new(&request, self.sender.foreign_http);
             let resp = match self.sender.send(lease, request).await {
                 Ok(resp) => resp,
                 // Nothing went out (the token was given back); sending it
@@ -130,10 +129,10 @@ impl Inner {
             // it turns out to be an expiry, that is a lost successor, counted
             // however this attempt ends (an error, a replay, a cancellation).
             let mut lost = LostSuccessor(
-                (single_use && !head.expired && !self.sender.carries_successor(&resp, &sent_url))
+                (single_use && !head.expired && !self.sender.carries_successor(&resp, &sent_to))
                     .then_some(&*self.stats),
             );
-            attempt::refuse_redirect(&resp, &sent_url, idempotent, head.expired)?;
+            attempt::refuse_redirect(&resp, &sent_to, idempotent, head.expired)?;
             let bytes = match self.reader.body(resp).await {
                 Ok(b) => b,
                 // The head alone says "expired", so not executed: a body cut
@@ -182,9 +181,9 @@ impl Inner {
 
     /// Public endpoints are sent once: with no token involved there is
     /// nothing to renew, so the caller owns any retry.
-    async fn run_public(&self, req: &Request, url: &str, idempotent: bool) -> Result<Reply, Error> {
-        let request = self.sender.prepare(req, url, None)?;
-        let sent = request.url().clone();
+    async fn run_public(&self, req: &Request, idempotent: bool) -> Result<Reply, Error> {
+        let request = self.sender.prepare(req, None)?;
+        let sent = SentTo::new(&request, self.sender.foreign_http);
         let resp = match self.sender.http.execute(request).await {
             Ok(resp) => resp,
             Err(e) => {

@@ -115,12 +115,33 @@ impl LoginContext {
 }
 
 pub(crate) fn join_url(base: &str, path: &str) -> String {
-    let base = base.trim_end_matches('/');
-    if path.starts_with('/') {
-        format!("{base}{path}")
-    } else {
-        format!("{base}/{path}")
+    let mut url = String::new();
+    push_joined(&mut url, base, path);
+    url
+}
+
+/// `f` of the joined URL, built in a per-thread buffer: the HTTP client
+/// parses the text into its own URL at once, so a call needs no string of
+/// its own for it.
+pub(crate) fn with_joined_url<R>(base: &str, path: &str, f: impl FnOnce(&str) -> R) -> R {
+    thread_local!(static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) });
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            push_joined(&mut buf, base, path);
+            f(&buf)
+        }
+        // Only if `f` itself joins a URL on this thread.
+        Err(_) => f(&join_url(base, path)),
+    })
+}
+
+fn push_joined(out: &mut String, base: &str, path: &str) {
+    out.push_str(base.trim_end_matches('/'));
+    if !path.starts_with('/') {
+        out.push('/');
     }
+    out.push_str(path);
 }
 
 /// Obtains a session. Implement it for flows [`LoginFlow`] does not cover.

@@ -172,7 +172,9 @@ impl ClientBuilder {
 
     /// How long each request attempt may take; `None` for no limit, which
     /// single-use tokens refuse (`build` fails): the holder of a chain's
-    /// token must end, or every call of that chain waits for ever.
+    /// token must end, or every call of that chain waits for ever. On the HTTP
+    /// client the runtime builds, it bounds each HTTP request of a login as
+    /// well (the login timeout bounds the whole login).
     pub fn request_timeout(mut self, d: Option<Duration>) -> Self {
         self.request_timeout = d;
         self
@@ -253,6 +255,7 @@ impl ClientBuilder {
             resume(&mut chain, &**claim.store(), i, &self.placement, self.expiry_skew)?;
             chains.push(chain);
         }
+        let foreign_http = self.http.is_some();
         let http = match self.http {
             Some(h) => h,
             None => {
@@ -289,7 +292,8 @@ impl ClientBuilder {
                     base,
                     placement: self.placement,
                     next_token,
-                    request_timeout: self.request_timeout,
+                    per_request_timeout: self.request_timeout.filter(|_| foreign_http),
+                    foreign_http,
                 }),
                 reader: Reader {
                     expiry: self.expiry,
