@@ -445,54 +445,47 @@ impl fmt::Display for Error {
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("Error");
-        match &*self.inner {
-            Kind::Expired { attempts } => d.field("kind", &"Expired").field("attempts", attempts),
-            Kind::Login(e) => d.field("kind", &"Login").field("source", e),
+        // A status error's body shows by its length only: it may echo a token.
+        let (kind, fields): (&str, &[(&str, &dyn fmt::Debug)]) = match &*self.inner {
+            Kind::Expired { attempts } => ("Expired", &[("attempts", attempts)]),
+            Kind::Login(e) => ("Login", &[("source", e)]),
             Kind::Api {
                 status,
                 code,
                 message,
-            } => d
-                .field("kind", &"Api")
-                .field("status", status)
-                .field("code", code)
-                .field("message", message),
-            Kind::Status { status, body } => d
-                .field("kind", &"Status")
-                .field("status", status)
-                .field("body_len", &body.len()),
+            } => ("Api", &[("status", status), ("code", code), ("message", message)]),
+            Kind::Status { status, body } => ("Status", &[("status", status), ("body_len", &body.len())]),
             Kind::Transport {
                 source,
                 outcome_unknown,
-            } => d
-                .field("kind", &"Transport")
-                .field("source", source)
-                .field("outcome_unknown", outcome_unknown),
-            Kind::Timeout { outcome_unknown } => d
-                .field("kind", &"Timeout")
-                .field("outcome_unknown", outcome_unknown),
-            Kind::Decode { status, source } => d
-                .field("kind", &"Decode")
-                .field("status", status)
-                .field("source", source),
+            } => (
+                "Transport",
+                &[("source", source), ("outcome_unknown", outcome_unknown)],
+            ),
+            Kind::Timeout { outcome_unknown } => ("Timeout", &[("outcome_unknown", outcome_unknown)]),
+            Kind::Decode { status, source } => ("Decode", &[("status", status), ("source", source)]),
             Kind::Redirect {
                 status,
                 location,
                 outcome_unknown,
-            } => d
-                .field("kind", &"Redirect")
-                .field("status", status)
-                .field("location", location)
-                .field("outcome_unknown", outcome_unknown),
-            Kind::TooLarge { status, limit } => d
-                .field("kind", &"TooLarge")
-                .field("status", status)
-                .field("limit", limit),
-            Kind::Builder(m) => d.field("kind", &"Builder").field("message", m),
-            Kind::Request(m) => d.field("kind", &"Request").field("message", m),
-            Kind::Store(e) => d.field("kind", &"Store").field("source", e),
+            } => (
+                "Redirect",
+                &[
+                    ("status", status),
+                    ("location", location),
+                    ("outcome_unknown", outcome_unknown),
+                ],
+            ),
+            Kind::TooLarge { status, limit } => ("TooLarge", &[("status", status), ("limit", limit)]),
+            Kind::Builder(m) => ("Builder", &[("message", m)]),
+            Kind::Request(m) => ("Request", &[("message", m)]),
+            Kind::Store(e) => ("Store", &[("source", e)]),
         };
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &kind);
+        for (name, value) in fields {
+            d.field(name, value);
+        }
         d.finish()
     }
 }

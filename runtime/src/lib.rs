@@ -30,20 +30,25 @@
 //! Tracing events (target `seamless`) mark expiries, logins (with their
 //! duration), replays and chain recoveries; none carries a token value.
 
+mod attempt;
 mod client;
 mod config;
 mod core;
 mod error;
 mod login;
+mod loom;
 #[cfg(test)]
 mod model_check;
 mod path;
+mod reply;
 mod request;
 mod secret;
+mod session;
+mod stats;
 mod store;
 mod transport;
 
-pub use client::{ChainStatus, Client, ClientBuilder, MAX_REPLAYS_LIMIT, MAX_STALE_REPLAYS, Stats};
+pub use client::{Client, ClientBuilder, MAX_REPLAYS_LIMIT, MAX_STALE_REPLAYS};
 pub use config::{Envelope, Expiry, ExpiryRule, JsonPath, Lifetime, Placement};
 pub use error::{Error, LoginError};
 pub use login::{
@@ -54,6 +59,8 @@ pub use login::{
 pub use path::path_segment;
 pub use request::Request;
 pub use secret::Secret;
+pub use session::ChainStatus;
+pub use stats::Stats;
 pub use store::{FileStore, MemoryStore, StoredSession, TokenStore};
 
 /// Re-exported so users and generated code name one version of each.

@@ -19,15 +19,62 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 ///
 /// Empty, `.` and `..` are refused: URL parsers resolve `.`, `..` and even
 /// `%2e%2e` as dot segments, so such a value would address another resource.
+/// The result encodes while it is formatted into the path, so a call's path
+/// costs no allocation beyond the path itself.
 #[doc(hidden)]
-pub fn path_segment(value: impl fmt::Display) -> Result<String, Error> {
-    let raw = value.to_string();
-    if matches!(raw.as_str(), "" | "." | "..") {
+pub fn path_segment<T: fmt::Display>(value: T) -> Result<Segment<T>, Error> {
+    let mut probe = DotProbe::default();
+    if fmt::write(&mut probe, format_args!("{value}")).is_err() {
+        return Err(Error::request("a path parameter could not be formatted"));
+    }
+    let head = &probe.head[..probe.len];
+    if matches!(head, b"" | b"." | b"..") {
         return Err(Error::request(format!(
-            "path parameter `{raw}` would not stay one path segment"
+            "path parameter `{}` would not stay one path segment",
+            String::from_utf8_lossy(head)
         )));
     }
-    Ok(utf8_percent_encode(&raw, SEGMENT).to_string())
+    Ok(Segment(value))
+}
+
+/// A checked path parameter; `Display` writes it percent-encoded.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Segment<T>(T);
+
+impl<T: fmt::Display> fmt::Display for Segment<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Percent-encoding is byte by byte, so each piece the value writes
+        // can be encoded on its own.
+        struct Encode<'a, 'b>(&'a mut fmt::Formatter<'b>);
+        impl fmt::Write for Encode<'_, '_> {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                utf8_percent_encode(s, SEGMENT).try_for_each(|part| self.0.write_str(part))
+            }
+        }
+        fmt::write(&mut Encode(f), format_args!("{}", self.0))
+    }
+}
+
+/// Sees whether a formatted value is one of `""`, `"."` and `".."`
+/// without keeping more than its first three bytes.
+#[derive(Default)]
+struct DotProbe {
+    head: [u8; 3],
+    len: usize,
+}
+
+impl fmt::Write for DotProbe {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for &b in s.as_bytes() {
+            if self.len == self.head.len() {
+                break;
+            }
+            self.head[self.len] = b;
+            self.len += 1;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -36,10 +83,13 @@ mod tests {
 
     #[test]
     fn a_value_stays_one_segment() {
-        assert_eq!(path_segment(7).unwrap(), "7");
-        assert_eq!(path_segment("a/b?c#d%e f").unwrap(), "a%2Fb%3Fc%23d%25e%20f");
-        assert_eq!(path_segment("v1.2_x-y~z").unwrap(), "v1.2_x-y~z");
-        assert_eq!(path_segment("名").unwrap(), "%E5%90%8D");
+        assert_eq!(path_segment(7).unwrap().to_string(), "7");
+        assert_eq!(
+            path_segment("a/b?c#d%e f").unwrap().to_string(),
+            "a%2Fb%3Fc%23d%25e%20f"
+        );
+        assert_eq!(path_segment("v1.2_x-y~z").unwrap().to_string(), "v1.2_x-y~z");
+        assert_eq!(path_segment("名").unwrap().to_string(), "%E5%90%8D");
     }
 
     #[test]
@@ -48,6 +98,6 @@ mod tests {
             let err = path_segment(bad).unwrap_err();
             assert!(err.is_builder(), "{err:?}");
         }
-        assert_eq!(path_segment("...").unwrap(), "...");
+        assert_eq!(path_segment("...").unwrap().to_string(), "...");
     }
 }

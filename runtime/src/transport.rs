@@ -32,9 +32,11 @@ pub(crate) fn harden(
         .redirect(reqwest::redirect::Policy::none())
         .referer(false);
     match request_timeout {
-        // A quarter of the budget left for the request itself: the request
-        // timer starts when the send does, the connect timer a little later.
-        Some(t) if !t.is_zero() => builder.connect_timeout(t * 3 / 4),
+        // Set once on the client, not on each request (a request's own
+        // timeout costs three allocations per call). A quarter of the budget
+        // is left for the request itself: the request timer starts when the
+        // send does, the connect timer a little later.
+        Some(t) if !t.is_zero() => builder.timeout(t).connect_timeout(t * 3 / 4),
         _ => builder,
     }
 }
@@ -89,6 +91,28 @@ pub(crate) async fn read_body(mut resp: reqwest::Response, limit: u64) -> Result
 /// error also says the connect failed.
 pub(crate) fn never_sent(e: &reqwest::Error) -> bool {
     e.is_builder() || e.is_connect()
+}
+
+/// Where a request was sent, kept only when the HTTP client may follow a
+/// redirect behind the runtime's back (a user-supplied one); a client the
+/// runtime built never does, so its replies come from the sent URL and
+/// nothing needs keeping (a URL copy per call).
+pub(crate) struct SentTo(Option<Url>);
+
+impl SentTo {
+    pub(crate) fn new(request: &reqwest::Request, foreign_client: bool) -> Self {
+        SentTo(foreign_client.then(|| request.url().clone()))
+    }
+
+    /// Whether the reply comes from somewhere else (see [`was_redirected`]).
+    pub(crate) fn redirected(&self, resp: &reqwest::Response) -> bool {
+        self.0.as_ref().is_some_and(|sent| was_redirected(resp, sent))
+    }
+
+    /// The reply's redacted `Location` (see [`location`]).
+    pub(crate) fn location(&self, resp: &reqwest::Response) -> Option<String> {
+        location(resp, self.0.as_ref().unwrap_or(resp.url()))
+    }
 }
 
 /// Whether the client followed a redirect: the reply is not from the URL

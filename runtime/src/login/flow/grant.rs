@@ -165,11 +165,7 @@ impl LoginFlow {
                 (name, value)
             })
             .collect();
-        let encoding = grant.encoding.unwrap_or(if self.encoding == Encoding::Query {
-            Encoding::Json
-        } else {
-            self.encoding
-        });
+        let encoding = grant.encoding.unwrap_or_else(|| self.refresh_encoding());
         self.refresh = Some(Refresh {
             method: grant.method,
             path: grant.path,

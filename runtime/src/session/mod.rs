@@ -1,0 +1,263 @@
+//! The sessions: a client's chains and everything that hands their tokens
+//! out. Picking a chain, acquiring its token or parking until one arrives,
+//! running its logins, settling tokens when callers are done or gone, and
+//! saving every change to the store.
+//!
+//! The decisions are the core's (`core.rs`); this module runs them under one
+//! lock per chain and acts on them. It knows nothing of the client that
+//! calls it: the call path sees [`Sessions::pick`], [`Sessions::acquire`]
+//! (a [`Lease`] on a token), [`Sessions::report_expired`] and
+//! [`Sessions::status`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::core::{Acquire, Chain, Expired, Grant, Mode, StartLogin};
+use crate::error::{Error, LoginError};
+use crate::loom::{Mutex, MutexGuard};
+use crate::stats::Counters;
+use crate::store::TokenStore;
+
+mod lease;
+mod login_task;
+mod parking;
+mod persist;
+
+pub(crate) use lease::Lease;
+pub(crate) use login_task::LoginSetup;
+pub(crate) use parking::Parked;
+use parking::Parking;
+pub(crate) use persist::{StoreClaim, resume};
+
+/// The login error every waiter of one login shares.
+pub(crate) type Failure = Arc<LoginError>;
+
+/// A client's chains, the store they save to and how they log in.
+pub(crate) struct Sessions {
+    chains: Box<[Mutex<Chain<Parked, Failure>>]>,
+    next_chain: AtomicUsize,
+    mode: Mode,
+    store: Arc<dyn TokenStore>,
+    login: LoginSetup,
+    stats: Arc<Counters>,
+    /// Ends the client's ownership of the store when the last user of the
+    /// sessions is gone: the client, a detached exchange, a login task.
+    _claim: StoreClaim,
+    #[cfg(test)]
+    pub(crate) model: Model,
+}
+
+/// What the model check adds to the real sessions (unit-test build only).
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct Model {
+    pub(crate) fault: Fault,
+    /// Checks a chain at the end of every critical section, under its lock,
+    /// so checking adds no schedule point of its own.
+    pub(crate) after_section: Option<ChainCheck>,
+}
+
+/// A check of a chain's state, by the model check.
+#[cfg(test)]
+pub(crate) type ChainCheck = Box<dyn Fn(&Chain<Parked, Failure>) + Send + Sync>;
+
+/// Guards the model check breaks on purpose, to show that it catches the
+/// bug (its `*_is_caught` tests).
+#[cfg(test)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Fault {
+    #[default]
+    None,
+    /// A cancelled parked caller drops a token that had already reached
+    /// it, instead of handing it back: the token is stranded.
+    StrandArrived,
+    /// A lease dropped after sending gives its token back as unsent.
+    GiveBackSent,
+}
+
+impl Sessions {
+    pub(crate) fn new(
+        mode: Mode,
+        chains: Vec<Chain<Parked, Failure>>,
+        claim: StoreClaim,
+        login: LoginSetup,
+        stats: Arc<Counters>,
+    ) -> Self {
+        Sessions {
+            chains: chains.into_iter().map(Mutex::new).collect(),
+            next_chain: AtomicUsize::new(0),
+            mode,
+            store: Arc::clone(claim.store()),
+            login,
+            stats,
+            _claim: claim,
+            #[cfg(test)]
+            model: Model::default(),
+        }
+    }
+
+    pub(crate) fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// How many chains there are.
+    pub(crate) fn len(&self) -> usize {
+        self.chains.len()
+    }
+
+    /// The chain for the next attempt: an idle one if any, else round robin
+    /// among those that would not fail fast in a login cool-down (a cooling
+    /// chain has no waiters, so it would otherwise look the least busy and
+    /// take calls a healthy chain could serve); a cooling one only when all
+    /// are.
+    pub(crate) fn pick(&self) -> usize {
+        let n = self.chains.len();
+        if n == 1 {
+            return 0;
+        }
+        let start = self.next_chain.fetch_add(1, Ordering::Relaxed) % n;
+        let now = Instant::now();
+        for i in 0..n {
+            let index = (start + i) % n;
+            if let Ok(chain) = self.chains[index].try_lock()
+                && chain.is_idle(now)
+            {
+                return index;
+            }
+        }
+        (0..n)
+            .map(|i| (start + i) % n)
+            .min_by_key(|&i| {
+                let c = lock(&self.chains[i]);
+                (c.fails_fast(now), c.is_logging_in(), c.waiters())
+            })
+            .unwrap_or(start)
+    }
+
+    /// A lease on `chain`'s token: at once, or after parking until a login
+    /// or the holder before it hands one over.
+    pub(crate) async fn acquire(self: &Arc<Self>, chain: usize) -> Result<Lease, Error> {
+        let grant = self.grant(chain).await?;
+        let lease = Lease::new(Arc::clone(self), chain, grant);
+        if self.mode == Mode::SingleUse
+            && let Some(e) = self.unsaved(chain)
+        {
+            // Dropped unsent: the token goes back to the chain.
+            drop(lease);
+            return Err(e);
+        }
+        Ok(lease)
+    }
+
+    async fn grant(self: &Arc<Self>, chain: usize) -> Result<Grant, Error> {
+        let mut rx = None;
+        let got = self.with_chain(chain, |c| {
+            c.acquire(Instant::now(), || {
+                let (waiter, r) = Parked::channel();
+                rx = Some(r);
+                waiter
+            })
+        });
+        match got {
+            Acquire::Granted(grant) => return Ok(grant),
+            Acquire::GrantedStartLogin(grant, start) => {
+                self.spawn_login(chain, start);
+                return Ok(grant);
+            }
+            Acquire::Parked => {}
+            Acquire::ParkedStartLogin(start) => self.spawn_login(chain, start),
+            Acquire::CoolingDown(e) => {
+                tracing::debug!(target: "seamless", chain, "login cooling down after a failure; failing fast");
+                return Err(Error::login(e));
+            }
+        }
+        let Some(rx) = rx else {
+            unreachable!("the core parks only through the closure")
+        };
+        Parking::new(self, chain, rx).wait().await
+    }
+
+    /// Reusable mode: the server refused the token of `generation`.
+    pub(crate) fn report_expired(&self, chain: usize, generation: u64) -> Expired {
+        self.with_chain(chain, |c| c.report_expired(generation))
+    }
+
+    /// The state of each chain, for [`crate::Client::chain_status`].
+    pub(crate) fn status(&self) -> Vec<ChainStatus> {
+        let now = Instant::now();
+        self.chains
+            .iter()
+            .map(|c| {
+                let c = lock(c);
+                let s = c.status(now);
+                ChainStatus {
+                    generation: s.generation,
+                    has_token: s.ready,
+                    in_flight: s.held,
+                    logging_in: s.logging_in,
+                    waiters: s.waiters,
+                    failed_logins_in_a_row: s.failures,
+                    login_blocked_for: s.blocked_for,
+                    last_login_error: s.last_error.cloned(),
+                }
+            })
+            .collect()
+    }
+
+    /// Runs `f` on a chain under its lock, then writes whatever the store
+    /// must see, still under the lock so saves keep their order.
+    fn with_chain<R>(&self, index: usize, f: impl FnOnce(&mut Chain<Parked, Failure>) -> R) -> R {
+        let mut chain = lock(&self.chains[index]);
+        let r = f(&mut chain);
+        persist::save_journal(&*self.store, index, &mut chain);
+        #[cfg(test)]
+        if let Some(check) = &self.model.after_section {
+            check(&chain);
+        }
+        r
+    }
+
+    /// Single-use: the error to fail a call with instead of sending its
+    /// token, when the store could not record that the token is on the wire
+    /// (it may still hold it, and a crash would resume it spent). Taking the
+    /// lock also waits for the save of a hand-off still in progress.
+    fn unsaved(&self, chain: usize) -> Option<Error> {
+        let why = self.with_chain(chain, |c| c.save_failure().map(str::to_owned))?;
+        Some(Error::store(std::io::Error::other(format!(
+            "the token store could not record that the token is in use, so it was not sent: {why}"
+        ))))
+    }
+
+    fn spawn_login(self: &Arc<Self>, chain: usize, start: StartLogin) {
+        login_task::spawn(Arc::clone(self), chain, start);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The core never panics mid-update, so a poisoned lock holds consistent state.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One chain's state, from [`Client::chain_status`](crate::Client::chain_status).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ChainStatus {
+    /// How many tokens this chain has held (logins and rotations).
+    pub generation: u64,
+    /// A token is ready to send.
+    pub has_token: bool,
+    /// A single-use token is out with a request whose reply will carry the next.
+    pub in_flight: bool,
+    /// A login is running.
+    pub logging_in: bool,
+    /// Callers parked until a token arrives.
+    pub waiters: usize,
+    /// Logins that failed in a row (0 once one succeeds).
+    pub failed_logins_in_a_row: u32,
+    /// How long calls keep failing fast with `last_login_error` before the
+    /// next login may start; `None` when a call may start one now.
+    pub login_blocked_for: Option<Duration>,
+    /// The error of the last login, while it is the latest word.
+    pub last_login_error: Option<Arc<LoginError>>,
+}
