@@ -81,6 +81,31 @@ pub struct Auth {
     pub origins: AuthOrigins,
 }
 
+impl Auth {
+    /// `Authorization: Bearer`, reusable tokens, HTTP 401 means expired, a
+    /// hand-written login, every setting at the runtime's default: the base
+    /// a front end's stand-in (and a test's model) starts from.
+    pub fn bearer_defaults(origin: Origin) -> Auth {
+        Auth {
+            placement: Placement::Bearer,
+            lifetime: Lifetime::Reusable,
+            expiry: vec![ExpiryRule::Status(vec![401])],
+            envelope: None,
+            login: Login::Custom,
+            chains: None,
+            exclusive_session: false,
+            max_replays: None,
+            login_timeout_ms: None,
+            request_timeout_ms: None,
+            expiry_skew_ms: None,
+            login_backoff: None,
+            max_response_bytes: None,
+            origin,
+            origins: AuthOrigins::default(),
+        }
+    }
+}
+
 /// The cool-down after a failed login: `initial_ms`, doubling per failure
 /// in a row up to `max_ms` (the runtime's `login_backoff`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,30 +2,14 @@
 //! `#[token_client]` front end will build it: no YAML involved.
 
 use seamless_sdk_codegen::model::{
-    Api, ApiOrigins, Auth, AuthOrigins, Body, Endpoint, ExpiryRule, Field, HttpMethod, Lifetime, Login,
-    Origin, Param, ParamKind, Placement, TypeDef, TypeKind, TypeRef,
+    Api, ApiOrigins, Auth, Body, Endpoint, Field, HttpMethod, Origin, Param, ParamKind, TypeDef, TypeKind,
+    TypeRef,
 };
 use seamless_sdk_codegen::validate::check;
 use seamless_sdk_codegen::{DiagnosticKind, Severity, load};
 
 fn auth() -> Auth {
-    Auth {
-        placement: Placement::Bearer,
-        lifetime: Lifetime::Reusable,
-        expiry: vec![ExpiryRule::Status(vec![401])],
-        envelope: None,
-        login: Login::Custom,
-        chains: None,
-        exclusive_session: false,
-        max_replays: None,
-        login_timeout_ms: None,
-        request_timeout_ms: None,
-        expiry_skew_ms: None,
-        login_backoff: None,
-        max_response_bytes: None,
-        origin: Origin::Unknown,
-        origins: AuthOrigins::default(),
-    }
+    Auth::bearer_defaults(Origin::Unknown)
 }
 
 fn endpoint(name: &str, path: &str) -> Endpoint {

@@ -138,18 +138,8 @@ fn auth(placement: Placement, lifetime: Lifetime, expiry: Vec<ExpiryRule>, login
         placement,
         lifetime,
         expiry,
-        envelope: None,
         login,
-        chains: None,
-        exclusive_session: false,
-        max_replays: None,
-        login_timeout_ms: None,
-        request_timeout_ms: None,
-        expiry_skew_ms: None,
-        login_backoff: None,
-        max_response_bytes: None,
-        origin: Origin::Unknown,
-        origins: AuthOrigins::default(),
+        ..Auth::bearer_defaults(Origin::Unknown)
     }
 }
 

@@ -14,23 +14,7 @@ use super::{Cx, each_in, each_of, opt, origin_of, req_origin, text};
 /// Stands in for an `auth` already reported missing or broken, so the
 /// types and endpoints still get checked.
 pub(super) fn stand_in_auth() -> Auth {
-    Auth {
-        placement: Placement::Bearer,
-        lifetime: Lifetime::Reusable,
-        expiry: vec![ExpiryRule::Status(vec![401])],
-        envelope: None,
-        login: Login::Custom,
-        chains: None,
-        exclusive_session: false,
-        max_replays: None,
-        login_timeout_ms: None,
-        request_timeout_ms: None,
-        expiry_skew_ms: None,
-        login_backoff: None,
-        max_response_bytes: None,
-        origin: Origin::StandIn,
-        origins: AuthOrigins::default(),
-    }
+    Auth::bearer_defaults(Origin::StandIn)
 }
 
 /// Where an expiry rule and its conditions were written.
