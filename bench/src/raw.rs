@@ -14,14 +14,15 @@ use serde_json::json;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The same settings as seamless's default HTTP client (no retries, no
-/// redirects, no `Referer`, a connect timeout of 3/4 of its 30 s request
-/// timeout, a 30 s idle pool), so the comparison is the wrapper and nothing
-/// else.
+/// redirects, no `Referer`, its 30 s request timeout on the client, a
+/// connect timeout of 3/4 of that, a 30 s idle pool), so the comparison is
+/// the wrapper and nothing else.
 pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .retry(reqwest::retry::never())
         .redirect(reqwest::redirect::Policy::none())
         .referer(false)
+        .timeout(Duration::from_secs(30))
         .connect_timeout(Duration::from_millis(22_500))
         .pool_idle_timeout(Duration::from_secs(30))
         .build()
