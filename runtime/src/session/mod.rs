@@ -17,7 +17,6 @@ use crate::core::{Acquire, Chain, Expired, Grant, Mode, StartLogin};
 use crate::error::{Error, LoginError};
 use crate::loom::{Mutex, MutexGuard};
 use crate::stats::Counters;
-use crate::store::TokenStore;
 
 mod lease;
 mod login_task;
@@ -38,12 +37,12 @@ pub(crate) struct Sessions {
     chains: Box<[Mutex<Chain<Parked, Failure>>]>,
     next_chain: AtomicUsize,
     mode: Mode,
-    store: Arc<dyn TokenStore>,
     login: LoginSetup,
     stats: Arc<Counters>,
-    /// Ends the client's ownership of the store when the last user of the
-    /// sessions is gone: the client, a detached exchange, a login task.
-    _claim: StoreClaim,
+    /// The store every change is saved to; the claim on it ends the
+    /// client's ownership when the last user of the sessions is gone: the
+    /// client, a detached exchange, a login task.
+    claim: StoreClaim,
     #[cfg(test)]
     pub(crate) model: Model,
 }
@@ -88,10 +87,9 @@ impl Sessions {
             chains: chains.into_iter().map(Mutex::new).collect(),
             next_chain: AtomicUsize::new(0),
             mode,
-            store: Arc::clone(claim.store()),
             login,
             stats,
-            _claim: claim,
+            claim,
             #[cfg(test)]
             model: Model::default(),
         }
@@ -210,7 +208,7 @@ impl Sessions {
     fn with_chain<R>(&self, index: usize, f: impl FnOnce(&mut Chain<Parked, Failure>) -> R) -> R {
         let mut chain = lock(&self.chains[index]);
         let r = f(&mut chain);
-        persist::save_journal(&*self.store, index, &mut chain);
+        persist::save_journal(&**self.claim.store(), index, &mut chain);
         #[cfg(test)]
         if let Some(check) = &self.model.after_section {
             check(&chain);
