@@ -13,6 +13,10 @@ pub use seamless_sdk_runtime::{
     Session, Stats, StoredSession, TokenSource, TokenStore, login_fn,
 };
 
+/// A session shared by a fleet of processes through Redis (feature `redis`).
+#[cfg(feature = "redis")]
+pub use seamless_sdk_runtime::RedisStore;
+
 pub use seamless_sdk_macros::token_client;
 
 /// Items generated code reaches through; not a public API.

@@ -152,7 +152,8 @@ impl Inner {
             if expired {
                 lost.0 = None;
                 self.stats.bump(Count::Expiries);
-                let stale = !single_use && self.sessions.report_expired(chain, generation) == Expired::Stale;
+                let stale =
+                    !single_use && self.sessions.report_expired(chain, generation).await? == Expired::Stale;
                 tracing::debug!(
                     target: "seamless",
                     chain,

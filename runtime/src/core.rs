@@ -71,6 +71,8 @@ pub(crate) struct StartLogin {
     pub(crate) refresh: Option<Secret>,
     /// The generation whose failure caused this login.
     pub(crate) after_generation: u64,
+    /// This login's number in the chain: the first is 1.
+    pub(crate) login: u64,
 }
 
 /// The answer to [`Chain::acquire`].
@@ -107,13 +109,19 @@ impl Backoff {
 }
 
 /// The last login of a chain failed.
-#[derive(Debug)]
-struct Cooldown<E> {
+#[derive(Clone, Debug)]
+pub(crate) struct Cooldown<E> {
     /// Failed logins in a row.
-    failures: u32,
+    pub(crate) failures: u32,
     /// No new login before this instant.
-    until: Instant,
-    error: E,
+    pub(crate) until: Instant,
+    /// The number of the login that failed.
+    #[cfg_attr(
+        not(feature = "redis"),
+        allow(dead_code, reason = "the shared store's (session/fleet)")
+    )]
+    pub(crate) login: u64,
+    pub(crate) error: E,
 }
 
 /// What [`Chain::status`] reports.
@@ -142,8 +150,8 @@ pub(crate) enum Expired {
     Current,
 }
 
-#[derive(Debug)]
-enum Slot {
+#[derive(Clone, Debug)]
+pub(crate) enum Slot {
     /// Nobody holds it (single-use) or anybody may use it (reusable).
     Ready {
         token: Secret,
@@ -165,6 +173,27 @@ pub(crate) struct Snapshot {
     pub(crate) refresh: Option<Secret>,
 }
 
+/// A chain's state without its parked callers and its journal: what a store
+/// shared by several processes keeps (`session/fleet`), so every process
+/// runs the same decisions on the same state.
+#[derive(Clone, Debug)]
+#[cfg_attr(
+    not(feature = "redis"),
+    allow(dead_code, reason = "the shared store's (session/fleet)")
+)]
+pub(crate) struct State<E> {
+    pub(crate) generation: u64,
+    pub(crate) slot: Slot,
+    pub(crate) refresh: Option<Secret>,
+    pub(crate) logging_in: bool,
+    /// The running login is an early renewal: it started while the token
+    /// was still valid, not because the server refused it.
+    pub(crate) renewing: bool,
+    /// Logins started so far; the running (or last) one has this number.
+    pub(crate) logins: u64,
+    pub(crate) cooldown: Option<Cooldown<E>>,
+}
+
 /// One chain's state. All methods are called with the chain's lock held.
 /// `W` is a parked caller, `E` the login error every waiter shares.
 #[derive(Debug)]
@@ -175,9 +204,9 @@ pub(crate) struct Chain<W, E> {
     slot: Slot,
     refresh: Option<Secret>,
     logging_in: bool,
-    /// The running login is an early renewal: it started while the token
-    /// was still valid, not because the server refused it.
+    /// See [`State::renewing`].
     renewing: bool,
+    logins: u64,
     /// The server keeps one session: each login revokes the token before it.
     exclusive: bool,
     cooldown: Option<Cooldown<E>>,
@@ -199,12 +228,78 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
             refresh: None,
             logging_in: false,
             renewing: false,
+            logins: 0,
             exclusive: false,
             cooldown: None,
             waiters: VecDeque::new(),
             journal: Vec::new(),
             save_failure: None,
         }
+    }
+
+    #[cfg_attr(
+        not(feature = "redis"),
+        allow(dead_code, reason = "the shared store's (session/fleet)")
+    )]
+    /// A chain in `state`, with no parked caller: how a process sharing the
+    /// chain with others (`session/fleet`) runs one decision on it.
+    pub(crate) fn from_state(mode: Mode, backoff: Backoff, exclusive: bool, state: State<E>) -> Self {
+        let mut chain = Chain::new(mode, backoff);
+        chain.exclusive = exclusive;
+        chain.generation = state.generation;
+        chain.slot = state.slot;
+        chain.refresh = state.refresh;
+        chain.logging_in = state.logging_in;
+        chain.renewing = state.renewing;
+        chain.logins = state.logins;
+        chain.cooldown = state.cooldown;
+        chain
+    }
+
+    #[cfg_attr(
+        not(feature = "redis"),
+        allow(dead_code, reason = "the shared store's (session/fleet)")
+    )]
+    /// The chain's state, without its parked callers.
+    pub(crate) fn state(&self) -> State<E> {
+        State {
+            generation: self.generation,
+            slot: self.slot.clone(),
+            refresh: self.refresh.clone(),
+            logging_in: self.logging_in,
+            renewing: self.renewing,
+            logins: self.logins,
+            cooldown: self.cooldown.clone(),
+        }
+    }
+
+    #[cfg_attr(
+        not(feature = "redis"),
+        allow(dead_code, reason = "the shared store's (session/fleet)")
+    )]
+    /// The login a caller parking now waits for: the running one, or else
+    /// the next one to start.
+    pub(crate) fn awaited_login(&self) -> u64 {
+        if self.logging_in {
+            self.logins
+        } else {
+            self.logins + 1
+        }
+    }
+
+    #[cfg_attr(
+        not(feature = "redis"),
+        allow(dead_code, reason = "the shared store's (session/fleet)")
+    )]
+    /// The error a caller that waits for login `login` (see
+    /// [`Chain::awaited_login`]) receives, once that login (or a later one)
+    /// has failed and no token has come since. In one process the core
+    /// delivers it to its waiters; processes sharing a chain ask for it.
+    pub(crate) fn failure_of(&self, login: u64) -> Option<&E> {
+        self.cooldown
+            .as_ref()
+            .filter(|c| c.login >= login)
+            .map(|c| &c.error)
     }
 
     /// The server keeps one session per client (`exclusive_session`): any
@@ -260,6 +355,15 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
                 valid_until,
             };
         }
+    }
+
+    #[cfg_attr(
+        not(feature = "redis"),
+        allow(dead_code, reason = "the shared store's (session/fleet)")
+    )]
+    /// Logins started so far; the running (or last) one has this number.
+    pub(crate) fn logins(&self) -> u64 {
+        self.logins
     }
 
     pub(crate) fn is_logging_in(&self) -> bool {
@@ -392,6 +496,7 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
     fn start_login(&mut self) -> StartLogin {
         debug_assert!(!self.logging_in);
         self.logging_in = true;
+        self.logins += 1;
         let refresh = self.refresh.take();
         if refresh.is_some() {
             self.note();
@@ -399,6 +504,32 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
         StartLogin {
             refresh,
             after_generation: self.generation,
+            login: self.logins,
+        }
+    }
+
+    #[cfg_attr(
+        not(feature = "redis"),
+        allow(dead_code, reason = "the shared store's (session/fleet)")
+    )]
+    /// The login running for this chain will never report: the process
+    /// that ran it is gone (its lock in a shared store expired). It ends
+    /// without a result and without a cool-down (nothing says the next one
+    /// would fail); a refresh token it took counts as spent. Returns a
+    /// login to start when waiters need one.
+    pub(crate) fn login_abandoned(&mut self) -> Option<StartLogin> {
+        if !self.logging_in {
+            return None;
+        }
+        self.logging_in = false;
+        self.renewing = false;
+        if !(self.mode == Mode::Reusable && matches!(self.slot, Slot::Ready { .. })) {
+            self.slot = Slot::Empty;
+        }
+        if self.waiters.is_empty() {
+            None
+        } else {
+            Some(self.start_login())
         }
     }
 
@@ -452,6 +583,7 @@ impl<W: Waiter<E>, E: Clone> Chain<W, E> {
                 self.cooldown = Some(Cooldown {
                     failures,
                     until: now + self.backoff.after(failures),
+                    login: self.logins,
                     error,
                 });
             }

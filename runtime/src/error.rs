@@ -76,6 +76,10 @@ pub enum LoginError {
     /// shut down).
     #[error("login was aborted before it finished")]
     Aborted,
+    /// The login ran in another process sharing this session (a fleet on
+    /// one shared store) and failed there; its message, as that process saw it.
+    #[error("login failed in another process sharing the session: {0}")]
+    Shared(String),
     /// Anything else a custom [`Login`](crate::Login) reports.
     #[error("{0}")]
     Other(#[source] BoxError),

@@ -40,6 +40,8 @@ mod loom;
 #[cfg(test)]
 mod model_check;
 mod path;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod reply;
 mod request;
 mod secret;
@@ -57,6 +59,8 @@ pub use login::{
 };
 #[doc(hidden)]
 pub use path::path_segment;
+#[cfg(feature = "redis")]
+pub use redis_store::RedisStore;
 pub use request::Request;
 pub use secret::Secret;
 pub use session::ChainStatus;

@@ -91,6 +91,7 @@ use tokio::task::JoinHandle;
 use crate::state::Shared;
 
 pub use crate::elsewhere::{Blackhole, Elsewhere, Seen, unreachable_url};
+pub use crate::server::CODE_PATH;
 
 /// The HTTP status type the status knobs take (the `http` crate's, version 1).
 pub use http::StatusCode;

@@ -33,6 +33,8 @@ use crate::{
 const SEED_LOGIN: &str = "/v1/api/imiMini/login";
 const BEARER_LOGIN: &str = "/oauth/token";
 const QUERY_LOGIN: &str = "/cgi-bin/token";
+/// Where a process that does not share the backend's memory gets a one-time code.
+pub const CODE_PATH: &str = "/__testkit/code";
 const B_T: HeaderName = HeaderName::from_static("b-t");
 
 /// Returned from the service to make hyper drop the connection without writing a response
@@ -140,6 +142,13 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
             Ok(login_reply(&shared, query_login(&shared, &parts).await))
         }
         _ if path.starts_with("/api/") => api(&shared, parts, body).await,
+        // The platform's side of the seed login (`wx.login`), for clients
+        // in other processes: a fresh one-time code. Not counted.
+        (_, &Method::POST, CODE_PATH) => Ok(whole(wire::json(
+            StatusCode::OK,
+            &json!({"code": shared.mint_code()}),
+            None,
+        ))),
         _ => {
             // Counted, so a test can tell that a public call went out without a token.
             shared.other_arrived(extract_token(shared.protocol, &parts).is_some());

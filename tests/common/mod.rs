@@ -2,6 +2,8 @@
 //! would configure them.
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
@@ -32,7 +34,12 @@ pub fn seed(backend: &Backend) -> ClientBuilder {
 
 /// Reusable bearer tokens with 401 expiry, `expires_in` and a rotating refresh grant.
 pub fn bearer(backend: &Backend) -> ClientBuilder {
-    Client::builder(backend.url())
+    bearer_at(&backend.url())
+}
+
+/// [`bearer`] for a backend at `url` (in another process).
+pub fn bearer_at(url: &str) -> ClientBuilder {
+    Client::builder(url)
         .placement(Placement::Bearer)
         .lifetime(Lifetime::Reusable)
         .expiry(Expiry::status([401]))
@@ -50,7 +57,12 @@ pub fn bearer(backend: &Backend) -> ClientBuilder {
 
 /// WeChat style: `?access_token=`, `errcode` in {40001, 42001} means expired.
 pub fn query(backend: &Backend) -> ClientBuilder {
-    Client::builder(backend.url())
+    query_at(&backend.url())
+}
+
+/// [`query`] for a backend at `url` (in another process).
+pub fn query_at(url: &str) -> ClientBuilder {
+    Client::builder(url)
         .placement(Placement::query("access_token"))
         .lifetime(Lifetime::Reusable)
         .expiry(Expiry::body_field("errcode", [40001, 42001]))

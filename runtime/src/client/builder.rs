@@ -30,6 +30,8 @@ pub struct ClientBuilder {
     envelope: Option<Envelope>,
     login: Option<Arc<dyn Login>>,
     store: Option<Arc<dyn TokenStore>>,
+    #[cfg(feature = "redis")]
+    shared: Option<crate::RedisStore>,
     chains: usize,
     exclusive_session: bool,
     max_replays: u32,
@@ -73,6 +75,8 @@ impl Client {
             envelope: None,
             login: None,
             store: None,
+            #[cfg(feature = "redis")]
+            shared: None,
             chains: 1,
             exclusive_session: false,
             max_replays: 1,
@@ -135,6 +139,16 @@ impl ClientBuilder {
     /// Where sessions are kept (default: memory).
     pub fn store(mut self, store: impl TokenStore) -> Self {
         self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Shares the session with every process that uses the same Redis
+    /// store and prefix: one login per expiry and, for single-use tokens,
+    /// one request per chain at a time, fleet-wide. Instead of
+    /// [`store`](ClientBuilder::store); see [`RedisStore`](crate::RedisStore).
+    #[cfg(feature = "redis")]
+    pub fn shared_store(mut self, store: crate::RedisStore) -> Self {
+        self.shared = Some(store);
         self
     }
 
@@ -247,14 +261,37 @@ impl ClientBuilder {
             Lifetime::SingleUse { next_token } => (Mode::SingleUse, Some(next_token)),
             Lifetime::Reusable => (Mode::Reusable, None),
         };
-        let claim = StoreClaim::new(self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())))?;
-        let mut chains = Vec::with_capacity(self.chains);
-        for i in 0..self.chains {
-            let mut chain = Chain::new(mode, self.backoff);
-            chain.set_exclusive(self.exclusive_session);
-            resume(&mut chain, &**claim.store(), i, &self.placement, self.expiry_skew)?;
-            chains.push(chain);
-        }
+        #[cfg(feature = "redis")]
+        let shared = match self.shared {
+            Some(store) => Some(crate::session::fleet::Fleet::new(
+                store,
+                crate::session::fleet::FleetSetup {
+                    mode,
+                    backoff: self.backoff,
+                    exclusive: self.exclusive_session,
+                    chains: self.chains,
+                    request_timeout: self.request_timeout,
+                    login_timeout: self.login_timeout,
+                },
+            )?),
+            None => None,
+        };
+        #[cfg(not(feature = "redis"))]
+        let shared: Option<std::convert::Infallible> = None;
+        let local = match shared {
+            Some(_) => None,
+            None => {
+                let claim = StoreClaim::new(self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())))?;
+                let mut chains = Vec::with_capacity(self.chains);
+                for i in 0..self.chains {
+                    let mut chain = Chain::new(mode, self.backoff);
+                    chain.set_exclusive(self.exclusive_session);
+                    resume(&mut chain, &**claim.store(), i, &self.placement, self.expiry_skew)?;
+                    chains.push(chain);
+                }
+                Some((chains, claim))
+            }
+        };
         let foreign_http = self.http.is_some();
         let http = match self.http {
             Some(h) => h,
@@ -300,7 +337,14 @@ impl ClientBuilder {
                     envelope: self.envelope,
                     max_response_bytes: self.max_response_bytes,
                 },
-                sessions: Arc::new(Sessions::new(mode, chains, claim, login, Arc::clone(&stats))),
+                sessions: Arc::new(match (local, shared) {
+                    (Some((chains, claim)), _) => {
+                        Sessions::new(mode, chains, claim, login, Arc::clone(&stats))
+                    }
+                    #[cfg(feature = "redis")]
+                    (None, Some(fleet)) => Sessions::shared(mode, fleet, login, Arc::clone(&stats)),
+                    (None, _) => unreachable!("one of the two is built above"),
+                }),
                 max_replays: self.max_replays,
                 stats,
             }),
@@ -346,6 +390,16 @@ impl ClientBuilder {
                  request would hold its chain forever"
                     .to_owned(),
             );
+        }
+        #[cfg(feature = "redis")]
+        if let Some(shared) = &self.shared {
+            shared.problems(&mut problems);
+            if self.store.is_some() {
+                problems.push(
+                    "`store` and `shared_store` both set: a client keeps its sessions in one place"
+                        .to_owned(),
+                );
+            }
         }
         if self.max_response_bytes == 0 {
             problems.push("`max_response_bytes` must be above zero".to_owned());

@@ -187,7 +187,7 @@ impl World {
                     if generation > self.scenario.reject_upto {
                         Outcome::Sent
                     } else {
-                        self.sessions.report_expired(0, generation);
+                        let _ = run(self.sessions.report_expired(0, generation));
                         if replays >= MAX_REPLAYS {
                             Outcome::OutOfReplays
                         } else {

@@ -75,8 +75,7 @@ impl Lease {
             return;
         }
         if !was_sent {
-            let grant = self.grant.clone();
-            self.sessions.with_chain(self.chain, |c| c.give_back(grant));
+            self.sessions.give_back(self.chain, self.grant.clone());
             return;
         }
         if next.is_none() {
@@ -97,12 +96,7 @@ impl Lease {
             valid_until: None,
             refresh: None,
         });
-        let start = self
-            .sessions
-            .with_chain(self.chain, |c| c.release(generation, fresh));
-        if let Some(start) = start {
-            self.sessions.spawn_login(self.chain, start);
-        }
+        self.sessions.release(self.chain, generation, fresh);
     }
 }
 

@@ -26,10 +26,11 @@ pub(crate) struct LoginSetup {
 /// Starts the login in its own task: a cancelled caller must not take the
 /// login with it. Without a runtime the task is dropped, which ends the
 /// login as aborted.
-pub(super) fn spawn(sessions: Arc<Sessions>, chain: usize, start: StartLogin) {
+pub(crate) fn spawn(sessions: Arc<Sessions>, chain: usize, start: StartLogin) {
     let task = LoginTask {
         sessions,
         chain,
+        login: start.login,
         armed: true,
     };
     crate::loom::spawn(task.run(start));
@@ -40,6 +41,8 @@ pub(super) fn spawn(sessions: Arc<Sessions>, chain: usize, start: StartLogin) {
 struct LoginTask {
     sessions: Arc<Sessions>,
     chain: usize,
+    /// The login's number in its chain.
+    login: u64,
     armed: bool,
 }
 
@@ -63,9 +66,7 @@ impl LoginTask {
         // A refresh token the store could not record as taken may still be
         // there for the next process: presenting it now could make that a
         // reuse (and revoke the family), so a full login is safer.
-        let refresh = start
-            .refresh
-            .filter(|_| sessions.with_chain(self.chain, |c| c.save_failure().is_none()));
+        let refresh = start.refresh.filter(|_| !sessions.save_failed(self.chain));
         let attempt = async {
             if let Some(refresh) = refresh {
                 stats.bump(Count::Refreshes);
@@ -128,8 +129,7 @@ impl LoginTask {
                 refresh: s.refresh_token,
             })
             .map_err(Arc::new);
-        self.sessions
-            .with_chain(self.chain, |c| c.login_done(result, now));
+        self.sessions.login_done(self.chain, self.login, result, now);
     }
 }
 

@@ -13,11 +13,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::core::{Acquire, Chain, Expired, Grant, Mode, StartLogin};
+use crate::core::{Acquire, Chain, Expired, Fresh, Grant, Mode, StartLogin, Status};
 use crate::error::{Error, LoginError};
 use crate::loom::{Mutex, MutexGuard};
 use crate::stats::Counters;
 
+#[cfg(feature = "redis")]
+pub(crate) mod fleet;
 mod lease;
 mod login_task;
 mod parking;
@@ -34,17 +36,28 @@ pub(crate) type Failure = Arc<LoginError>;
 
 /// A client's chains, the store they save to and how they log in.
 pub(crate) struct Sessions {
-    chains: Box<[Mutex<Chain<Parked, Failure>>]>,
+    chains: Chains,
     next_chain: AtomicUsize,
     mode: Mode,
     login: LoginSetup,
     stats: Arc<Counters>,
-    /// The store every change is saved to; the claim on it ends the
-    /// client's ownership when the last user of the sessions is gone: the
-    /// client, a detached exchange, a login task.
-    claim: StoreClaim,
     #[cfg(test)]
     pub(crate) model: Model,
+}
+
+/// Where the chains live.
+enum Chains {
+    /// In this process, each behind its own mutex, saved to a store the
+    /// client owns; the claim on it ends the client's ownership when the
+    /// last user of the sessions is gone: the client, a detached exchange,
+    /// a login task.
+    Local {
+        cells: Box<[Mutex<Chain<Parked, Failure>>]>,
+        claim: StoreClaim,
+    },
+    /// In a store shared by a fleet of processes (`fleet.rs`).
+    #[cfg(feature = "redis")]
+    Fleet(fleet::Fleet),
 }
 
 /// What the model check adds to the real sessions (unit-test build only).
@@ -84,12 +97,28 @@ impl Sessions {
         stats: Arc<Counters>,
     ) -> Self {
         Sessions {
-            chains: chains.into_iter().map(Mutex::new).collect(),
+            chains: Chains::Local {
+                cells: chains.into_iter().map(Mutex::new).collect(),
+                claim,
+            },
             next_chain: AtomicUsize::new(0),
             mode,
             login,
             stats,
-            claim,
+            #[cfg(test)]
+            model: Model::default(),
+        }
+    }
+
+    /// Sessions whose chains a fleet of processes shares.
+    #[cfg(feature = "redis")]
+    pub(crate) fn shared(mode: Mode, fleet: fleet::Fleet, login: LoginSetup, stats: Arc<Counters>) -> Self {
+        Sessions {
+            chains: Chains::Fleet(fleet),
+            next_chain: AtomicUsize::new(0),
+            mode,
+            login,
+            stats,
             #[cfg(test)]
             model: Model::default(),
         }
@@ -101,7 +130,11 @@ impl Sessions {
 
     /// How many chains there are.
     pub(crate) fn len(&self) -> usize {
-        self.chains.len()
+        match &self.chains {
+            Chains::Local { cells, .. } => cells.len(),
+            #[cfg(feature = "redis")]
+            Chains::Fleet(fleet) => fleet.len(),
+        }
     }
 
     /// The chain for the next attempt: an idle one if any, else round robin
@@ -110,15 +143,27 @@ impl Sessions {
     /// take calls a healthy chain could serve); a cooling one only when all
     /// are.
     pub(crate) fn pick(&self) -> usize {
-        let n = self.chains.len();
+        let n = self.len();
         if n == 1 {
             return 0;
         }
         let start = self.next_chain.fetch_add(1, Ordering::Relaxed) % n;
+        let cells = match &self.chains {
+            Chains::Local { cells, .. } => cells,
+            // Another process may be using any chain: the last state seen
+            // says which would grant at once, else round robin.
+            #[cfg(feature = "redis")]
+            Chains::Fleet(fleet) => {
+                return (0..n)
+                    .map(|i| (start + i) % n)
+                    .find(|&i| fleet.is_idle(i))
+                    .unwrap_or(start);
+            }
+        };
         let now = Instant::now();
         for i in 0..n {
             let index = (start + i) % n;
-            if let Ok(chain) = self.chains[index].try_lock()
+            if let Ok(chain) = cells[index].try_lock()
                 && chain.is_idle(now)
             {
                 return index;
@@ -127,7 +172,7 @@ impl Sessions {
         (0..n)
             .map(|i| (start + i) % n)
             .min_by_key(|&i| {
-                let c = lock(&self.chains[i]);
+                let c = lock(&cells[i]);
                 (c.fails_fast(now), c.is_logging_in(), c.waiters())
             })
             .unwrap_or(start)
@@ -149,6 +194,10 @@ impl Sessions {
     }
 
     async fn grant(self: &Arc<Self>, chain: usize) -> Result<Grant, Error> {
+        #[cfg(feature = "redis")]
+        if let Chains::Fleet(fleet) = &self.chains {
+            return fleet.grant(self, chain).await;
+        }
         let mut rx = None;
         let got = self.with_chain(chain, |c| {
             c.acquire(Instant::now(), || {
@@ -177,38 +226,72 @@ impl Sessions {
     }
 
     /// Reusable mode: the server refused the token of `generation`.
-    pub(crate) fn report_expired(&self, chain: usize, generation: u64) -> Expired {
-        self.with_chain(chain, |c| c.report_expired(generation))
+    pub(crate) async fn report_expired(
+        self: &Arc<Self>,
+        chain: usize,
+        generation: u64,
+    ) -> Result<Expired, Error> {
+        #[cfg(feature = "redis")]
+        if let Chains::Fleet(fleet) = &self.chains {
+            return fleet.report_expired(self, chain, generation).await;
+        }
+        Ok(self.with_chain(chain, |c| c.report_expired(generation)))
+    }
+
+    /// Single-use: the holder of `generation` is done with it (see
+    /// `Chain::release`).
+    fn release(self: &Arc<Self>, chain: usize, generation: u64, next: Option<Fresh>) {
+        #[cfg(feature = "redis")]
+        if let Chains::Fleet(fleet) = &self.chains {
+            return fleet.release(self, chain, generation, next);
+        }
+        if let Some(start) = self.with_chain(chain, |c| c.release(generation, next)) {
+            self.spawn_login(chain, start);
+        }
+    }
+
+    /// Single-use: a token granted but never sent goes back to its chain.
+    fn give_back(self: &Arc<Self>, chain: usize, grant: Grant) {
+        #[cfg(feature = "redis")]
+        if let Chains::Fleet(fleet) = &self.chains {
+            return fleet.give_back(self, chain, grant);
+        }
+        self.with_chain(chain, |c| c.give_back(grant));
+    }
+
+    /// The login numbered `login` ended.
+    fn login_done(self: &Arc<Self>, chain: usize, login: u64, result: Result<Fresh, Failure>, now: Instant) {
+        #[cfg(feature = "redis")]
+        if let Chains::Fleet(fleet) = &self.chains {
+            return fleet.login_done(self, chain, login, result);
+        }
+        let _ = login;
+        self.with_chain(chain, |c| c.login_done(result, now));
     }
 
     /// The state of each chain, for [`crate::Client::chain_status`].
     pub(crate) fn status(&self) -> Vec<ChainStatus> {
+        let cells = match &self.chains {
+            Chains::Local { cells, .. } => cells,
+            #[cfg(feature = "redis")]
+            Chains::Fleet(fleet) => return fleet.status(),
+        };
         let now = Instant::now();
-        self.chains
-            .iter()
-            .map(|c| {
-                let c = lock(c);
-                let s = c.status(now);
-                ChainStatus {
-                    generation: s.generation,
-                    has_token: s.ready,
-                    in_flight: s.held,
-                    logging_in: s.logging_in,
-                    waiters: s.waiters,
-                    failed_logins_in_a_row: s.failures,
-                    login_blocked_for: s.blocked_for,
-                    last_login_error: s.last_error.cloned(),
-                }
-            })
-            .collect()
+        cells.iter().map(|c| chain_status(&lock(c).status(now))).collect()
     }
 
-    /// Runs `f` on a chain under its lock, then writes whatever the store
-    /// must see, still under the lock so saves keep their order.
+    /// Runs `f` on a chain of this process under its lock, then writes
+    /// whatever the store must see, still under the lock so saves keep
+    /// their order. A shared chain has no such section: `fleet` decides
+    /// on what the shared store holds.
     fn with_chain<R>(&self, index: usize, f: impl FnOnce(&mut Chain<Parked, Failure>) -> R) -> R {
-        let mut chain = lock(&self.chains[index]);
+        #[allow(irrefutable_let_patterns, reason = "refutable with the `redis` feature")]
+        let Chains::Local { cells, claim } = &self.chains else {
+            unreachable!("only chains of this process have a section")
+        };
+        let mut chain = lock(&cells[index]);
         let r = f(&mut chain);
-        persist::save_journal(&**self.claim.store(), index, &mut chain);
+        persist::save_journal(&**claim.store(), index, &mut chain);
         #[cfg(test)]
         if let Some(check) = &self.model.after_section {
             check(&chain);
@@ -216,11 +299,25 @@ impl Sessions {
         r
     }
 
+    /// True when the store may not hold the chain's latest state (its last
+    /// save failed). Shared chains are saved with every decision, so they
+    /// never are in that state.
+    fn save_failed(&self, chain: usize) -> bool {
+        match &self.chains {
+            Chains::Local { .. } => self.with_chain(chain, |c| c.save_failure().is_some()),
+            #[cfg(feature = "redis")]
+            Chains::Fleet(_) => false,
+        }
+    }
+
     /// Single-use: the error to fail a call with instead of sending its
     /// token, when the store could not record that the token is on the wire
     /// (it may still hold it, and a crash would resume it spent). Taking the
     /// lock also waits for the save of a hand-off still in progress.
     fn unsaved(&self, chain: usize) -> Option<Error> {
+        if !matches!(self.chains, Chains::Local { .. }) {
+            return None;
+        }
         let why = self.with_chain(chain, |c| c.save_failure().map(str::to_owned))?;
         Some(Error::store(std::io::Error::other(format!(
             "the token store could not record that the token is in use, so it was not sent: {why}"
@@ -229,6 +326,19 @@ impl Sessions {
 
     fn spawn_login(self: &Arc<Self>, chain: usize, start: StartLogin) {
         login_task::spawn(Arc::clone(self), chain, start);
+    }
+}
+
+fn chain_status(s: &Status<'_, Failure>) -> ChainStatus {
+    ChainStatus {
+        generation: s.generation,
+        has_token: s.ready,
+        in_flight: s.held,
+        logging_in: s.logging_in,
+        waiters: s.waiters,
+        failed_logins_in_a_row: s.failures,
+        login_blocked_for: s.blocked_for,
+        last_login_error: s.last_error.cloned(),
     }
 }
 

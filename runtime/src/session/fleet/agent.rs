@@ -1,0 +1,358 @@
+//! One chain's agent in one process: it owns this process's parked
+//! callers of the chain and every read and write of the chain's state, so
+//! the process asks the store once for all of them, in order.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::script::Written;
+use super::step::{Actor, Seen, Shared, Write, step};
+use super::{Absent, Inner, lock};
+use crate::core::{Acquire, Expired, Fresh, Grant, StartLogin};
+use crate::error::Error;
+use crate::session::{Failure, Sessions, login_task};
+
+/// What the rest of the process asks of the agent.
+pub(crate) enum Msg {
+    /// Park until a token (or an error) comes.
+    Acquire(oneshot::Sender<Result<Grant, Error>>),
+    /// Single-use: the holder of `generation` is done (see `Chain::release`).
+    Release { generation: u64, next: Option<Fresh> },
+    /// Single-use: a token granted but never sent.
+    GiveBack(Grant),
+    Report {
+        generation: u64,
+        reply: oneshot::Sender<Result<Expired, Error>>,
+    },
+    /// The login this process ran has ended.
+    LoginDone {
+        login: u64,
+        result: Result<Fresh, Failure>,
+    },
+}
+
+impl Msg {
+    /// Ends a message nobody will handle.
+    pub(super) fn fail(self, e: Error) {
+        match self {
+            Msg::Acquire(tx) => drop(tx.send(Err(e))),
+            Msg::Report { reply, .. } => drop(reply.send(Err(e))),
+            Msg::Release { .. } | Msg::GiveBack(_) | Msg::LoginDone { .. } => {}
+        }
+    }
+}
+
+/// A parked caller of this process.
+struct Parked {
+    tx: oneshot::Sender<Result<Grant, Error>>,
+    /// The login it waits for, once it has been told to wait.
+    awaits: Option<u64>,
+}
+
+/// At most this many writes in a row may find the chain moved before the
+/// operation gives up with a store error (each retry decides on what the
+/// failed write returned, so a handful is the norm under contention).
+const MAX_MOVES: usize = 100;
+
+pub(super) struct Agent {
+    fleet: Arc<Inner>,
+    /// To start logins; weak, so the agent does not keep the client alive.
+    sessions: Weak<Sessions>,
+    chain: usize,
+    rx: mpsc::UnboundedReceiver<Msg>,
+    parked: VecDeque<Parked>,
+    /// The last state read or written, while nothing newer was announced.
+    seen: Option<Seen>,
+}
+
+/// What serving the first parked caller found.
+enum Serve {
+    Failed(Failure),
+    Acquired(Acquire<Failure>, u64),
+}
+
+impl Agent {
+    pub(super) fn new(
+        fleet: Arc<Inner>,
+        sessions: Weak<Sessions>,
+        chain: usize,
+        rx: mpsc::UnboundedReceiver<Msg>,
+    ) -> Agent {
+        Agent {
+            fleet,
+            sessions,
+            chain,
+            rx,
+            parked: VecDeque::new(),
+            seen: None,
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        let mut announced = self.fleet.mirrors[self.chain].announced.subscribe();
+        loop {
+            let waiting = !self.parked.is_empty();
+            tokio::select! {
+                msg = self.rx.recv() => match msg {
+                    Some(msg) => self.handle(msg).await,
+                    None => return,
+                },
+                _ = announced.changed() => {
+                    if waiting {
+                        self.serve().await;
+                    }
+                }
+                () = tokio::time::sleep(self.fleet.poll), if waiting => {
+                    // A lost announcement, or a lock whose owner died
+                    // (an expiry announces nothing): read afresh.
+                    self.seen = None;
+                    self.serve().await;
+                }
+            }
+        }
+    }
+
+    async fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Acquire(tx) => self.parked.push_back(Parked { tx, awaits: None }),
+            Msg::Report { generation, reply } => {
+                let r = self
+                    .commit(Actor::Caller, &mut |c| c.report_expired(generation))
+                    .await;
+                let _ = reply.send(r.map_err(Error::store));
+            }
+            Msg::Release { generation, next } => {
+                let r = self
+                    .commit(Actor::Holder(generation), &mut |c| {
+                        c.release(generation, next.clone())
+                    })
+                    .await;
+                self.settled(
+                    r.map(|start| debug_assert!(start.is_none())),
+                    "pass on a single-use token",
+                );
+            }
+            Msg::GiveBack(grant) => {
+                let generation = grant.generation;
+                let r = self
+                    .commit(Actor::Holder(generation), &mut |c| c.give_back(grant.clone()))
+                    .await;
+                self.settled(r, "give back an unsent single-use token");
+            }
+            Msg::LoginDone { login, result } => {
+                let now = Instant::now();
+                let r = self
+                    .commit(Actor::Leader(login), &mut |c| {
+                        // Another process gave this login up for dead and
+                        // started its own: this result is no longer asked for.
+                        if c.is_logging_in() && c.logins() == login {
+                            c.login_done(result.clone(), now);
+                        }
+                    })
+                    .await;
+                self.settled(r, "record a login's result");
+            }
+        }
+        if !self.parked.is_empty() {
+            self.serve().await;
+        }
+    }
+
+    /// A settling write that failed: the lock it would have released
+    /// expires instead, and the chain recovers as from a dead process.
+    fn settled(&self, r: io::Result<()>, what: &str) {
+        if let Err(e) = r {
+            tracing::warn!(target: "seamless", chain = self.chain, error = %e, "shared store: could not {what}");
+        }
+    }
+
+    /// Serves the parked callers, first come first served, until one must
+    /// wait: single-use hands the token to one, reusable to all.
+    async fn serve(&mut self) {
+        loop {
+            while self.parked.front().is_some_and(|p| p.tx.is_closed()) {
+                self.parked.pop_front();
+            }
+            let Some(first) = self.parked.front() else { return };
+            let awaits = first.awaits;
+            let got = self
+                .commit(Actor::Caller, &mut |c| {
+                    if let Some(login) = awaits
+                        && let Some(e) = c.failure_of(login)
+                    {
+                        return Serve::Failed(e.clone());
+                    }
+                    let awaited = c.awaited_login();
+                    Serve::Acquired(c.acquire(Instant::now(), || Absent), awaited)
+                })
+                .await;
+            match got {
+                Err(e) => {
+                    self.seen = None;
+                    for p in self.parked.drain(..) {
+                        let _ =
+                            p.tx.send(Err(Error::store(io::Error::new(e.kind(), e.to_string()))));
+                    }
+                    return;
+                }
+                Ok(Serve::Failed(e)) => {
+                    if let Some(p) = self.parked.pop_front() {
+                        let _ = p.tx.send(Err(Error::login(e)));
+                    }
+                }
+                Ok(Serve::Acquired(acquired, awaited)) => match acquired {
+                    Acquire::Granted(grant) => {
+                        if self.fleet.party.mode == crate::core::Mode::SingleUse {
+                            self.hand_one(grant).await;
+                        } else {
+                            self.hand_all(&grant);
+                            return;
+                        }
+                    }
+                    Acquire::GrantedStartLogin(grant, start) => {
+                        self.start_login(start);
+                        self.hand_all(&grant);
+                        return;
+                    }
+                    Acquire::Parked => {
+                        self.parked_for(awaited);
+                        return;
+                    }
+                    Acquire::ParkedStartLogin(start) => {
+                        self.start_login(start);
+                        self.parked_for(awaited);
+                        return;
+                    }
+                    Acquire::CoolingDown(e) => {
+                        for p in self.parked.drain(..) {
+                            let _ = p.tx.send(Err(Error::login(Arc::clone(&e))));
+                        }
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Single-use: the first parked caller takes the token; if it is gone
+    /// already, the token goes back.
+    async fn hand_one(&mut self, grant: Grant) {
+        let Some(p) = self.parked.pop_front() else { return };
+        if let Err(Ok(grant)) = p.tx.send(Ok(grant)) {
+            let generation = grant.generation;
+            let r = self
+                .commit(Actor::Holder(generation), &mut |c| c.give_back(grant.clone()))
+                .await;
+            self.settled(r, "give back a token its caller left");
+        }
+    }
+
+    fn hand_all(&mut self, grant: &Grant) {
+        for p in self.parked.drain(..) {
+            let _ = p.tx.send(Ok(grant.clone()));
+        }
+    }
+
+    fn parked_for(&mut self, login: u64) {
+        for p in &mut self.parked {
+            p.awaits.get_or_insert(login);
+        }
+    }
+
+    fn start_login(&self, start: StartLogin) {
+        if let Some(sessions) = self.sessions.upgrade() {
+            login_task::spawn(sessions, self.chain, start);
+        }
+    }
+
+    /// Runs `op` on the chain's latest state and commits what it changed:
+    /// read (or reuse the last state seen, when nothing newer was
+    /// announced), decide, compare-and-set; on a moved version, decide
+    /// again on what the store returned.
+    async fn commit<R>(
+        &mut self,
+        actor: Actor,
+        op: &mut (dyn FnMut(&mut Shared) -> R + Send),
+    ) -> io::Result<R> {
+        let announced = *self.fleet.mirrors[self.chain].announced.borrow();
+        let mut seen = match self.seen.take() {
+            Some(s) if s.version.is_some_and(|v| v >= announced) => s,
+            _ => self.read().await?,
+        };
+        for _ in 0..MAX_MOVES {
+            let (answer, write) = step(&seen, &self.fleet.party, actor, op);
+            let Some(write) = write else {
+                self.remember(seen);
+                return Ok(answer);
+            };
+            match self.write(&write).await? {
+                Written::Committed(version) => {
+                    self.remember(after(seen, write, version));
+                    return Ok(answer);
+                }
+                Written::Moved(now) => seen = *now,
+            }
+        }
+        Err(io::Error::other(
+            "the shared chain changed under every attempt to update it",
+        ))
+    }
+
+    async fn read(&mut self) -> io::Result<Seen> {
+        let f = &*self.fleet;
+        let mut con = f.con.clone();
+        let keys = &f.keys[self.chain];
+        bounded(f.timeout, f.scripts.read(&mut con, keys, f.cipher.as_ref())).await
+    }
+
+    async fn write(&mut self, write: &Write) -> io::Result<Written> {
+        let f = &*self.fleet;
+        let mut con = f.con.clone();
+        let keys = &f.keys[self.chain];
+        bounded(
+            f.timeout,
+            f.scripts.write(&mut con, keys, f.cipher.as_ref(), write),
+        )
+        .await
+    }
+
+    /// Keeps `seen` for the next decision and as the mirror reusable grants
+    /// are served from.
+    fn remember(&mut self, seen: Seen) {
+        if let Some(version) = seen.version {
+            let state = seen.record.to_state(seen.clock.now());
+            *lock(&self.fleet.mirrors[self.chain].last) = Some((version, state));
+        }
+        self.seen = Some(seen);
+    }
+}
+
+/// What the chain holds after `write` committed as `version`.
+fn after(seen: Seen, write: Write, version: u64) -> Seen {
+    let lock_after = |held: Option<String>, op: &super::step::LockOp| match &op.take {
+        Some((owner, _)) => Some(owner.clone()),
+        None if held.is_some() && held == op.release => None,
+        None => held,
+    };
+    Seen {
+        clock: seen.clock,
+        version: Some(version),
+        login_lock: lock_after(seen.login_lock, &write.login),
+        lease_lock: lock_after(seen.lease_lock, &write.lease),
+        record: write.record,
+    }
+}
+
+async fn bounded<T>(limit: std::time::Duration, op: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    match tokio::time::timeout(limit, op).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("the shared store did not answer within {limit:?}"),
+        )),
+    }
+}

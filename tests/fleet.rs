@@ -1,0 +1,681 @@
+//! One session shared by a fleet of OS processes through a real Redis
+//! (`RedisStore`), against the testkit, asserting what the API server
+//! counted: docs/protocol.md's invariants across processes.
+//!
+//! Every process here is this test binary started again as a child
+//! (`fleet_process`, ignored in a normal run), given its job in the
+//! `SEAMLESS_FLEET_JOB` variable; it prints one `FLEET-REPORT` line. The
+//! tests run one at a time (`SERIAL`): each starts several processes, and
+//! CI machines have two cores.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::redis::Redis;
+use seamless_sdk::__private::http::Method;
+use seamless_sdk::{Client, ClientBuilder, Expiry, Lifetime, LoginFlow, Placement};
+use seamless_sdk_runtime::RedisStore;
+use seamless_sdk_testkit::{Backend, CODE_PATH};
+
+const JOB: &str = "SEAMLESS_FLEET_JOB";
+
+/// The fleet tests start processes and a server each: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// What one process of the fleet does.
+#[derive(Clone, Debug)]
+struct Job {
+    backend: String,
+    protocol: &'static str,
+    redis: String,
+    prefix: String,
+    calls: u64,
+    /// At most this many calls in flight at once (0: all of them).
+    concurrency: u64,
+    /// The first call's user id (each process gets its own range).
+    first_id: u64,
+    request_timeout_ms: u64,
+    login_timeout_ms: u64,
+    backoff_ms: u64,
+    exclusive: bool,
+}
+
+impl Job {
+    fn new(backend: &Backend, protocol: &'static str, redis: &Redis, prefix: &str) -> Job {
+        Job {
+            backend: backend.url(),
+            protocol,
+            redis: redis.url.clone(),
+            prefix: prefix.to_owned(),
+            calls: 1,
+            concurrency: 0,
+            first_id: 1,
+            request_timeout_ms: 10_000,
+            login_timeout_ms: 10_000,
+            backoff_ms: 500,
+            exclusive: false,
+        }
+    }
+
+    fn encode(&self) -> String {
+        format!(
+            "backend={};protocol={};redis={};prefix={};calls={};concurrency={};first_id={};request_timeout_ms={};login_timeout_ms={};backoff_ms={};exclusive={}",
+            self.backend,
+            self.protocol,
+            self.redis,
+            self.prefix,
+            self.calls,
+            self.concurrency,
+            self.first_id,
+            self.request_timeout_ms,
+            self.login_timeout_ms,
+            self.backoff_ms,
+            self.exclusive
+        )
+    }
+
+    fn decode(text: &str) -> Job {
+        let map: BTreeMap<&str, &str> = text.split(';').filter_map(|kv| kv.split_once('=')).collect();
+        let num = |k: &str| map[k].parse::<u64>().expect(k);
+        Job {
+            backend: map["backend"].to_owned(),
+            protocol: match map["protocol"] {
+                "seed" => "seed",
+                "query" => "query",
+                _ => "bearer",
+            },
+            redis: map["redis"].to_owned(),
+            prefix: map["prefix"].to_owned(),
+            calls: num("calls"),
+            concurrency: num("concurrency"),
+            first_id: num("first_id"),
+            request_timeout_ms: num("request_timeout_ms"),
+            login_timeout_ms: num("login_timeout_ms"),
+            backoff_ms: num("backoff_ms"),
+            exclusive: map["exclusive"] == "true",
+        }
+    }
+
+    /// The client every process of the job builds: the protocol's usual
+    /// configuration, on the shared store.
+    fn client(&self) -> Client {
+        let store = RedisStore::open(&self.redis)
+            .unwrap()
+            .prefix(self.prefix.clone())
+            .encryption_key([42; 32]);
+        let builder: ClientBuilder = match self.protocol {
+            "seed" => {
+                let code_url = format!("{}{CODE_PATH}", self.backend);
+                let http = seamless_sdk::__private::reqwest::Client::new();
+                Client::builder(self.backend.clone())
+                    .placement(Placement::header("B-T"))
+                    .lifetime(Lifetime::single_use("B-T"))
+                    .expiry(Expiry::body_field("code", [408]))
+                    .envelope(seamless_sdk::Envelope::code_data_msg())
+                    .login(
+                        LoginFlow::new(Method::POST, "/v1/api/imiMini/login")
+                            .code("code", move || {
+                                // The platform (`wx.login`) hands this process a code.
+                                let (http, url) = (http.clone(), code_url.clone());
+                                async move {
+                                    let reply: serde_json::Value =
+                                        http.post(url).send().await?.json().await?;
+                                    Ok::<_, seamless_sdk::__private::reqwest::Error>(
+                                        reply["code"].as_str().unwrap_or_default().to_owned(),
+                                    )
+                                }
+                            })
+                            .token_from_header("B-T"),
+                    )
+            }
+            "query" => common::query_at(&self.backend),
+            _ => common::bearer_at(&self.backend),
+        };
+        builder
+            .shared_store(store)
+            .exclusive_session(self.exclusive)
+            .request_timeout(Some(Duration::from_millis(self.request_timeout_ms)))
+            .login_timeout(Duration::from_millis(self.login_timeout_ms))
+            .login_backoff(
+                Duration::from_millis(self.backoff_ms),
+                Duration::from_millis(self.backoff_ms.max(1) * 4),
+            )
+            .build()
+            .expect("the fleet client builds")
+    }
+}
+
+/// What one process reports.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Report {
+    ok: u64,
+    store: u64,
+    login: u64,
+    other: u64,
+    wrong_user: u64,
+    /// The first few errors' messages, for assertion messages.
+    #[allow(dead_code, reason = "read through Debug in assertion messages")]
+    errors: Vec<String>,
+}
+
+/// One process of a fleet: runs its job when started by a test of this file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a process of a fleet; the other tests of this file start it"]
+async fn fleet_process() {
+    let Ok(job) = std::env::var(JOB) else { return };
+    let job = Job::decode(&job);
+    let client = Arc::new(job.client());
+    let slots = match job.concurrency {
+        0 => job.calls,
+        n => n,
+    };
+    let slots = Arc::new(tokio::sync::Semaphore::new(slots as usize));
+    let calls: Vec<_> = (job.first_id..job.first_id + job.calls)
+        .map(|id| {
+            let (client, slots) = (Arc::clone(&client), Arc::clone(&slots));
+            tokio::spawn(async move {
+                let _slot = slots.acquire().await.expect("never closed");
+                (id, common::user(&client, id).await)
+            })
+        })
+        .collect();
+    let mut report =
+        serde_json::json!({"ok": 0, "store": 0, "login": 0, "other": 0, "wrong_user": 0, "errors": []});
+    for call in calls {
+        let (id, got) = call.await.expect("a call task");
+        let bucket = match &got {
+            Ok(user) if user.id == id => "ok",
+            Ok(_) => "wrong_user",
+            Err(e) if e.is_store() => "store",
+            Err(e) if e.is_login() => "login",
+            Err(_) => "other",
+        };
+        report[bucket] = (report[bucket].as_u64().unwrap() + 1).into();
+        if let Err(e) = got
+            && report["errors"].as_array().unwrap().len() < 3
+        {
+            report["errors"]
+                .as_array_mut()
+                .unwrap()
+                .push(e.to_string().into());
+        }
+    }
+    // On a line of its own: libtest has already printed the test's name.
+    println!("\nFLEET-REPORT {report}");
+}
+
+/// Starts one process of the fleet.
+fn start(job: &Job) -> Child {
+    Command::new(std::env::current_exe().expect("the test binary"))
+        .args([
+            "fleet_process",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(JOB, job.encode())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("a fleet process starts")
+}
+
+/// Waits for a process (off the runtime's threads) and reads its report.
+async fn finish(child: Child, within_secs: u64) -> Report {
+    let out = common::within(
+        within_secs,
+        "a fleet process",
+        tokio::task::spawn_blocking(move || child.wait_with_output()),
+    )
+    .await
+    .expect("join")
+    .expect("the process's output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("FLEET-REPORT "))
+        .unwrap_or_else(|| panic!("a fleet process ended without a report ({}): {text}", out.status));
+    serde_json::from_str(line).expect("a report")
+}
+
+fn prefix(test: &str) -> String {
+    format!("fleet-test:{test}:{}", std::process::id())
+}
+
+/// Warms the shared session up from this process (one login), then has
+/// `processes` processes fire `calls` calls each at once and expires every
+/// token in the middle: one login on the server, no token presented twice,
+/// every call succeeds.
+async fn storm(protocol: &'static str, test: &str) {
+    let _serial = SERIAL.lock().await;
+    let Some(redis) = Redis::shared(test) else { return };
+    let backend = common::start(protocol).await;
+    let job = Job::new(&backend, protocol, &redis, &prefix(test));
+    let here = job.client();
+    common::user(&here, 0).await.expect("warm-up call");
+    backend.reset_counters();
+
+    const PROCESSES: u64 = 4;
+    const CALLS: u64 = 250;
+    let children: Vec<_> = (0..PROCESSES)
+        .map(|p| {
+            start(&Job {
+                calls: CALLS,
+                first_id: 1 + p * CALLS,
+                ..job.clone()
+            })
+        })
+        .collect();
+    common::wait_until(60, "the storm reaching its middle", || {
+        backend.counters().requests >= PROCESSES * CALLS / 2
+    })
+    .await;
+    backend.expire_all();
+    let mut ok = 0;
+    for child in children {
+        let r = finish(child, 120).await;
+        assert_eq!(r.ok, CALLS, "every call of every process succeeds: {r:?}");
+        ok += r.ok;
+    }
+    let c = backend.counters();
+    assert_eq!(ok, PROCESSES * CALLS);
+    assert!(c.expired_replies >= 1, "the expiry never hit a request: {c:?}");
+    assert_eq!(c.logins + c.refreshes, 1, "one login for the whole fleet: {c:?}");
+    assert_eq!(c.token_reuse, 0, "{c:?}");
+    if protocol == "seed" {
+        assert_eq!(
+            c.max_concurrent_holders, 1,
+            "one request at a time fleet-wide: {c:?}"
+        );
+    }
+    // A process that joins now finds the session: no login.
+    backend.reset_counters();
+    common::user(&job.client(), 7)
+        .await
+        .expect("a new process's call");
+    assert_eq!(backend.counters().logins + backend.counters().refreshes, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_storm_single_use_4_processes_one_login_no_reuse() {
+    storm("seed", "storm-seed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_storm_reusable_4_processes_one_login_no_reuse() {
+    storm("bearer", "storm-bearer").await;
+}
+
+/// A WeChat-style API that keeps one session (each login revokes every
+/// token before it): four processes, three expiries, as many logins as
+/// expiries and no call fails. With a login per process they would revoke
+/// each other's tokens in turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_exclusive_session_logins_equal_expiries() {
+    let _serial = SERIAL.lock().await;
+    let Some(redis) = Redis::shared("exclusive") else {
+        return;
+    };
+    let backend = common::start("query").await;
+    backend.exclusive_session(true);
+    let job = Job {
+        exclusive: true,
+        ..Job::new(&backend, "query", &redis, &prefix("exclusive"))
+    };
+    let here = job.client();
+    common::user(&here, 0).await.expect("warm-up call");
+    backend.reset_counters();
+    const PROCESSES: u64 = 4;
+    const CALLS: u64 = 400;
+    // A few calls at a time, so each call meets at most one expiry.
+    let children: Vec<_> = (0..PROCESSES)
+        .map(|p| {
+            start(&Job {
+                calls: CALLS,
+                concurrency: 4,
+                first_id: 1 + p * CALLS,
+                ..job.clone()
+            })
+        })
+        .collect();
+    const EXPIRIES: u64 = 3;
+    for e in 1..=EXPIRIES {
+        let before = backend.counters().requests;
+        common::wait_until(60, "the storm's next expiry point", || {
+            backend.counters().requests >= before + 200
+        })
+        .await;
+        backend.expire_all();
+        common::wait_until(30, "the renewal", || backend.counters().logins >= e).await;
+    }
+    for child in children {
+        let r = finish(child, 120).await;
+        assert_eq!(r.ok, CALLS, "no call fails: {r:?}");
+    }
+    let c = backend.counters();
+    assert_eq!(c.logins, EXPIRIES, "logins equal expiries: {c:?}");
+    assert_eq!(c.token_reuse, 0, "{c:?}");
+}
+
+/// The process leading the login is killed (SIGKILL) mid-login: the others
+/// take over once its lock expires and finish within the lock's life plus
+/// one login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_kill_9_of_the_login_leader_strands_nobody() {
+    let _serial = SERIAL.lock().await;
+    let Some(redis) = Redis::shared("kill-leader") else {
+        return;
+    };
+    let backend = common::start("seed").await;
+    let job = Job {
+        login_timeout_ms: 2_000,
+        request_timeout_ms: 2_000,
+        ..Job::new(&backend, "seed", &redis, &prefix("kill-leader"))
+    };
+    backend.delay_logins(Duration::from_secs(30));
+    let mut leader = start(&job);
+    common::wait_until(30, "the leader's login reaching the server", || {
+        backend.counters().logins >= 1
+    })
+    .await;
+    let others: Vec<_> = (0..2)
+        .map(|p| {
+            start(&Job {
+                calls: 20,
+                first_id: 100 + p * 20,
+                ..job.clone()
+            })
+        })
+        .collect();
+    // Let the others park behind the leader's login.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let killed = Instant::now();
+    leader.kill().expect("SIGKILL");
+    let _ = leader.wait();
+    backend.delay_logins(Duration::ZERO);
+    for child in others {
+        let r = finish(child, 60).await;
+        assert_eq!(r.ok, 20, "every other call succeeds: {r:?}");
+    }
+    let took = killed.elapsed();
+    // The lock lives the login timeout plus a second; then one poll and one login.
+    assert!(
+        took < Duration::from_secs(8),
+        "the others took {took:?} after the kill"
+    );
+    let c = backend.counters();
+    assert_eq!(c.logins, 2, "the dead leader's login and one more: {c:?}");
+    assert_eq!(c.token_reuse, 0, "{c:?}");
+}
+
+/// The process holding the single-use token is killed while its request
+/// hangs at the server: its lease expires, the token counts as spent (it
+/// is never sent again) and the others log in once and finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_kill_9_of_the_lease_holder_spends_its_token() {
+    let _serial = SERIAL.lock().await;
+    let Some(redis) = Redis::shared("kill-holder") else {
+        return;
+    };
+    let backend = common::start("seed").await;
+    let job = Job {
+        request_timeout_ms: 2_000,
+        ..Job::new(&backend, "seed", &redis, &prefix("kill-holder"))
+    };
+    let here = job.client();
+    common::user(&here, 0).await.expect("warm-up call");
+    backend.reset_counters();
+    backend.stall_next(1);
+    let mut holder = start(&job);
+    common::wait_until(30, "the holder's request reaching the server", || {
+        backend.counters().requests >= 1
+    })
+    .await;
+    let others: Vec<_> = (0..2)
+        .map(|p| {
+            start(&Job {
+                calls: 20,
+                first_id: 100 + p * 20,
+                ..job.clone()
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let killed = Instant::now();
+    holder.kill().expect("SIGKILL");
+    let _ = holder.wait();
+    for child in others {
+        let r = finish(child, 60).await;
+        assert_eq!(r.ok, 20, "every other call succeeds: {r:?}");
+    }
+    let took = killed.elapsed();
+    assert!(
+        took < Duration::from_secs(8),
+        "the others took {took:?} after the kill"
+    );
+    let c = backend.counters();
+    assert_eq!(c.logins, 1, "the spent token's chain logs in once: {c:?}");
+    assert_eq!(
+        c.token_reuse, 0,
+        "the dead holder's token is never sent again: {c:?}"
+    );
+    assert_eq!(c.max_concurrent_holders, 1, "{c:?}");
+}
+
+/// A login failure reaches every parked caller in every process, and the
+/// shared cool-down keeps the fleet from trying again at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_login_failure_reaches_every_process() {
+    let _serial = SERIAL.lock().await;
+    let Some(redis) = Redis::shared("login-failure") else {
+        return;
+    };
+    let backend = common::start("seed").await;
+    let job = Job {
+        backoff_ms: 10_000,
+        ..Job::new(&backend, "seed", &redis, &prefix("login-failure"))
+    };
+    backend.delay_logins(Duration::from_millis(1500));
+    backend.fail_next_logins(1);
+    let children: Vec<_> = (0..3)
+        .map(|p| {
+            start(&Job {
+                calls: 30,
+                first_id: 1 + p * 30,
+                ..job.clone()
+            })
+        })
+        .collect();
+    for child in children {
+        let r = finish(child, 60).await;
+        assert_eq!(r.login, 30, "every call gets the login's error: {r:?}");
+    }
+    let c = backend.counters();
+    assert_eq!(
+        c.logins, 1,
+        "one login, and no second one during the cool-down: {c:?}"
+    );
+}
+
+/// Redis is killed in the middle of a storm and started again, empty:
+/// every call ends (with its value or a typed store error), calls succeed
+/// once it is back, and no token is ever sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_redis_restart_mid_storm_every_call_ends_no_reuse() {
+    let _serial = SERIAL.lock().await;
+    let Some(mut redis) = Redis::private("redis-restart") else {
+        return;
+    };
+    let backend = common::start("seed").await;
+    let job = Job {
+        request_timeout_ms: 2_000,
+        ..Job::new(&backend, "seed", &redis, &prefix("redis-restart"))
+    };
+    let here = job.client();
+    common::user(&here, 0).await.expect("warm-up call");
+    backend.delay_responses(Duration::from_millis(2));
+    let children: Vec<_> = (0..3)
+        .map(|p| {
+            start(&Job {
+                calls: 150,
+                first_id: 1 + p * 150,
+                ..job.clone()
+            })
+        })
+        .collect();
+    common::wait_until(60, "the storm under way", || backend.counters().requests >= 50).await;
+    redis.stop();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    redis.restart();
+    let mut ended = 0;
+    let mut failed = 0;
+    for child in children {
+        let r = finish(child, 120).await;
+        assert_eq!(
+            r.other + r.wrong_user,
+            0,
+            "only typed store (or login) errors: {r:?}"
+        );
+        ended += r.ok + r.store + r.login;
+        failed += r.store + r.login;
+    }
+    assert_eq!(ended, 450, "every call ends");
+    assert!(failed > 0, "the outage failed no call: was Redis really down?");
+    backend.delay_responses(Duration::ZERO);
+    let after = job.client();
+    for id in 1..=5 {
+        common::user(&after, id)
+            .await
+            .expect("calls succeed once Redis is back");
+    }
+    let c = backend.counters();
+    assert_eq!(c.token_reuse, 0, "{c:?}");
+    assert_eq!(c.max_concurrent_holders, 1, "{c:?}");
+}
+
+/// Redis unreachable: a call ends with a typed store error within the
+/// store's timeout, and no login is made behind the fleet's back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_redis_unreachable_is_a_store_error_without_a_private_login() {
+    let backend = common::start("seed").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = RedisStore::open(&format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .timeout(Duration::from_millis(500));
+    let client = common::seed(&backend).shared_store(store).build().unwrap();
+    let began = Instant::now();
+    let e = common::within(10, "a call with Redis down", common::user(&client, 1))
+        .await
+        .expect_err("no store, no call");
+    assert!(e.is_store(), "{e}");
+    assert!(
+        began.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        began.elapsed()
+    );
+    assert_eq!(backend.counters().logins, 0, "no private login");
+    assert_eq!(backend.counters().requests, 0);
+}
+
+/// A small xorshift: the schedules are random but reproducible by case.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Random schedules across processes, in the style of tests/schedules.rs:
+/// per case, a protocol, 2–3 processes with 5–60 calls each started at
+/// random moments, and random expiries, slow replies and a failed login
+/// meanwhile. After each case: no token presented twice, one request at a
+/// time for single-use, every call ended with its value or an error the
+/// armed faults explain, and logins bounded by the disruptions (never by
+/// the number of calls).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_random_schedules_keep_the_invariants() {
+    let _serial = SERIAL.lock().await;
+    let Some(redis) = Redis::shared("schedules") else {
+        return;
+    };
+    let cases: u64 = std::env::var("SEAMLESS_FLEET_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    for case in 0..cases {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (case + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let protocol = if rng.below(3) == 0 { "bearer" } else { "seed" };
+        let backend = common::start(protocol).await;
+        let job = Job {
+            backoff_ms: 0,
+            ..Job::new(&backend, protocol, &redis, &prefix(&format!("schedules-{case}")))
+        };
+        let failed_login = rng.below(3) == 0;
+        if failed_login {
+            backend.fail_next_logins(1);
+        }
+        if rng.below(2) == 0 {
+            backend.delay_responses(Duration::from_millis(rng.below(3)));
+        }
+        let processes = 2 + rng.below(2);
+        let mut children = Vec::new();
+        let mut calls = 0;
+        let mut expiries = 0;
+        for p in 0..processes {
+            let n = 5 + rng.below(56);
+            calls += n;
+            children.push(start(&Job {
+                calls: n,
+                first_id: 1 + p * 100,
+                ..job.clone()
+            }));
+            tokio::time::sleep(Duration::from_millis(rng.below(150))).await;
+            if rng.below(2) == 0 {
+                backend.expire_all();
+                expiries += 1;
+            }
+        }
+        let mut ended = 0;
+        for child in children {
+            let r = finish(child, 60).await;
+            assert_eq!(
+                r.other + r.wrong_user + r.store,
+                0,
+                "case {case}: unexplained errors: {r:?}"
+            );
+            if !failed_login {
+                assert_eq!(
+                    r.login, 0,
+                    "case {case}: a login error with no failed login armed: {r:?}"
+                );
+            }
+            ended += r.ok + r.login;
+        }
+        let c = backend.counters();
+        assert_eq!(ended, calls, "case {case}: every call ends");
+        assert_eq!(c.token_reuse, 0, "case {case}: {c:?}");
+        if protocol == "seed" {
+            assert!(c.max_concurrent_holders <= 1, "case {case}: {c:?}");
+        }
+        let bound = 1 + expiries + u64::from(failed_login);
+        assert!(
+            c.logins + c.refreshes <= bound,
+            "case {case}: {} logins for {expiries} expiries and {} failed logins: {c:?}",
+            c.logins + c.refreshes,
+            u64::from(failed_login)
+        );
+    }
+}
