@@ -54,6 +54,8 @@ use crate::session::Fault;
 
 mod cancel;
 mod executor;
+#[cfg(feature = "redis")]
+mod fleet;
 mod ghost;
 mod reusable;
 mod single_use;
