@@ -679,3 +679,62 @@ async fn fleet_random_schedules_keep_the_invariants() {
         );
     }
 }
+
+/// The typed clients: one from the YAML spec (the code `seamless generate`
+/// writes) and one from an annotated trait, on the same shared store, as
+/// two members of a fleet: one login for both, no token sent twice.
+mod typed {
+    /// From `specs/imi_mini.yaml`, which also generates `User`.
+    #[seamless_sdk::token_client(spec = "specs/imi_mini.yaml")]
+    pub trait FromSpec {}
+
+    use seamless_sdk::token_client;
+
+    #[token_client(
+        name = "imi_mini",
+        base_url = "https://api.example.com",
+        placement = header("B-T"),
+        lifetime = single_use,
+        next_token_header = "B-T",
+        expiry(body(path = "code", in = [408])),
+        envelope(code = "code", success = [200], data = "data", message = "msg"),
+        login(method = "POST", path = "/v1/api/imiMini/login", encoding = "json", code = "code", token_header = "B-T"),
+    )]
+    pub trait FromTrait {
+        #[get("/api/users/{id}")]
+        async fn get_user(&self, id: u64) -> Result<User, seamless_sdk::Error>;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_generated_and_macro_clients_share_one_session() {
+    let _serial = SERIAL.lock().await;
+    let Some(redis) = Redis::shared("typed") else {
+        return;
+    };
+    let backend = common::start("seed").await;
+    let store = || RedisStore::open(&redis.url).unwrap().prefix(prefix("typed"));
+    let codes = backend.seed_code_provider();
+    let code = move || {
+        let code = codes();
+        async move { Ok::<_, std::convert::Infallible>(code) }
+    };
+    let spec = typed::FromSpec::from_client(
+        typed::FromSpec::builder(backend.url(), code.clone())
+            .shared_store(store())
+            .build()
+            .unwrap(),
+    );
+    let from_trait = typed::FromTrait::from_client(
+        typed::FromTrait::builder(backend.url(), code)
+            .shared_store(store())
+            .build()
+            .unwrap(),
+    );
+    for id in 1..=5 {
+        assert_eq!(spec.get_user(id).await.unwrap().id, id);
+        assert_eq!(from_trait.get_user(100 + id).await.unwrap().id, 100 + id);
+    }
+    let c = backend.counters();
+    assert_eq!((c.logins, c.token_reuse, c.requests), (1, 0, 10), "{c:?}");
+}

@@ -118,6 +118,8 @@ fn cargo_toml(api: &Api, dependency: &Dependency, own_workspace: bool) -> String
          default = [\"rustls\"]\n\
          rustls = [\"seamless-sdk/rustls\"]\n\
          native-tls = [\"seamless-sdk/native-tls\"]\n\
+         # One session shared by every process of a fleet, through Redis; README.md.\n\
+         redis = [\"seamless-sdk/redis\"]\n\
          \n\
          [dependencies]\n\
          seamless-sdk = {seamless}\n",
@@ -186,6 +188,19 @@ fn readme(api: &Api) -> String {
          find it expired, and failed calls are replayed.\n"
     );
     s.push_str(TLS);
+    let _ = writeln!(
+        s,
+        "## A fleet of processes\n\n\
+         Many processes (or hosts) can share one session, with one login per expiry fleet-wide and, for \
+         single-use tokens, one request at a time per chain: enable this crate's `redis` feature and give \
+         the builder a Redis store:\n\n\
+         ```rust,ignore\n\
+         let store = seamless_sdk::RedisStore::open(\"redis://127.0.0.1:6379/\")?.prefix(\"{name}\");\n\
+         let api = {client}::from_client({client}::builder(/* … */).shared_store(store).build()?);\n\
+         ```\n",
+        client = api.client,
+        name = api.name,
+    );
     let _ = writeln!(s, "## Methods of `{}`\n", api.client);
     let _ = writeln!(s, "| method | request | returns | auth |");
     let _ = writeln!(s, "|---|---|---|---|");

@@ -180,16 +180,18 @@ async fn exchange(
         Ok(resp) => {
             // A reply without a successor of ours spent the token: it was
             // sent at least once.
-            lease.replied(sender.successor(&resp, &sent).map(Secret::from));
+            lease
+                .replied(sender.successor(&resp, &sent).map(Secret::from))
+                .await;
             Ok(resp)
         }
         Err(e) => {
             // A request never built or connected never carried the token;
             // anything later may have reached the server, so it is spent.
             if transport::never_sent(&e) {
-                lease.never_sent();
+                lease.never_sent().await;
             } else {
-                drop(lease);
+                lease.spent().await;
             }
             Err(e)
         }

@@ -164,7 +164,7 @@ impl World {
                         g.mint("R")
                     };
                     lease.sending();
-                    lease.replied(Some(Secret::new(next)));
+                    run(lease.replied(Some(Secret::new(next))));
                     Outcome::Sent
                 }
                 // Sent, and no reply: spent.

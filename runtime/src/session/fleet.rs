@@ -194,12 +194,24 @@ impl Fleet {
         chain: usize,
         generation: u64,
         next: Option<Fresh>,
-    ) {
-        self.send(sessions, chain, Msg::Release { generation, next });
+    ) -> super::Settled {
+        let (done, settled) = oneshot::channel();
+        self.send(
+            sessions,
+            chain,
+            Msg::Release {
+                generation,
+                next,
+                done,
+            },
+        );
+        settled
     }
 
-    pub(crate) fn give_back(&self, sessions: &Arc<Sessions>, chain: usize, grant: Grant) {
-        self.send(sessions, chain, Msg::GiveBack(grant));
+    pub(crate) fn give_back(&self, sessions: &Arc<Sessions>, chain: usize, grant: Grant) -> super::Settled {
+        let (done, settled) = oneshot::channel();
+        self.send(sessions, chain, Msg::GiveBack(grant, done));
+        settled
     }
 
     pub(crate) fn login_done(
@@ -289,7 +301,8 @@ impl Drop for Waiting<'_> {
         if let Some(mut rx) = self.rx.take() {
             rx.close();
             if let Ok(Ok(grant)) = rx.try_recv() {
-                self.fleet.give_back(self.sessions, self.chain, grant);
+                // Cancelled: nobody waits for the settlement.
+                drop(self.fleet.give_back(self.sessions, self.chain, grant));
             }
         }
     }

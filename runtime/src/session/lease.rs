@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::Sessions;
+use super::{Sessions, Settled};
 use crate::core::{Fresh, Grant, Mode};
 use crate::secret::Secret;
 use crate::stats::Count;
@@ -49,34 +49,43 @@ impl Lease {
 
     /// The request never left after all (it was never built or connected):
     /// the token goes back to the chain unspent.
-    pub(crate) fn never_sent(mut self) {
+    pub(crate) async fn never_sent(mut self) {
         self.state = State::Unsent;
+        settled(self.finish(None, false)).await;
+    }
+
+    /// The request may have reached the server, and no reply came: the
+    /// token is spent.
+    pub(crate) async fn spent(mut self) {
+        settled(self.finish(None, false)).await;
     }
 
     /// Single-use: the reply came, carrying the successor `next` (or none:
     /// the token is spent). The chain passes it on at once; the reply
     /// itself is classified by the caller (an expiry reply is not a lost
     /// successor).
-    pub(crate) fn replied(mut self, next: Option<Secret>) {
-        self.finish(next, true);
+    pub(crate) async fn replied(mut self, next: Option<Secret>) {
+        settled(self.finish(next, true)).await;
     }
 
     /// Single-use: store the successor (or mark the token spent) and pass
     /// the chain on. A no-op for reusable tokens. `replied`: a reply came.
-    fn finish(&mut self, next: Option<Secret>, replied: bool) {
+    /// A shared chain settles in its agent; the receiver says when it is
+    /// done, so a call that returns has passed its token on (a process
+    /// that exits after its last call strands no token).
+    fn finish(&mut self, next: Option<Secret>, replied: bool) -> Option<Settled> {
         if self.state == State::Done {
-            return;
+            return None;
         }
         let was_sent = self.state == State::Sent;
         #[cfg(test)]
         let was_sent = was_sent && self.sessions.model.fault != super::Fault::GiveBackSent;
         self.state = State::Done;
         if self.sessions.mode != Mode::SingleUse {
-            return;
+            return None;
         }
         if !was_sent {
-            self.sessions.give_back(self.chain, self.grant.clone());
-            return;
+            return self.sessions.give_back(self.chain, self.grant.clone());
         }
         if next.is_none() {
             if !replied {
@@ -96,12 +105,21 @@ impl Lease {
             valid_until: None,
             refresh: None,
         });
-        self.sessions.release(self.chain, generation, fresh);
+        self.sessions.release(self.chain, generation, fresh)
+    }
+}
+
+/// Waits for a shared chain's agent to commit a settlement (an agent
+/// that is gone has nothing left to wait for).
+async fn settled(done: Option<Settled>) {
+    if let Some(done) = done {
+        let _ = done.await;
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.finish(None, false);
+        // A cancelled caller cannot wait: the settlement goes on its own.
+        drop(self.finish(None, false));
     }
 }

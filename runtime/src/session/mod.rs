@@ -34,6 +34,9 @@ pub(crate) use persist::{StoreClaim, resume};
 /// The login error every waiter of one login shares.
 pub(crate) type Failure = Arc<LoginError>;
 
+/// Resolves when a shared chain's agent has committed a settlement.
+pub(crate) type Settled = tokio::sync::oneshot::Receiver<()>;
+
 /// A client's chains, the store they save to and how they log in.
 pub(crate) struct Sessions {
     chains: Chains,
@@ -240,23 +243,25 @@ impl Sessions {
 
     /// Single-use: the holder of `generation` is done with it (see
     /// `Chain::release`).
-    fn release(self: &Arc<Self>, chain: usize, generation: u64, next: Option<Fresh>) {
+    fn release(self: &Arc<Self>, chain: usize, generation: u64, next: Option<Fresh>) -> Option<Settled> {
         #[cfg(feature = "redis")]
         if let Chains::Fleet(fleet) = &self.chains {
-            return fleet.release(self, chain, generation, next);
+            return Some(fleet.release(self, chain, generation, next));
         }
         if let Some(start) = self.with_chain(chain, |c| c.release(generation, next)) {
             self.spawn_login(chain, start);
         }
+        None
     }
 
     /// Single-use: a token granted but never sent goes back to its chain.
-    fn give_back(self: &Arc<Self>, chain: usize, grant: Grant) {
+    fn give_back(self: &Arc<Self>, chain: usize, grant: Grant) -> Option<Settled> {
         #[cfg(feature = "redis")]
         if let Chains::Fleet(fleet) = &self.chains {
-            return fleet.give_back(self, chain, grant);
+            return Some(fleet.give_back(self, chain, grant));
         }
         self.with_chain(chain, |c| c.give_back(grant));
+        None
     }
 
     /// The login numbered `login` ended.

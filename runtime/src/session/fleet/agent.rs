@@ -20,10 +20,15 @@ use crate::session::{Failure, Sessions, login_task};
 pub(crate) enum Msg {
     /// Park until a token (or an error) comes.
     Acquire(oneshot::Sender<Result<Grant, Error>>),
-    /// Single-use: the holder of `generation` is done (see `Chain::release`).
-    Release { generation: u64, next: Option<Fresh> },
+    /// Single-use: the holder of `generation` is done (see `Chain::release`);
+    /// `done` is told once that is committed.
+    Release {
+        generation: u64,
+        next: Option<Fresh>,
+        done: oneshot::Sender<()>,
+    },
     /// Single-use: a token granted but never sent.
-    GiveBack(Grant),
+    GiveBack(Grant, oneshot::Sender<()>),
     Report {
         generation: u64,
         reply: oneshot::Sender<Result<Expired, Error>>,
@@ -41,7 +46,7 @@ impl Msg {
         match self {
             Msg::Acquire(tx) => drop(tx.send(Err(e))),
             Msg::Report { reply, .. } => drop(reply.send(Err(e))),
-            Msg::Release { .. } | Msg::GiveBack(_) | Msg::LoginDone { .. } => {}
+            Msg::Release { .. } | Msg::GiveBack(..) | Msg::LoginDone { .. } => {}
         }
     }
 }
@@ -125,7 +130,11 @@ impl Agent {
                     .await;
                 let _ = reply.send(r.map_err(Error::store));
             }
-            Msg::Release { generation, next } => {
+            Msg::Release {
+                generation,
+                next,
+                done,
+            } => {
                 let r = self
                     .commit(Actor::Holder(generation), &mut |c| {
                         c.release(generation, next.clone())
@@ -135,13 +144,15 @@ impl Agent {
                     r.map(|start| debug_assert!(start.is_none())),
                     "pass on a single-use token",
                 );
+                let _ = done.send(());
             }
-            Msg::GiveBack(grant) => {
+            Msg::GiveBack(grant, done) => {
                 let generation = grant.generation;
                 let r = self
                     .commit(Actor::Holder(generation), &mut |c| c.give_back(grant.clone()))
                     .await;
                 self.settled(r, "give back an unsent single-use token");
+                let _ = done.send(());
             }
             Msg::LoginDone { login, result } => {
                 let now = Instant::now();
