@@ -738,3 +738,65 @@ async fn fleet_generated_and_macro_clients_share_one_session() {
     let c = backend.counters();
     assert_eq!((c.logins, c.token_reuse, c.requests), (1, 0, 10), "{c:?}");
 }
+
+/// Tokens at rest are secrets: with a key they are sealed in Redis; without
+/// one they are the only secret-bearing field, and the key's TTL follows
+/// the token's lifetime. No log line at any level carries a token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_tokens_at_rest_are_sealed_ttl_bound_and_never_logged() {
+    let _serial = SERIAL.lock().await;
+    let Some(redis) = Redis::shared("at-rest") else {
+        return;
+    };
+    let log = common::LogBuffer::default();
+    let _ = tracing::subscriber::set_global_default(log.subscriber());
+    // WeChat style: a 7200 s `expires_in`, no refresh token.
+    let backend = common::start("query").await;
+    let plain_prefix = prefix("at-rest-plain");
+    let sealed_prefix = prefix("at-rest-sealed");
+    let plain = common::query(&backend)
+        .shared_store(RedisStore::open(&redis.url).unwrap().prefix(plain_prefix.clone()))
+        .build()
+        .unwrap();
+    let sealed = common::query(&backend)
+        .shared_store(
+            RedisStore::open(&redis.url)
+                .unwrap()
+                .prefix(sealed_prefix.clone())
+                .encryption_key([7; 32]),
+        )
+        .build()
+        .unwrap();
+    for id in 1..=3 {
+        common::user(&plain, id).await.unwrap();
+        common::user(&sealed, id).await.unwrap();
+    }
+    let mut con = redis::Client::open(redis.url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let blob = |prefix: &str| -> redis::Cmd {
+        let mut cmd = redis::cmd("HGET");
+        cmd.arg(format!("{{{prefix}:0}}:state")).arg("s");
+        cmd
+    };
+    let plain_blob: Vec<u8> = blob(&plain_prefix).query_async(&mut con).await.unwrap();
+    let record: serde_json::Value = serde_json::from_slice(&plain_blob).expect("a plain record is JSON");
+    let token = record["t"].as_str().expect("the ready token").to_owned();
+    let sealed_blob: Vec<u8> = blob(&sealed_prefix).query_async(&mut con).await.unwrap();
+    assert_eq!(sealed_blob.first(), Some(&1), "a sealed record is not JSON");
+    assert!(serde_json::from_slice::<serde_json::Value>(&sealed_blob).is_err());
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(format!("{{{plain_prefix}:0}}:state"))
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert!(
+        (7_000_000..=7_260_000).contains(&ttl),
+        "the record lives as long as its 7200 s token (plus a minute): {ttl} ms"
+    );
+    let logs = log.text();
+    assert!(logs.contains("seamless"), "the capture saw the runtime's events");
+    assert!(!logs.contains(&token), "a token reached the logs");
+}

@@ -14,7 +14,7 @@ use crate::secret::Secret;
 use crate::session::Failure;
 
 /// The serialized state. Short keys: it is read on every single-use hand-off.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Record {
     #[serde(rename = "g")]
     pub(crate) generation: u64,
@@ -46,6 +46,27 @@ pub(crate) struct Record {
     /// Who holds the single-use token: the value of the lease key.
     #[serde(rename = "H", default, skip_serializing_if = "Option::is_none")]
     pub(crate) holder: Option<String>,
+}
+
+/// Tokens are secrets: a record prints without them.
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = |s: &Option<String>| s.as_ref().map(|_| "***");
+        f.debug_struct("Record")
+            .field("generation", &self.generation)
+            .field("token", &secret(&self.token))
+            .field("renew_at", &self.renew_at)
+            .field("valid_until", &self.valid_until)
+            .field("held", &self.held)
+            .field("refresh", &secret(&self.refresh))
+            .field("logging_in", &self.logging_in)
+            .field("renewing", &self.renewing)
+            .field("logins", &self.logins)
+            .field("cooldown", &self.cooldown)
+            .field("leader", &self.leader)
+            .field("holder", &self.holder)
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,11 +250,11 @@ mod tests {
         let state = State::<Failure> {
             generation: 7,
             slot: Slot::Ready {
-                token: Secret::new("tok"),
+                token: Secret::new("s3cr3t"),
                 expires_at: Some(clock.local + Duration::from_secs(5)),
                 valid_until: Some(clock.local + Duration::from_secs(10)),
             },
-            refresh: Some(Secret::new("ref")),
+            refresh: Some(Secret::new("r3fr3sh")),
             logging_in: true,
             renewing: true,
             logins: 3,
@@ -241,6 +262,8 @@ mod tests {
         };
         let record = Record::from_state(&state, clock, Some("me/3".into()), None);
         let json = serde_json::to_string(&record).unwrap();
+        let shown = format!("{record:?}");
+        assert!(!shown.contains("s3cr3t") && !shown.contains("r3fr3sh"), "{shown}");
         let back: Record = serde_json::from_str(&json).unwrap();
         assert_eq!(back, record);
         let again = Record::from_state(&back.to_state(clock), clock, Some("me/3".into()), None);
