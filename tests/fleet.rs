@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::redis::Redis;
+use common::redis::{Redis, RedisCluster};
 use seamless_sdk::__private::http::Method;
 use seamless_sdk::{Client, ClientBuilder, Expiry, Lifetime, LoginFlow, Placement};
 use seamless_sdk_runtime::RedisStore;
@@ -42,6 +42,10 @@ struct Job {
     login_timeout_ms: u64,
     backoff_ms: u64,
     exclusive: bool,
+    /// Chains per client.
+    chains: u64,
+    /// A Redis Cluster's nodes, `,`-separated; empty: `redis` alone.
+    cluster: String,
 }
 
 impl Job {
@@ -58,12 +62,14 @@ impl Job {
             login_timeout_ms: 10_000,
             backoff_ms: 500,
             exclusive: false,
+            chains: 1,
+            cluster: String::new(),
         }
     }
 
     fn encode(&self) -> String {
         format!(
-            "backend={};protocol={};redis={};prefix={};calls={};concurrency={};first_id={};request_timeout_ms={};login_timeout_ms={};backoff_ms={};exclusive={}",
+            "backend={};protocol={};redis={};prefix={};calls={};concurrency={};first_id={};request_timeout_ms={};login_timeout_ms={};backoff_ms={};exclusive={};chains={};cluster={}",
             self.backend,
             self.protocol,
             self.redis,
@@ -74,7 +80,9 @@ impl Job {
             self.request_timeout_ms,
             self.login_timeout_ms,
             self.backoff_ms,
-            self.exclusive
+            self.exclusive,
+            self.chains,
+            self.cluster
         )
     }
 
@@ -97,13 +105,20 @@ impl Job {
             login_timeout_ms: num("login_timeout_ms"),
             backoff_ms: num("backoff_ms"),
             exclusive: map["exclusive"] == "true",
+            chains: num("chains"),
+            cluster: map["cluster"].to_owned(),
         }
     }
 
     /// The client every process of the job builds: the protocol's usual
     /// configuration, on the shared store.
     fn client(&self) -> Client {
-        let store = RedisStore::open(&self.redis)
+        let store = if self.cluster.is_empty() {
+            RedisStore::open(&self.redis)
+        } else {
+            RedisStore::cluster(self.cluster.split(','))
+        };
+        let store = store
             .unwrap()
             .prefix(self.prefix.clone())
             .encryption_key([42; 32]);
@@ -138,6 +153,7 @@ impl Job {
         builder
             .shared_store(store)
             .exclusive_session(self.exclusive)
+            .chains(self.chains as usize)
             .request_timeout(Some(Duration::from_millis(self.request_timeout_ms)))
             .login_timeout(Duration::from_millis(self.login_timeout_ms))
             .login_backoff(
@@ -799,4 +815,47 @@ async fn fleet_tokens_at_rest_are_sealed_ttl_bound_and_never_logged() {
     let logs = log.text();
     assert!(logs.contains("seamless"), "the capture saw the runtime's events");
     assert!(!logs.contains(&token), "a token reached the logs");
+}
+
+/// The same fleet on a Redis Cluster of three masters: each chain's keys
+/// share a hash tag, so each chain's scripts run on the node owning its
+/// slot. Three chains, three processes: at most one login per chain, no
+/// token sent twice, one request at a time per chain, every call succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_on_a_redis_cluster_one_login_per_chain_no_reuse() {
+    let _serial = SERIAL.lock().await;
+    let Some(cluster) = RedisCluster::private("cluster") else {
+        return;
+    };
+    let backend = common::start("seed").await;
+    let job = Job {
+        chains: 3,
+        cluster: cluster.nodes.join(","),
+        ..Job {
+            redis: cluster.nodes[0].clone(),
+            ..Job::new(&backend, "seed", &Redis::none(), &prefix("cluster"))
+        }
+    };
+    const CALLS: u64 = 60;
+    let children: Vec<_> = (0..3)
+        .map(|p| {
+            start(&Job {
+                calls: CALLS,
+                first_id: 1 + p * CALLS,
+                ..job.clone()
+            })
+        })
+        .collect();
+    for child in children {
+        let r = finish(child, 60).await;
+        assert_eq!(r.ok, CALLS, "every call succeeds: {r:?}");
+    }
+    let c = backend.counters();
+    assert!((1..=3).contains(&c.logins), "at most one login per chain: {c:?}");
+    assert_eq!(c.token_reuse, 0, "{c:?}");
+    assert_eq!(c.max_concurrent_holders, 1, "{c:?}");
+    assert!(
+        c.max_concurrent_requests <= 3,
+        "one request per chain at a time: {c:?}"
+    );
 }

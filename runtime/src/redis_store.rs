@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use crate::error::Error;
 
-/// A session store in Redis (or Valkey, or a Redis Cluster) shared by every
+/// A session store in Redis (or Valkey, or a Redis Cluster:
+/// [`cluster`](RedisStore::cluster)) shared by every
 /// process that opens it with the same URL and prefix: a fleet of
 /// instances then runs one session per chain, with one login per expiry
 /// fleet-wide and, for single-use tokens, one request at a time per chain
@@ -30,12 +31,21 @@ use crate::error::Error;
 /// or give an [`encryption_key`](RedisStore::encryption_key).
 #[derive(Clone)]
 pub struct RedisStore {
-    pub(crate) client: redis::Client,
+    pub(crate) target: Target,
     pub(crate) prefix: String,
     pub(crate) key: Option<[u8; 32]>,
     pub(crate) timeout: Duration,
     pub(crate) poll: Duration,
     pub(crate) idle_ttl: Duration,
+}
+
+/// Where the store is.
+#[derive(Clone)]
+pub(crate) enum Target {
+    One(redis::Client),
+    /// A Redis Cluster, and one of its nodes to follow the announcements on
+    /// (a `PUBLISH` in a cluster reaches the subscribers of every node).
+    Cluster(Box<redis::cluster::ClusterClient>, redis::Client),
 }
 
 impl fmt::Debug for RedisStore {
@@ -54,17 +64,43 @@ impl RedisStore {
     /// `rediss://` for TLS, `redis+unix:///path`), with the prefix
     /// `seamless`. Nothing connects until the first call.
     pub fn open(url: &str) -> Result<RedisStore, Error> {
-        let client = redis::Client::open(url).map_err(|_| {
-            Error::builder("the Redis URL is not valid (expected redis://, rediss:// or redis+unix://)")
-        })?;
-        Ok(RedisStore {
-            client,
+        Ok(RedisStore::with_target(Target::One(client(url)?)))
+    }
+
+    /// A store in a Redis Cluster, reached through any of `nodes` (URLs as
+    /// for [`open`](RedisStore::open)); the cluster's other nodes are found
+    /// from them. Each chain's keys share a hash tag, so they sit in one
+    /// slot.
+    pub fn cluster<I, S>(nodes: I) -> Result<RedisStore, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let nodes: Vec<String> = nodes.into_iter().map(|n| n.as_ref().to_owned()).collect();
+        let Some(first) = nodes.first() else {
+            return Err(Error::builder("`RedisStore::cluster` needs at least one node"));
+        };
+        let announcements = client(first)?;
+        for node in &nodes[1..] {
+            client(node)?;
+        }
+        let cluster = redis::cluster::ClusterClient::new(nodes)
+            .map_err(|_| Error::builder("the Redis Cluster nodes are not valid URLs"))?;
+        Ok(RedisStore::with_target(Target::Cluster(
+            Box::new(cluster),
+            announcements,
+        )))
+    }
+
+    fn with_target(target: Target) -> RedisStore {
+        RedisStore {
+            target,
             prefix: "seamless".to_owned(),
             key: None,
             timeout: Duration::from_secs(2),
             poll: Duration::from_millis(250),
             idle_ttl: Duration::from_secs(7 * 24 * 3600),
-        })
+        }
     }
 
     /// What every key starts with: one prefix per session the fleet shares
@@ -114,4 +150,11 @@ impl RedisStore {
             problems.push("`RedisStore` durations must be above zero".to_owned());
         }
     }
+}
+
+/// A client for one URL; the error leaves the URL out (it may hold a password).
+fn client(url: &str) -> Result<redis::Client, Error> {
+    redis::Client::open(url).map_err(|_| {
+        Error::builder("the Redis URL is not valid (expected redis://, rediss:// or redis+unix://)")
+    })
 }

@@ -28,6 +28,14 @@ impl Redis {
         Redis::private(test)
     }
 
+    /// No server: for a job whose store is elsewhere (a cluster).
+    pub fn none() -> Redis {
+        Redis {
+            url: String::new(),
+            server: None,
+        }
+    }
+
     /// A server of this test's own (one it may stop and restart).
     pub fn private(test: &str) -> Option<Redis> {
         let Some(bin) = redis_server() else {
@@ -78,15 +86,7 @@ impl Redis {
     }
 
     fn wait_up(&self) {
-        let port: u16 = self.server.as_ref().map(|s| s.port).expect("private");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server did not listen on port {port} within 10 s");
+        wait_port(self.server.as_ref().map(|s| s.port).expect("private"));
     }
 }
 
@@ -131,4 +131,118 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
+}
+
+/// A Redis Cluster of three masters of our own, on free loopback ports
+/// (each with its cluster bus port, +10000, free too), stopped when dropped.
+pub struct RedisCluster {
+    pub nodes: Vec<String>,
+    servers: Vec<Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisCluster {
+    pub fn private(test: &str) -> Option<RedisCluster> {
+        let Some(bin) = redis_server() else {
+            let why = format!("{test}: redis-server is not on PATH; a cluster needs it");
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("{why}");
+            }
+            eprintln!("SKIPPED {why}");
+            return None;
+        };
+        let cli = bin.with_file_name("redis-cli");
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let ports: Vec<u16> = (0..3).map(|_| free_cluster_port()).collect();
+        let servers = ports
+            .iter()
+            .map(|port| {
+                Command::new(&bin)
+                    .args([
+                        "--port",
+                        &port.to_string(),
+                        "--bind",
+                        "127.0.0.1",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                    ])
+                    .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+                    .arg("--cluster-config-file")
+                    .arg(dir.path().join(format!("nodes-{port}.conf")))
+                    .arg("--dir")
+                    .arg(dir.path())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("redis-server starts")
+            })
+            .collect();
+        let cluster = RedisCluster {
+            nodes: ports.iter().map(|p| format!("redis://127.0.0.1:{p}/")).collect(),
+            servers,
+            _dir: dir,
+        };
+        for port in &ports {
+            wait_port(*port);
+        }
+        let created = Command::new(&cli)
+            .arg("--cluster")
+            .arg("create")
+            .args(ports.iter().map(|p| format!("127.0.0.1:{p}")))
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .status()
+            .expect("redis-cli runs");
+        assert!(created.success(), "redis-cli --cluster create failed");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for port in &ports {
+            loop {
+                let info = Command::new(&cli)
+                    .args(["-p", &port.to_string(), "cluster", "info"])
+                    .output()
+                    .expect("redis-cli runs");
+                if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the cluster did not reach cluster_state:ok"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Some(cluster)
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for server in &mut self.servers {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+    }
+}
+
+fn wait_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("redis-server did not listen on port {port} within 10 s");
+}
+
+/// A free port whose cluster bus port (+10000) is free as well.
+fn free_cluster_port() -> u16 {
+    loop {
+        let port = free_port();
+        if port <= 55535 && TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
+            return port;
+        }
+    }
 }

@@ -23,6 +23,7 @@ use crate::error::Error;
 use crate::redis_store::RedisStore;
 
 mod agent;
+mod connection;
 mod crypt;
 pub(crate) mod record;
 mod script;
@@ -42,8 +43,9 @@ pub(crate) struct Fleet {
 
 /// What the agents and the listener share.
 pub(super) struct Inner {
-    con: redis::aio::ConnectionManager,
-    client: redis::Client,
+    con: connection::Connector,
+    /// Where the announcements are followed.
+    announcements: redis::Client,
     scripts: Scripts,
     cipher: Option<Cipher>,
     party: Party,
@@ -83,15 +85,12 @@ impl Fleet {
             Some(t) => store.timeout.min(t),
             None => store.timeout,
         };
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(timeout);
-        let con = store
-            .client
-            .get_connection_manager_lazy(config)
-            .map_err(|e| Error::store(script::redis_error(e)))?;
+        let con = connection::Connector::new(&store.target, timeout)?;
+        let announcements = match &store.target {
+            crate::redis_store::Target::One(client) | crate::redis_store::Target::Cluster(_, client) => {
+                client.clone()
+            }
+        };
         // Reusable tokens need no lease; the value only bounds the record's TTL.
         let lease_ttl = setup.request_timeout.unwrap_or(Duration::from_secs(30)) + LOCK_MARGIN;
         let party = Party {
@@ -105,7 +104,7 @@ impl Fleet {
         };
         let inner = Inner {
             con,
-            client: store.client,
+            announcements,
             scripts: Scripts::new(),
             cipher: store.key.as_ref().map(Cipher::new),
             party,
@@ -320,7 +319,7 @@ fn agent_gone() -> Error {
 async fn listen(inner: Weak<Inner>) {
     loop {
         let Some(strong) = inner.upgrade() else { return };
-        let client = strong.client.clone();
+        let client = strong.announcements.clone();
         let channel = strong.channel.clone();
         let timeout = strong.timeout;
         drop(strong);

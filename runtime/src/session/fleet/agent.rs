@@ -315,19 +315,21 @@ impl Agent {
 
     async fn read(&mut self) -> io::Result<Seen> {
         let f = &*self.fleet;
-        let mut con = f.con.clone();
         let keys = &f.keys[self.chain];
-        bounded(f.timeout, f.scripts.read(&mut con, keys, f.cipher.as_ref())).await
+        bounded(f.timeout, async {
+            let mut con = f.con.get().await?;
+            f.scripts.read(&mut con, keys, f.cipher.as_ref()).await
+        })
+        .await
     }
 
     async fn write(&mut self, write: &Write) -> io::Result<Written> {
         let f = &*self.fleet;
-        let mut con = f.con.clone();
         let keys = &f.keys[self.chain];
-        bounded(
-            f.timeout,
-            f.scripts.write(&mut con, keys, f.cipher.as_ref(), write),
-        )
+        bounded(f.timeout, async {
+            let mut con = f.con.get().await?;
+            f.scripts.write(&mut con, keys, f.cipher.as_ref(), write).await
+        })
         .await
     }
 

@@ -120,7 +120,7 @@ impl Scripts {
 
     pub(crate) async fn read(
         &self,
-        con: &mut redis::aio::ConnectionManager,
+        con: &mut (impl redis::aio::ConnectionLike + Send),
         keys: &Keys,
         cipher: Option<&Cipher>,
     ) -> io::Result<Seen> {
@@ -138,7 +138,7 @@ impl Scripts {
 
     pub(crate) async fn write(
         &self,
-        con: &mut redis::aio::ConnectionManager,
+        con: &mut (impl redis::aio::ConnectionLike + Send),
         keys: &Keys,
         cipher: Option<&Cipher>,
         write: &Write,
