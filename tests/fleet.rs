@@ -602,6 +602,86 @@ async fn fleet_redis_unreachable_is_a_store_error_without_a_private_login() {
     assert_eq!(backend.counters().requests, 0);
 }
 
+/// Redis frozen (SIGSTOP) mid-session: calls end with a typed store error
+/// within the store's timeout, parked callers too, and nothing hangs; once
+/// it thaws, calls succeed with no login of their own in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_redis_frozen_is_a_store_error_within_the_timeout() {
+    let _serial = SERIAL.lock().await;
+    let Some(redis) = Redis::private("redis-frozen") else {
+        return;
+    };
+    let backend = common::start("seed").await;
+    let store = RedisStore::open(&redis.url)
+        .unwrap()
+        .prefix(prefix("frozen"))
+        .timeout(Duration::from_millis(500));
+    let client = common::seed(&backend).shared_store(store).build().unwrap();
+    common::user(&client, 0).await.expect("a call before the freeze");
+    redis.pause();
+    let began = Instant::now();
+    let calls: Vec<_> = (1..=20)
+        .map(|id| {
+            let client = client.clone();
+            tokio::spawn(async move { common::user(&client, id).await })
+        })
+        .collect();
+    for call in calls {
+        let e = common::within(10, "a call while Redis is frozen", call)
+            .await
+            .unwrap()
+            .expect_err("no store, no call");
+        assert!(e.is_store(), "{e}");
+    }
+    let took = began.elapsed();
+    redis.resume();
+    // Each call waits for at most a read and a write behind the ones before.
+    assert!(took < Duration::from_secs(5), "the calls took {took:?}");
+    for id in 21..=25 {
+        common::user(&client, id)
+            .await
+            .expect("calls succeed after the thaw");
+    }
+    let c = backend.counters();
+    assert_eq!(c.logins, 1, "no login while the store was away: {c:?}");
+    assert_eq!(c.token_reuse, 0, "{c:?}");
+}
+
+/// A parked caller in one member wakes when another member passes the
+/// single-use token on: by the announcement, not by the fallback poll
+/// (set to a minute here, so a lost or unreadable announcement hangs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_waiters_wake_on_announcements_not_on_the_fallback_poll() {
+    let _serial = SERIAL.lock().await;
+    let Some(redis) = Redis::shared("announcements") else {
+        return;
+    };
+    let backend = common::start("seed").await;
+    let member = || {
+        let store = RedisStore::open(&redis.url)
+            .unwrap()
+            .prefix(prefix("announcements"))
+            .fallback_poll(Duration::from_secs(60));
+        common::seed(&backend).shared_store(store).build().unwrap()
+    };
+    let (a, b) = (member(), member());
+    common::user(&a, 0).await.expect("warm-up");
+    let calls: Vec<_> = (1..=50)
+        .map(|id| {
+            let client = if id % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move { common::user(&client, id).await })
+        })
+        .collect();
+    for call in calls {
+        common::within(15, "a call handed the token by the other member", call)
+            .await
+            .unwrap()
+            .expect("call");
+    }
+    let c = backend.counters();
+    assert_eq!((c.logins, c.token_reuse), (1, 0), "{c:?}");
+}
+
 /// A small xorshift: the schedules are random but reproducible by case.
 struct Rng(u64);
 

@@ -74,6 +74,29 @@ impl Redis {
         let _ = server.child.wait();
     }
 
+    /// Freezes the private server (SIGSTOP): it keeps its connections and
+    /// answers nothing, as a Redis stuck on a slow command or a full disk.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Thaws a paused server (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, name: &str) {
+        let server = self
+            .server
+            .as_ref()
+            .expect("only a private server can be signalled");
+        let ok = Command::new("kill")
+            .args([format!("-{name}"), server.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(ok.success(), "kill -{name} failed");
+    }
+
     /// Starts the private server again on the same port, empty.
     pub fn restart(&mut self) {
         let bin = redis_server().expect("it ran before");

@@ -38,7 +38,7 @@ use crate::core::{Acquire, Backoff, Fresh, Mode};
 use crate::error::LoginError;
 use crate::secret::Secret;
 use crate::session::fleet::record::{Clock, Record};
-use crate::session::fleet::step::{Absent, Actor, LockOp, Party, Seen, Shared, Write, step};
+use crate::session::fleet::step::{Absent, Local, LockOp, Party, Seen, Shared, Write, step};
 
 /// A call that is told to wait this many times has livelocked (each wait
 /// ends only when the chain changed, so a few are the most a call sees).
@@ -56,6 +56,10 @@ enum Act {
     /// Dies right after it commits the start of a login; if another
     /// process leads, it makes an ordinary call.
     CrashLeading,
+    /// Its write that takes the single-use token reaches the store, but the
+    /// answer is lost (a timeout): it never learns it holds the token, and
+    /// calls again.
+    LosesGrant,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,27 +226,36 @@ impl World {
     }
 
     /// Runs `op` until its write commits (the agent's `commit`); returns
-    /// its answer and the chain as it left it, to wait on.
-    fn decide<R>(&self, party: &Party, actor: Actor, op: &mut dyn FnMut(&mut Shared) -> R) -> (R, Seen) {
+    /// its answer, the chain as it left it (to wait on) and the state the
+    /// decision was made on (what the agent keeps when a write times out).
+    fn decide<R>(
+        &self,
+        party: &Party,
+        local: Local<'_>,
+        op: &mut dyn FnMut(&mut Shared) -> R,
+    ) -> (R, Seen, Record) {
         let mut seen = self.read();
         loop {
-            let (answer, write) = step(&seen, party, actor, op);
-            let Some(w) = write else { return (answer, seen) };
+            let (answer, write) = step(&seen, party, local, op);
+            let decided_on = seen.record.clone();
+            let Some(w) = write else {
+                return (answer, seen, decided_on);
+            };
             match self.write(&w) {
                 Ok(version) => {
                     apply(&mut seen.login_lock, &w.login);
                     apply(&mut seen.lease_lock, &w.lease);
                     seen.version = Some(version);
                     seen.record = w.record;
-                    return (answer, seen);
+                    return (answer, seen, decided_on);
                 }
                 Err(now) => seen = *now,
             }
         }
     }
 
-    fn commit<R>(&self, party: &Party, actor: Actor, op: &mut dyn FnMut(&mut Shared) -> R) -> R {
-        self.decide(party, actor, op).0
+    fn commit<R>(&self, party: &Party, local: Local<'_>, op: &mut dyn FnMut(&mut Shared) -> R) -> R {
+        self.decide(party, local, op).0
     }
 
     fn token(&self) -> Secret {
@@ -273,7 +286,11 @@ impl World {
         };
         self.ghost().logins_running -= 1;
         let now = Instant::now();
-        self.commit(party, Actor::Leader(login), &mut |c| {
+        let local = Local {
+            leading: Some(login),
+            ..Local::default()
+        };
+        self.commit(party, local, &mut |c| {
             if c.is_logging_in() && c.logins() == login {
                 c.login_done(result.clone(), now);
             }
@@ -285,8 +302,14 @@ impl World {
         let party = self.party(index);
         let mut awaits = None;
         let mut replayed = false;
+        // What writes whose answer was lost were decided on (`LosesGrant`).
+        let mut uncertain = Vec::new();
         for _ in 0..MAX_ROUNDS {
-            let ((failed, acquired), decided_on) = self.decide(&party, Actor::Caller, &mut |c| {
+            let local = Local {
+                uncertain: &uncertain,
+                ..Local::default()
+            };
+            let ((failed, acquired), decided_on, before) = self.decide(&party, local, &mut |c| {
                 if let Some(login) = awaits
                     && c.failure_of(login).is_some()
                 {
@@ -298,6 +321,7 @@ impl World {
             if failed {
                 return Outcome::LoginFailed;
             }
+            uncertain.clear();
             let (acquired, awaited) = acquired.expect("decided");
             let grant = match acquired {
                 Acquire::Granted(grant) => grant,
@@ -322,6 +346,13 @@ impl World {
                 }
                 Acquire::CoolingDown(_) => return Outcome::LoginFailed,
             };
+            if act == Act::LosesGrant && uncertain.is_empty() && self.sc.mode == Mode::SingleUse && !replayed
+            {
+                // The write took the lease, the answer never came.
+                uncertain.push(before);
+                replayed = true;
+                continue;
+            }
             // Sent.
             let token = grant.token.expose().to_owned();
             if self.sc.mode == Mode::SingleUse {
@@ -343,16 +374,18 @@ impl World {
                 };
                 self.ghost().holders -= 1;
                 let generation = grant.generation;
-                let start = self.commit(&party, Actor::Holder(generation), &mut |c| {
-                    c.release(generation, Some(next.clone()))
-                });
+                let local = Local {
+                    holding: Some(generation),
+                    ..Local::default()
+                };
+                let start = self.commit(&party, local, &mut |c| c.release(generation, Some(next.clone())));
                 assert!(start.is_none(), "a shared chain has no parked callers");
                 return Outcome::Sent;
             }
             if grant.generation <= self.sc.reject_upto && !replayed {
                 replayed = true;
                 let generation = grant.generation;
-                self.commit(&party, Actor::Caller, &mut |c| c.report_expired(generation));
+                self.commit(&party, Local::default(), &mut |c| c.report_expired(generation));
                 continue;
             }
             assert!(
@@ -521,5 +554,16 @@ fn fleet_a_lease_that_never_expires_is_caught() {
         resumed: true,
         immortal_locks: true,
         ..scenario(SingleUse, &[CrashHolding, Call], 0..=1)
+    });
+}
+
+/// A write that took the single-use token reached the store but its answer
+/// was lost: the process, knowing the token never left it, gives it back
+/// on its next decision; no login, no token sent twice, nobody stranded.
+#[test]
+fn fleet_a_lost_answer_to_a_grant_gives_the_token_back() {
+    check(Scenario {
+        resumed: true,
+        ..scenario(SingleUse, &[LosesGrant, Call], 0..=0)
     });
 }

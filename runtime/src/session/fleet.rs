@@ -11,6 +11,7 @@
 //! seen while no newer version has been announced, so a call costs no
 //! round trip; a single-use token costs one to take and one to pass on.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -61,6 +62,9 @@ pub(super) struct Inner {
 struct Mirror {
     /// The newest version announced on the channel.
     announced: watch::Sender<u64>,
+    /// Bumped when the listener (re)subscribes: what was announced before
+    /// may have been missed, so nothing seen before counts as current.
+    epoch: AtomicU64,
     /// The last state read or written, and its version.
     last: Mutex<Option<(u64, State<Failure>)>>,
 }
@@ -115,6 +119,7 @@ impl Fleet {
             mirrors: (0..setup.chains)
                 .map(|_| Mirror {
                     announced: watch::Sender::new(0),
+                    epoch: AtomicU64::new(0),
                     last: Mutex::new(None),
                 })
                 .collect(),
@@ -333,7 +338,9 @@ async fn listen(inner: Weak<Inner>) {
             // Anything announced before the subscription was missed.
             if let Some(strong) = inner.upgrade() {
                 for m in strong.mirrors.iter() {
-                    m.announced.send_modify(|v| *v = v.saturating_add(1));
+                    m.epoch.fetch_add(1, Ordering::AcqRel);
+                    *lock(&m.last) = None;
+                    m.announced.send_modify(|_| ());
                 }
             }
             let mut messages = pubsub.into_on_message();

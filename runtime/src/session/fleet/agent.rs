@@ -9,8 +9,9 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::record::Record;
 use super::script::Written;
-use super::step::{Actor, Seen, Shared, Write, step};
+use super::step::{Local, Seen, Shared, Write, step};
 use super::{Absent, Inner, lock};
 use crate::core::{Acquire, Expired, Fresh, Grant, StartLogin};
 use crate::error::Error;
@@ -63,6 +64,10 @@ struct Parked {
 /// failed write returned, so a handful is the norm under contention).
 const MAX_MOVES: usize = 100;
 
+/// Writes that timed out remembered at once; a lease taken by one past
+/// these counts as spent (a login), never as unsent.
+const MAX_UNCERTAIN: usize = 8;
+
 pub(super) struct Agent {
     fleet: Arc<Inner>,
     /// To start logins; weak, so the agent does not keep the client alive.
@@ -70,8 +75,18 @@ pub(super) struct Agent {
     chain: usize,
     rx: mpsc::UnboundedReceiver<Msg>,
     parked: VecDeque<Parked>,
-    /// The last state read or written, while nothing newer was announced.
-    seen: Option<Seen>,
+    /// The last state read or written, while nothing newer was announced,
+    /// and the listener's epoch it belongs to.
+    seen: Option<(Seen, u64)>,
+    /// The last store operation failed: what queued up behind it fails too.
+    down: bool,
+    /// The generation whose single-use token a caller of this process holds.
+    holding: Option<u64>,
+    /// The login this process runs.
+    leading: Option<u64>,
+    /// The states writes that timed out were decided on (see `Local`),
+    /// until the store's word is in.
+    uncertain: Vec<Record>,
 }
 
 /// What serving the first parked caller found.
@@ -94,6 +109,10 @@ impl Agent {
             rx,
             parked: VecDeque::new(),
             seen: None,
+            down: false,
+            holding: None,
+            leading: None,
+            uncertain: Vec::new(),
         }
     }
 
@@ -103,7 +122,12 @@ impl Agent {
             let waiting = !self.parked.is_empty();
             tokio::select! {
                 msg = self.rx.recv() => match msg {
-                    Some(msg) => self.handle(msg).await,
+                    Some(msg) => {
+                        self.handle(msg).await;
+                        if self.down {
+                            self.shed();
+                        }
+                    }
                     None => return,
                 },
                 _ = announced.changed() => {
@@ -125,9 +149,7 @@ impl Agent {
         match msg {
             Msg::Acquire(tx) => self.parked.push_back(Parked { tx, awaits: None }),
             Msg::Report { generation, reply } => {
-                let r = self
-                    .commit(Actor::Caller, &mut |c| c.report_expired(generation))
-                    .await;
+                let r = self.commit(&mut |c| c.report_expired(generation)).await;
                 let _ = reply.send(r.map_err(Error::store));
             }
             Msg::Release {
@@ -135,11 +157,8 @@ impl Agent {
                 next,
                 done,
             } => {
-                let r = self
-                    .commit(Actor::Holder(generation), &mut |c| {
-                        c.release(generation, next.clone())
-                    })
-                    .await;
+                let r = self.commit(&mut |c| c.release(generation, next.clone())).await;
+                self.let_go(generation);
                 self.settled(
                     r.map(|start| debug_assert!(start.is_none())),
                     "pass on a single-use token",
@@ -148,16 +167,15 @@ impl Agent {
             }
             Msg::GiveBack(grant, done) => {
                 let generation = grant.generation;
-                let r = self
-                    .commit(Actor::Holder(generation), &mut |c| c.give_back(grant.clone()))
-                    .await;
+                let r = self.commit(&mut |c| c.give_back(grant.clone())).await;
+                self.let_go(generation);
                 self.settled(r, "give back an unsent single-use token");
                 let _ = done.send(());
             }
             Msg::LoginDone { login, result } => {
                 let now = Instant::now();
                 let r = self
-                    .commit(Actor::Leader(login), &mut |c| {
+                    .commit(&mut |c| {
                         // Another process gave this login up for dead and
                         // started its own: this result is no longer asked for.
                         if c.is_logging_in() && c.logins() == login {
@@ -165,11 +183,39 @@ impl Agent {
                         }
                     })
                     .await;
+                if self.leading == Some(login) {
+                    self.leading = None;
+                }
                 self.settled(r, "record a login's result");
             }
         }
         if !self.parked.is_empty() {
             self.serve().await;
+        }
+    }
+
+    /// The store failed an operation after waiting out its timeout: what
+    /// queued up meanwhile fails at once rather than wait that long again,
+    /// each in turn.
+    fn shed(&mut self) {
+        self.down = false;
+        let store_down = || {
+            Error::store(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the shared store is not answering",
+            ))
+        };
+        for p in self.parked.drain(..) {
+            let _ = p.tx.send(Err(store_down()));
+        }
+        while let Ok(msg) = self.rx.try_recv() {
+            if matches!(
+                msg,
+                Msg::Release { .. } | Msg::GiveBack(..) | Msg::LoginDone { .. }
+            ) {
+                tracing::warn!(target: "seamless", chain = self.chain, "shared store down: a settlement is dropped; its lock will expire");
+            }
+            msg.fail(store_down());
         }
     }
 
@@ -191,7 +237,7 @@ impl Agent {
             let Some(first) = self.parked.front() else { return };
             let awaits = first.awaits;
             let got = self
-                .commit(Actor::Caller, &mut |c| {
+                .commit(&mut |c| {
                     if let Some(login) = awaits
                         && let Some(e) = c.failure_of(login)
                     {
@@ -252,13 +298,20 @@ impl Agent {
     /// Single-use: the first parked caller takes the token; if it is gone
     /// already, the token goes back.
     async fn hand_one(&mut self, grant: Grant) {
+        self.holding = Some(grant.generation);
         let Some(p) = self.parked.pop_front() else { return };
         if let Err(Ok(grant)) = p.tx.send(Ok(grant)) {
             let generation = grant.generation;
-            let r = self
-                .commit(Actor::Holder(generation), &mut |c| c.give_back(grant.clone()))
-                .await;
+            let r = self.commit(&mut |c| c.give_back(grant.clone())).await;
+            self.let_go(generation);
             self.settled(r, "give back a token its caller left");
+        }
+    }
+
+    /// This process no longer holds the token of `generation`.
+    fn let_go(&mut self, generation: u64) {
+        if self.holding == Some(generation) {
+            self.holding = None;
         }
     }
 
@@ -274,8 +327,9 @@ impl Agent {
         }
     }
 
-    fn start_login(&self, start: StartLogin) {
+    fn start_login(&mut self, start: StartLogin) {
         if let Some(sessions) = self.sessions.upgrade() {
+            self.leading = Some(start.login);
             login_task::spawn(sessions, self.chain, start);
         }
     }
@@ -284,25 +338,54 @@ impl Agent {
     /// read (or reuse the last state seen, when nothing newer was
     /// announced), decide, compare-and-set; on a moved version, decide
     /// again on what the store returned.
-    async fn commit<R>(
-        &mut self,
-        actor: Actor,
-        op: &mut (dyn FnMut(&mut Shared) -> R + Send),
-    ) -> io::Result<R> {
-        let announced = *self.fleet.mirrors[self.chain].announced.borrow();
-        let mut seen = match self.seen.take() {
-            Some(s) if s.version.is_some_and(|v| v >= announced) => s,
-            _ => self.read().await?,
+    async fn commit<R>(&mut self, op: &mut (dyn FnMut(&mut Shared) -> R + Send)) -> io::Result<R> {
+        let mirror = &self.fleet.mirrors[self.chain];
+        let announced = *mirror.announced.borrow();
+        let epoch = mirror.epoch.load(std::sync::atomic::Ordering::Acquire);
+        let cached = self
+            .seen
+            .take()
+            .filter(|(s, e)| *e == epoch && s.version.is_some_and(|v| v >= announced));
+        let mut fresh = cached.is_none();
+        let mut seen = match cached {
+            Some((s, _)) => s,
+            None => match self.read().await {
+                Ok(s) => s,
+                Err(e) => {
+                    self.down = true;
+                    return Err(e);
+                }
+            },
         };
         for _ in 0..MAX_MOVES {
-            let (answer, write) = step(&seen, &self.fleet.party, actor, op);
+            let local = Local {
+                holding: self.holding,
+                leading: self.leading,
+                uncertain: &self.uncertain,
+            };
+            let (answer, write) = step(&seen, &self.fleet.party, local, op);
             let Some(write) = write else {
-                self.remember(seen);
+                if fresh {
+                    // Decided on the store's own word: what writes that
+                    // timed out did is known now.
+                    self.uncertain.clear();
+                }
+                self.remember(seen, epoch);
                 return Ok(answer);
             };
-            match self.write(&write).await? {
+            let written = self.write(&write).await;
+            if written.is_err() {
+                // It may have reached Redis all the same.
+                self.down = true;
+                if self.uncertain.len() < MAX_UNCERTAIN {
+                    self.uncertain.push(seen.record.clone());
+                }
+            }
+            fresh = true;
+            match written? {
                 Written::Committed(version) => {
-                    self.remember(after(seen, write, version));
+                    self.uncertain.clear();
+                    self.remember(after(seen, write, version), epoch);
                     return Ok(answer);
                 }
                 Written::Moved(now) => seen = *now,
@@ -335,12 +418,15 @@ impl Agent {
 
     /// Keeps `seen` for the next decision and as the mirror reusable grants
     /// are served from.
-    fn remember(&mut self, seen: Seen) {
-        if let Some(version) = seen.version {
+    fn remember(&mut self, seen: Seen, epoch: u64) {
+        let mirror = &self.fleet.mirrors[self.chain];
+        if let Some(version) = seen.version
+            && mirror.epoch.load(std::sync::atomic::Ordering::Acquire) == epoch
+        {
             let state = seen.record.to_state(seen.clock.now());
-            *lock(&self.fleet.mirrors[self.chain].last) = Some((version, state));
+            *lock(&mirror.last) = Some((version, state));
         }
-        self.seen = Some(seen);
+        self.seen = Some((seen, epoch));
     }
 }
 

@@ -91,7 +91,8 @@ for i, k in ipairs({KEYS[2], KEYS[3]}) do
     redis.call('SET', k, take, 'NX', 'PX', px)
   end
 end
-redis.call('PUBLISH', ARGV[10], ARGV[11] .. ':' .. v)
+-- The version as stored: Lua would print the number as a float (1.8e+15).
+redis.call('PUBLISH', ARGV[10], ARGV[11] .. ':' .. redis.call('HGET', KEYS[1], 'v'))
 return {1, v}
 ";
 

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use super::record::{Clock, Record};
-use crate::core::{Backoff, Chain, Mode, Waiter};
+use crate::core::{Backoff, Chain, Grant, Mode, Slot, Waiter};
 use crate::session::Failure;
 
 /// What one read of a chain returned.
@@ -77,16 +77,20 @@ impl Party {
     }
 }
 
-/// Who asks, for the expiry of its own lock: an owner whose lock expired
-/// but whose record nobody has touched since still finishes its own job.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Actor {
-    /// Anyone (an acquire, an expiry report).
-    Caller,
-    /// The holder of the single-use token of this generation.
-    Holder(u64),
-    /// The process that ran this login.
-    Leader(u64),
+/// What this process really holds, as opposed to what the store says it
+/// holds: a lock of this process's that it does not use (a write that timed
+/// out but reached Redis took it) is as dead as an expired one.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Local<'a> {
+    /// The generation whose single-use token this process holds (granted,
+    /// not yet settled).
+    pub(crate) holding: Option<u64>,
+    /// The login this process runs.
+    pub(crate) leading: Option<u64>,
+    /// The states writes whose outcome this process never learned were
+    /// decided on: if one of them granted this process the token, the
+    /// token never left it and goes back to the chain.
+    pub(crate) uncertain: &'a [Record],
 }
 
 /// The waiter type of a chain rebuilt from the store: nobody is parked in
@@ -107,14 +111,16 @@ pub(crate) type Shared = Chain<Absent, Failure>;
 /// Runs `op` on the chain `seen` describes and returns its answer with the
 /// write that commits it (`None` when nothing changed).
 ///
-/// Before `op`, the expiry of a lock is applied as the core's own
-/// transition for it: a single-use token whose lease expired counts as
-/// spent (`release` with no successor), a login whose lock expired is
-/// abandoned.
+/// Before `op`, a dead lock is applied as the core's own transition for it:
+/// a single-use token whose lease expired counts as spent (`release` with
+/// no successor), or goes back (`give_back`) if this process knows it was
+/// never sent; a login whose lock expired is abandoned. A lock is dead when
+/// its key is gone, or when it names this process and `local` says the
+/// process does not hold it.
 pub(crate) fn step<R>(
     seen: &Seen,
     party: &Party,
-    actor: Actor,
+    local: Local<'_>,
     op: &mut dyn FnMut(&mut Shared) -> R,
 ) -> (R, Option<Write>) {
     let clock = seen.clock.now();
@@ -123,16 +129,29 @@ pub(crate) fn step<R>(
     let mut leader = before.leader.clone();
     let mut holder = before.holder.clone();
 
-    let own_lease = actor == Actor::Holder(before.generation)
-        && holder.as_deref() == Some(party.holder_id(before.generation).as_str());
-    if before.held && !own_lease && seen.lease_lock != holder {
-        let start = chain.release(before.generation, None);
-        debug_assert!(start.is_none(), "a shared chain has no parked callers");
+    let my_lease = holder.as_deref() == Some(party.holder_id(before.generation).as_str());
+    let lease_dead = if my_lease {
+        local.holding != Some(before.generation)
+    } else {
+        seen.lease_lock != holder
+    };
+    if before.held && lease_dead {
+        match unsent_grant(my_lease, local.uncertain, before.generation, clock) {
+            Some(grant) => chain.give_back(grant),
+            None => {
+                let start = chain.release(before.generation, None);
+                debug_assert!(start.is_none(), "a shared chain has no parked callers");
+            }
+        }
         holder = None;
     }
-    let own_login = actor == Actor::Leader(before.logins)
-        && leader.as_deref() == Some(party.leader_id(before.logins).as_str());
-    if before.logging_in && !own_login && seen.login_lock != leader {
+    let my_login = leader.as_deref() == Some(party.leader_id(before.logins).as_str());
+    let login_dead = if my_login {
+        local.leading != Some(before.logins)
+    } else {
+        seen.login_lock != leader
+    };
+    if before.logging_in && login_dead {
         let start = chain.login_abandoned();
         debug_assert!(start.is_none(), "a shared chain has no parked callers");
         leader = None;
@@ -154,9 +173,12 @@ pub(crate) fn step<R>(
         login.take = Some((id.clone(), party.login_ttl.as_millis() as u64));
         leader = Some(id);
     }
-    let held = matches!(after.slot, crate::core::Slot::Held);
+    let held = matches!(after.slot, Slot::Held);
     let mut lease = LockOp::default();
-    if !held || after.generation != before.generation {
+    // A dead lease is released even when the token is taken again at once
+    // (given back, then granted): the new lease gets a key of its own.
+    let lease_was_dead = before.holder.is_some() && holder.is_none();
+    if !held || after.generation != before.generation || lease_was_dead {
         if let Some(old) = before.holder.clone() {
             lease.release = Some(old);
         }
@@ -181,4 +203,26 @@ pub(crate) fn step<R>(
         lease,
     };
     (answer, Some(write))
+}
+
+/// The grant a write this process never heard back from made to it, when
+/// that write's state had the token ready at `generation`: that token was
+/// never handed to a caller, so never sent.
+fn unsent_grant(mine: bool, uncertain: &[Record], generation: u64, clock: Clock) -> Option<Grant> {
+    let before = uncertain
+        .iter()
+        .find(|r| mine && r.generation == generation && !r.held)?;
+    match before.to_state(clock).slot {
+        Slot::Ready {
+            token,
+            expires_at,
+            valid_until,
+        } => Some(Grant {
+            token,
+            generation,
+            expires_at,
+            valid_until,
+        }),
+        Slot::Held | Slot::Empty => None,
+    }
 }
