@@ -8,7 +8,7 @@
 //! cargo bench -p seamless-bench --bench compare -- --rows P1,P6
 //! ```
 //!
-//! The rows (P1–P6) are the ones issue 6 asks for; `bench/README.md` shows a
+//! The rows P1–P6 are the ones issue 6 asks for, P7 the shared Redis store's; `bench/README.md` shows a
 //! run and how to read it. Timings are reported, never asserted; the facts
 //! (one login per storm, no failed call, no token reuse, …) are checked in
 //! every mode and make the program exit 1 when one does not hold.
@@ -24,10 +24,12 @@
 
 mod alloc;
 mod cpu;
+mod fleet;
 mod generator;
 mod lean;
 mod measure;
 mod raw;
+mod redis;
 mod report;
 mod rows;
 mod server;
@@ -85,11 +87,15 @@ impl Options {
 }
 
 /// The benchmark's `main`: `--serve PROTOCOL` runs the server child,
-/// anything else the comparison.
+/// `--fleet-worker …` a client process of P7's fleet, anything else the
+/// comparison.
 pub fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(i) = args.iter().position(|a| a == "--serve") {
         return server::serve(args.get(i + 1).map(String::as_str).unwrap_or(""));
+    }
+    if let Some(i) = args.iter().position(|a| a == "--fleet-worker") {
+        return fleet::work(&args[i + 1..]);
     }
     let options = Options::parse(&args);
     let started = std::time::Instant::now();

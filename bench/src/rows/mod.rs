@@ -1,6 +1,7 @@
 //! The rows of the table, in the order the issue lists them.
 
 mod bearer;
+mod shared_store;
 mod single_use;
 mod storm;
 mod waiters;
@@ -28,6 +29,13 @@ pub(crate) struct Sizes {
     pub p5_runs: usize,
     pub p5_check: bool,
     pub p6_waiters: usize,
+    pub p7_sequential: usize,
+    pub p7_calls_per_caller: usize,
+    /// Calls per process on the shared single-use chain.
+    pub p7_chain_calls: usize,
+    pub p7_storm_calls: usize,
+    /// Rounds of P7's rows with worker processes.
+    pub p7_rounds: usize,
 }
 
 impl Sizes {
@@ -47,6 +55,11 @@ impl Sizes {
                 p5_runs: 1,
                 p5_check: false,
                 p6_waiters: 200,
+                p7_sequential: 20,
+                p7_calls_per_caller: 2,
+                p7_chain_calls: 10,
+                p7_storm_calls: 200,
+                p7_rounds: 1,
             }
         } else {
             Sizes {
@@ -63,6 +76,11 @@ impl Sizes {
                 p5_runs: 7,
                 p5_check: true,
                 p6_waiters: 10_000,
+                p7_sequential: 2000,
+                p7_calls_per_caller: 150,
+                p7_chain_calls: 500,
+                p7_storm_calls: 10_000,
+                p7_rounds: 5,
             }
         }
     }
@@ -72,13 +90,7 @@ pub(crate) fn run(o: &Options, report: &mut Report) {
     let sizes = Sizes::new(o.quick);
     let wants_net = ["P1", "P2", "P3", "P4"].iter().any(|r| o.wants(r));
     if wants_net {
-        // Two workers, as many as the machine has cores; the server child has its own two.
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("the clients' runtime");
-        rt.block_on(async {
+        clients_runtime().block_on(async {
             if o.wants("P1") || o.wants("P2") {
                 bearer::p1_p2(&sizes, o, report).await;
             }
@@ -96,6 +108,18 @@ pub(crate) fn run(o: &Options, report: &mut Report) {
     if o.wants("P6") {
         waiters::p6(&sizes, report);
     }
+    if o.wants("P7") {
+        clients_runtime().block_on(shared_store::p7(&sizes, report));
+    }
+}
+
+/// Two workers, as many as the machine has cores; the server child has its own two.
+fn clients_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("the clients' runtime")
 }
 
 /// A side whose round runs `work(client)` (returning the operations done)
