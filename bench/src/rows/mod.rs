@@ -33,6 +33,7 @@ pub(crate) struct Sizes {
     pub p7_calls_per_caller: usize,
     /// Calls per process on the shared single-use chain.
     pub p7_chain_calls: usize,
+    pub p7_latency_calls: usize,
     pub p7_storm_calls: usize,
     /// Rounds of P7's rows with worker processes.
     pub p7_rounds: usize,
@@ -58,6 +59,7 @@ impl Sizes {
                 p7_sequential: 20,
                 p7_calls_per_caller: 2,
                 p7_chain_calls: 10,
+                p7_latency_calls: 4,
                 p7_storm_calls: 200,
                 p7_rounds: 1,
             }
@@ -79,6 +81,7 @@ impl Sizes {
                 p7_sequential: 2000,
                 p7_calls_per_caller: 150,
                 p7_chain_calls: 500,
+                p7_latency_calls: 100,
                 p7_storm_calls: 10_000,
                 p7_rounds: 5,
             }

@@ -220,6 +220,7 @@ async fn single_use(s: &Sizes, redis: &Redis, prefix: &str, report: &mut Report)
     let tally = Arc::new(Tally::default());
     let mut others = fleet.pids().to_vec();
     others.push(redis.pid());
+    let fleet_others = others.clone();
     let in_one = |name, api: &Arc<Api>, others: Vec<u32>| {
         let tally = Arc::clone(&tally);
         side(name, &server, others, api, move |api| {
@@ -269,6 +270,42 @@ async fn single_use(s: &Sizes, redis: &Redis, prefix: &str, report: &mut Report)
         med(b, Sample::per_sec),
         Target::None,
         Some(paired_spread(c, b, Sample::per_sec)),
+    );
+
+    // The same two sides with 1 ms of API latency, as a real API adds:
+    // what the Redis round trips cost next to a network call.
+    server.delay_responses(Duration::from_millis(1)).await;
+    let n = s.p7_latency_calls;
+    let total = CHAIN_PROCESSES * n;
+    let sides = [
+        {
+            let tally = Arc::clone(&tally);
+            side(
+                "redis store, 4 processes, +1 ms",
+                &server,
+                fleet_others,
+                &fleet,
+                move |f| {
+                    let tally = Arc::clone(&tally);
+                    async move { tally.keep(f.run(1, n, 1).await) }
+                },
+            )
+        },
+        in_one("in-process store, 4 callers, +1 ms", &local, Vec::new()),
+    ];
+    let r = interleave(s.warmup.min(1), s.p7_rounds, &sides).await;
+    server.delay_responses(Duration::ZERO).await;
+    let (a, b) = (&r[0], &r[1]);
+    report.compare(
+        "P7",
+        format!(
+            "+1 ms API latency: the same chain, {CHAIN_PROCESSES} processes × 1 caller vs 1 process × \
+             {CHAIN_PROCESSES} callers, {total} calls: calls/s"
+        ),
+        med(a, Sample::per_sec),
+        med(b, Sample::per_sec),
+        Target::AtLeast(0.8),
+        Some(paired_spread(a, b, Sample::per_sec)),
     );
 
     let counts = server.counts().await;

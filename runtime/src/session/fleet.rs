@@ -260,15 +260,23 @@ impl Fleet {
     /// Sends to the chain's agent, starting it (and the listener) on first
     /// use; callers are in a tokio runtime by then.
     fn send(&self, sessions: &Arc<Sessions>, chain: usize, msg: Msg) {
-        let tx = self.agents[chain].get_or_init(|| {
-            self.listener
-                .get_or_init(|| tokio::spawn(listen(Arc::downgrade(&self.inner))).abort_handle());
-            let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(
-                agent::Agent::new(Arc::clone(&self.inner), Arc::downgrade(sessions), chain, rx).run(),
-            );
-            tx
-        });
+        let tx = match self.agents[chain].get() {
+            Some(tx) => tx,
+            // The first message comes from a call, so inside a runtime; a
+            // settlement outside one (at shutdown) has no agent to reach.
+            None => match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => self.agents[chain].get_or_init(|| {
+                    self.listener
+                        .get_or_init(|| runtime.spawn(listen(Arc::downgrade(&self.inner))).abort_handle());
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    let agent =
+                        agent::Agent::new(Arc::clone(&self.inner), Arc::downgrade(sessions), chain, rx);
+                    runtime.spawn(agent.run());
+                    tx
+                }),
+                Err(_) => return msg.fail(agent_gone()),
+            },
+        };
         if let Err(mpsc::error::SendError(msg)) = tx.send(msg) {
             msg.fail(agent_gone());
         }
