@@ -241,6 +241,28 @@ fn start(job: &Job) -> Child {
         .expect("a fleet process starts")
 }
 
+/// Starts `processes` processes of `job`, each making `calls` calls with
+/// ids of its own from `first_id` on.
+fn start_fleet(job: &Job, processes: u64, calls: u64, first_id: u64) -> Vec<Child> {
+    (0..processes)
+        .map(|p| {
+            start(&Job {
+                calls,
+                first_id: first_id + p * calls,
+                ..job.clone()
+            })
+        })
+        .collect()
+}
+
+/// Waits for every process and checks that each call of each succeeded.
+async fn all_succeed(children: Vec<Child>, calls: u64) {
+    for child in children {
+        let r = finish(child, 120).await;
+        assert_eq!(r.ok, calls, "every call of every process succeeds: {r:?}");
+    }
+}
+
 /// Waits for a process (off the runtime's threads) and reads its report.
 async fn finish(child: Child, within_secs: u64) -> Report {
     let out = common::within(
@@ -278,15 +300,7 @@ async fn storm(protocol: &'static str, test: &str) {
 
     const PROCESSES: u64 = 4;
     const CALLS: u64 = 250;
-    let children: Vec<_> = (0..PROCESSES)
-        .map(|p| {
-            start(&Job {
-                calls: CALLS,
-                first_id: 1 + p * CALLS,
-                ..job.clone()
-            })
-        })
-        .collect();
+    let children: Vec<_> = start_fleet(&job, PROCESSES, CALLS, 1);
     common::wait_until(60, "the storm reaching its middle", || {
         backend.counters().requests >= PROCESSES * CALLS / 2
     })
@@ -349,16 +363,15 @@ async fn fleet_exclusive_session_logins_equal_expiries() {
     const PROCESSES: u64 = 4;
     const CALLS: u64 = 400;
     // A few calls at a time, so each call meets at most one expiry.
-    let children: Vec<_> = (0..PROCESSES)
-        .map(|p| {
-            start(&Job {
-                calls: CALLS,
-                concurrency: 4,
-                first_id: 1 + p * CALLS,
-                ..job.clone()
-            })
-        })
-        .collect();
+    let children: Vec<_> = start_fleet(
+        &Job {
+            concurrency: 4,
+            ..job.clone()
+        },
+        PROCESSES,
+        CALLS,
+        1,
+    );
     const EXPIRIES: u64 = 3;
     for e in 1..=EXPIRIES {
         let before = backend.counters().requests;
@@ -369,10 +382,7 @@ async fn fleet_exclusive_session_logins_equal_expiries() {
         backend.expire_all();
         common::wait_until(30, "the renewal", || backend.counters().logins >= e).await;
     }
-    for child in children {
-        let r = finish(child, 120).await;
-        assert_eq!(r.ok, CALLS, "no call fails: {r:?}");
-    }
+    all_succeed(children, CALLS).await;
     let c = backend.counters();
     assert_eq!(c.logins, EXPIRIES, "logins equal expiries: {c:?}");
     assert_eq!(c.token_reuse, 0, "{c:?}");
@@ -399,25 +409,14 @@ async fn fleet_kill_9_of_the_login_leader_strands_nobody() {
         backend.counters().logins >= 1
     })
     .await;
-    let others: Vec<_> = (0..2)
-        .map(|p| {
-            start(&Job {
-                calls: 20,
-                first_id: 100 + p * 20,
-                ..job.clone()
-            })
-        })
-        .collect();
+    let others: Vec<_> = start_fleet(&job, 2, 20, 100);
     // Let the others park behind the leader's login.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let killed = Instant::now();
     leader.kill().expect("SIGKILL");
     let _ = leader.wait();
     backend.delay_logins(Duration::ZERO);
-    for child in others {
-        let r = finish(child, 60).await;
-        assert_eq!(r.ok, 20, "every other call succeeds: {r:?}");
-    }
+    all_succeed(others, 20).await;
     let took = killed.elapsed();
     // The lock lives the login timeout plus a second; then one poll and one login.
     assert!(
@@ -452,23 +451,12 @@ async fn fleet_kill_9_of_the_lease_holder_spends_its_token() {
         backend.counters().requests >= 1
     })
     .await;
-    let others: Vec<_> = (0..2)
-        .map(|p| {
-            start(&Job {
-                calls: 20,
-                first_id: 100 + p * 20,
-                ..job.clone()
-            })
-        })
-        .collect();
+    let others: Vec<_> = start_fleet(&job, 2, 20, 100);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let killed = Instant::now();
     holder.kill().expect("SIGKILL");
     let _ = holder.wait();
-    for child in others {
-        let r = finish(child, 60).await;
-        assert_eq!(r.ok, 20, "every other call succeeds: {r:?}");
-    }
+    all_succeed(others, 20).await;
     let took = killed.elapsed();
     assert!(
         took < Duration::from_secs(8),
@@ -498,15 +486,7 @@ async fn fleet_login_failure_reaches_every_process() {
     };
     backend.delay_logins(Duration::from_millis(1500));
     backend.fail_next_logins(1);
-    let children: Vec<_> = (0..3)
-        .map(|p| {
-            start(&Job {
-                calls: 30,
-                first_id: 1 + p * 30,
-                ..job.clone()
-            })
-        })
-        .collect();
+    let children: Vec<_> = start_fleet(&job, 3, 30, 1);
     for child in children {
         let r = finish(child, 60).await;
         assert_eq!(r.login, 30, "every call gets the login's error: {r:?}");
@@ -535,15 +515,7 @@ async fn fleet_redis_restart_mid_storm_every_call_ends_no_reuse() {
     let here = job.client();
     common::user(&here, 0).await.expect("warm-up call");
     backend.delay_responses(Duration::from_millis(2));
-    let children: Vec<_> = (0..3)
-        .map(|p| {
-            start(&Job {
-                calls: 150,
-                first_id: 1 + p * 150,
-                ..job.clone()
-            })
-        })
-        .collect();
+    let children: Vec<_> = start_fleet(&job, 3, 150, 1);
     common::wait_until(60, "the storm under way", || backend.counters().requests >= 50).await;
     redis.stop();
     tokio::time::sleep(Duration::from_millis(700)).await;
@@ -917,19 +889,8 @@ async fn fleet_on_a_redis_cluster_one_login_per_chain_no_reuse() {
         }
     };
     const CALLS: u64 = 60;
-    let children: Vec<_> = (0..3)
-        .map(|p| {
-            start(&Job {
-                calls: CALLS,
-                first_id: 1 + p * CALLS,
-                ..job.clone()
-            })
-        })
-        .collect();
-    for child in children {
-        let r = finish(child, 60).await;
-        assert_eq!(r.ok, CALLS, "every call succeeds: {r:?}");
-    }
+    let children: Vec<_> = start_fleet(&job, 3, CALLS, 1);
+    all_succeed(children, CALLS).await;
     let c = backend.counters();
     assert!((1..=3).contains(&c.logins), "at most one login per chain: {c:?}");
     assert_eq!(c.token_reuse, 0, "{c:?}");

@@ -38,17 +38,7 @@ impl Redis {
 
     /// A server of this test's own (one it may stop and restart).
     pub fn private(test: &str) -> Option<Redis> {
-        let Some(bin) = redis_server() else {
-            let why = format!(
-                "{test}: redis-server is not on PATH and SEAMLESS_TEST_REDIS_URL is not set \
-                 (install Debian's redis-server, or see README \"A fleet on one Redis\")"
-            );
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("{why}");
-            }
-            eprintln!("SKIPPED {why}");
-            return None;
-        };
+        let bin = redis_server(test)?;
         let port = free_port();
         let dir = tempfile::tempdir().expect("temporary directory");
         let child = start(&bin, port, &dir);
@@ -99,7 +89,7 @@ impl Redis {
 
     /// Starts the private server again on the same port, empty.
     pub fn restart(&mut self) {
-        let bin = redis_server().expect("it ran before");
+        let bin = redis_server("restart").expect("it ran before");
         let server = self
             .server
             .as_mut()
@@ -122,11 +112,25 @@ impl Drop for Redis {
     }
 }
 
-fn redis_server() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("redis-server"))
-        .find(|p| p.is_file())
+/// `redis-server` from PATH; without it, says so loudly and skips the
+/// test, or fails it under `CI=true`.
+fn redis_server(test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("redis-server"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let why = format!(
+            "{test}: redis-server is not on PATH (and SEAMLESS_TEST_REDIS_URL names no server): \
+             install Debian's redis-server, or see docs/fleet.md"
+        );
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{why}");
+        }
+        eprintln!("SKIPPED {why}");
+    }
+    found
 }
 
 fn start(bin: &PathBuf, port: u16, dir: &tempfile::TempDir) -> Child {
@@ -166,14 +170,7 @@ pub struct RedisCluster {
 
 impl RedisCluster {
     pub fn private(test: &str) -> Option<RedisCluster> {
-        let Some(bin) = redis_server() else {
-            let why = format!("{test}: redis-server is not on PATH; a cluster needs it");
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("{why}");
-            }
-            eprintln!("SKIPPED {why}");
-            return None;
-        };
+        let bin = redis_server(test)?;
         let cli = bin.with_file_name("redis-cli");
         let dir = tempfile::tempdir().expect("temporary directory");
         let ports: Vec<u16> = (0..3).map(|_| free_cluster_port()).collect();

@@ -99,25 +99,19 @@ impl Sessions {
         login: LoginSetup,
         stats: Arc<Counters>,
     ) -> Self {
-        Sessions {
-            chains: Chains::Local {
-                cells: chains.into_iter().map(Mutex::new).collect(),
-                claim,
-            },
-            next_chain: AtomicUsize::new(0),
-            mode,
-            login,
-            stats,
-            #[cfg(test)]
-            model: Model::default(),
-        }
+        let cells = chains.into_iter().map(Mutex::new).collect();
+        Sessions::with(Chains::Local { cells, claim }, mode, login, stats)
     }
 
     /// Sessions whose chains a fleet of processes shares.
     #[cfg(feature = "redis")]
     pub(crate) fn shared(mode: Mode, fleet: fleet::Fleet, login: LoginSetup, stats: Arc<Counters>) -> Self {
+        Sessions::with(Chains::Fleet(fleet), mode, login, stats)
+    }
+
+    fn with(chains: Chains, mode: Mode, login: LoginSetup, stats: Arc<Counters>) -> Self {
         Sessions {
-            chains: Chains::Fleet(fleet),
+            chains,
             next_chain: AtomicUsize::new(0),
             mode,
             login,
