@@ -900,3 +900,75 @@ async fn fleet_on_a_redis_cluster_one_login_per_chain_no_reuse() {
         "one request per chain at a time: {c:?}"
     );
 }
+
+/// Whatever Redis holds under the prefix (written by hand, by an older
+/// version, by someone without the key), a call gets a typed store error,
+/// never a panic, a hang or a login behind the fleet's back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_corrupt_state_in_redis_is_a_store_error() {
+    let _serial = SERIAL.lock().await;
+    let Some(redis) = Redis::shared("corrupt") else {
+        return;
+    };
+    let backend = common::start("seed").await;
+    let mut con = redis::Client::open(redis.url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let cases: [(&str, &[u8]); 5] = [
+        ("1", b"not json"),
+        ("1", b"{\"g\": \"seven\"}"),
+        ("x", b"{\"g\": 1}"),
+        ("1", b"\x01short"),
+        ("1", &[0xff; 64]),
+    ];
+    for (i, (version, state)) in cases.iter().enumerate() {
+        let prefix = prefix(&format!("corrupt-{i}"));
+        let _: () = redis::cmd("HSET")
+            .arg(format!("{{{prefix}:0}}:state"))
+            .arg("v")
+            .arg(*version)
+            .arg("s")
+            .arg(*state)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let store = RedisStore::open(&redis.url).unwrap().prefix(prefix);
+        let client = common::seed(&backend).shared_store(store).build().unwrap();
+        let e = common::within(10, "a call on a corrupt state", common::user(&client, 1))
+            .await
+            .expect_err("a state nobody can read serves no call");
+        assert!(e.is_store(), "case {i}: {e}");
+    }
+    // Sealed state read without the key, and plain state read with one.
+    let sealed = prefix("corrupt-sealed");
+    let with_key = |prefix: &str| {
+        RedisStore::open(&redis.url)
+            .unwrap()
+            .prefix(prefix.to_owned())
+            .encryption_key([1; 32])
+    };
+    let writer = common::seed(&backend)
+        .shared_store(with_key(&sealed))
+        .build()
+        .unwrap();
+    common::user(&writer, 1).await.expect("a sealed session");
+    let keyless = RedisStore::open(&redis.url).unwrap().prefix(sealed.clone());
+    let reader = common::seed(&backend).shared_store(keyless).build().unwrap();
+    let e = common::user(&reader, 2).await.expect_err("sealed, and no key");
+    assert!(e.is_store() && e.to_string().contains("encrypted"), "{e}");
+    let plain = prefix("corrupt-plain");
+    let writer = common::seed(&backend)
+        .shared_store(RedisStore::open(&redis.url).unwrap().prefix(plain.clone()))
+        .build()
+        .unwrap();
+    common::user(&writer, 1).await.expect("a plain session");
+    let reader = common::seed(&backend)
+        .shared_store(with_key(&plain))
+        .build()
+        .unwrap();
+    let e = common::user(&reader, 2).await.expect_err("plain, and a key");
+    assert!(e.is_store() && e.to_string().contains("not encrypted"), "{e}");
+    assert_eq!(backend.counters().logins, 2, "only the two writers logged in");
+}
