@@ -734,7 +734,11 @@ async fn f12_a_real_http_408_or_503_from_a_proxy_is_a_typed_status_error_and_nev
         for status in [StatusCode::REQUEST_TIMEOUT, StatusCode::SERVICE_UNAVAILABLE] {
             let what = format!("{name}/{}", status.as_u16());
             let backend = common::start(name).await;
-            let client = common::builder(name, &backend).build().unwrap();
+            // Transient retries off: the status itself is the subject here.
+            let client = common::builder(name, &backend)
+                .retry(seamless_sdk::RetryPolicy::none())
+                .build()
+                .unwrap();
             common::user(&client, 0).await.unwrap();
             for req in [common::get_user(1), order("o")] {
                 backend.reset_counters();
@@ -754,6 +758,35 @@ async fn f12_a_real_http_408_or_503_from_a_proxy_is_a_typed_status_error_and_nev
                 assert_eq!(c.logins, u64::from(name == "seed"), "{what}: {c:?}");
             }
         }
+    }
+}
+
+/// With the default retry policy the one owner of resends retries a 503 on
+/// an idempotent call, with a token of its moment (seed: a new one after
+/// the login the proxy's page made necessary), and still never resends a
+/// `POST` without an idempotency key, nor the spent token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f12_the_retry_policy_retries_a_503_on_a_get_with_a_fresh_token_and_never_a_keyless_post() {
+    for name in common::PROTOCOLS {
+        let backend = common::start(name).await;
+        let client = common::builder(name, &backend)
+            .retry(seamless_sdk::RetryPolicy::default().backoff(Duration::ZERO, Duration::ZERO))
+            .build()
+            .unwrap();
+        common::user(&client, 0).await.unwrap();
+        backend.reset_counters();
+        backend.reply_status_next(1, StatusCode::SERVICE_UNAVAILABLE);
+        let user = common::user(&client, 1).await.unwrap();
+        assert_eq!(user.id, 1, "{name}");
+        let c = backend.counters();
+        assert_eq!((c.requests, c.token_reuse), (2, 0), "{name}: {c:?}");
+        assert_eq!(client.stats().transient_retries, 1, "{name}");
+
+        backend.reset_counters();
+        backend.reply_status_next(1, StatusCode::SERVICE_UNAVAILABLE);
+        let err = client.call::<Value>(order("o")).await.unwrap_err();
+        assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE), "{name}: {err:?}");
+        assert_eq!(backend.counters().requests, 1, "{name}: a keyless POST was resent");
     }
 }
 

@@ -12,6 +12,7 @@ use crate::core::{Expired, Mode};
 use crate::error::Error;
 use crate::reply::{Reader, Reply};
 use crate::request::Request;
+use crate::retry::RetryPolicy;
 use crate::session::{ChainStatus, Sessions};
 use crate::stats::{Count, Counters, Stats};
 use crate::transport::{self, BodyError, SentTo};
@@ -41,6 +42,7 @@ struct Inner {
     reader: Reader,
     sessions: Arc<Sessions>,
     max_replays: u32,
+    retry: RetryPolicy,
     stats: Arc<Counters>,
 }
 
@@ -86,10 +88,32 @@ impl Inner {
         if let Some(e) = &req.error {
             return Err(Error::request(e.clone()));
         }
+        // One key per call, the same on every attempt.
+        let keyed;
+        let req = match &req.idempotency_key {
+            Some(name) => {
+                let mut with_key = req.clone();
+                let key = uuid::Uuid::new_v4().hyphenated().to_string();
+                with_key.headers.insert(
+                    name.clone(),
+                    http::HeaderValue::from_str(&key).expect("a UUID is ASCII"),
+                );
+                keyed = with_key;
+                &keyed
+            }
+            None => req,
+        };
         let idempotent = req.is_idempotent();
         if !req.auth {
             return self.run_public(req, idempotent).await;
         }
+        let repeatable = req.is_repeatable();
+        let retry = req.retry.as_deref().unwrap_or(&self.retry);
+        let mut budget = Budget {
+            left: retry.attempts(self.max_replays).saturating_sub(1),
+            began: std::time::Instant::now(),
+            retries: 0,
+        };
         let single_use = self.sessions.mode() == Mode::SingleUse;
         let mut replays = 0;
         let mut stale_replays = 0;
@@ -116,12 +140,12 @@ impl Inner {
                 }
                 Err(e) => {
                     let may_have_executed = !transport::never_sent(&e);
-                    if (idempotent || !may_have_executed) && replays < self.max_replays {
+                    if (repeatable || !may_have_executed) && replays < self.max_replays && budget.spend() {
                         replays += 1;
                         self.note_replay(chain, Count::TransportReplays, "transport error");
                         continue;
                     }
-                    return Err(Error::transport(e, may_have_executed && !idempotent));
+                    return Err(Error::transport(e, may_have_executed && !repeatable));
                 }
             };
             let head = self.reader.head(&resp);
@@ -132,7 +156,8 @@ impl Inner {
                 (single_use && !head.expired && !self.sender.carries_successor(&resp, &sent_to))
                     .then_some(&*self.stats),
             );
-            attempt::refuse_redirect(&resp, &sent_to, idempotent, head.expired)?;
+            attempt::refuse_redirect(&resp, &sent_to, repeatable, head.expired)?;
+            let headers = retry.retries(head.status).then(|| resp.headers().clone());
             let bytes = match self.reader.body(resp).await {
                 Ok(b) => b,
                 // The head alone says "expired", so not executed: a body cut
@@ -140,12 +165,12 @@ impl Inner {
                 Err(_) if head.expired => Bytes::new(),
                 Err(BodyError::TooLarge) => return Err(self.reader.too_large(head.status)),
                 Err(BodyError::Transport(e)) => {
-                    if idempotent && replays < self.max_replays {
+                    if repeatable && replays < self.max_replays && budget.spend() {
                         replays += 1;
                         self.note_replay(chain, Count::TransportReplays, "response body lost");
                         continue;
                     }
-                    return Err(Error::transport(e, !idempotent));
+                    return Err(Error::transport(e, !repeatable));
                 }
             };
             let (expired, json) = self.reader.judge(&head, &bytes);
@@ -169,11 +194,29 @@ impl Inner {
                     self.note_replay(chain, Count::StaleReplays, "stale expiry");
                     continue;
                 }
-                if replays >= self.max_replays {
+                if replays >= self.max_replays || !budget.spend() {
                     return Err(Error::expired(replays + stale_replays + 1));
                 }
                 replays += 1;
                 self.note_replay(chain, Count::ExpiryReplays, "expired");
+                continue;
+            }
+            // A transient failure of a request safe to send again: wait as
+            // the reply asks (or back off) and retry, within the budget.
+            if let Some(headers) = headers
+                && repeatable
+                && let Some(wait) = budget.wait(retry, &headers)
+            {
+                self.stats.bump(Count::TransientRetries);
+                self.stats.add_retry_wait(wait);
+                tracing::debug!(
+                    target: "seamless",
+                    chain,
+                    status = head.status.as_u16(),
+                    wait_ms = wait.as_millis() as u64,
+                    "transient failure; retrying"
+                );
+                tokio::time::sleep(wait).await;
                 continue;
             }
             return self.reader.open(head.status, bytes, json);
@@ -205,6 +248,35 @@ impl Inner {
     fn note_replay(&self, chain: usize, count: Count, reason: &'static str) {
         self.stats.bump(count);
         tracing::debug!(target: "seamless", chain, reason, "replaying request");
+    }
+}
+
+/// The attempts a call may still make after its first, and its transient
+/// retries so far (for the backoff).
+struct Budget {
+    left: u32,
+    began: std::time::Instant,
+    retries: u32,
+}
+
+impl Budget {
+    /// Takes one attempt from the budget, if one is left.
+    fn spend(&mut self) -> bool {
+        let ok = self.left > 0;
+        self.left = self.left.saturating_sub(1);
+        ok
+    }
+
+    /// The wait before a transient retry, and the attempt it takes; `None`
+    /// when the budget, the wait asked for or the call's deadline rules it out.
+    fn wait(&mut self, policy: &RetryPolicy, headers: &http::HeaderMap) -> Option<std::time::Duration> {
+        if self.left == 0 {
+            return None;
+        }
+        let wait = policy.wait(self.retries + 1, headers, self.began)?;
+        self.left -= 1;
+        self.retries += 1;
+        Some(wait)
     }
 }
 

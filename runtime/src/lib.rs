@@ -44,6 +44,7 @@ mod path;
 mod redis_store;
 mod reply;
 mod request;
+mod retry;
 mod secret;
 mod session;
 mod stats;
@@ -62,6 +63,7 @@ pub use path::path_segment;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
 pub use request::Request;
+pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use session::ChainStatus;
 pub use stats::Stats;

@@ -17,6 +17,10 @@ pub struct Request {
     pub(crate) idempotent: Option<bool>,
     pub(crate) auth: bool,
     pub(crate) error: Option<String>,
+    /// The header that carries this call's idempotency key, if it has one.
+    pub(crate) idempotency_key: Option<HeaderName>,
+    /// This call's own retry policy, over the client's.
+    pub(crate) retry: Option<Box<crate::RetryPolicy>>,
 }
 
 impl Request {
@@ -32,6 +36,8 @@ impl Request {
             idempotent: None,
             auth: true,
             error: None,
+            idempotency_key: None,
+            retry: None,
         }
     }
 
@@ -105,6 +111,32 @@ impl Request {
     pub fn no_auth(mut self) -> Self {
         self.auth = false;
         self
+    }
+
+    /// Sends an idempotency key in header `name` (commonly
+    /// `Idempotency-Key`): a fresh UUID v4 for each call, the same on every
+    /// attempt of it, so a server that honours it executes the call once
+    /// however often it is retried. A request with a key is retried like an
+    /// idempotent one.
+    #[must_use]
+    pub fn idempotency_key(mut self, name: &str) -> Self {
+        match HeaderName::try_from(name) {
+            Ok(n) => self.idempotency_key = Some(n),
+            Err(_) => self.fail(format!("invalid idempotency key header `{name}`")),
+        }
+        self
+    }
+
+    /// This call's retry policy, instead of the client's.
+    #[must_use]
+    pub fn retry(mut self, policy: crate::RetryPolicy) -> Self {
+        self.retry = Some(Box::new(policy));
+        self
+    }
+
+    /// Safe to send again after it may have executed.
+    pub(crate) fn is_repeatable(&self) -> bool {
+        self.is_idempotent() || self.idempotency_key.is_some()
     }
 
     pub(crate) fn is_idempotent(&self) -> bool {

@@ -49,6 +49,12 @@ pub struct Stats {
     /// cancelled is not classified, so a missing successor there is not
     /// counted (a transport error there is).
     pub lost_successors: u64,
+    /// Requests sent again after a transient failure (a reply with one of
+    /// the retry policy's statuses), paid from the call's attempt budget.
+    pub transient_retries: u64,
+    /// Milliseconds waited before those retries, all calls together (what
+    /// `Retry-After` asked for, or the backoff chose).
+    pub retry_wait_ms: u64,
 }
 
 /// One thing a client counts, as [`Stats`] names it.
@@ -63,16 +69,22 @@ pub(crate) enum Count {
     StaleReplays,
     TransportReplays,
     LostSuccessors,
+    TransientRetries,
+    RetryWaitMs,
 }
 
 /// The live counters behind [`Stats`], shared by a client's call path and
 /// its sessions; indexed by [`Count`].
 #[derive(Debug, Default)]
-pub(crate) struct Counters([AtomicU64; 9]);
+pub(crate) struct Counters([AtomicU64; 11]);
 
 impl Counters {
     pub(crate) fn bump(&self, count: Count) {
         self.0[count as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_retry_wait(&self, wait: std::time::Duration) {
+        self.0[Count::RetryWaitMs as usize].fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn snapshot(&self) -> Stats {
@@ -87,6 +99,8 @@ impl Counters {
             stale_replays: get(Count::StaleReplays),
             transport_replays: get(Count::TransportReplays),
             lost_successors: get(Count::LostSuccessors),
+            transient_retries: get(Count::TransientRetries),
+            retry_wait_ms: get(Count::RetryWaitMs),
         }
     }
 }

@@ -203,6 +203,11 @@ pub struct Counters {
     pub client_auth_refusals: u64,
     /// Executions of `POST /api/orders`, keyed by the body field `order_id`.
     pub executions: BTreeMap<String, u64>,
+    /// Executions of `POST /api/orders` per `Idempotency-Key` header value: a request whose
+    /// key was seen before is not executed but answered with the first execution's result.
+    pub executions_by_key: BTreeMap<String, u64>,
+    /// `POST /api/orders` requests answered from an earlier execution with the same key.
+    pub idempotent_replays: u64,
     /// Requests outside `/api/` that are not this protocol's login (they answer 404), so a
     /// test can see that a public call reached the server.
     pub other_requests: u64,
@@ -344,6 +349,19 @@ impl Backend {
     /// is dead). Not an expired-token reply, and not counted in `expired_replies`.
     pub fn reply_status_next(&self, n: u32, status: StatusCode) {
         self.shared.lock().knobs.reply_status_next = (n, status);
+    }
+
+    /// The next `n` authorized API requests are answered by the API itself with `status`
+    /// (429, 503, …), an error body in the protocol's shape and `headers` (for example
+    /// `("Retry-After", "2")` or `("retry-after-ms", "150")`): not executed, and the token
+    /// layer did its part (Seed: the reply carries the live next token). A transient
+    /// failure a client may retry, unlike [`Backend::reply_status_next`]'s proxy page.
+    pub fn fail_next(&self, n: u32, status: StatusCode, headers: &[(&str, &str)]) {
+        let headers = headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.shared.lock().knobs.fail_next = (n, status, headers);
     }
 
     /// The next `n` logins are answered with HTTP `status` (for example 503) and count as

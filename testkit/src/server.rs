@@ -620,8 +620,17 @@ async fn api(shared: &Arc<Shared>, parts: Parts, body: Incoming) -> Result<Respo
         holder.release();
         return Ok(proxy_error(status).map(Either::Left));
     }
+    if let Fault::Transient(status, headers) = holder.fault.clone() {
+        let next = holder.finish();
+        return Ok(transient(protocol, status, &headers, next).map(Either::Left));
+    }
     sleep_for(holder.delay).await;
-    let outcome = route(shared, &parts.method, parts.uri.path(), &body);
+    let key = parts
+        .headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let outcome = route(shared, &parts.method, parts.uri.path(), &body, key);
     match holder.fault.clone() {
         Fault::Abort => {
             // Executed but unanswered: the session is released, no next token.
@@ -647,11 +656,32 @@ async fn api(shared: &Arc<Shared>, parts: Parts, body: Incoming) -> Result<Respo
             let next = holder.finish();
             Ok(oversize(render(protocol, outcome, next), bytes, announce))
         }
-        Fault::None | Fault::Status(_) => {
+        Fault::None | Fault::Status(_) | Fault::Transient(..) => {
             let next = holder.finish();
             Ok(render(protocol, outcome, next).map(Either::Left))
         }
     }
+}
+
+/// The API's own transient failure: `status`, an error body in the protocol's shape, the
+/// extra headers (`Retry-After`), and the next token.
+fn transient(
+    protocol: Protocol,
+    status: StatusCode,
+    headers: &[(String, String)],
+    next: Option<String>,
+) -> Resp {
+    let body = error_body(protocol, status, "try again later");
+    let mut resp = wire::json(status, &body, next.map(|t| (B_T, t)));
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            hyper::header::HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        ) {
+            resp.headers_mut().insert(name, value);
+        }
+    }
+    resp
 }
 
 /// A generic error page from something in front of the API (a proxy or gateway): a real
@@ -717,7 +747,13 @@ fn expired_reply(protocol: Protocol, rejection: Rejection) -> Resp {
     }
 }
 
-fn route(shared: &Shared, method: &Method, path: &str, body: &Bytes) -> Outcome {
+fn route(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    body: &Bytes,
+    idempotency_key: Option<String>,
+) -> Outcome {
     let rest = path.strip_prefix("/api/").unwrap_or(path);
     match (method, rest) {
         (&Method::GET, "ping") => Outcome::Data(json!({"pong": true})),
@@ -736,7 +772,7 @@ fn route(shared: &Shared, method: &Method, path: &str, body: &Bytes) -> Outcome 
                 Some(n @ Value::Number(_)) => n.to_string(),
                 _ => return Outcome::BadRequest("body must be a JSON object with \"order_id\""),
             };
-            let executions = shared.execute_order(key);
+            let executions = shared.execute_order(key, idempotency_key);
             Outcome::Data(json!({"order_id": order_id, "executions": executions}))
         }
         (&Method::GET, _) => match rest.strip_prefix("users/") {

@@ -35,6 +35,8 @@ pub(crate) struct Knobs {
     pub(crate) truncate_next: u32,
     /// The next `.0` authorized requests are answered with HTTP status `.1`, unexecuted.
     pub(crate) reply_status_next: (u32, StatusCode),
+    /// The API's own transient failure: status and extra headers (`Retry-After`).
+    pub(crate) fail_next: (u32, StatusCode, Vec<(String, String)>),
     /// The next `.0` logins are answered with HTTP status `.1`.
     pub(crate) fail_logins_status: (u32, StatusCode),
     pub(crate) revoke_on_reuse: bool,
@@ -75,6 +77,9 @@ pub(crate) enum Fault {
     None,
     /// Answer this HTTP status without executing and without a next token.
     Status(StatusCode),
+    /// The API's own transient failure: this status and these headers, not
+    /// executed, with the next token (the token layer worked).
+    Transient(StatusCode, Vec<(String, String)>),
     /// Execute, then close the connection without a response.
     Abort,
     /// Execute, then never answer.
@@ -128,6 +133,8 @@ pub(crate) struct State {
     refresh: HashMap<String, Token>,
     /// One-time login codes: `true` once used.
     codes: HashMap<String, bool>,
+    /// What `POST /api/orders` answered per idempotency key (its executions).
+    idempotent_results: HashMap<String, u64>,
     next_session: u64,
     /// Requests holding a token right now, over all sessions.
     in_flight: u64,
@@ -414,11 +421,24 @@ impl Shared {
     }
 
     /// Counts one execution of `POST /api/orders` and returns the new total for `order_id`.
-    pub(crate) fn execute_order(&self, order_id: String) -> u64 {
+    /// With an idempotency key already seen, nothing executes: the first execution's
+    /// total is returned again, as an API that honours `Idempotency-Key` does.
+    pub(crate) fn execute_order(&self, order_id: String, key: Option<String>) -> u64 {
         let mut st = self.lock();
+        if let Some(key) = &key
+            && let Some(&first) = st.idempotent_results.get(key)
+        {
+            st.counters.idempotent_replays += 1;
+            return first;
+        }
         let n = st.counters.executions.entry(order_id).or_insert(0);
         *n += 1;
-        *n
+        let n = *n;
+        if let Some(key) = key {
+            *st.counters.executions_by_key.entry(key.clone()).or_insert(0) += 1;
+            st.idempotent_results.insert(key, n);
+        }
+        n
     }
 }
 
@@ -429,6 +449,8 @@ impl Knobs {
         let (n, status) = &mut self.reply_status_next;
         if take_one(n) {
             Fault::Status(*status)
+        } else if take_one(&mut self.fail_next.0) {
+            Fault::Transient(self.fail_next.1, self.fail_next.2.clone())
         } else if take_one(&mut self.abort_after_consume) {
             Fault::Abort
         } else if take_one(&mut self.stall_next) {

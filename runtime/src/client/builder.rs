@@ -35,6 +35,7 @@ pub struct ClientBuilder {
     chains: usize,
     exclusive_session: bool,
     max_replays: u32,
+    retry: crate::RetryPolicy,
     login_timeout: Duration,
     backoff: Backoff,
     request_timeout: Option<Duration>,
@@ -80,6 +81,7 @@ impl Client {
             chains: 1,
             exclusive_session: false,
             max_replays: 1,
+            retry: crate::RetryPolicy::default(),
             login_timeout: Duration::from_secs(30),
             backoff: Backoff {
                 initial: Duration::from_millis(500),
@@ -170,9 +172,19 @@ impl ClientBuilder {
         self
     }
 
+    /// How calls retry transient failures (429, 502, 503, 504 by default)
+    /// and the attempt budget every resend of a call is paid from; see
+    /// [`RetryPolicy`](crate::RetryPolicy). `RetryPolicy::none()` turns
+    /// transient retries off.
+    pub fn retry(mut self, policy: crate::RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
     /// How many times one call may be sent again after an expiry (with a
     /// re-login when needed) or a replay-safe transport error. Default 1,
     /// at most [`MAX_REPLAYS_LIMIT`].
+    /// Paid, like every resend, from the retry policy's attempt budget.
     pub fn max_replays(mut self, n: u32) -> Self {
         self.max_replays = n;
         self
@@ -346,6 +358,7 @@ impl ClientBuilder {
                     (None, _) => unreachable!("one of the two is built above"),
                 }),
                 max_replays: self.max_replays,
+                retry: self.retry,
                 stats,
             }),
         })
