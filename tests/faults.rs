@@ -785,8 +785,16 @@ async fn f12_the_retry_policy_retries_a_503_on_a_get_with_a_fresh_token_and_neve
         backend.reset_counters();
         backend.reply_status_next(1, StatusCode::SERVICE_UNAVAILABLE);
         let err = client.call::<Value>(order("o")).await.unwrap_err();
-        assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE), "{name}: {err:?}");
-        assert_eq!(backend.counters().requests, 1, "{name}: a keyless POST was resent");
+        assert_eq!(
+            err.status(),
+            Some(StatusCode::SERVICE_UNAVAILABLE),
+            "{name}: {err:?}"
+        );
+        assert_eq!(
+            backend.counters().requests,
+            1,
+            "{name}: a keyless POST was resent"
+        );
     }
 }
 
