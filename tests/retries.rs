@@ -114,32 +114,34 @@ fn retry_after_two_seconds_waits_two_seconds_of_the_runtime_clock() {
     let backend = server_rt.block_on(common::start("bearer"));
     let client_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .start_paused(true)
         .build()
         .unwrap();
     client_rt.block_on(async {
-        // No request timeout, no pool timer: the retry's wait is the only
-        // timer the paused clock can jump to.
+        // No request timeout and no pool timer, so while the retried call
+        // waits on the network the paused clock has no timer but the
+        // retry's to jump to.
         let client = common::bearer(&backend)
             .request_timeout(None)
-            .pool_idle_timeout(Duration::from_secs(3600))
+            .http_client_builder(
+                seamless_sdk::__private::reqwest::Client::builder().pool_idle_timeout(None),
+            )
             .build()
             .unwrap();
+        // The login (and its timeout's timer) on the real clock.
         common::user(&client, 0).await.unwrap();
         backend.fail_next(1, StatusCode::TOO_MANY_REQUESTS, &[("Retry-After", "2")]);
+        tokio::time::pause();
         let wall = std::time::Instant::now();
         let began = tokio::time::Instant::now();
         assert_eq!(common::user(&client, 1).await.unwrap().id, 1);
         let waited = began.elapsed();
+        tokio::time::resume();
         assert!(
             (Duration::from_secs(2)..Duration::from_millis(2100)).contains(&waited),
             "the runtime clock moved {waited:?}"
         );
         assert_eq!(client.stats().retry_wait_ms, 2000);
-        assert!(
-            wall.elapsed() < Duration::from_secs(2),
-            "it slept on the wall clock"
-        );
+        assert!(wall.elapsed() < Duration::from_secs(2), "it slept on the wall clock");
     });
     drop(backend);
 }
@@ -240,4 +242,55 @@ async fn attempts_never_exceed_the_budget_under_random_schedules() {
             "case {case}: executed twice: {c:?}"
         );
     }
+}
+
+/// `#[token_client]`'s `retry(...)`, `#[idempotency_key]` and `#[retry]`.
+mod from_trait {
+    use seamless_sdk::token_client;
+
+    #[derive(Debug, serde::Serialize)]
+    pub struct NewOrder {
+        pub order_id: String,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    pub struct Order {
+        pub executions: u64,
+    }
+
+    #[token_client(
+        placement = bearer,
+        expiry(status(401)),
+        login(method = "POST", path = "/oauth/token", encoding = "json",
+              fields(grant_type = "password", username = "u", password = "p"),
+              token_json = "access_token"),
+        retry(max_attempts = 4, statuses = [503], initial_backoff_ms = 1, max_backoff_ms = 5),
+    )]
+    pub trait Shop {
+        #[post("/api/orders")]
+        #[idempotency_key]
+        #[retry(statuses = [429, 503])]
+        async fn create_order(&self, #[body] order: &NewOrder) -> Result<Order, seamless_sdk::Error>;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trait_front_end_declares_retries_and_idempotency_keys() {
+    let backend = common::start("bearer").await;
+    let shop = from_trait::Shop::new(backend.url()).unwrap();
+    backend.fail_next(1, StatusCode::TOO_MANY_REQUESTS, &[("retry-after-ms", "1")]);
+    backend.abort_after_consume(1);
+    let order = shop
+        .create_order(&from_trait::NewOrder {
+            order_id: "t-1".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(order.executions, 1);
+    let c = backend.counters();
+    assert_eq!(
+        (c.requests, c.executions["t-1"], c.executions_by_key.len()),
+        (3, 1, 1),
+        "{c:?}"
+    );
 }

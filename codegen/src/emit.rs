@@ -115,7 +115,7 @@ fn client(api: &Api, names: &Names) -> TokenStream {
     let methods: Vec<_> = api
         .endpoints
         .iter()
-        .map(|ep| endpoint::method(ep, names))
+        .map(|ep| endpoint::method(ep, api.auth.retry.as_ref(), names))
         .collect();
     let (clone, debug, client) = (
         names.path(Item::Clone),

@@ -75,6 +75,8 @@ pub struct Auth {
     /// The largest response body read, in bytes; `None` keeps the runtime
     /// default.
     pub max_response_bytes: Option<u64>,
+    /// How calls retry transient failures; `None` keeps the runtime default.
+    pub retry: Option<Retry>,
     /// Where the auth section was declared.
     pub origin: Origin,
     /// Where each of its settings was written.
@@ -100,8 +102,41 @@ impl Auth {
             expiry_skew_ms: None,
             login_backoff: None,
             max_response_bytes: None,
+            retry: None,
             origin,
             origins: AuthOrigins::default(),
+        }
+    }
+}
+
+/// How calls retry transient failures (the runtime's `RetryPolicy`); a
+/// field left `None` keeps the runtime's default for it.
+#[derive(Clone, Debug, Default)]
+pub struct Retry {
+    /// Every attempt of a call, its first included, whatever resends it.
+    pub max_attempts: Option<u32>,
+    /// The reply statuses retried (default 429, 502, 503, 504).
+    pub statuses: Option<Vec<u16>>,
+    pub initial_backoff_ms: Option<u64>,
+    pub max_backoff_ms: Option<u64>,
+    pub max_elapsed_ms: Option<u64>,
+    pub max_retry_after_ms: Option<u64>,
+    /// Where it was declared.
+    pub origin: Origin,
+}
+
+impl Retry {
+    /// `self` with every field `over` sets taken from `over`: an
+    /// endpoint's policy over the client's.
+    pub fn under(&self, over: &Retry) -> Retry {
+        Retry {
+            max_attempts: over.max_attempts.or(self.max_attempts),
+            statuses: over.statuses.clone().or_else(|| self.statuses.clone()),
+            initial_backoff_ms: over.initial_backoff_ms.or(self.initial_backoff_ms),
+            max_backoff_ms: over.max_backoff_ms.or(self.max_backoff_ms),
+            max_elapsed_ms: over.max_elapsed_ms.or(self.max_elapsed_ms),
+            max_retry_after_ms: over.max_retry_after_ms.or(self.max_retry_after_ms),
+            origin: over.origin.clone(),
         }
     }
 }
@@ -478,6 +513,10 @@ pub struct Endpoint {
     pub response: Option<TypeRef>,
     /// Explicit idempotency; `None` follows the method (GET/PUT/DELETE are).
     pub idempotent: Option<bool>,
+    /// The header each call sends a fresh idempotency key in, if any.
+    pub idempotency_key: Option<String>,
+    /// This endpoint's retry settings, over the client's.
+    pub retry: Option<Retry>,
     /// `false` for public endpoints: no token, no expiry handling.
     pub auth: bool,
     /// Where it was declared.

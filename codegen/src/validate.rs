@@ -14,6 +14,7 @@
 
 mod auth;
 mod endpoints;
+mod retry;
 mod types;
 
 use std::collections::HashMap;

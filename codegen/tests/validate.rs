@@ -22,6 +22,8 @@ fn endpoint(name: &str, path: &str) -> Endpoint {
         body: None,
         response: None,
         idempotent: None,
+        idempotency_key: None,
+        retry: None,
         auth: true,
         origin: Origin::Unknown,
         path_origin: Origin::Unknown,

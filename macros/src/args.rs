@@ -4,7 +4,8 @@
 use proc_macro2::Span;
 use seamless_sdk_codegen::model::{
     Auth, AuthOrigins, ClientAuth, Encoding, Envelope, EnvelopeOrigins, ExpiryRule, HttpMethod, Lifetime,
-    Login, LoginBackoff, LoginFlow, LoginOrigins, Origin, Placement, RefreshGrant, RuleOrigins, TokenSource,
+    Login, LoginBackoff, LoginFlow, LoginOrigins, Origin, Placement, RefreshGrant, Retry, RuleOrigins,
+    TokenSource,
 };
 use syn::meta::ParseNestedMeta;
 use syn::parse::ParseStream;
@@ -34,12 +35,13 @@ pub(crate) struct Args {
     expiry_skew_ms: Option<u64>,
     login_backoff: Option<LoginBackoff>,
     max_response_bytes: Option<u64>,
+    retry: Option<Retry>,
     /// Every auth argument given, with its key's span (so `spec` can refuse
     /// them, and the model's origins point at them).
     pub auth_spans: Vec<(String, Span)>,
 }
 
-const KEYS: &str = "name, client, doc, base_url, spec, placement, lifetime, next_token_header, expiry, envelope, login, chains, session, max_replays, login_timeout_ms, request_timeout_ms, expiry_skew_ms, login_backoff, max_response_bytes";
+const KEYS: &str = "name, client, doc, base_url, spec, placement, lifetime, next_token_header, expiry, envelope, login, chains, session, max_replays, login_timeout_ms, request_timeout_ms, expiry_skew_ms, login_backoff, max_response_bytes, retry";
 
 impl Args {
     /// One top-level argument; errors go to `errs` so parsing goes on.
@@ -169,6 +171,7 @@ impl Args {
                 };
                 self.login_backoff = Some(LoginBackoff { initial_ms, max_ms });
             }
+            "retry" => self.retry = Some(retry(meta, span)?),
             other => {
                 return Err(meta.error(format!(
                     "unknown `token_client` argument `{other}`; use one of {KEYS}"
@@ -229,6 +232,7 @@ impl Args {
             expiry_skew_ms: self.expiry_skew_ms,
             login_backoff: self.login_backoff,
             max_response_bytes: self.max_response_bytes,
+            retry: self.retry.clone(),
             origin: Origin::Rust(at),
             origins,
         }
@@ -274,6 +278,48 @@ impl Args {
 }
 
 /// The key of a nested meta, keywords (`in`) included.
+/// `retry(max_attempts = 3, statuses = [429, 503], initial_backoff_ms = 250,
+/// max_backoff_ms = 8000, max_elapsed_ms = 30000, max_retry_after_ms = 60000)`,
+/// every key optional: on the client, or as a method's `#[retry(...)]`.
+pub(crate) fn retry(meta: &ParseNestedMeta<'_>, span: Span) -> syn::Result<Retry> {
+    let mut r = Retry {
+        origin: Origin::Rust(span),
+        ..Retry::default()
+    };
+    meta.parse_nested_meta(|f| retry_key(&mut r, &f))?;
+    Ok(r)
+}
+
+/// One key of a `retry(...)` list.
+pub(crate) fn retry_key(r: &mut Retry, f: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    let int = || -> syn::Result<u64> { f.value()?.parse::<syn::LitInt>()?.base10_parse() };
+    match key(f)?.as_str() {
+        "max_attempts" => r.max_attempts = Some(f.value()?.parse::<syn::LitInt>()?.base10_parse()?),
+        "statuses" => {
+            let list: syn::ExprArray = f.value()?.parse()?;
+            let mut codes = Vec::new();
+            for e in &list.elems {
+                let syn::Expr::Lit(syn::ExprLit { lit: Lit::Int(n), .. }) = e else {
+                    return Err(syn::Error::new_spanned(e, "a status is a number, like `503`"));
+                };
+                codes.push(n.base10_parse::<u16>()?);
+            }
+            r.statuses = Some(codes);
+        }
+        "initial_backoff_ms" => r.initial_backoff_ms = Some(int()?),
+        "max_backoff_ms" => r.max_backoff_ms = Some(int()?),
+        "max_elapsed_ms" => r.max_elapsed_ms = Some(int()?),
+        "max_retry_after_ms" => r.max_retry_after_ms = Some(int()?),
+        _ => {
+            return Err(f.error(
+                "unknown `retry` key; use max_attempts, statuses, initial_backoff_ms, max_backoff_ms, \
+                 max_elapsed_ms or max_retry_after_ms",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn key(meta: &ParseNestedMeta<'_>) -> syn::Result<String> {
     match meta.path.get_ident() {
         Some(id) => Ok(id.to_string().trim_start_matches("r#").to_owned()),

@@ -12,7 +12,7 @@ use syn::{
 
 use crate::Errors;
 
-const METHOD_ATTRS: &str = "`#[get(\"/path\")]`, `#[post]`, `#[put]`, `#[patch]`, `#[delete]`, `#[idempotent]`, `#[no_auth]` or a doc comment";
+const METHOD_ATTRS: &str = "`#[get(\"/path\")]`, `#[post]`, `#[put]`, `#[patch]`, `#[delete]`, `#[idempotent]`, `#[idempotency_key]`, `#[retry(...)]`, `#[no_auth]` or a doc comment";
 
 /// Endpoints of the trait; an endpoint with a front-end error is left out,
 /// so the model checks do not report it a second time.
@@ -65,6 +65,8 @@ fn endpoint(f: &TraitItemFn, errs: &mut Errors) -> Option<Endpoint> {
     let name = sig.ident.to_string();
     let mut route: Option<(HttpMethod, LitStr)> = None;
     let mut idempotent = None;
+    let mut idempotency_key = None;
+    let mut retry = None;
     let mut auth = true;
     for attr in &f.attrs {
         let Some(id) = attr.path().get_ident().map(|i| i.to_string()) else {
@@ -83,6 +85,31 @@ fn endpoint(f: &TraitItemFn, errs: &mut Errors) -> Option<Endpoint> {
             "delete" => HttpMethod::Delete,
             "idempotent" => {
                 idempotent = Some(true);
+                continue;
+            }
+            "idempotency_key" => {
+                // `#[idempotency_key]`, or `#[idempotency_key("X-Request-Key")]`.
+                idempotency_key = Some(match &attr.meta {
+                    syn::Meta::Path(_) => "Idempotency-Key".to_owned(),
+                    _ => match attr.parse_args::<LitStr>() {
+                        Ok(header) => header.value(),
+                        Err(e) => {
+                            errs.push(e);
+                            continue;
+                        }
+                    },
+                });
+                continue;
+            }
+            "retry" => {
+                let mut r = seamless_sdk_codegen::model::Retry {
+                    origin: Origin::Rust(attr.path().segments[0].ident.span()),
+                    ..Default::default()
+                };
+                if let Err(e) = attr.parse_nested_meta(|f| crate::args::retry_key(&mut r, &f)) {
+                    errs.push(e);
+                }
+                retry = Some(r);
                 continue;
             }
             "no_auth" => {
@@ -309,6 +336,8 @@ fn endpoint(f: &TraitItemFn, errs: &mut Errors) -> Option<Endpoint> {
         body,
         response: response?,
         idempotent,
+        idempotency_key,
+        retry,
         auth,
         origin: Origin::Rust(sig.ident.span()),
         path_origin: Origin::Unknown,

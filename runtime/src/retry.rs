@@ -27,7 +27,7 @@ use http::{HeaderMap, StatusCode};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub(crate) max_attempts: Option<u32>,
-    pub(crate) statuses: Vec<StatusCode>,
+    pub(crate) statuses: Vec<u16>,
     pub(crate) initial: Duration,
     pub(crate) max_delay: Duration,
     pub(crate) max_elapsed: Duration,
@@ -41,13 +41,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             max_attempts: None,
-            statuses: [
-                StatusCode::TOO_MANY_REQUESTS,
-                StatusCode::BAD_GATEWAY,
-                StatusCode::SERVICE_UNAVAILABLE,
-                StatusCode::GATEWAY_TIMEOUT,
-            ]
-            .into(),
+            statuses: vec![429, 502, 503, 504],
             initial: Duration::from_millis(250),
             max_delay: Duration::from_secs(8),
             max_elapsed: Duration::from_secs(30),
@@ -74,9 +68,9 @@ impl RetryPolicy {
         self
     }
 
-    /// The reply statuses that are retried.
+    /// The reply statuses that are retried, by number: `[429, 503]`.
     #[must_use]
-    pub fn statuses(mut self, statuses: impl IntoIterator<Item = StatusCode>) -> Self {
+    pub fn statuses(mut self, statuses: impl IntoIterator<Item = u16>) -> Self {
         self.statuses = statuses.into_iter().collect();
         self
     }
@@ -111,7 +105,7 @@ impl RetryPolicy {
     }
 
     pub(crate) fn retries(&self, status: StatusCode) -> bool {
-        self.statuses.contains(&status)
+        self.statuses.contains(&status.as_u16())
     }
 
     /// How long to wait before retry number `retry` (1 for the first) of a

@@ -127,6 +127,37 @@ async fn bearer_sdk_typed_methods_through_an_expiry_storm() {
     assert_eq!(err.status().map(|s| s.as_u16()), Some(422), "{err:?}");
 }
 
+/// The spec's `retry` and `idempotency_key` in the generated SDK: an order
+/// whose reply was lost after it executed is placed again with the same
+/// key and executes once; a 503 with `Retry-After` is waited out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_sdk_retries_a_keyed_order_that_executes_once() {
+    let backend = Backend::start(Protocol::Bearer {
+        ttl: Duration::from_secs(3600),
+    })
+    .await;
+    let client = bearer_api::BearerApiClient::new(backend.url(), BEARER_USERNAME, BEARER_PASSWORD).unwrap();
+    client.ping().await.unwrap();
+    backend.reset_counters();
+    backend.abort_after_consume(1);
+    backend.fail_next(
+        1,
+        seamless_sdk_testkit::StatusCode::SERVICE_UNAVAILABLE,
+        &[("retry-after-ms", "20")],
+    );
+    let order = client
+        .create_order(&bearer_api::NewOrder {
+            order_id: "o-1".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!((order.order_id.as_str(), order.executions), ("o-1", 1));
+    let c = backend.counters();
+    assert_eq!(c.executions["o-1"], 1, "{c:?}");
+    assert_eq!(c.requests, 3, "a 503, a lost reply, then the answer: {c:?}");
+    assert_eq!(c.executions_by_key.len(), 1, "one key on every attempt: {c:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wechat_sdk_typed_methods_through_an_expiry_storm() {
     let backend = Backend::start(Protocol::Query).await;

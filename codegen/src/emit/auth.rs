@@ -340,6 +340,10 @@ fn settings(auth: &Auth, n: &Names) -> TokenStream {
         let (initial, max) = (duration(b.initial_ms, n), duration(b.max_ms, n));
         out.extend(quote!(.login_backoff(#initial, #max)));
     }
+    if let Some(r) = &auth.retry {
+        let policy = retry_policy(r, n);
+        out.extend(quote!(.retry(#policy)));
+    }
     if let Some(limit) = auth.max_response_bytes {
         let limit = proc_macro2::Literal::u64_unsuffixed(limit);
         out.extend(quote!(.max_response_bytes(#limit)));
@@ -348,6 +352,34 @@ fn settings(auth: &Auth, n: &Names) -> TokenStream {
 }
 
 /// A `Duration` in whole seconds when it is, milliseconds otherwise.
+/// A `RetryPolicy` expression: the runtime's default with each setting given.
+pub(super) fn retry_policy(r: &crate::model::Retry, n: &Names) -> TokenStream {
+    let path = n.path(Item::RetryPolicy);
+    let mut out = quote!(#path::default());
+    if let Some(k) = r.max_attempts {
+        let k = proc_macro2::Literal::u32_unsuffixed(k);
+        out.extend(quote!(.max_attempts(#k)));
+    }
+    if let Some(statuses) = &r.statuses {
+        let statuses = statuses.iter().map(|s| proc_macro2::Literal::u16_unsuffixed(*s));
+        out.extend(quote!(.statuses([#(#statuses),*])));
+    }
+    if r.initial_backoff_ms.is_some() || r.max_backoff_ms.is_some() {
+        let initial = duration(r.initial_backoff_ms.unwrap_or(250), n);
+        let max = duration(r.max_backoff_ms.unwrap_or(8000), n);
+        out.extend(quote!(.backoff(#initial, #max)));
+    }
+    if let Some(ms) = r.max_elapsed_ms {
+        let d = duration(ms, n);
+        out.extend(quote!(.max_elapsed(#d)));
+    }
+    if let Some(ms) = r.max_retry_after_ms {
+        let d = duration(ms, n);
+        out.extend(quote!(.max_retry_after(#d)));
+    }
+    out
+}
+
 fn duration(ms: u64, n: &Names) -> TokenStream {
     let duration = n.path(Item::Duration);
     if ms.is_multiple_of(1000) {

@@ -10,7 +10,8 @@ use super::names::{Item, Names};
 use super::rust::{argument, doc_attrs, fresh, ident, ident_at, lines, lit, method_fn, plain, unraw};
 use crate::model::{Endpoint, ParamKind, TypeRef};
 
-pub(super) fn method(ep: &Endpoint, names: &Names) -> TokenStream {
+/// `api_retry`: the client's retry settings, which an endpoint's own build on.
+pub(super) fn method(ep: &Endpoint, api_retry: Option<&crate::model::Retry>, names: &Names) -> TokenStream {
     let name = ident_at(&ep.name, &ep.origin);
     let docs = docs(ep);
 
@@ -81,6 +82,19 @@ pub(super) fn method(ep: &Endpoint, names: &Names) -> TokenStream {
     chain.extend(body);
     if let Some(yes) = ep.idempotent {
         chain.push(quote!(.idempotent(#yes)));
+    }
+    if let Some(header) = &ep.idempotency_key {
+        chain.push(quote!(.idempotency_key(#header)));
+    }
+    if let Some(own) = &ep.retry {
+        // The endpoint's settings over the client's, whole: a request's
+        // policy replaces the client's.
+        let merged = match api_retry {
+            Some(client) => client.under(own),
+            None => own.clone(),
+        };
+        let policy = super::auth::retry_policy(&merged, names);
+        chain.push(quote!(.retry(#policy)));
     }
     if !ep.auth {
         chain.push(quote!(.no_auth()));

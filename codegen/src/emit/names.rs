@@ -66,6 +66,7 @@ pub(super) enum Item {
     Placement,
     RefreshGrant,
     Request,
+    RetryPolicy,
     Secret,
     PathSegment,
     Serialize,
@@ -126,6 +127,7 @@ impl Item {
             Item::Placement => ("seamless_sdk", "Placement", SDK, Type),
             Item::RefreshGrant => ("seamless_sdk", "RefreshGrant", SDK, Type),
             Item::Request => ("seamless_sdk", "Request", SDK, Type),
+            Item::RetryPolicy => ("seamless_sdk", "RetryPolicy", SDK, Type),
             Item::Secret => ("seamless_sdk", "Secret", SDK, Type),
             Item::PathSegment => (
                 "seamless_sdk::__private",

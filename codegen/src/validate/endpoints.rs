@@ -36,6 +36,7 @@ pub(super) fn check(cx: &mut Ctxt<'_>, api: &Api) {
         if let Some(resp) = &ep.response {
             cx.type_ref(ep.response_origin.or(&ep.origin), &format!("{at}.response"), resp);
         }
+        super::retry::check_endpoint(cx, &at, ep);
     }
 }
 

@@ -225,6 +225,7 @@ fn noun<'a>(name: &'a str, path: &str) -> &'a str {
         "HeaderRule" => "a header expiry rule",
         "ExpiryRule" => "an expiry rule",
         "LoginBackoff" => "`login_backoff`",
+        "Retry" => "`retry`",
         "TypeDef" => "a type",
         // One long form serves both: types hold fields, endpoints parameters.
         "TypedLong" if path.starts_with("types.") => "a field",

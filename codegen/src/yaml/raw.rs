@@ -78,6 +78,9 @@ pub(crate) struct Auth {
     /// The largest response body (API or login reply) read, in bytes (default 16 MiB).
     #[schemars(range(min = 1))]
     pub max_response_bytes: Opt<u64>,
+    /// How calls retry transient failures (default: 429, 502, 503 and 504, up to
+    /// `max_replays + 2` attempts per call, backoff from 250 ms to 8 s).
+    pub retry: Opt<Retry>,
 }
 
 /// `login_backoff: { initial_ms: 500, max_ms: 30000 }`.
@@ -88,6 +91,26 @@ pub(crate) struct LoginBackoff {
     pub initial_ms: Req<u64>,
     /// The longest cool-down, in milliseconds; at least `initial_ms`.
     pub max_ms: Req<u64>,
+}
+
+/// How calls retry transient failures; every field is optional.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Retry {
+    /// Every attempt of a call, its first included, whatever resends it (expiry replays
+    /// too); default `max_replays + 2`.
+    #[schemars(range(min = 1, max = 20))]
+    pub max_attempts: Opt<u32>,
+    /// The HTTP statuses retried (default `[429, 502, 503, 504]`; `[]` turns retries off).
+    pub statuses: Opt<Vec<Sp<u16>>>,
+    /// The first backoff's ceiling in milliseconds (default 250); each next one doubles.
+    pub initial_backoff_ms: Opt<u64>,
+    /// The largest backoff in milliseconds (default 8000).
+    pub max_backoff_ms: Opt<u64>,
+    /// The most time one call spends waiting to retry, in milliseconds (default 30000).
+    pub max_elapsed_ms: Opt<u64>,
+    /// The longest `Retry-After` honoured, in milliseconds (default 60000).
+    pub max_retry_after_ms: Opt<u64>,
 }
 
 /// Where requests carry the token: `bearer`, `{header: B-T}`, `{query: access_token}` or `{json_body: token}`.
@@ -331,6 +354,11 @@ pub(crate) struct Endpoint {
     pub response: Opt<TypeExpr>,
     /// Safe to replay after a transport error; default: GET, PUT and DELETE are.
     pub idempotent: Opt<bool>,
+    /// The header (usually `Idempotency-Key`) each call sends a fresh key in, the same on
+    /// every attempt of the call; such a call is retried like an idempotent one.
+    pub idempotency_key: Opt<String>,
+    /// This endpoint's retry settings, over `auth.retry`.
+    pub retry: Opt<Retry>,
     /// `none` for a public endpoint (no token); default `token`.
     pub auth: Opt<EndpointAuth>,
 }

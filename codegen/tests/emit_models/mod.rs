@@ -102,6 +102,8 @@ pub fn endpoint(name: &str, method: HttpMethod, path: &str, response: Option<Typ
         body: None,
         response,
         idempotent: None,
+        idempotency_key: None,
+        retry: None,
         auth: true,
         origin: Origin::Unknown,
         path_origin: Origin::Unknown,

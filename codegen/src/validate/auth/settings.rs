@@ -13,6 +13,9 @@ pub(super) fn check(cx: &mut Ctxt<'_>, auth: &Auth) {
     check_timeouts(cx, auth);
     check_max_response_bytes(cx, auth);
     check_login_backoff(cx, auth);
+    if let Some(r) = &auth.retry {
+        crate::validate::retry::check_retry(cx, "auth.retry", r);
+    }
 }
 
 /// No chain leaves nothing to call with; with `session: exclusive`, each

@@ -4,7 +4,7 @@
 use crate::diag::DiagnosticKind;
 use crate::model::{
     Auth, AuthOrigins, Envelope, EnvelopeOrigins, ExpiryRule, Lifetime, Login, LoginBackoff, Origin,
-    Placement, RuleOrigins,
+    Placement, Retry, RuleOrigins,
 };
 use crate::yaml::raw;
 use crate::yaml::spanned::Sp;
@@ -170,6 +170,7 @@ impl Cx<'_, '_> {
             expiry_skew_ms: opt(&a.expiry_skew_ms),
             login_backoff: a.login_backoff.as_ref().and_then(|b| self.login_backoff(b)),
             max_response_bytes: opt(&a.max_response_bytes),
+            retry: a.retry.as_ref().and_then(retry),
             origin: sp.pos.origin(),
             origins,
         })
@@ -307,4 +308,22 @@ impl Cx<'_, '_> {
             absent_is_success: opt(&env.absent_is_success).unwrap_or(false),
         })
     }
+}
+
+/// A `retry` block, in `auth` or on an endpoint.
+pub(super) fn retry(sp: &Sp<raw::Retry>) -> Option<Retry> {
+    let r = sp.get()?;
+    Some(Retry {
+        max_attempts: opt(&r.max_attempts),
+        statuses: r
+            .statuses
+            .as_ref()
+            .and_then(Sp::get)
+            .map(|list| list.iter().filter_map(|s| s.get().copied()).collect()),
+        initial_backoff_ms: opt(&r.initial_backoff_ms),
+        max_backoff_ms: opt(&r.max_backoff_ms),
+        max_elapsed_ms: opt(&r.max_elapsed_ms),
+        max_retry_after_ms: opt(&r.max_retry_after_ms),
+        origin: sp.pos.origin(),
+    })
 }

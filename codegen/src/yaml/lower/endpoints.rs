@@ -91,6 +91,8 @@ impl Cx<'_, '_> {
             body,
             response,
             idempotent: opt(&e.idempotent),
+            idempotency_key: opt(&e.idempotency_key),
+            retry: e.retry.as_ref().and_then(super::auth::retry),
             auth,
             origin: key.pos.origin(),
             path_origin: req_origin(&e.path),
