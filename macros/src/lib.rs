@@ -60,10 +60,16 @@ pub(crate) type Errors = Vec<syn::Error>;
 ///                                                  earlier token; `chains` must be 1
 ///      | expiry_skew_ms = 10000 | login_backoff(initial_ms = 500, max_ms = 30000)
 ///      | max_response_bytes = 16777216
+///      | retry(max_attempts = 3, statuses = [429, 502, 503, 504], initial_backoff_ms = 250,
+///              max_backoff_ms = 8000, max_elapsed_ms = 30000, max_retry_after_ms = 60000)
+///                                                  every key optional; see docs/spec.md
 ///
 /// METHOD := /// doc
 ///           #[get("/users/{id}")] | #[post("...")] | #[put("...")] | #[patch("...")] | #[delete("...")]
 ///           [#[idempotent]] [#[no_auth]]
+///           [#[idempotency_key]]            a fresh key per call in `Idempotency-Key`
+///                                           (or #[idempotency_key("X-Request-Key")])
+///           [#[retry(statuses = [503], ...)]]  this method's retry settings, over the client's
 ///           async fn name(&self, ARGUMENT, ...) -> Result<T, seamless_sdk::Error>;
 ///
 /// ARGUMENT := id: u64                       bound to `{id}` in the path by name
