@@ -122,9 +122,7 @@ fn retry_after_two_seconds_waits_two_seconds_of_the_runtime_clock() {
         // retry's to jump to.
         let client = common::bearer(&backend)
             .request_timeout(None)
-            .http_client_builder(
-                seamless_sdk::__private::reqwest::Client::builder().pool_idle_timeout(None),
-            )
+            .http_client_builder(seamless_sdk::__private::reqwest::Client::builder().pool_idle_timeout(None))
             .build()
             .unwrap();
         // The login (and its timeout's timer) on the real clock.
@@ -141,7 +139,10 @@ fn retry_after_two_seconds_waits_two_seconds_of_the_runtime_clock() {
             "the runtime clock moved {waited:?}"
         );
         assert_eq!(client.stats().retry_wait_ms, 2000);
-        assert!(wall.elapsed() < Duration::from_secs(2), "it slept on the wall clock");
+        assert!(
+            wall.elapsed() < Duration::from_secs(2),
+            "it slept on the wall clock"
+        );
     });
     drop(backend);
 }
