@@ -117,10 +117,11 @@ fn client(api: &Api, names: &Names) -> TokenStream {
         .iter()
         .map(|ep| endpoint::method(ep, api.auth.retry.as_ref(), names))
         .collect();
-    let (clone, debug, client) = (
+    let (clone, debug, client, options) = (
         names.path(Item::Clone),
         names.path(Item::Debug),
         names.path(Item::Client),
+        names.path(Item::CallOptions),
     );
     quote! {
         #doc
@@ -144,6 +145,13 @@ fn client(api: &Api, names: &Names) -> TokenStream {
             #[must_use]
             pub fn client(&self) -> &#client {
                 &self.client
+            }
+
+            /// A view of this client whose calls all carry `options` (a
+            /// timeout, headers, a retry policy); it shares the sessions.
+            #[must_use]
+            pub fn with_options(&self, options: #options) -> Self {
+                Self { client: self.client.with_options(options) }
             }
 
             #(#methods)*

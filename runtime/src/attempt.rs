@@ -38,6 +38,16 @@ pub(crate) struct Sender {
 
 impl Sender {
     /// The request as it goes on the wire; an error here sends nothing.
+    /// A reply's headers as a caller may see them: without the single-use
+    /// successor, a secret the chain has already taken.
+    pub(crate) fn shown_headers(&self, resp: &reqwest::Response) -> http::HeaderMap {
+        let mut headers = resp.headers().clone();
+        if let Some(name) = &self.next_token {
+            headers.remove(name);
+        }
+        headers
+    }
+
     pub(crate) fn prepare(&self, req: &Request, token: Option<&Secret>) -> Result<reqwest::Request, Error> {
         self.build(req, token)?
             .build()
@@ -48,7 +58,7 @@ impl Sender {
         let mut rb = with_joined_url(&self.base, &req.path, |url| {
             self.http.request(req.method.clone(), url)
         });
-        if let Some(t) = self.per_request_timeout {
+        if let Some(t) = req.timeout.or(self.per_request_timeout) {
             rb = rb.timeout(t);
         }
         if !req.query.is_empty() {

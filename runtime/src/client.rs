@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use crate::attempt::{self, Sender};
 use crate::core::{Expired, Mode};
 use crate::error::Error;
+use crate::options::{CallOptions, Response};
 use crate::reply::{Reader, Reply};
 use crate::request::Request;
 use crate::retry::RetryPolicy;
@@ -35,6 +36,8 @@ pub const MAX_STALE_REPLAYS: u32 = 8;
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// Set on a view made by [`Client::with_options`].
+    options: Option<Arc<CallOptions>>,
 }
 
 struct Inner {
@@ -62,7 +65,41 @@ impl Client {
     /// Makes the call and decodes the value (unwrapped from the envelope,
     /// if there is one) as `T`.
     pub async fn call<T: DeserializeOwned>(&self, request: Request) -> Result<T, Error> {
-        self.inner.run(&request).await?.decode()
+        let request = self.with_own_options(request);
+        self.inner.run(&request, false).await?.0.decode()
+    }
+
+    /// Like [`call`](Client::call), with the reply's status and headers
+    /// beside the value.
+    pub async fn call_with_response<T: DeserializeOwned>(
+        &self,
+        request: Request,
+    ) -> Result<Response<T>, Error> {
+        let request = self.with_own_options(request);
+        let (reply, headers) = self.inner.run(&request, true).await?;
+        let status = reply.status();
+        Ok(Response {
+            value: reply.decode()?,
+            status,
+            headers: headers.unwrap_or_default(),
+        })
+    }
+
+    /// A view of this client whose calls all carry `options` (a timeout,
+    /// headers, a retry policy); it shares everything else with this one.
+    #[must_use]
+    pub fn with_options(&self, options: CallOptions) -> Client {
+        Client {
+            inner: Arc::clone(&self.inner),
+            options: Some(Arc::new(options)),
+        }
+    }
+
+    fn with_own_options(&self, request: Request) -> Request {
+        match &self.options {
+            Some(options) => options.apply(request),
+            None => request,
+        }
     }
 
     /// What this client has done so far.
@@ -84,7 +121,13 @@ impl Client {
 }
 
 impl Inner {
-    async fn run(&self, req: &Request) -> Result<Reply, Error> {
+    /// The reply, and its headers when `keep_headers` (a copy the plain
+    /// call does not pay for).
+    async fn run(
+        &self,
+        req: &Request,
+        keep_headers: bool,
+    ) -> Result<(Reply, Option<http::HeaderMap>), Error> {
         if let Some(e) = &req.error {
             return Err(Error::request(e.clone()));
         }
@@ -105,7 +148,7 @@ impl Inner {
         };
         let idempotent = req.is_idempotent();
         if !req.auth {
-            return self.run_public(req, idempotent).await;
+            return self.run_public(req, idempotent, keep_headers).await;
         }
         let repeatable = req.is_repeatable();
         let retry = req.retry.as_deref().unwrap_or(&self.retry);
@@ -158,6 +201,7 @@ impl Inner {
             );
             attempt::refuse_redirect(&resp, &sent_to, repeatable, head.expired)?;
             let headers = retry.retries(head.status).then(|| resp.headers().clone());
+            let kept = keep_headers.then(|| self.sender.shown_headers(&resp));
             let bytes = match self.reader.body(resp).await {
                 Ok(b) => b,
                 // The head alone says "expired", so not executed: a body cut
@@ -219,13 +263,18 @@ impl Inner {
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            return self.reader.open(head.status, bytes, json);
+            return Ok((self.reader.open(head.status, bytes, json)?, kept));
         }
     }
 
     /// Public endpoints are sent once: with no token involved there is
     /// nothing to renew, so the caller owns any retry.
-    async fn run_public(&self, req: &Request, idempotent: bool) -> Result<Reply, Error> {
+    async fn run_public(
+        &self,
+        req: &Request,
+        idempotent: bool,
+        keep_headers: bool,
+    ) -> Result<(Reply, Option<http::HeaderMap>), Error> {
         let request = self.sender.prepare(req, None)?;
         let sent = SentTo::new(&request, self.sender.foreign_http);
         let resp = match self.sender.http.execute(request).await {
@@ -237,12 +286,13 @@ impl Inner {
         };
         let status = resp.status();
         attempt::refuse_redirect(&resp, &sent, idempotent, false)?;
+        let kept = keep_headers.then(|| resp.headers().clone());
         let bytes = match self.reader.body(resp).await {
             Ok(b) => b,
             Err(BodyError::TooLarge) => return Err(self.reader.too_large(status)),
             Err(BodyError::Transport(e)) => return Err(Error::transport(e, !idempotent)),
         };
-        self.reader.open_public(status, bytes)
+        Ok((self.reader.open_public(status, bytes)?, kept))
     }
 
     fn note_replay(&self, chain: usize, count: Count, reason: &'static str) {

@@ -39,6 +39,7 @@ mod login;
 mod loom;
 #[cfg(test)]
 mod model_check;
+mod options;
 mod path;
 #[cfg(feature = "redis")]
 mod redis_store;
@@ -59,6 +60,7 @@ pub use login::{
     TokenSource, login_fn,
 };
 #[doc(hidden)]
+pub use options::{CallOptions, Response};
 pub use path::path_segment;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;

@@ -37,6 +37,12 @@ pub(crate) enum Reply {
 }
 
 impl Reply {
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Reply::Value(status, _) | Reply::Body(status, _) => *status,
+        }
+    }
+
     pub(crate) fn decode<T: DeserializeOwned>(self) -> Result<T, Error> {
         match self {
             Reply::Value(status, value) => {

@@ -21,6 +21,8 @@ pub struct Request {
     pub(crate) idempotency_key: Option<HeaderName>,
     /// This call's own retry policy, over the client's.
     pub(crate) retry: Option<Box<crate::RetryPolicy>>,
+    /// Each attempt's timeout, over the client's request timeout.
+    pub(crate) timeout: Option<std::time::Duration>,
 }
 
 impl Request {
@@ -38,6 +40,7 @@ impl Request {
             error: None,
             idempotency_key: None,
             retry: None,
+            timeout: None,
         }
     }
 
@@ -124,6 +127,13 @@ impl Request {
             Ok(n) => self.idempotency_key = Some(n),
             Err(_) => self.fail(format!("invalid idempotency key header `{name}`")),
         }
+        self
+    }
+
+    /// Each attempt's timeout, instead of the client's request timeout.
+    #[must_use]
+    pub fn timeout(mut self, d: std::time::Duration) -> Self {
+        self.timeout = Some(d);
         self
     }
 

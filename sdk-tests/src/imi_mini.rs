@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use seamless_sdk::{
     Client, ClientBuilder, CodeProvider, Encoding, Envelope, Error, Expiry, Lifetime,
-    LoginFlow, Placement, Request,
+    LoginFlow, Placement, Request, CallOptions,
 };
 use seamless_sdk::__private::path_segment;
 use seamless_sdk::__private::serde::{Serialize, Deserialize};
@@ -135,6 +135,14 @@ impl ImiMiniClient {
     #[must_use]
     pub fn client(&self) -> &Client {
         &self.client
+    }
+    /// A view of this client whose calls all carry `options` (a
+    /// timeout, headers, a retry policy); it shares the sessions.
+    #[must_use]
+    pub fn with_options(&self, options: CallOptions) -> Self {
+        Self {
+            client: self.client.with_options(options),
+        }
     }
     /// Fetch one user.
     ///

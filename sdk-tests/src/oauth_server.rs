@@ -3,7 +3,7 @@
 use std::time::Duration;
 use seamless_sdk::{
     Client, ClientBuilder, Encoding, Error, Expiry, ExpiryRule, Lifetime, LoginFlow,
-    Method, Placement, RefreshGrant, Request, Secret,
+    Method, Placement, RefreshGrant, Request, CallOptions, Secret,
 };
 use seamless_sdk::__private::path_segment;
 use seamless_sdk::__private::serde::{Serialize, Deserialize};
@@ -91,6 +91,14 @@ impl OauthServerClient {
     #[must_use]
     pub fn client(&self) -> &Client {
         &self.client
+    }
+    /// A view of this client whose calls all carry `options` (a
+    /// timeout, headers, a retry policy); it shares the sessions.
+    #[must_use]
+    pub fn with_options(&self, options: CallOptions) -> Self {
+        Self {
+            client: self.client.with_options(options),
+        }
     }
     /// Fetch one user.
     ///

@@ -2,7 +2,7 @@
 
 use seamless_sdk::{
     Client, ClientBuilder, Encoding, Envelope, Error, Expiry, Lifetime, LoginFlow,
-    Placement, Request, Secret,
+    Placement, Request, CallOptions, Secret,
 };
 use seamless_sdk::__private::path_segment;
 use seamless_sdk::__private::serde::{Serialize, Deserialize};
@@ -89,6 +89,14 @@ impl WechatQueryClient {
     #[must_use]
     pub fn client(&self) -> &Client {
         &self.client
+    }
+    /// A view of this client whose calls all carry `options` (a
+    /// timeout, headers, a retry policy); it shares the sessions.
+    #[must_use]
+    pub fn with_options(&self, options: CallOptions) -> Self {
+        Self {
+            client: self.client.with_options(options),
+        }
     }
     /// `GET /api/users/{id}`
     pub async fn get_user(&self, id: u64) -> Result<User, Error> {

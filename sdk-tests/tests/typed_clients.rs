@@ -158,6 +158,67 @@ async fn bearer_sdk_retries_a_keyed_order_that_executes_once() {
     assert_eq!(c.executions_by_key.len(), 1, "one key on every attempt: {c:?}");
 }
 
+/// Per-call options keep the methods' simple form (`with_options` is a
+/// view of the client), and the client's `call_with_response` gives the
+/// reply's status and headers, without the single-use token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_call_options_and_the_raw_response() {
+    let backend = Backend::start(Protocol::Bearer {
+        ttl: Duration::from_secs(3600),
+    })
+    .await;
+    let client = bearer_api::BearerApiClient::new(backend.url(), BEARER_USERNAME, BEARER_PASSWORD).unwrap();
+    let response = client
+        .client()
+        .call_with_response::<bearer_api::User>(seamless_sdk::Request::get("/api/users/7"))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(response.headers().contains_key("content-type"), "{response:?}");
+    assert_eq!(response.into_value().id, 7);
+
+    backend.delay_responses(Duration::from_millis(300));
+    let hurried = client.with_options(seamless_sdk::CallOptions::new().timeout(Duration::from_millis(50)));
+    let e = hurried.get_user(8).await.unwrap_err();
+    assert!(e.is_timeout(), "{e:?}");
+    assert_eq!(
+        client.get_user(8).await.unwrap().id,
+        8,
+        "the client itself keeps its timeout"
+    );
+    backend.delay_responses(Duration::ZERO);
+
+    backend.reset_counters();
+    backend.fail_next(
+        1,
+        seamless_sdk_testkit::StatusCode::SERVICE_UNAVAILABLE,
+        &[("retry-after-ms", "1")],
+    );
+    let no_retry =
+        client.with_options(seamless_sdk::CallOptions::new().retry(seamless_sdk::RetryPolicy::none()));
+    let e = no_retry.get_user(9).await.unwrap_err();
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(503), "{e:?}");
+    assert_eq!(backend.counters().requests, 1);
+
+    let seed = Backend::start(Protocol::Seed).await;
+    let codes = seed.seed_code_provider();
+    let imi = imi_mini::ImiMiniClient::new(seed.url(), move || {
+        let code = codes();
+        async move { Ok::<_, Infallible>(code) }
+    })
+    .unwrap();
+    let response = imi
+        .client()
+        .call_with_response::<imi_mini::User>(seamless_sdk::Request::get("/api/users/1"))
+        .await
+        .unwrap();
+    assert!(
+        !response.headers().contains_key("b-t"),
+        "the successor is a secret: {response:?}"
+    );
+    assert_eq!(response.value().id, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wechat_sdk_typed_methods_through_an_expiry_storm() {
     let backend = Backend::start(Protocol::Query).await;

@@ -67,6 +67,7 @@ pub(super) enum Item {
     RefreshGrant,
     Request,
     RetryPolicy,
+    CallOptions,
     Secret,
     PathSegment,
     Serialize,
@@ -128,6 +129,7 @@ impl Item {
             Item::RefreshGrant => ("seamless_sdk", "RefreshGrant", SDK, Type),
             Item::Request => ("seamless_sdk", "Request", SDK, Type),
             Item::RetryPolicy => ("seamless_sdk", "RetryPolicy", SDK, Type),
+            Item::CallOptions => ("seamless_sdk", "CallOptions", SDK, Type),
             Item::Secret => ("seamless_sdk", "Secret", SDK, Type),
             Item::PathSegment => (
                 "seamless_sdk::__private",

@@ -9,7 +9,7 @@ use crate::model::{Api, Body, Endpoint, HttpMethod, Origin, Param, ParamKind, Ty
 use crate::naming::{is_field_ident, is_keyword, is_snake_case};
 
 /// Methods every generated client already has; an endpoint must not reuse them.
-const CLIENT_METHODS: &[&str] = &["builder", "new", "from_client", "client"];
+const CLIENT_METHODS: &[&str] = &["builder", "new", "from_client", "client", "with_options"];
 
 pub(super) fn check(cx: &mut Ctxt<'_>, api: &Api) {
     check_some_endpoint(cx, api);

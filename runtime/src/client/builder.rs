@@ -335,6 +335,7 @@ impl ClientBuilder {
             expiry_skew: self.expiry_skew,
         };
         Ok(Client {
+            options: None,
             inner: Arc::new(Inner {
                 sender: Arc::new(Sender {
                     http,
