@@ -654,18 +654,6 @@ async fn fleet_waiters_wake_on_announcements_not_on_the_fallback_poll() {
     assert_eq!((c.logins, c.token_reuse), (1, 0), "{c:?}");
 }
 
-/// A small xorshift: the schedules are random but reproducible by case.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 /// Random schedules across processes, in the style of tests/schedules.rs:
 /// per case, a protocol, 2–3 processes with 5–60 calls each started at
 /// random moments, and random expiries, slow replies and a failed login
@@ -684,7 +672,7 @@ async fn fleet_random_schedules_keep_the_invariants() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(4);
     for case in 0..cases {
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (case + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let mut rng = common::Rng(0x9E37_79B9_7F4A_7C15 ^ (case + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
         let protocol = if rng.below(3) == 0 { "bearer" } else { "seed" };
         let backend = common::start(protocol).await;
         let job = Job {

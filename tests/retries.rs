@@ -164,25 +164,13 @@ async fn a_retry_after_beyond_the_cap_ends_the_call_at_once() {
     assert_eq!(backend.counters().requests, 1);
 }
 
-/// A small xorshift: the schedules are random but reproducible by case.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 /// Whatever mix of transient failures, expiries and lost replies meets a
 /// call, it makes at most `max_attempts` attempts (plus the free stale
 /// replays, which the client counts), and the token layer stays sound.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attempts_never_exceed_the_budget_under_random_schedules() {
     for case in 0..60u64 {
-        let mut rng = Rng(0x2545_F491_4F6C_DD1D ^ (case + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng = common::Rng(0x2545_F491_4F6C_DD1D ^ (case + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let name = common::PROTOCOLS[rng.below(3) as usize];
         let max_attempts = 1 + rng.below(4) as u32;
         let max_replays = rng.below(3) as u32;

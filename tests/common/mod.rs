@@ -179,3 +179,16 @@ impl LogBuffer {
         tracing::subscriber::set_default(self.subscriber())
     }
 }
+
+/// A small xorshift: random schedules that are reproducible by case.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}

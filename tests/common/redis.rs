@@ -134,23 +134,19 @@ fn redis_server(test: &str) -> Option<PathBuf> {
 }
 
 fn start(bin: &PathBuf, port: u16, dir: &tempfile::TempDir) -> Child {
-    Command::new(bin)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
+    server(bin, port, dir).spawn().expect("redis-server starts")
+}
+
+/// `redis-server` on loopback `port`, keeping nothing on disk.
+fn server(bin: &PathBuf, port: u16, dir: &tempfile::TempDir) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
         .arg("--dir")
         .arg(dir.path())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server starts")
+        .stderr(Stdio::null());
+    cmd
 }
 
 fn free_port() -> u16 {
@@ -177,24 +173,10 @@ impl RedisCluster {
         let servers = ports
             .iter()
             .map(|port| {
-                Command::new(&bin)
-                    .args([
-                        "--port",
-                        &port.to_string(),
-                        "--bind",
-                        "127.0.0.1",
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                    ])
+                server(&bin, *port, &dir)
                     .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
                     .arg("--cluster-config-file")
                     .arg(dir.path().join(format!("nodes-{port}.conf")))
-                    .arg("--dir")
-                    .arg(dir.path())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
                     .spawn()
                     .expect("redis-server starts")
             })
