@@ -263,6 +263,25 @@ async fn all_succeed(children: Vec<Child>, calls: u64) {
     }
 }
 
+/// Starts two more processes of `job` (20 calls each), lets them park
+/// behind `victim`, kills it (SIGKILL), runs `then`, and checks that the
+/// others all succeed within 8 s of the kill: the dead process's lock (its
+/// timeout plus a second), a poll, and one login.
+async fn kill_while_others_wait(job: &Job, mut victim: Child, then: impl FnOnce()) {
+    let others = start_fleet(job, 2, 20, 100);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let killed = Instant::now();
+    victim.kill().expect("SIGKILL");
+    let _ = victim.wait();
+    then();
+    all_succeed(others, 20).await;
+    let took = killed.elapsed();
+    assert!(
+        took < Duration::from_secs(8),
+        "the others took {took:?} after the kill"
+    );
+}
+
 /// Waits for a process (off the runtime's threads) and reads its report.
 async fn finish(child: Child, within_secs: u64) -> Report {
     let out = common::within(
@@ -404,25 +423,13 @@ async fn fleet_kill_9_of_the_login_leader_strands_nobody() {
         ..Job::new(&backend, "seed", &redis, &prefix("kill-leader"))
     };
     backend.delay_logins(Duration::from_secs(30));
-    let mut leader = start(&job);
+    let leader = start(&job);
     common::wait_until(30, "the leader's login reaching the server", || {
         backend.counters().logins >= 1
     })
     .await;
-    let others: Vec<_> = start_fleet(&job, 2, 20, 100);
-    // Let the others park behind the leader's login.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let killed = Instant::now();
-    leader.kill().expect("SIGKILL");
-    let _ = leader.wait();
-    backend.delay_logins(Duration::ZERO);
-    all_succeed(others, 20).await;
-    let took = killed.elapsed();
     // The lock lives the login timeout plus a second; then one poll and one login.
-    assert!(
-        took < Duration::from_secs(8),
-        "the others took {took:?} after the kill"
-    );
+    kill_while_others_wait(&job, leader, || backend.delay_logins(Duration::ZERO)).await;
     let c = backend.counters();
     assert_eq!(c.logins, 2, "the dead leader's login and one more: {c:?}");
     assert_eq!(c.token_reuse, 0, "{c:?}");
@@ -446,22 +453,12 @@ async fn fleet_kill_9_of_the_lease_holder_spends_its_token() {
     common::user(&here, 0).await.expect("warm-up call");
     backend.reset_counters();
     backend.stall_next(1);
-    let mut holder = start(&job);
+    let holder = start(&job);
     common::wait_until(30, "the holder's request reaching the server", || {
         backend.counters().requests >= 1
     })
     .await;
-    let others: Vec<_> = start_fleet(&job, 2, 20, 100);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let killed = Instant::now();
-    holder.kill().expect("SIGKILL");
-    let _ = holder.wait();
-    all_succeed(others, 20).await;
-    let took = killed.elapsed();
-    assert!(
-        took < Duration::from_secs(8),
-        "the others took {took:?} after the kill"
-    );
+    kill_while_others_wait(&job, holder, || ()).await;
     let c = backend.counters();
     assert_eq!(c.logins, 1, "the spent token's chain logs in once: {c:?}");
     assert_eq!(

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::{HeaderMap, StatusCode};
 
 use crate::request::Request;
 use crate::retry::RetryPolicy;
@@ -37,13 +37,8 @@ impl CallOptions {
     /// is the runtime's and cannot be replaced this way.
     #[must_use]
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            (Ok(n), Ok(v)) => {
-                self.headers.append(n, v);
-            }
-            _ => {
-                self.error.get_or_insert(format!("invalid header `{name}`"));
-            }
+        if let Err(e) = crate::request::append_header(&mut self.headers, name, value) {
+            self.error.get_or_insert(e);
         }
         self
     }

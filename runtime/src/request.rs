@@ -79,11 +79,8 @@ impl Request {
     /// Adds a header. An invalid name or value is reported when the call is made.
     #[must_use]
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            (Ok(n), Ok(v)) => {
-                self.headers.append(n, v);
-            }
-            _ => self.fail(format!("invalid header `{name}`")),
+        if let Err(e) = append_header(&mut self.headers, name, value) {
+            self.fail(e);
         }
         self
     }
@@ -159,6 +156,18 @@ impl Request {
 
     fn fail(&mut self, msg: String) {
         self.error.get_or_insert(msg);
+    }
+}
+
+/// Appends `name: value`, or says why it cannot be a header (without the
+/// value, which may be a credential).
+pub(crate) fn append_header(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
+    match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+        (Ok(n), Ok(v)) => {
+            headers.append(n, v);
+            Ok(())
+        }
+        _ => Err(format!("invalid header `{name}`")),
     }
 }
 
