@@ -7,10 +7,11 @@
 //! and the token stores).
 
 pub use seamless_sdk_runtime::{
-    BoxFuture, CallOptions, ChainStatus, Client, ClientBuilder, CodeProvider, Encoding, Envelope, Error,
-    Expiry, ExpiryRule, FileStore, JsonPath, Lifetime, Login, LoginContext, LoginError, LoginFlow, LoginFn,
-    MAX_REPLAYS_LIMIT, MAX_STALE_REPLAYS, MemoryStore, Method, Placement, RefreshGrant, Request, Response,
-    RetryPolicy, Secret, Session, Stats, StoredSession, TokenSource, TokenStore, login_fn,
+    BoxFuture, CachePolicy, CacheStatus, CallOptions, ChainStatus, Client, ClientBuilder, CodeProvider,
+    Encoding, Envelope, Error, Expiry, ExpiryRule, FileStore, JsonPath, Lifetime, Login, LoginContext,
+    LoginError, LoginFlow, LoginFn, MAX_REPLAYS_LIMIT, MAX_STALE_REPLAYS, MemoryStore, Method, Placement,
+    RefreshGrant, Request, Response, RetryPolicy, Secret, Session, Stats, StoredSession, TokenSource,
+    TokenStore, login_fn,
 };
 
 /// A session shared by a fleet of processes through Redis (feature `redis`).

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use crate::attempt::{self, Sender};
+use crate::cache::{CachePolicy, CacheStatus, ResponseCache, Stored};
 use crate::core::{Expired, Mode};
 use crate::error::Error;
 use crate::options::{CallOptions, Response};
@@ -47,6 +48,9 @@ struct Inner {
     max_replays: u32,
     retry: RetryPolicy,
     stats: Arc<Counters>,
+    cache_limits: crate::cache::Limits,
+    /// Made on the first cached call: most clients never pay for one.
+    cache: std::sync::OnceLock<ResponseCache>,
 }
 
 impl fmt::Debug for Client {
@@ -66,7 +70,11 @@ impl Client {
     /// if there is one) as `T`.
     pub async fn call<T: DeserializeOwned>(&self, request: Request) -> Result<T, Error> {
         let request = self.with_own_options(request);
-        self.inner.run(&request, false).await?.0.decode()
+        if let Some(policy) = cache_policy(&request) {
+            let (stored, _) = self.inner.cached(&request, policy).await?;
+            return stored.reply.decode_ref();
+        }
+        self.inner.run(&request, false).await?.reply.decode()
     }
 
     /// Like [`call`](Client::call), with the reply's status and headers
@@ -76,12 +84,21 @@ impl Client {
         request: Request,
     ) -> Result<Response<T>, Error> {
         let request = self.with_own_options(request);
-        let (reply, headers) = self.inner.run(&request, true).await?;
-        let status = reply.status();
+        if let Some(policy) = cache_policy(&request) {
+            let (stored, cache) = self.inner.cached(&request, policy).await?;
+            return Ok(Response {
+                value: stored.reply.decode_ref()?,
+                status: stored.status(),
+                headers: stored.headers.clone(),
+                cache,
+            });
+        }
+        let fetched = self.inner.run(&request, true).await?;
         Ok(Response {
-            value: reply.decode()?,
-            status,
-            headers: headers.unwrap_or_default(),
+            status: fetched.reply.status(),
+            value: fetched.reply.decode()?,
+            headers: fetched.headers.unwrap_or_default(),
+            cache: CacheStatus::Uncached,
         })
     }
 
@@ -120,14 +137,43 @@ impl Client {
     }
 }
 
+/// The cache policy of a cacheable, well-formed request (a malformed one
+/// fails in `run` without touching the cache).
+fn cache_policy(req: &Request) -> Option<CachePolicy> {
+    req.cache.filter(|_| req.error.is_none())
+}
+
+/// A final reply, its headers when asked for (a copy the plain call does
+/// not pay for), and its body's length.
+struct Fetched {
+    reply: Reply,
+    headers: Option<http::HeaderMap>,
+    size: usize,
+}
+
 impl Inner {
-    /// The reply, and its headers when `keep_headers` (a copy the plain
-    /// call does not pay for).
-    async fn run(
-        &self,
-        req: &Request,
-        keep_headers: bool,
-    ) -> Result<(Reply, Option<http::HeaderMap>), Error> {
+    /// A cached call: from the client's response cache, or fetched by `run`
+    /// once for every identical call in flight.
+    async fn cached(&self, req: &Request, policy: CachePolicy) -> Result<(Arc<Stored>, CacheStatus), Error> {
+        let cache = self.cache.get_or_init(|| ResponseCache::new(self.cache_limits));
+        let fetch = async {
+            let fetched = self.run(req, true).await?;
+            Ok(Stored::new(
+                fetched.reply,
+                fetched.headers.unwrap_or_default(),
+                fetched.size,
+            ))
+        };
+        let (stored, status) = cache.get_or_fetch(req, policy, req.bypass_cache, fetch).await?;
+        self.stats.bump(match status {
+            CacheStatus::Stale => Count::CacheStale,
+            CacheStatus::Miss => Count::CacheMisses,
+            _ => Count::CacheHits,
+        });
+        Ok((stored, status))
+    }
+
+    async fn run(&self, req: &Request, keep_headers: bool) -> Result<Fetched, Error> {
         if let Some(e) = &req.error {
             return Err(Error::request(e.clone()));
         }
@@ -263,7 +309,12 @@ impl Inner {
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            return Ok((self.reader.open(head.status, bytes, json)?, kept));
+            let size = bytes.len();
+            return Ok(Fetched {
+                reply: self.reader.open(head.status, bytes, json)?,
+                headers: kept,
+                size,
+            });
         }
     }
 
@@ -274,7 +325,7 @@ impl Inner {
         req: &Request,
         idempotent: bool,
         keep_headers: bool,
-    ) -> Result<(Reply, Option<http::HeaderMap>), Error> {
+    ) -> Result<Fetched, Error> {
         let request = self.sender.prepare(req, None)?;
         let sent = SentTo::new(&request, self.sender.foreign_http);
         let resp = match self.sender.http.execute(request).await {
@@ -292,7 +343,12 @@ impl Inner {
             Err(BodyError::TooLarge) => return Err(self.reader.too_large(status)),
             Err(BodyError::Transport(e)) => return Err(Error::transport(e, !idempotent)),
         };
-        Ok((self.reader.open_public(status, bytes)?, kept))
+        let size = bytes.len();
+        Ok(Fetched {
+            reply: self.reader.open_public(status, bytes)?,
+            headers: kept,
+            size,
+        })
     }
 
     fn note_replay(&self, chain: usize, count: Count, reason: &'static str) {

@@ -13,8 +13,12 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Neither `Debug` nor `Display` ever contains a token: transport errors are
 /// stored without their URL (a query-placed token lives there) and response
 /// bodies are kept out of both.
+///
+/// Cloning is cheap (the error is shared), so one failure can reach every
+/// caller that waited on it, as with a cached read's shared refresh.
+#[derive(Clone)]
 pub struct Error {
-    inner: Box<Kind>,
+    inner: Arc<Kind>,
 }
 
 /// Why a login (or refresh) failed. Shared by every caller that waited on it.
@@ -173,7 +177,7 @@ enum Kind {
 impl Error {
     fn new(kind: Kind) -> Self {
         Error {
-            inner: Box::new(kind),
+            inner: Arc::new(kind),
         }
     }
 

@@ -31,6 +31,7 @@
 //! duration), replays and chain recoveries; none carries a token value.
 
 mod attempt;
+mod cache;
 mod client;
 mod config;
 mod core;
@@ -52,6 +53,7 @@ mod stats;
 mod store;
 mod transport;
 
+pub use cache::{CachePolicy, CacheStatus};
 pub use client::{Client, ClientBuilder, MAX_REPLAYS_LIMIT, MAX_STALE_REPLAYS};
 pub use config::{Envelope, Expiry, ExpiryRule, JsonPath, Lifetime, Placement};
 pub use error::{Error, LoginError};
@@ -59,7 +61,6 @@ pub use login::{
     BoxFuture, CodeProvider, Encoding, Login, LoginContext, LoginFlow, LoginFn, RefreshGrant, Session,
     TokenSource, login_fn,
 };
-#[doc(hidden)]
 pub use options::{CallOptions, Response};
 pub use path::path_segment;
 #[cfg(feature = "redis")]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use http::{HeaderMap, StatusCode};
 
+use crate::cache::CacheStatus;
 use crate::request::Request;
 use crate::retry::RetryPolicy;
 
@@ -18,6 +19,7 @@ pub struct CallOptions {
     pub(crate) timeout: Option<Duration>,
     pub(crate) headers: HeaderMap,
     pub(crate) retry: Option<RetryPolicy>,
+    pub(crate) bypass_cache: bool,
     pub(crate) error: Option<String>,
 }
 
@@ -51,6 +53,14 @@ impl CallOptions {
         self
     }
 
+    /// Cached endpoints fetch anew (and store the result) instead of using
+    /// a fresh cached value.
+    #[must_use]
+    pub fn bypass_cache(mut self) -> Self {
+        self.bypass_cache = true;
+        self
+    }
+
     /// `req` with these options applied.
     pub(crate) fn apply(&self, mut req: Request) -> Request {
         if let Some(e) = &self.error {
@@ -65,6 +75,7 @@ impl CallOptions {
         if let Some(policy) = &self.retry {
             req.retry = Some(Box::new(policy.clone()));
         }
+        req.bypass_cache |= self.bypass_cache;
         req
     }
 }
@@ -77,6 +88,7 @@ pub struct Response<T> {
     pub(crate) value: T,
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
+    pub(crate) cache: CacheStatus,
 }
 
 impl<T> Response<T> {
@@ -98,6 +110,18 @@ impl<T> Response<T> {
         &self.headers
     }
 
+    /// Whether the value came from the network or the response cache.
+    /// Status and headers are those of the reply the value came from.
+    pub fn cache_status(&self) -> CacheStatus {
+        self.cache
+    }
+
+    /// The value was served stale: its refresh failed, and it is past its
+    /// `ttl` but within `stale_if_error`.
+    pub fn is_stale(&self) -> bool {
+        self.cache == CacheStatus::Stale
+    }
+
     pub fn into_parts(self) -> (T, StatusCode, HeaderMap) {
         (self.value, self.status, self.headers)
     }
@@ -108,6 +132,7 @@ impl<T> Response<T> {
             value: f(self.value),
             status: self.status,
             headers: self.headers,
+            cache: self.cache,
         }
     }
 }
@@ -121,8 +146,10 @@ mod tests {
         let opts = CallOptions::new()
             .header("X-Trace-Id", "t-1")
             .timeout(Duration::from_millis(250))
-            .retry(RetryPolicy::none());
+            .retry(RetryPolicy::none())
+            .bypass_cache();
         let req = opts.apply(Request::get("/x").header("X-Own", "1"));
+        assert!(req.bypass_cache);
         assert_eq!(req.headers.get("x-trace-id").unwrap(), "t-1");
         assert_eq!(req.headers.get("x-own").unwrap(), "1");
         assert_eq!(req.timeout, Some(Duration::from_millis(250)));

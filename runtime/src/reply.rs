@@ -58,6 +58,21 @@ impl Reply {
     }
 }
 
+impl Reply {
+    /// Decodes a copy of the value, leaving the reply as it was (a cached one).
+    pub(crate) fn decode_ref<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        match self {
+            Reply::Value(status, value) => T::deserialize(value).map_err(|e| Error::decode(*status, e)),
+            Reply::Body(status, bytes) if bytes.is_empty() => {
+                serde_json::from_value(Value::Null).map_err(|e| Error::decode(*status, e))
+            }
+            Reply::Body(status, bytes) => {
+                serde_json::from_slice(bytes).map_err(|e| Error::decode(*status, e))
+            }
+        }
+    }
+}
+
 impl Reader {
     pub(crate) fn head(&self, resp: &reqwest::Response) -> Head {
         let status = resp.status();

@@ -23,6 +23,10 @@ pub struct Request {
     pub(crate) retry: Option<Box<crate::RetryPolicy>>,
     /// Each attempt's timeout, over the client's request timeout.
     pub(crate) timeout: Option<std::time::Duration>,
+    /// Served from the client's response cache under this policy.
+    pub(crate) cache: Option<crate::CachePolicy>,
+    /// Fetched even when a fresh value is cached (and stored).
+    pub(crate) bypass_cache: bool,
 }
 
 impl Request {
@@ -41,6 +45,8 @@ impl Request {
             idempotency_key: None,
             retry: None,
             timeout: None,
+            cache: None,
+            bypass_cache: false,
         }
     }
 
@@ -138,6 +144,26 @@ impl Request {
     #[must_use]
     pub fn retry(mut self, policy: crate::RetryPolicy) -> Self {
         self.retry = Some(Box::new(policy));
+        self
+    }
+
+    /// Serves this `GET` from the client's response cache under `policy`
+    /// (see [`CachePolicy`](crate::CachePolicy)). Other methods are never
+    /// cached: the call fails with [`Error::is_builder`](crate::Error::is_builder).
+    #[must_use]
+    pub fn cache(mut self, policy: crate::CachePolicy) -> Self {
+        if self.method != Method::GET {
+            self.fail(format!("only GET requests can be cached, not {}", self.method));
+        }
+        self.cache = Some(policy);
+        self
+    }
+
+    /// Fetches even if a fresh value is cached, and stores what comes back
+    /// (a pull-to-refresh). Identical calls in flight still share one request.
+    #[must_use]
+    pub fn bypass_cache(mut self) -> Self {
+        self.bypass_cache = true;
         self
     }
 

@@ -55,6 +55,14 @@ pub struct Stats {
     /// Milliseconds waited before those retries, all calls together (what
     /// `Retry-After` asked for, or the backoff chose).
     pub retry_wait_ms: u64,
+    /// Cached calls answered from memory: a fresh value, or one an
+    /// identical call in flight fetched.
+    pub cache_hits: u64,
+    /// Cached calls that fetched (and stored) the value.
+    pub cache_misses: u64,
+    /// Cached calls answered with a stale value because the refresh failed
+    /// (`stale_if_error`).
+    pub cache_stale: u64,
 }
 
 /// One thing a client counts, as [`Stats`] names it.
@@ -71,12 +79,15 @@ pub(crate) enum Count {
     LostSuccessors,
     TransientRetries,
     RetryWaitMs,
+    CacheHits,
+    CacheMisses,
+    CacheStale,
 }
 
 /// The live counters behind [`Stats`], shared by a client's call path and
 /// its sessions; indexed by [`Count`].
 #[derive(Debug, Default)]
-pub(crate) struct Counters([AtomicU64; 11]);
+pub(crate) struct Counters([AtomicU64; 14]);
 
 impl Counters {
     pub(crate) fn bump(&self, count: Count) {
@@ -101,6 +112,9 @@ impl Counters {
             lost_successors: get(Count::LostSuccessors),
             transient_retries: get(Count::TransientRetries),
             retry_wait_ms: get(Count::RetryWaitMs),
+            cache_hits: get(Count::CacheHits),
+            cache_misses: get(Count::CacheMisses),
+            cache_stale: get(Count::CacheStale),
         }
     }
 }

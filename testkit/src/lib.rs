@@ -18,6 +18,7 @@
 //!
 //! - `GET /api/ping` → `{"pong":true}`
 //! - `GET /api/users/{id}` → `{"id":<number if it parses, else string>,"name":"user-<id>"}`
+//! - `GET /api/whoami` → `{"session":<the server's number for the token's session>}`
 //! - `POST /api/echo` → the JSON request body
 //! - `POST /api/orders` `{"order_id":"..."}` → `{"order_id":...,"executions":n}`, counted in
 //!   [`Counters::executions`]

@@ -630,7 +630,11 @@ async fn api(shared: &Arc<Shared>, parts: Parts, body: Incoming) -> Result<Respo
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let outcome = route(shared, &parts.method, parts.uri.path(), &body, key);
+    let outcome = match (&parts.method, parts.uri.path()) {
+        // Whose token this was: one session's reply must never reach another.
+        (&Method::GET, "/api/whoami") => Outcome::Data(json!({"session": holder.session()})),
+        (method, path) => route(shared, method, path, &body, key),
+    };
     match holder.fault.clone() {
         Fault::Abort => {
             // Executed but unanswered: the session is released, no next token.

@@ -560,6 +560,11 @@ pub(crate) struct Holder {
 }
 
 impl Holder {
+    /// The server's number for the session this request's token belongs to.
+    pub(crate) fn session(&self) -> u64 {
+        self.session
+    }
+
     /// Releases the hold without minting a next token: the request's token is spent and its
     /// session gets no successor from it.
     pub(crate) fn release(mut self) {

@@ -44,6 +44,7 @@ pub struct ClientBuilder {
     http_builder: Option<reqwest::ClientBuilder>,
     max_response_bytes: u64,
     pool_idle_timeout: Option<Duration>,
+    cache_limits: crate::cache::Limits,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -93,6 +94,7 @@ impl Client {
             http_builder: None,
             max_response_bytes: transport::DEFAULT_MAX_RESPONSE_BYTES,
             pool_idle_timeout: None,
+            cache_limits: crate::cache::Limits::default(),
         }
     }
 }
@@ -266,6 +268,14 @@ impl ClientBuilder {
         self
     }
 
+    /// The most the response cache holds (default 1024 entries and 16 MiB
+    /// of bodies): least valuable entries are evicted first (moka's
+    /// TinyLFU), and a body over `bytes` is never kept.
+    pub fn cache_limits(mut self, entries: u64, bytes: u64) -> Self {
+        self.cache_limits = crate::cache::Limits { entries, bytes };
+        self
+    }
+
     /// Checks the configuration, loads stored sessions and builds the client.
     pub fn build(self) -> Result<Client, Error> {
         self.check()?;
@@ -361,6 +371,8 @@ impl ClientBuilder {
                 max_replays: self.max_replays,
                 retry: self.retry,
                 stats,
+                cache_limits: self.cache_limits,
+                cache: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -414,6 +426,9 @@ impl ClientBuilder {
                         .to_owned(),
                 );
             }
+        }
+        if self.cache_limits.entries == 0 || self.cache_limits.bytes == 0 {
+            problems.push("`cache_limits` must be above zero".to_owned());
         }
         if self.max_response_bytes == 0 {
             problems.push("`max_response_bytes` must be above zero".to_owned());
