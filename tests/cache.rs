@@ -280,3 +280,47 @@ async fn a_stale_value_is_announced_without_the_token() {
     assert!(text.contains("/api/users/7"), "{text}");
     assert!(!text.contains(token.expose()), "a token in the logs: {text}");
 }
+
+/// `#[token_client]`'s `#[cache(...)]`.
+mod from_trait {
+    use seamless_sdk::token_client;
+
+    #[derive(Debug, serde::Deserialize)]
+    pub struct User {
+        pub id: u64,
+    }
+
+    #[token_client(
+        placement = bearer,
+        expiry(status(401)),
+        login(method = "POST", path = "/oauth/token", encoding = "json",
+              fields(grant_type = "password", username = "u", password = "p"),
+              token_json = "access_token"),
+    )]
+    pub trait Users {
+        #[get("/api/users/{id}")]
+        #[cache(ttl_ms = 60000, stale_if_error_ms = 60000)]
+        async fn get_user(&self, id: u64) -> Result<User, seamless_sdk::Error>;
+
+        #[get("/api/users/{id}")]
+        async fn get_user_uncached(&self, id: u64) -> Result<User, seamless_sdk::Error>;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trait_front_end_declares_a_cache() {
+    let backend = common::start("bearer").await;
+    let users = from_trait::Users::new(backend.url()).unwrap();
+    let calls = (0..20).map(|_| users.get_user(3));
+    for u in join_all(calls).await {
+        assert_eq!(u.unwrap().id, 3);
+    }
+    assert_eq!(backend.counters().requests, 1);
+    users.get_user_uncached(3).await.unwrap();
+    users.get_user_uncached(3).await.unwrap();
+    assert_eq!(
+        backend.counters().requests,
+        3,
+        "an endpoint without `#[cache]` is not cached"
+    );
+}

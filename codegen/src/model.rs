@@ -141,6 +141,17 @@ impl Retry {
     }
 }
 
+/// A GET endpoint's response cache (the runtime's `CachePolicy`).
+#[derive(Clone, Debug)]
+pub struct Cache {
+    /// How long a value is fresh.
+    pub ttl_ms: u64,
+    /// How much longer it may stand in when a refresh fails.
+    pub stale_if_error_ms: u64,
+    /// Where it was declared.
+    pub origin: Origin,
+}
+
 /// The cool-down after a failed login: `initial_ms`, doubling per failure
 /// in a row up to `max_ms` (the runtime's `login_backoff`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -517,6 +528,8 @@ pub struct Endpoint {
     pub idempotency_key: Option<String>,
     /// This endpoint's retry settings, over the client's.
     pub retry: Option<Retry>,
+    /// Its short-lived response cache (GET only).
+    pub cache: Option<Cache>,
     /// `false` for public endpoints: no token, no expiry handling.
     pub auth: bool,
     /// Where it was declared.

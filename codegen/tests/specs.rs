@@ -81,10 +81,13 @@ fn the_seed_spec_lowers_to_the_seed_protocol() {
 
     let names: Vec<&str> = api.endpoints.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(
-        &names[..5],
-        ["get_user", "ping", "echo", "create_order", "fail"],
+        &names[..6],
+        ["get_user", "ping", "whoami", "echo", "create_order", "fail"],
         "the testkit's endpoints come first, in spec order"
     );
+    let cache = api.endpoints[2].cache.as_ref().expect("whoami is cached");
+    assert_eq!((cache.ttl_ms, cache.stale_if_error_ms), (5000, 60000));
+    assert!(api.endpoints[0].cache.is_none());
     let get_user = &api.endpoints[0];
     assert_eq!(
         (get_user.method, get_user.path.as_str()),

@@ -24,6 +24,7 @@ fn endpoint(name: &str, path: &str) -> Endpoint {
         idempotent: None,
         idempotency_key: None,
         retry: None,
+        cache: None,
         auth: true,
         origin: Origin::Unknown,
         path_origin: Origin::Unknown,

@@ -320,6 +320,20 @@ pub(crate) fn retry_key(r: &mut Retry, f: &ParseNestedMeta<'_>) -> syn::Result<(
     Ok(())
 }
 
+/// One key of a `#[cache(...)]` list.
+pub(crate) fn cache_key(
+    c: &mut seamless_sdk_codegen::model::Cache,
+    f: &ParseNestedMeta<'_>,
+) -> syn::Result<()> {
+    let int = || -> syn::Result<u64> { f.value()?.parse::<syn::LitInt>()?.base10_parse() };
+    match key(f)?.as_str() {
+        "ttl_ms" => c.ttl_ms = int()?,
+        "stale_if_error_ms" => c.stale_if_error_ms = int()?,
+        _ => return Err(f.error("unknown `cache` key; use ttl_ms or stale_if_error_ms")),
+    }
+    Ok(())
+}
+
 fn key(meta: &ParseNestedMeta<'_>) -> syn::Result<String> {
     match meta.path.get_ident() {
         Some(id) => Ok(id.to_string().trim_start_matches("r#").to_owned()),

@@ -299,6 +299,10 @@ mod tests {
                 /// Check that the session works.
                 #[get("/api/ping")]
                 async fn ping(&self) -> Result<Pong, seamless_sdk::Error>;
+                /// The session this client's token belongs to. Read often, so each answer is served from memory for 5 s, and for a minute more while a failed login keeps the session down.
+                #[get("/api/whoami")]
+                #[cache(ttl_ms = 5000, stale_if_error_ms = 60000)]
+                async fn whoami(&self) -> Result<Whoami, seamless_sdk::Error>;
                 /// Send any JSON and get it back.
                 #[post("/api/echo")]
                 async fn echo(&self, #[body] body: &serde_json::Value) -> Result<serde_json::Value, seamless_sdk::Error>;

@@ -70,6 +70,9 @@ pub(crate) type Errors = Vec<syn::Error>;
 ///           [#[idempotency_key]]            a fresh key per call in `Idempotency-Key`
 ///                                           (or #[idempotency_key("X-Request-Key")])
 ///           [#[retry(statuses = [503], ...)]]  this method's retry settings, over the client's
+///           [#[cache(ttl_ms = 5000, stale_if_error_ms = 60000)]]
+///                                           GET only: served from the client's response
+///                                           cache while fresh, stale when a refresh fails
 ///           async fn name(&self, ARGUMENT, ...) -> Result<T, seamless_sdk::Error>;
 ///
 /// ARGUMENT := id: u64                       bound to `{id}` in the path by name

@@ -12,7 +12,7 @@ use syn::{
 
 use crate::Errors;
 
-const METHOD_ATTRS: &str = "`#[get(\"/path\")]`, `#[post]`, `#[put]`, `#[patch]`, `#[delete]`, `#[idempotent]`, `#[idempotency_key]`, `#[retry(...)]`, `#[no_auth]` or a doc comment";
+const METHOD_ATTRS: &str = "`#[get(\"/path\")]`, `#[post]`, `#[put]`, `#[patch]`, `#[delete]`, `#[idempotent]`, `#[idempotency_key]`, `#[retry(...)]`, `#[cache(ttl_ms = ...)]`, `#[no_auth]` or a doc comment";
 
 /// Endpoints of the trait; an endpoint with a front-end error is left out,
 /// so the model checks do not report it a second time.
@@ -66,6 +66,7 @@ fn endpoint(f: &TraitItemFn, errs: &mut Errors) -> Option<Endpoint> {
     let mut route: Option<(HttpMethod, LitStr)> = None;
     let mut idempotent = None;
     let mut idempotency_key = None;
+    let mut cache = None;
     let mut retry = None;
     let mut auth = true;
     for attr in &f.attrs {
@@ -110,6 +111,27 @@ fn endpoint(f: &TraitItemFn, errs: &mut Errors) -> Option<Endpoint> {
                     errs.push(e);
                 }
                 retry = Some(r);
+                continue;
+            }
+            "cache" => {
+                let mut c = seamless_sdk_codegen::model::Cache {
+                    ttl_ms: 0,
+                    stale_if_error_ms: 0,
+                    origin: Origin::Rust(attr.path().segments[0].ident.span()),
+                };
+                let mut ttl = false;
+                let parsed = attr.parse_nested_meta(|f| {
+                    ttl |= f.path.is_ident("ttl_ms");
+                    crate::args::cache_key(&mut c, &f)
+                });
+                match parsed {
+                    Err(e) => errs.push(e),
+                    Ok(()) if !ttl => errs.push(syn::Error::new_spanned(
+                        attr,
+                        "`#[cache]` needs `ttl_ms`; write `#[cache(ttl_ms = 5000)]`",
+                    )),
+                    Ok(()) => cache = Some(c),
+                }
                 continue;
             }
             "no_auth" => {
@@ -338,6 +360,7 @@ fn endpoint(f: &TraitItemFn, errs: &mut Errors) -> Option<Endpoint> {
         idempotent,
         idempotency_key,
         retry,
+        cache,
         auth,
         origin: Origin::Rust(sig.ident.span()),
         path_origin: Origin::Unknown,

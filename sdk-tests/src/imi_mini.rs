@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use seamless_sdk::{
     Client, ClientBuilder, CodeProvider, Encoding, Envelope, Error, Expiry, Lifetime,
-    LoginFlow, Placement, Request, CallOptions,
+    LoginFlow, Placement, Request, CallOptions, CachePolicy,
 };
 use seamless_sdk::__private::path_segment;
 use seamless_sdk::__private::serde::{Serialize, Deserialize};
@@ -19,6 +19,12 @@ pub struct User {
 #[serde(crate = "::seamless_sdk::__private::serde")]
 pub struct Pong {
     pub pong: bool,
+}
+/// Whose session a token belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "::seamless_sdk::__private::serde")]
+pub struct Whoami {
+    pub session: u64,
 }
 /// An order to place.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -157,6 +163,14 @@ impl ImiMiniClient {
     /// `GET /api/ping`
     pub async fn ping(&self) -> Result<Pong, Error> {
         let request = Request::get("/api/ping");
+        self.client.call(request).await
+    }
+    /// The session this client's token belongs to. Read often, so each answer is served from memory for 5 s, and for a minute more while a failed login keeps the session down.
+    ///
+    /// `GET /api/whoami`
+    pub async fn whoami(&self) -> Result<Whoami, Error> {
+        let request = Request::get("/api/whoami")
+            .cache(CachePolicy::from_millis(5000, 60000));
         self.client.call(request).await
     }
     /// Send any JSON and get it back.

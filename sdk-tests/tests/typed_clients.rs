@@ -271,3 +271,49 @@ async fn oauth_sdk_authenticates_the_client_and_tells_an_expired_403_from_a_perm
 fn serde_json_value(n: u64) -> seamless_sdk::__private::serde_json::Value {
     n.into()
 }
+
+/// The seed spec's `whoami` is cached (`cache: { ttl_ms: 5000,
+/// stale_if_error_ms: 60000 }`): a storm of reads is one request, and while
+/// logins fail it still answers, from memory, marked stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_sdk_serves_a_cached_read_through_a_storm_and_a_failed_login() {
+    let backend = Backend::start(Protocol::Seed).await;
+    let codes = backend.seed_code_provider();
+    let client = imi_mini::ImiMiniClient::new(backend.url(), move || {
+        let code = codes();
+        async move { Ok::<_, Infallible>(code) }
+    })
+    .unwrap();
+    let client = Arc::new(client);
+    backend.delay_responses(Duration::from_millis(30));
+    let calls: Vec<_> = (0..50)
+        .map(|_| {
+            let c = Arc::clone(&client);
+            tokio::spawn(async move { c.whoami().await })
+        })
+        .collect();
+    let mut sessions = Vec::new();
+    for call in calls {
+        sessions.push(call.await.unwrap().unwrap().session);
+    }
+    sessions.dedup();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert_eq!(backend.counters().requests, 1);
+    backend.delay_responses(Duration::ZERO);
+
+    // Past its 5 s a value would be fetched again; a bypassing view does
+    // that now, and the refresh fails because logins do.
+    backend.expire_all();
+    backend.fail_next_logins(100);
+    let refresh = client.with_options(seamless_sdk::CallOptions::new().bypass_cache());
+    assert_eq!(refresh.whoami().await.unwrap().session, sessions[0]);
+    let stats = client.client().stats();
+    assert_eq!((stats.cache_misses, stats.cache_stale), (1, 1), "{stats:?}");
+    let e = client
+        .create_order(&imi_mini::NewOrder {
+            order_id: "o-2".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(e.is_login(), "a write gets the login error: {e:?}");
+}

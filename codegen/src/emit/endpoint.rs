@@ -96,6 +96,12 @@ pub(super) fn method(ep: &Endpoint, api_retry: Option<&crate::model::Retry>, nam
         let policy = super::auth::retry_policy(&merged, names);
         chain.push(quote!(.retry(#policy)));
     }
+    if let Some(c) = &ep.cache {
+        let policy = names.path(Item::CachePolicy);
+        let ttl = proc_macro2::Literal::u64_unsuffixed(c.ttl_ms);
+        let stale = proc_macro2::Literal::u64_unsuffixed(c.stale_if_error_ms);
+        chain.push(quote!(.cache(#policy::from_millis(#ttl, #stale))));
+    }
     if !ep.auth {
         chain.push(quote!(.no_auth()));
     }

@@ -68,6 +68,7 @@ pub(super) enum Item {
     Request,
     RetryPolicy,
     CallOptions,
+    CachePolicy,
     Secret,
     PathSegment,
     Serialize,
@@ -130,6 +131,7 @@ impl Item {
             Item::Request => ("seamless_sdk", "Request", SDK, Type),
             Item::RetryPolicy => ("seamless_sdk", "RetryPolicy", SDK, Type),
             Item::CallOptions => ("seamless_sdk", "CallOptions", SDK, Type),
+            Item::CachePolicy => ("seamless_sdk", "CachePolicy", SDK, Type),
             Item::Secret => ("seamless_sdk", "Secret", SDK, Type),
             Item::PathSegment => (
                 "seamless_sdk::__private",

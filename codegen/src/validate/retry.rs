@@ -1,8 +1,9 @@
-//! Rules on retry settings (`auth.retry`, an endpoint's `retry`) and on an
-//! endpoint's idempotency key.
+//! Rules on the settings that shape an endpoint's attempts: retries
+//! (`auth.retry`, an endpoint's `retry`), its idempotency key and its
+//! response cache.
 
 use crate::diag::DiagnosticKind;
-use crate::model::{Endpoint, Retry};
+use crate::model::{Endpoint, HttpMethod, Retry};
 use crate::validate::Ctxt;
 
 /// The most attempts one call may be given.
@@ -58,5 +59,27 @@ pub(super) fn check_endpoint(cx: &mut Ctxt<'_>, at: &str, ep: &Endpoint) {
     }
     if let Some(r) = &ep.retry {
         check_retry(cx, &format!("{at}.retry"), r);
+    }
+    if let Some(c) = &ep.cache {
+        if ep.method != HttpMethod::Get {
+            cx.error(
+                DiagnosticKind::Conflict,
+                &c.origin,
+                format!("{at}.cache"),
+                format!(
+                    "only GET endpoints can be cached, and this one is {}; a cached write would \
+                     not reach the server",
+                    ep.method.as_str()
+                ),
+            );
+        }
+        if c.ttl_ms == 0 {
+            cx.error(
+                DiagnosticKind::InvalidValue,
+                &c.origin,
+                format!("{at}.cache.ttl_ms"),
+                "`ttl_ms: 0` caches nothing; give the milliseconds a value stays fresh, or remove `cache`",
+            );
+        }
     }
 }

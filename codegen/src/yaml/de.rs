@@ -226,6 +226,7 @@ fn noun<'a>(name: &'a str, path: &str) -> &'a str {
         "ExpiryRule" => "an expiry rule",
         "LoginBackoff" => "`login_backoff`",
         "Retry" => "`retry`",
+        "Cache" => "`cache`",
         "TypeDef" => "a type",
         // One long form serves both: types hold fields, endpoints parameters.
         "TypedLong" if path.starts_with("types.") => "a field",

@@ -113,6 +113,18 @@ pub(crate) struct Retry {
     pub max_retry_after_ms: Opt<u64>,
 }
 
+/// A GET endpoint's short-lived response cache, scoped to the client's session.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Cache {
+    /// How long a value is served from memory, in milliseconds.
+    #[schemars(range(min = 1))]
+    pub ttl_ms: Req<u64>,
+    /// After `ttl_ms`, how long the last value may still be served when its refresh fails
+    /// (a failed login, a transport error, a 5xx), in milliseconds (default 0).
+    pub stale_if_error_ms: Opt<u64>,
+}
+
 /// Where requests carry the token: `bearer`, `{header: B-T}`, `{query: access_token}` or `{json_body: token}`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -359,6 +371,8 @@ pub(crate) struct Endpoint {
     pub idempotency_key: Opt<String>,
     /// This endpoint's retry settings, over `auth.retry`.
     pub retry: Opt<Retry>,
+    /// Serve this GET from the client's short-lived response cache.
+    pub cache: Opt<Cache>,
     /// `none` for a public endpoint (no token); default `token`.
     pub auth: Opt<EndpointAuth>,
 }

@@ -104,6 +104,7 @@ pub fn endpoint(name: &str, method: HttpMethod, path: &str, response: Option<Typ
         idempotent: None,
         idempotency_key: None,
         retry: None,
+        cache: None,
         auth: true,
         origin: Origin::Unknown,
         path_origin: Origin::Unknown,

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::diag::DiagnosticKind;
-use crate::model::{Body, Endpoint, Param, ParamKind, TypeRef};
+use crate::model::{Body, Cache, Endpoint, Param, ParamKind, TypeRef};
 use crate::yaml::raw::{self, TypeExpr};
 use crate::yaml::spanned::{Either, Entries, Sp};
 
@@ -93,6 +93,15 @@ impl Cx<'_, '_> {
             idempotent: opt(&e.idempotent),
             idempotency_key: opt(&e.idempotency_key),
             retry: e.retry.as_ref().and_then(super::auth::retry),
+            cache: e.cache.as_ref().and_then(|sp| {
+                let c = sp.get()?;
+                let ttl = self.need(&c.ttl_ms, (sp.pos, &sp.path), "`cache`", "ttl_ms", "ttl_ms: 5000")?;
+                Some(Cache {
+                    ttl_ms: *ttl.get()?,
+                    stale_if_error_ms: opt(&c.stale_if_error_ms).unwrap_or(0),
+                    origin: sp.pos.origin(),
+                })
+            }),
             auth,
             origin: key.pos.origin(),
             path_origin: req_origin(&e.path),
