@@ -7,7 +7,7 @@
 //! and the token stores).
 
 pub use seamless_sdk_runtime::{
-    BoxFuture, CachePolicy, CacheStatus, CallOptions, ChainStatus, Client, ClientBuilder, CodeProvider,
+    BoxFuture, CachePolicy, CacheStatus, Call, CallOptions, ChainStatus, Client, ClientBuilder, CodeProvider,
     Encoding, Envelope, Error, Expiry, ExpiryRule, FileStore, JsonPath, Lifetime, Login, LoginContext,
     LoginError, LoginFlow, LoginFn, MAX_REPLAYS_LIMIT, MAX_STALE_REPLAYS, MemoryStore, Method, Placement,
     RefreshGrant, Request, Response, RetryPolicy, Secret, Session, Stats, StoredSession, TokenSource,

@@ -51,7 +51,7 @@ pub(crate) fn p5(s: &Sizes, report: &mut Report) {
     );
     report.fact(
         format!("P5: {n} endpoints generate {n} methods"),
-        code.matches("pub async fn get_item_").count() == n,
+        code.matches("pub fn get_item_").count() == n,
     );
     if s.p5_check {
         cargo_check(report);

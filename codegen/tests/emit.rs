@@ -141,10 +141,10 @@ fn a_type_that_holds_itself_inline_is_boxed_and_lists_are_not() {
 #[test]
 fn public_endpoints_call_no_auth_and_others_do_not() {
     let src = format(&seed());
-    let status = item(&src, "pub async fn status");
+    let status = item(&src, "pub fn status");
     assert!(has(status, ".no_auth()"), "{status}");
     for name in ["get_user", "find_user", "create_order", "ping", "echo", "record"] {
-        let m = item(&src, &format!("pub async fn {name}("));
+        let m = item(&src, &format!("pub fn {name}("));
         assert!(!has(m, "no_auth"), "{m}");
     }
 }
@@ -152,11 +152,11 @@ fn public_endpoints_call_no_auth_and_others_do_not() {
 #[test]
 fn methods_build_the_request_from_their_arguments() {
     let src = format(&seed());
-    let get_user = item(&src, "pub async fn get_user(");
+    let get_user = item(&src, "pub fn get_user(");
     assert!(
         has(
             &src,
-            "/// Fetches one user.\n    ///\n    /// `GET /api/users/{id}`\n    pub async fn get_user(&self, id: u64)"
+            "/// Fetches one user.\n    ///\n    /// `GET /api/users/{id}`\n    pub fn get_user(&self, id: u64)"
         ),
         "{get_user}"
     );
@@ -171,16 +171,13 @@ fn methods_build_the_request_from_their_arguments() {
         ),
         "{get_user}"
     );
-    assert!(
-        has(get_user, "-> ::core::result::Result<User, ::seamless_sdk::Error>"),
-        "{get_user}"
-    );
+    assert!(has(get_user, "-> ::seamless_sdk::Call<'_, User>"), "{get_user}");
 
     assert!(has(
         &src,
-        "/// - `fields`: Which fields to return.\n///\n/// `GET /api/users/{name}`\npub async fn find_user("
+        "/// - `fields`: Which fields to return.\n///\n/// `GET /api/users/{name}`\npub fn find_user("
     ));
-    let find = item(&src, "pub async fn find_user(");
+    let find = item(&src, "pub fn find_user(");
     for want in [
         "name: &str,",
         "fields: ::core::option::Option<&str>,",
@@ -195,22 +192,20 @@ fn methods_build_the_request_from_their_arguments() {
         assert!(has(find, want), "missing {want:?} in\n{find}");
     }
 
-    let echo = item(&src, "pub async fn echo(");
+    let echo = item(&src, "pub fn echo(");
     for want in ["body: &Note", ".json(body)", ".idempotent(true)"] {
         assert!(has(echo, want), "missing {want:?} in\n{echo}");
     }
-    let create = item(&src, "pub async fn create_order(");
+    let create = item(&src, "pub fn create_order(");
     assert!(!has(create, "idempotent"), "{create}");
 
-    let record = item(&src, "pub async fn record(");
+    let record = item(&src, "pub fn record(");
     assert!(has(record, "body: &[NewOrder]"), "{record}");
-    assert!(
-        has(record, "-> ::core::result::Result<(), ::seamless_sdk::Error>"),
-        "{record}"
-    );
-    assert!(has(record, "IgnoredAny"), "{record}");
+    assert!(has(record, "-> ::seamless_sdk::Call<'_, ()>"), "{record}");
+    assert!(has(record, "self.client.prepare_unit(||"), "{record}");
+    assert!(has(get_user, "self.client.prepare(||"), "{get_user}");
 
-    let ping = item(&src, "pub async fn ping(");
+    let ping = item(&src, "pub fn ping(");
     assert!(has(ping, "::seamless_sdk::Request::get(\"/api/ping\")"), "{ping}");
 }
 
@@ -220,7 +215,7 @@ fn a_local_never_shadows_an_argument() {
     let find = api.endpoints.iter_mut().find(|e| e.name == "find_user").unwrap();
     find.params[1].name = "request".into();
     let src = format(&api);
-    let find = item(&src, "pub async fn find_user(");
+    let find = item(&src, "pub fn find_user(");
     assert!(has(find, "let mut request_ = "), "{find}");
     assert!(
         has(
@@ -286,18 +281,15 @@ fn the_bearer_builder_takes_secrets_and_sets_every_knob() {
     assert!(!has(builder, "<F, Fut, E>"), "{builder}");
     assert!(!has(&src, "DEFAULT_BASE_URL"));
     assert!(
-        has(
-            &src,
-            "#[allow(clippy::too_many_arguments)] pub async fn update_user("
-        ),
+        has(&src, "#[allow(clippy::too_many_arguments)] pub fn update_user("),
         "{src}"
     );
-    let update = item(&src, "pub async fn update_user(");
+    let update = item(&src, "pub fn update_user(");
     assert!(
         has(update, "::std::format!(\"/api/orgs/{org}/users/{id}\")"),
         "{update}"
     );
-    assert!(!has(item(&src, "pub async fn get_user("), "allow"));
+    assert!(!has(item(&src, "pub fn get_user("), "allow"));
 }
 
 #[test]
@@ -337,7 +329,7 @@ fn keywords_become_raw_identifiers_and_lint_prone_names_are_allowed() {
     assert!(
         has(
             &src,
-            "pub async fn r#move(&self, id: &str, body: ::core::option::Option<&[Item]>)"
+            "pub fn r#move(&self, id: &str, body: ::core::option::Option<&[Item]>)"
         ),
         "{src}"
     );
@@ -504,11 +496,11 @@ fn the_crate_target_writes_a_prelude_and_short_names() {
         "LoginFlow::post(\"/v1/api/imiMini/login\")",
         "pub fn new(base_url: impl Into<String>, code: impl CodeProvider) -> Result<Self, Error> {",
         "Ok(Self::from_client(Self::builder(base_url, code).build()?))",
-        "pub async fn get_user(&self, id: u64) -> Result<User, Error> {\n        let id = path_segment(id)?;\n        let request = Request::get(format!(\"/api/users/{id}\"));",
+        "pub fn get_user(&self, id: u64) -> Call<'_, User> {\n        self.client\n            .prepare(|| {\n                let id = path_segment(id)?;\n                let request = Request::get(format!(\"/api/users/{id}\"));",
         "if let Some(trace) = trace {",
         ".header(\"X-Attempt\", &ToString::to_string(&attempt))",
-        "pub async fn ping(&self) -> Result<Value, Error> {",
-        ".call::<IgnoredAny>(request)",
+        "pub fn ping(&self) -> Call<'_, Value> {",
+        ".prepare_unit(||",
     ] {
         assert!(has(&src, want), "missing {want:?} in\n{src}");
     }
@@ -556,7 +548,7 @@ fn the_crate_target_spells_out_what_a_generated_type_names() {
         "::seamless_sdk::LoginFlow::new(::seamless_sdk::Method::PUT, \"/v1/api/imiMini/login\")",
         "-> ::core::result::Result<Self, ::seamless_sdk::Error>",
         "Ok(Self::from_client(",
-        "pub async fn get_user(&self, id: u64) -> ::core::result::Result<User, ::seamless_sdk::Error> {",
+        "pub fn get_user(&self, id: u64) -> Call<'_, User> {",
         "let id = ::seamless_sdk::__private::path_segment(id)?;",
         "let path_segment = ::seamless_sdk::__private::path_segment(path_segment)?;",
         "skip_serializing_if = \"::core::option::Option::is_none\"",

@@ -20,8 +20,11 @@ use crate::stats::{Count, Counters, Stats};
 use crate::transport::{self, BodyError, SentTo};
 
 mod builder;
+mod call;
 
 pub use builder::{ClientBuilder, MAX_REPLAYS_LIMIT};
+pub use call::Call;
+use call::Decode;
 
 /// The most stale replays one call makes, on top of `max_replays`: replays
 /// after a refusal of a token its chain had already replaced (or was
@@ -69,12 +72,7 @@ impl Client {
     /// Makes the call and decodes the value (unwrapped from the envelope,
     /// if there is one) as `T`.
     pub async fn call<T: DeserializeOwned>(&self, request: Request) -> Result<T, Error> {
-        let request = self.with_own_options(request);
-        if let Some(policy) = cache_policy(&request) {
-            let (stored, _) = self.inner.cached(&request, policy).await?;
-            return stored.reply.decode_ref();
-        }
-        self.inner.run(&request, false).await?.reply.decode()
+        self.value(request, &Decode::value()).await
     }
 
     /// Like [`call`](Client::call), with the reply's status and headers
@@ -83,11 +81,24 @@ impl Client {
         &self,
         request: Request,
     ) -> Result<Response<T>, Error> {
+        self.response(request, &Decode::value()).await
+    }
+
+    async fn value<T>(&self, request: Request, decode: &Decode<T>) -> Result<T, Error> {
+        let request = self.with_own_options(request);
+        if let Some(policy) = cache_policy(&request) {
+            let (stored, _) = self.inner.cached(&request, policy).await?;
+            return (decode.shared)(&stored.reply);
+        }
+        (decode.owned)(self.inner.run(&request, false).await?.reply)
+    }
+
+    async fn response<T>(&self, request: Request, decode: &Decode<T>) -> Result<Response<T>, Error> {
         let request = self.with_own_options(request);
         if let Some(policy) = cache_policy(&request) {
             let (stored, cache) = self.inner.cached(&request, policy).await?;
             return Ok(Response {
-                value: stored.reply.decode_ref()?,
+                value: (decode.shared)(&stored.reply)?,
                 status: stored.status(),
                 headers: stored.headers.clone(),
                 cache,
@@ -96,7 +107,7 @@ impl Client {
         let fetched = self.inner.run(&request, true).await?;
         Ok(Response {
             status: fetched.reply.status(),
-            value: fetched.reply.decode()?,
+            value: (decode.owned)(fetched.reply)?,
             headers: fetched.headers.unwrap_or_default(),
             cache: CacheStatus::Uncached,
         })

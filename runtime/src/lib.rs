@@ -54,7 +54,7 @@ mod store;
 mod transport;
 
 pub use cache::{CachePolicy, CacheStatus};
-pub use client::{Client, ClientBuilder, MAX_REPLAYS_LIMIT, MAX_STALE_REPLAYS};
+pub use client::{Call, Client, ClientBuilder, MAX_REPLAYS_LIMIT, MAX_STALE_REPLAYS};
 pub use config::{Envelope, Expiry, ExpiryRule, JsonPath, Lifetime, Placement};
 pub use error::{Error, LoginError};
 pub use login::{

@@ -3,7 +3,7 @@
 use std::time::Duration;
 use seamless_sdk::{
     Client, ClientBuilder, Encoding, Error, Expiry, Lifetime, LoginFlow, Placement,
-    Request, RetryPolicy, CallOptions, Secret,
+    Request, RetryPolicy, CallOptions, Call, Secret,
 };
 use seamless_sdk::__private::path_segment;
 use seamless_sdk::__private::serde::{Serialize, Deserialize};
@@ -105,41 +105,56 @@ impl BearerApiClient {
     /// Fetch one user.
     ///
     /// `GET /api/users/{id}`
-    pub async fn get_user(&self, id: u64) -> Result<User, Error> {
-        let id = path_segment(id)?;
-        let request = Request::get(format!("/api/users/{id}"));
-        self.client.call(request).await
+    pub fn get_user(&self, id: u64) -> Call<'_, User> {
+        self.client
+            .prepare(|| {
+                let id = path_segment(id)?;
+                let request = Request::get(format!("/api/users/{id}"));
+                Ok(request)
+            })
     }
     /// `GET /api/ping`
-    pub async fn ping(&self) -> Result<Pong, Error> {
-        let request = Request::get("/api/ping");
-        self.client.call(request).await
+    pub fn ping(&self) -> Call<'_, Pong> {
+        self.client
+            .prepare(|| {
+                let request = Request::get("/api/ping");
+                Ok(request)
+            })
     }
     /// `POST /api/echo`
-    pub async fn echo(&self, body: &Value) -> Result<Value, Error> {
-        let request = Request::post("/api/echo").json(body);
-        self.client.call(request).await
+    pub fn echo(&self, body: &Value) -> Call<'_, Value> {
+        self.client
+            .prepare(|| {
+                let request = Request::post("/api/echo").json(body);
+                Ok(request)
+            })
     }
     /// Place an order. Each call sends its own `Idempotency-Key`, so a retry cannot place it twice.
     ///
     /// `POST /api/orders`
-    pub async fn create_order(&self, body: &NewOrder) -> Result<Order, Error> {
-        let request = Request::post("/api/orders")
-            .json(body)
-            .idempotency_key("Idempotency-Key")
-            .retry(
-                RetryPolicy::default()
-                    .max_attempts(4)
-                    .statuses([429, 502, 503, 504])
-                    .backoff(Duration::from_millis(100), Duration::from_secs(2)),
-            );
-        self.client.call(request).await
+    pub fn create_order(&self, body: &NewOrder) -> Call<'_, Order> {
+        self.client
+            .prepare(|| {
+                let request = Request::post("/api/orders")
+                    .json(body)
+                    .idempotency_key("Idempotency-Key")
+                    .retry(
+                        RetryPolicy::default()
+                            .max_attempts(4)
+                            .statuses([429, 502, 503, 504])
+                            .backoff(Duration::from_millis(100), Duration::from_secs(2)),
+                    );
+                Ok(request)
+            })
     }
     /// Always answers HTTP 422.
     ///
     /// `GET /api/fail`
-    pub async fn fail(&self) -> Result<Value, Error> {
-        let request = Request::get("/api/fail");
-        self.client.call(request).await
+    pub fn fail(&self) -> Call<'_, Value> {
+        self.client
+            .prepare(|| {
+                let request = Request::get("/api/fail");
+                Ok(request)
+            })
     }
 }

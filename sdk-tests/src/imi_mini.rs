@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use seamless_sdk::{
     Client, ClientBuilder, CodeProvider, Encoding, Envelope, Error, Expiry, Lifetime,
-    LoginFlow, Placement, Request, CallOptions, CachePolicy,
+    LoginFlow, Placement, Request, CallOptions, CachePolicy, Call,
 };
 use seamless_sdk::__private::path_segment;
 use seamless_sdk::__private::serde::{Serialize, Deserialize};
@@ -153,84 +153,113 @@ impl ImiMiniClient {
     /// Fetch one user.
     ///
     /// `GET /api/users/{id}`
-    pub async fn get_user(&self, id: u64) -> Result<User, Error> {
-        let id = path_segment(id)?;
-        let request = Request::get(format!("/api/users/{id}"));
-        self.client.call(request).await
+    pub fn get_user(&self, id: u64) -> Call<'_, User> {
+        self.client
+            .prepare(|| {
+                let id = path_segment(id)?;
+                let request = Request::get(format!("/api/users/{id}"));
+                Ok(request)
+            })
     }
     /// Check that the session works.
     ///
     /// `GET /api/ping`
-    pub async fn ping(&self) -> Result<Pong, Error> {
-        let request = Request::get("/api/ping");
-        self.client.call(request).await
+    pub fn ping(&self) -> Call<'_, Pong> {
+        self.client
+            .prepare(|| {
+                let request = Request::get("/api/ping");
+                Ok(request)
+            })
     }
     /// The session this client's token belongs to. Read often, so each answer is served from memory for 5 s, and for a minute more while a failed login keeps the session down.
     ///
     /// `GET /api/whoami`
-    pub async fn whoami(&self) -> Result<Whoami, Error> {
-        let request = Request::get("/api/whoami")
-            .cache(CachePolicy::from_millis(5000, 60000));
-        self.client.call(request).await
+    pub fn whoami(&self) -> Call<'_, Whoami> {
+        self.client
+            .prepare(|| {
+                let request = Request::get("/api/whoami")
+                    .cache(CachePolicy::from_millis(5000, 60000));
+                Ok(request)
+            })
     }
     /// Send any JSON and get it back.
     ///
     /// `POST /api/echo`
-    pub async fn echo(&self, body: &Value) -> Result<Value, Error> {
-        let request = Request::post("/api/echo").json(body);
-        self.client.call(request).await
+    pub fn echo(&self, body: &Value) -> Call<'_, Value> {
+        self.client
+            .prepare(|| {
+                let request = Request::post("/api/echo").json(body);
+                Ok(request)
+            })
     }
     /// Place an order. Not idempotent, so it is never replayed after a transport error.
     ///
     /// `POST /api/orders`
-    pub async fn create_order(&self, body: &NewOrder) -> Result<Order, Error> {
-        let request = Request::post("/api/orders").json(body);
-        self.client.call(request).await
+    pub fn create_order(&self, body: &NewOrder) -> Call<'_, Order> {
+        self.client
+            .prepare(|| {
+                let request = Request::post("/api/orders").json(body);
+                Ok(request)
+            })
     }
     /// Always answers with an application error.
     ///
     /// `GET /api/fail`
-    pub async fn fail(&self) -> Result<Value, Error> {
-        let request = Request::get("/api/fail");
-        self.client.call(request).await
+    pub fn fail(&self) -> Call<'_, Value> {
+        self.client
+            .prepare(|| {
+                let request = Request::get("/api/fail");
+                Ok(request)
+            })
     }
     /// A user's profile.
     ///
     /// - `fields`: Comma-separated field names
     ///
     /// `GET /api/users/{user_id}/profile`
-    pub async fn get_profile(
+    pub fn get_profile(
         &self,
         user_id: u64,
         verbose: Option<bool>,
         fields: Option<&str>,
         x_trace_id: Option<&str>,
-    ) -> Result<Profile, Error> {
-        let user_id = path_segment(user_id)?;
-        let mut request = Request::get(format!("/api/users/{user_id}/profile"));
-        if let Some(verbose) = verbose {
-            request = request.query("verbose", verbose);
-        }
-        if let Some(fields) = fields {
-            request = request.query("fields", fields);
-        }
-        if let Some(x_trace_id) = x_trace_id {
-            request = request.header("X-Trace-Id", x_trace_id);
-        }
-        self.client.call(request).await
+    ) -> Call<'_, Profile> {
+        self.client
+            .prepare(|| {
+                let user_id = path_segment(user_id)?;
+                let mut request = Request::get(format!("/api/users/{user_id}/profile"));
+                if let Some(verbose) = verbose {
+                    request = request.query("verbose", verbose);
+                }
+                if let Some(fields) = fields {
+                    request = request.query("fields", fields);
+                }
+                if let Some(x_trace_id) = x_trace_id {
+                    request = request.header("X-Trace-Id", x_trace_id);
+                }
+                Ok(request)
+            })
     }
     /// Change the caller's profile.
     ///
     /// `PATCH /api/profile`
-    pub async fn update_profile(&self, patch: &ProfilePatch) -> Result<Profile, Error> {
-        let request = Request::patch("/api/profile").json(patch).idempotent(true);
-        self.client.call(request).await
+    pub fn update_profile(&self, patch: &ProfilePatch) -> Call<'_, Profile> {
+        self.client
+            .prepare(|| {
+                let request = Request::patch("/api/profile")
+                    .json(patch)
+                    .idempotent(true);
+                Ok(request)
+            })
     }
     /// Every account state, a public endpoint.
     ///
     /// `GET /api/statuses`
-    pub async fn list_statuses(&self) -> Result<Vec<Status>, Error> {
-        let request = Request::get("/api/statuses").no_auth();
-        self.client.call(request).await
+    pub fn list_statuses(&self) -> Call<'_, Vec<Status>> {
+        self.client
+            .prepare(|| {
+                let request = Request::get("/api/statuses").no_auth();
+                Ok(request)
+            })
     }
 }

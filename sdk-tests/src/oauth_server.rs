@@ -3,7 +3,7 @@
 use std::time::Duration;
 use seamless_sdk::{
     Client, ClientBuilder, Encoding, Error, Expiry, ExpiryRule, Lifetime, LoginFlow,
-    Method, Placement, RefreshGrant, Request, CallOptions, Secret,
+    Method, Placement, RefreshGrant, Request, CallOptions, Call, Secret,
 };
 use seamless_sdk::__private::path_segment;
 use seamless_sdk::__private::serde::{Serialize, Deserialize};
@@ -103,16 +103,22 @@ impl OauthServerClient {
     /// Fetch one user.
     ///
     /// `GET /api/users/{id}`
-    pub async fn get_user(&self, id: u64) -> Result<User, Error> {
-        let id = path_segment(id)?;
-        let request = Request::get(format!("/api/users/{id}"));
-        self.client.call(request).await
+    pub fn get_user(&self, id: u64) -> Call<'_, User> {
+        self.client
+            .prepare(|| {
+                let id = path_segment(id)?;
+                let request = Request::get(format!("/api/users/{id}"));
+                Ok(request)
+            })
     }
     /// Always answers 403 with a body, a permission error.
     ///
     /// `GET /api/forbidden`
-    pub async fn forbidden(&self) -> Result<Value, Error> {
-        let request = Request::get("/api/forbidden");
-        self.client.call(request).await
+    pub fn forbidden(&self) -> Call<'_, Value> {
+        self.client
+            .prepare(|| {
+                let request = Request::get("/api/forbidden");
+                Ok(request)
+            })
     }
 }

@@ -2,7 +2,7 @@
 
 use seamless_sdk::{
     Client, ClientBuilder, Encoding, Envelope, Error, Expiry, Lifetime, LoginFlow,
-    Placement, Request, CallOptions, Secret,
+    Placement, Request, CallOptions, Call, Secret,
 };
 use seamless_sdk::__private::path_segment;
 use seamless_sdk::__private::serde::{Serialize, Deserialize};
@@ -99,29 +99,44 @@ impl WechatQueryClient {
         }
     }
     /// `GET /api/users/{id}`
-    pub async fn get_user(&self, id: u64) -> Result<User, Error> {
-        let id = path_segment(id)?;
-        let request = Request::get(format!("/api/users/{id}"));
-        self.client.call(request).await
+    pub fn get_user(&self, id: u64) -> Call<'_, User> {
+        self.client
+            .prepare(|| {
+                let id = path_segment(id)?;
+                let request = Request::get(format!("/api/users/{id}"));
+                Ok(request)
+            })
     }
     /// `GET /api/ping`
-    pub async fn ping(&self) -> Result<Pong, Error> {
-        let request = Request::get("/api/ping");
-        self.client.call(request).await
+    pub fn ping(&self) -> Call<'_, Pong> {
+        self.client
+            .prepare(|| {
+                let request = Request::get("/api/ping");
+                Ok(request)
+            })
     }
     /// `POST /api/echo`
-    pub async fn echo(&self, body: &Value) -> Result<Value, Error> {
-        let request = Request::post("/api/echo").json(body);
-        self.client.call(request).await
+    pub fn echo(&self, body: &Value) -> Call<'_, Value> {
+        self.client
+            .prepare(|| {
+                let request = Request::post("/api/echo").json(body);
+                Ok(request)
+            })
     }
     /// `POST /api/orders`
-    pub async fn create_order(&self, body: &NewOrder) -> Result<Order, Error> {
-        let request = Request::post("/api/orders").json(body);
-        self.client.call(request).await
+    pub fn create_order(&self, body: &NewOrder) -> Call<'_, Order> {
+        self.client
+            .prepare(|| {
+                let request = Request::post("/api/orders").json(body);
+                Ok(request)
+            })
     }
     /// `GET /api/fail`
-    pub async fn fail(&self) -> Result<Value, Error> {
-        let request = Request::get("/api/fail");
-        self.client.call(request).await
+    pub fn fail(&self) -> Call<'_, Value> {
+        self.client
+            .prepare(|| {
+                let request = Request::get("/api/fail");
+                Ok(request)
+            })
     }
 }

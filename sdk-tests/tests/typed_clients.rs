@@ -158,9 +158,10 @@ async fn bearer_sdk_retries_a_keyed_order_that_executes_once() {
     assert_eq!(c.executions_by_key.len(), 1, "one key on every attempt: {c:?}");
 }
 
-/// Per-call options keep the methods' simple form (`with_options` is a
-/// view of the client), and the client's `call_with_response` gives the
-/// reply's status and headers, without the single-use token.
+/// Per-call options keep the methods' simple form: each method returns a
+/// `Call` to await, which first takes options of its own or is asked for
+/// the reply's status and headers (without the single-use token); a
+/// `with_options` view gives options to every call made through it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_call_options_and_the_raw_response() {
     let backend = Backend::start(Protocol::Bearer {
@@ -168,19 +169,28 @@ async fn per_call_options_and_the_raw_response() {
     })
     .await;
     let client = bearer_api::BearerApiClient::new(backend.url(), BEARER_USERNAME, BEARER_PASSWORD).unwrap();
-    let response = client
+    let response = client.get_user(7).with_response().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(response.headers().contains_key("content-type"), "{response:?}");
+    assert_eq!(response.cache_status(), seamless_sdk::CacheStatus::Uncached);
+    assert_eq!(response.into_value().id, 7);
+    let by_hand = client
         .client()
         .call_with_response::<bearer_api::User>(seamless_sdk::Request::get("/api/users/7"))
         .await
         .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    assert!(response.headers().contains_key("content-type"), "{response:?}");
-    assert_eq!(response.into_value().id, 7);
+    assert_eq!(by_hand.value().id, 7);
 
     backend.delay_responses(Duration::from_millis(300));
     let hurried = client.with_options(seamless_sdk::CallOptions::new().timeout(Duration::from_millis(50)));
     let e = hurried.get_user(8).await.unwrap_err();
     assert!(e.is_timeout(), "{e:?}");
+    let e = client
+        .get_user(8)
+        .timeout(Duration::from_millis(50))
+        .await
+        .unwrap_err();
+    assert!(e.is_timeout(), "one call's own timeout: {e:?}");
     assert_eq!(
         client.get_user(8).await.unwrap().id,
         8,
@@ -199,6 +209,34 @@ async fn per_call_options_and_the_raw_response() {
     let e = no_retry.get_user(9).await.unwrap_err();
     assert_eq!(e.status().map(|s| s.as_u16()), Some(503), "{e:?}");
     assert_eq!(backend.counters().requests, 1);
+    backend.fail_next(
+        1,
+        seamless_sdk_testkit::StatusCode::SERVICE_UNAVAILABLE,
+        &[("retry-after-ms", "1")],
+    );
+    let e = client
+        .get_user(9)
+        .retry(seamless_sdk::RetryPolicy::none())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.status().map(|s| s.as_u16()),
+        Some(503),
+        "one call's own policy: {e:?}"
+    );
+    assert_eq!(backend.counters().requests, 2);
+    // A path parameter that cannot be one segment fails the call, sending nothing.
+    let e = client
+        .client()
+        .prepare::<bearer_api::User>(|| {
+            let id = seamless_sdk::__private::path_segment("..")?;
+            Ok(seamless_sdk::Request::get(format!("/api/users/{id}")))
+        })
+        .timeout(Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(e.is_builder(), "{e:?}");
+    assert_eq!(backend.counters().requests, 2);
 
     let seed = Backend::start(Protocol::Seed).await;
     let codes = seed.seed_code_provider();
@@ -208,8 +246,9 @@ async fn per_call_options_and_the_raw_response() {
     })
     .unwrap();
     let response = imi
-        .client()
-        .call_with_response::<imi_mini::User>(seamless_sdk::Request::get("/api/users/1"))
+        .get_user(1)
+        .header("X-Trace-Id", "t-1")
+        .with_response()
         .await
         .unwrap();
     assert!(
@@ -217,6 +256,17 @@ async fn per_call_options_and_the_raw_response() {
         "the successor is a secret: {response:?}"
     );
     assert_eq!(response.value().id, 1);
+    let (first, second) = tokio::join!(imi.whoami().with_response(), imi.whoami().with_response());
+    let mut statuses = [first.unwrap().cache_status(), second.unwrap().cache_status()];
+    statuses.sort_by_key(|s| format!("{s:?}"));
+    assert_eq!(
+        statuses,
+        [seamless_sdk::CacheStatus::Hit, seamless_sdk::CacheStatus::Miss],
+        "a cached endpoint says where its value came from"
+    );
+    let bypassed = imi.whoami().bypass_cache().with_response().await.unwrap();
+    assert_eq!(bypassed.cache_status(), seamless_sdk::CacheStatus::Miss);
+    assert_eq!(seed.counters().token_reuse, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

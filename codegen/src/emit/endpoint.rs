@@ -1,5 +1,6 @@
-//! One documented `async fn` per endpoint: build a `seamless_sdk::Request` from
-//! the typed arguments and hand it to the client.
+//! One documented method per endpoint: build a `seamless_sdk::Request` from
+//! the typed arguments and hand it to the client as a `seamless_sdk::Call`,
+//! which the caller awaits (after setting its options, if any).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -110,37 +111,30 @@ pub(super) fn method(ep: &Endpoint, api_retry: Option<&crate::model::Retry>, nam
     } else {
         quote!(let mut #request)
     };
-    let (ret, call) = match &ep.response {
-        Some(ty) => (plain(ty, names), quote!(self.client.call(#request).await)),
+    let (ret, prepare) = match &ep.response {
+        Some(ty) => (plain(ty, names), quote!(prepare)),
         // Whatever a unit endpoint answers is accepted and dropped.
-        None => {
-            let ignored = names.path(Item::IgnoredAny);
-            (
-                quote!(()),
-                quote! {
-                    self.client
-                        .call::<#ignored>(#request)
-                        .await
-                        .map(|_| ())
-                },
-            )
-        }
+        None => (quote!(()), quote!(prepare_unit)),
     };
-    let (result, error, request_type) = (
-        names.path(Item::Result),
-        names.path(Item::Error),
+    let (call, ok, request_type) = (
+        names.path(Item::Call),
+        names.path(Item::Ok),
         names.path(Item::Request),
     );
     // `&self` counts too; clippy warns from eight.
     let allow = (args.len() + 1 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    // The request is built now (the arguments are borrowed only this
+    // long); the `Call` is sent when awaited.
     quote! {
         #docs
         #allow
-        pub async fn #name(&self, #(#args),*) -> #result<#ret, #error> {
-            #(#segments)*
-            #binding = #request_type::#constructor(#path) #(#chain)*;
-            #(#optional)*
-            #call
+        pub fn #name(&self, #(#args),*) -> #call<'_, #ret> {
+            self.client.#prepare(|| {
+                #(#segments)*
+                #binding = #request_type::#constructor(#path) #(#chain)*;
+                #(#optional)*
+                #ok(#request)
+            })
         }
     }
 }

@@ -69,11 +69,11 @@ pub(super) enum Item {
     RetryPolicy,
     CallOptions,
     CachePolicy,
+    Call,
     Secret,
     PathSegment,
     Serialize,
     Deserialize,
-    IgnoredAny,
     Value,
 }
 
@@ -132,6 +132,7 @@ impl Item {
             Item::RetryPolicy => ("seamless_sdk", "RetryPolicy", SDK, Type),
             Item::CallOptions => ("seamless_sdk", "CallOptions", SDK, Type),
             Item::CachePolicy => ("seamless_sdk", "CachePolicy", SDK, Type),
+            Item::Call => ("seamless_sdk", "Call", SDK, Type),
             Item::Secret => ("seamless_sdk", "Secret", SDK, Type),
             Item::PathSegment => (
                 "seamless_sdk::__private",
@@ -142,12 +143,6 @@ impl Item {
             // A derive and its trait are imported together.
             Item::Serialize => (SERDE, "Serialize", Some(SERDE), Type),
             Item::Deserialize => (SERDE, "Deserialize", Some(SERDE), Type),
-            Item::IgnoredAny => (
-                "seamless_sdk::__private::serde::de",
-                "IgnoredAny",
-                Some("seamless_sdk::__private::serde::de"),
-                Type,
-            ),
             Item::Value => (
                 "seamless_sdk::__private::serde_json",
                 "Value",
