@@ -1,18 +1,23 @@
-//! P8: the response cache on P1's workload (a reusable Bearer token,
-//! `GET /api/users/{id}`): a warmed cached `GET` (every call a hit,
-//! answered from the client's memory) against the same `GET` going out,
-//! uncached through seamless and through raw reqwest; sequential, and 64
-//! callers on the one cached key.
+//! P8: two features of the call path measured on P1's workload (a
+//! reusable Bearer token, `GET /api/users/{id}`), against the network.
+//!
+//! - **P8, the response cache**: a warmed cached `GET` (every call a hit,
+//!   answered from the client's memory) against the same `GET` going out,
+//!   uncached through seamless and through raw reqwest; sequential, and 64
+//!   callers on the one cached key.
+//! - **P8b, the retry layer when nothing fails**: P1's client (the spec's
+//!   retry policy, on by default) against the same client built with
+//!   `RetryPolicy::none()`, and both against raw reqwest as in P1.
 //!
 //! As everywhere in the table, the sides alternate round by round in one
-//! run; the counts (every cached call a hit, no login) are facts.
+//! run; the counts (every cached call a hit, no retry, no login) are facts.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::sdk_tests::bearer_api::{BearerApiClient, User};
-use seamless_sdk::{CachePolicy, Error, Request};
+use seamless_sdk::{CachePolicy, Error, Request, RetryPolicy};
 use seamless_sdk_testkit::{BEARER_PASSWORD, BEARER_USERNAME};
 
 use super::{Sizes, side};
@@ -40,7 +45,26 @@ pub(crate) async fn p8(s: &Sizes, report: &mut Report) {
     let typed = Arc::new(
         BearerApiClient::new(server.url(), BEARER_USERNAME, BEARER_PASSWORD).expect("the generated client"),
     );
+    // P8b's two clients differ only in `.retry(..)`, and neither carries
+    // the cache rows' history (a cache, 64 pooled connections).
+    let default_retry = Arc::new(
+        BearerApiClient::new(server.url(), BEARER_USERNAME, BEARER_PASSWORD).expect("the generated client"),
+    );
+    let no_retry = Arc::new(BearerApiClient::from_client(
+        BearerApiClient::builder(server.url(), BEARER_USERNAME, BEARER_PASSWORD)
+            .retry(RetryPolicy::none())
+            .build()
+            .expect("the generated client without retries"),
+    ));
     let fetched = typed.get_user(ID).await.expect("the first typed call logs in");
+    default_retry
+        .get_user(ID)
+        .await
+        .expect("the first default-policy call logs in");
+    no_retry
+        .get_user(ID)
+        .await
+        .expect("the first no-retry call logs in");
     let raw = Arc::new(RawBearer::login(server.url()).await);
     raw.get_user(ID).await.expect("the first raw call");
     // The one miss: from here on every cached call is a hit.
@@ -54,6 +78,7 @@ pub(crate) async fn p8(s: &Sizes, report: &mut Report) {
 
     let hits_made = Arc::new(AtomicU64::new(0));
     cache_rows(s, &server, &typed, &raw, &hits_made, report).await;
+    retry_rows(s, &server, &default_retry, &no_retry, &raw, report).await;
 
     let stats = typed.client().stats();
     let (hits, misses) = (
@@ -65,10 +90,21 @@ pub(crate) async fn p8(s: &Sizes, report: &mut Report) {
         format!("P8: every cached call was a hit ({hits} hits, {misses} misses, {made} cached calls made)"),
         hits == made && misses == 0 && stats.cache_stale == 0,
     );
+    let quiet = |c: &BearerApiClient| {
+        let n = c.client().stats();
+        n.transient_retries + n.expiry_replays + n.stale_replays + n.transport_replays
+    };
+    let (a, b) = (quiet(&default_retry), quiet(&no_retry));
+    report.fact(
+        format!(
+            "P8b: nothing failed, so nothing was resent (default policy: {a}; `RetryPolicy::none()`: {b})"
+        ),
+        a == 0 && b == 0,
+    );
     let n = server.counts().await;
     report.fact(
         format!(
-            "P8: no login and no expired reply while timing ({} logins, {} expired)",
+            "P8/P8b: no login and no expired reply while timing ({} logins, {} expired)",
             n.sessions(),
             n.expired_replies
         ),
@@ -221,5 +257,93 @@ async fn cache_rows(
         h / w,
         Target::None,
         Some(paired_spread(hit, raw_s, Sample::per_sec)),
+    );
+}
+
+async fn retry_rows(
+    s: &Sizes,
+    server: &Arc<Server>,
+    default_retry: &Arc<BearerApiClient>,
+    no_retry: &Arc<BearerApiClient>,
+    raw: &Arc<RawBearer>,
+    report: &mut Report,
+) {
+    // P1's workload and size, so the default side is P1's seamless side.
+    let calls = s.p1_calls;
+    let sides = [
+        side(
+            "seamless default retry",
+            server,
+            default_retry,
+            move |c| async move {
+                for i in 0..calls {
+                    c.get_user(i).await.expect("P8b: a default-policy call failed");
+                }
+                calls
+            },
+        ),
+        side("seamless no retry", server, no_retry, move |c| async move {
+            for i in 0..calls {
+                c.get_user(i).await.expect("P8b: a no-retry call failed");
+            }
+            calls
+        }),
+        side("raw", server, raw, move |c| async move {
+            for i in 0..calls {
+                c.get_user(i).await.expect("P8b: a raw call failed");
+            }
+            calls
+        }),
+    ];
+    let r = interleave(s.warmup, s.rounds, &sides).await;
+    let (d, n, w) = (&r[0], &r[1], &r[2]);
+    let allocs = counted_allocations(&sides).await;
+    // Columns: the default policy and `none()` (the raw column is raw
+    // reqwest only on the two lines that say so).
+    report.compare(
+        "P8b",
+        format!(
+            "retry layer when nothing fails, P1's sequential `get_user`, {calls} calls: µs per call (wall), \
+             default policy and `RetryPolicy::none()`; ratio default ÷ none"
+        ),
+        med(d, Sample::us_per_op),
+        med(n, Sample::us_per_op),
+        Target::AtMost(1.02),
+        Some(paired_spread(d, n, Sample::us_per_op)),
+    );
+    report.compare(
+        "P8b",
+        "client CPU µs per call, default and none",
+        med(d, Sample::client_cpu_us),
+        med(n, Sample::client_cpu_us),
+        Target::None,
+        Some(paired_spread(d, n, Sample::client_cpu_us)),
+    );
+    report.compare(
+        "P8b",
+        format!(
+            "heap allocations per call, default and none (exact, counted in one extra round; raw reqwest: {})",
+            num(allocs[2])
+        ),
+        allocs[0],
+        allocs[1],
+        Target::None,
+        None,
+    );
+    report.compare(
+        "P8b",
+        "default policy vs raw reqwest (as P1): µs per call (wall)",
+        med(d, Sample::us_per_op),
+        med(w, Sample::us_per_op),
+        Target::None,
+        Some(paired_spread(d, w, Sample::us_per_op)),
+    );
+    report.compare(
+        "P8b",
+        "`RetryPolicy::none()` vs raw reqwest: µs per call (wall)",
+        med(n, Sample::us_per_op),
+        med(w, Sample::us_per_op),
+        Target::None,
+        Some(paired_spread(n, w, Sample::us_per_op)),
     );
 }
