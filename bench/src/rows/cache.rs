@@ -198,7 +198,7 @@ async fn cache_rows(
     // CPU is its wall time.
     report.text(
         "P8",
-        "heap allocations per call (exact, counted in one extra round): hit | seamless uncached; raw reqwest",
+        "heap allocations per call (exact, counted in one extra round): hit, then seamless uncached; raw reqwest",
         num(allocs[0]),
         format!("{}; {}", num(allocs[1]), num(allocs[2])),
     );
