@@ -33,8 +33,9 @@ const ID: u64 = 7;
 /// Far longer than the run, so no timed hit meets an expired entry.
 const TTL: Duration = Duration::from_secs(600);
 
-/// The request the generated `get_user` builds, declared cacheable (the
-/// generator does not emit cache policies yet, so the row builds it by hand).
+/// The request the generated `get_user` builds, declared cacheable by hand
+/// (`bearer_api.yaml` gives `get_user` no cache), in the form a generated
+/// cached endpoint takes: `Request::get(..).cache(..)` through `Client::call`.
 async fn cached_user(c: &BearerApiClient) -> Result<User, Error> {
     let request = Request::get(format!("/api/users/{ID}")).cache(CachePolicy::new(TTL));
     c.client().call(request).await
