@@ -8,8 +8,9 @@
 //! cargo bench -p seamless-bench --bench compare -- --rows P1,P6
 //! ```
 //!
-//! The rows P1–P6 are the ones issue 6 asks for, P7 the shared Redis store's; `bench/README.md` shows a
-//! run and how to read it. Timings are reported, never asserted; the facts
+//! The rows P1–P6 are the ones issue 6 asks for, P7 the shared Redis
+//! store's, P8 the response cache's and the retry layer's; `bench/README.md`
+//! shows a run and how to read it. Timings are reported, never asserted; the facts
 //! (one login per storm, no failed call, no token reuse, …) are checked in
 //! every mode and make the program exit 1 when one does not hold.
 //!

@@ -1,6 +1,7 @@
 //! The rows of the table, in the order the issue lists them.
 
 mod bearer;
+mod cache;
 mod shared_store;
 mod single_use;
 mod storm;
@@ -37,6 +38,14 @@ pub(crate) struct Sizes {
     pub p7_storm_calls: usize,
     /// Rounds of P7's rows with worker processes.
     pub p7_rounds: usize,
+    /// Network calls per side and round in P8's sequential cache row (P8b
+    /// uses `p1_calls`).
+    pub p8_calls: u64,
+    /// Cache hits per round there.
+    pub p8_hits: u64,
+    pub p8_callers: usize,
+    pub p8_calls_per_caller: usize,
+    pub p8_hits_per_caller: usize,
 }
 
 impl Sizes {
@@ -62,6 +71,11 @@ impl Sizes {
                 p7_latency_calls: 4,
                 p7_storm_calls: 200,
                 p7_rounds: 1,
+                p8_calls: 20,
+                p8_hits: 200,
+                p8_callers: 64,
+                p8_calls_per_caller: 2,
+                p8_hits_per_caller: 4,
             }
         } else {
             Sizes {
@@ -84,6 +98,11 @@ impl Sizes {
                 p7_latency_calls: 100,
                 p7_storm_calls: 10_000,
                 p7_rounds: 5,
+                p8_calls: 2000,
+                p8_hits: 100_000,
+                p8_callers: 64,
+                p8_calls_per_caller: 150,
+                p8_hits_per_caller: 1000,
             }
         }
     }
@@ -91,7 +110,7 @@ impl Sizes {
 
 pub(crate) fn run(o: &Options, report: &mut Report) {
     let sizes = Sizes::new(o.quick);
-    let wants_net = ["P1", "P2", "P3", "P4"].iter().any(|r| o.wants(r));
+    let wants_net = ["P1", "P2", "P3", "P4", "P8"].iter().any(|r| o.wants(r));
     if wants_net {
         clients_runtime().block_on(async {
             if o.wants("P1") || o.wants("P2") {
@@ -102,6 +121,9 @@ pub(crate) fn run(o: &Options, report: &mut Report) {
             }
             if o.wants("P4") {
                 single_use::p4(&sizes, report).await;
+            }
+            if o.wants("P8") {
+                cache::p8(&sizes, report).await;
             }
         });
     }
