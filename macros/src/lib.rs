@@ -16,9 +16,12 @@ pub(crate) type Errors = Vec<syn::Error>;
 /// Turns a trait into a typed client for a token-protected API.
 ///
 /// The trait is replaced by a struct of the same name (or `client = "..."`)
-/// with `builder`, `new`, `from_client`, `client` and one `async fn` per
-/// trait method, exactly as `seamless generate` would write it from the
-/// equivalent YAML spec. User types (`User` below) are declared beside the
+/// with `builder`, `new`, `from_client`, `client` and one method per trait
+/// method, exactly as `seamless generate` would write it from the
+/// equivalent YAML spec. Each returns a `seamless_sdk::Call<'_, T>`: await
+/// it for the `Result<T, seamless_sdk::Error>` the trait declares, or first
+/// give it options (`.timeout(d)`, `.header(..)`, `.retry(..)`,
+/// `.bypass_cache()`) or ask `.with_response()` for the status and headers. User types (`User` below) are declared beside the
 /// trait and must implement `serde::Deserialize` (responses) or
 /// `serde::Serialize` (bodies).
 ///
