@@ -283,3 +283,88 @@ async fn the_trait_front_end_declares_retries_and_idempotency_keys() {
         "{c:?}"
     );
 }
+
+/// A loopback port that forwards to `to` while it is up: a server that goes
+/// away and comes back on the same address.
+struct Flaky {
+    port: u16,
+    to: std::net::SocketAddr,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Flaky {
+    async fn up(&mut self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        self.port = listener.local_addr().unwrap().port();
+        let to = self.to;
+        self.task = Some(tokio::spawn(async move {
+            let mut open = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                open.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Stops listening and cuts every forwarded connection (the task owns them).
+    fn down(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// A refused connection never left, so any call (a `POST` too) is retried
+/// after the backoff until the server is back, within the budget; the
+/// server sees the call once. With `RetryPolicy::none()` it is not waited out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_is_retried_with_backoff_until_the_server_is_back() {
+    let backend = common::start("bearer").await;
+    let mut flaky = Flaky {
+        port: 0,
+        to: backend.addr(),
+        task: None,
+    };
+    flaky.up().await;
+    let client = common::bearer_at(&format!("http://127.0.0.1:{}", flaky.port))
+        // A connection per request, so every call connects anew.
+        .http_client_builder(seamless_sdk::__private::reqwest::Client::builder().pool_max_idle_per_host(0))
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(20)
+                .backoff(Duration::from_millis(200), Duration::from_millis(200)),
+        )
+        .build()
+        .unwrap();
+    common::user(&client, 1).await.unwrap();
+
+    flaky.down();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let e = client
+        .call::<Value>(order("o-refused").retry(RetryPolicy::none()))
+        .await
+        .unwrap_err();
+    assert!(e.is_transport() && !e.is_outcome_unknown(), "{e:?}");
+    assert_eq!(client.stats().transient_retries, 0);
+
+    backend.reset_counters();
+    let comes_back = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        flaky.up().await;
+    };
+    let (reply, ()) = common::within(20, "the call across the outage", async {
+        tokio::join!(client.call::<Value>(order("o-back")), comes_back)
+    })
+    .await;
+    assert_eq!(reply.unwrap()["executions"], 1);
+    let s = client.stats();
+    assert!(s.transient_retries >= 1 && s.retry_wait_ms > 0, "{s:?}");
+    let c = backend.counters();
+    assert_eq!((c.requests, c.logins, c.executions["o-back"]), (1, 0, 1), "{c:?}");
+    flaky.down();
+}

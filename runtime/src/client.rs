@@ -240,6 +240,16 @@ impl Inner {
                 }
                 Err(e) => {
                     let may_have_executed = !transport::never_sent(&e);
+                    // No connection: the server may be restarting, so back
+                    // off as for a transient reply rather than hammer it.
+                    if e.is_connect() && retry.connect_errors {
+                        if let Some(wait) = budget.wait(retry, &http::HeaderMap::new()) {
+                            self.note_transient(chain, None, wait);
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
+                        return Err(Error::transport(e, false));
+                    }
                     if (repeatable || !may_have_executed) && replays < self.max_replays && budget.spend() {
                         replays += 1;
                         self.note_replay(chain, Count::TransportReplays, "transport error");
@@ -308,15 +318,7 @@ impl Inner {
                 && repeatable
                 && let Some(wait) = budget.wait(retry, &headers)
             {
-                self.stats.bump(Count::TransientRetries);
-                self.stats.add_retry_wait(wait);
-                tracing::debug!(
-                    target: "seamless",
-                    chain,
-                    status = head.status.as_u16(),
-                    wait_ms = wait.as_millis() as u64,
-                    "transient failure; retrying"
-                );
+                self.note_transient(chain, Some(head.status), wait);
                 tokio::time::sleep(wait).await;
                 continue;
             }
@@ -360,6 +362,19 @@ impl Inner {
             headers: kept,
             size,
         })
+    }
+
+    /// `status`: the reply's, or `None` when no connection was made.
+    fn note_transient(&self, chain: usize, status: Option<http::StatusCode>, wait: std::time::Duration) {
+        self.stats.bump(Count::TransientRetries);
+        self.stats.add_retry_wait(wait);
+        tracing::debug!(
+            target: "seamless",
+            chain,
+            status = status.map(|s| s.as_u16()),
+            wait_ms = wait.as_millis() as u64,
+            "transient failure; retrying"
+        );
     }
 
     fn note_replay(&self, chain: usize, count: Count, reason: &'static str) {

@@ -10,7 +10,9 @@ use http::{HeaderMap, StatusCode};
 /// How calls ride out transient failures: a reply with one of
 /// [`statuses`](RetryPolicy::statuses) (429, 502, 503, 504 by default) is
 /// retried after a wait, when the request is safe to send again (idempotent,
-/// or carrying an [idempotency key](crate::Request::idempotency_key)).
+/// or carrying an [idempotency key](crate::Request::idempotency_key)); a
+/// connection that could not be made is retried after the backoff whatever
+/// the request, as nothing was sent.
 ///
 /// The wait is the server's `Retry-After` (seconds or an HTTP date) or
 /// `retry-after-ms` when it sends one, else exponential backoff with full
@@ -32,6 +34,7 @@ pub struct RetryPolicy {
     pub(crate) max_delay: Duration,
     pub(crate) max_elapsed: Duration,
     pub(crate) max_retry_after: Duration,
+    pub(crate) connect_errors: bool,
 }
 
 impl Default for RetryPolicy {
@@ -46,18 +49,31 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(8),
             max_elapsed: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(60),
+            connect_errors: true,
         }
     }
 }
 
 impl RetryPolicy {
-    /// No transient retries (expiry and transport replays still happen,
-    /// within `max_replays`).
+    /// No transient retries: no reply status is retried, and a connection
+    /// that cannot be made is replayed at once within `max_replays`, as
+    /// other transport errors are (expiry replays still happen too).
     pub fn none() -> Self {
         RetryPolicy {
             statuses: Vec::new(),
+            connect_errors: false,
             ..RetryPolicy::default()
         }
+    }
+
+    /// Whether a connection that could not be made (refused, unreachable,
+    /// DNS; the request never left) is retried after the backoff, like a
+    /// transient reply (default: yes). Off, it is replayed at once within
+    /// `max_replays`.
+    #[must_use]
+    pub fn connect_errors(mut self, retry: bool) -> Self {
+        self.connect_errors = retry;
+        self
     }
 
     /// The most attempts one call makes, its first included, whatever made

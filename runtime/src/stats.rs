@@ -50,7 +50,8 @@ pub struct Stats {
     /// counted (a transport error there is).
     pub lost_successors: u64,
     /// Requests sent again after a transient failure (a reply with one of
-    /// the retry policy's statuses), paid from the call's attempt budget.
+    /// the retry policy's statuses, or a connection that could not be
+    /// made), paid from the call's attempt budget.
     pub transient_retries: u64,
     /// Milliseconds waited before those retries, all calls together (what
     /// `Retry-After` asked for, or the backoff chose).

@@ -24,7 +24,8 @@ use crate::retry::RetryPolicy;
 #[must_use = "a call does nothing until it is awaited"]
 pub struct Call<'a, T> {
     client: &'a Client,
-    request: Result<Request, Error>,
+    /// Taken by the first poll.
+    request: Option<Result<Request, Error>>,
     decode: Decode<T>,
     /// The call in flight, from the first poll on. A future itself (not
     /// only `IntoFuture`), so `join_all`, `select!` and `spawn` take it.
@@ -35,8 +36,9 @@ impl<T> std::fmt::Debug for Call<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("Call");
         match &self.request {
-            Ok(r) => d.field("method", &r.method).field("path", &r.path),
-            Err(e) => d.field("error", e),
+            Some(Ok(r)) => d.field("method", &r.method).field("path", &r.path),
+            Some(Err(e)) => d.field("error", e),
+            None => d.field("running", &true),
         };
         d.finish_non_exhaustive()
     }
@@ -85,7 +87,7 @@ impl Client {
     ) -> Call<'_, T> {
         Call {
             client: self,
-            request: build(),
+            request: Some(build()),
             decode: Decode::value(),
             running: None,
         }
@@ -96,7 +98,7 @@ impl Client {
     pub fn prepare_unit(&self, build: impl FnOnce() -> Result<Request, Error>) -> Call<'_, ()> {
         Call {
             client: self,
-            request: build(),
+            request: Some(build()),
             decode: Decode::ignored(),
             running: None,
         }
@@ -134,11 +136,12 @@ impl<'a, T: Send + 'a> Call<'a, T> {
     /// (the single-use token's header removed) and where it came from
     /// ([`Response::cache_status`]).
     pub async fn with_response(self) -> Result<Response<T>, Error> {
-        self.client.response(self.request?, &self.decode).await
+        let request = self.request.expect("a call not yet polled holds its request");
+        self.client.response(request?, &self.decode).await
     }
 
     fn map(mut self, f: impl FnOnce(Request) -> Request) -> Self {
-        self.request = self.request.map(f);
+        self.request = self.request.map(|r| r.map(f));
         self
     }
 }
@@ -150,8 +153,7 @@ impl<'a, T: Send + 'a> Future for Call<'a, T> {
         let this = self.get_mut();
         if this.running.is_none() {
             let (client, decode) = (this.client, this.decode);
-            let request =
-                std::mem::replace(&mut this.request, Err(Error::request("polled after completion")));
+            let request = this.request.take().expect("taken only here, once");
             this.running = Some(Box::pin(async move { client.value(request?, &decode).await }));
         }
         this.running.as_mut().expect("set above").as_mut().poll(cx)
