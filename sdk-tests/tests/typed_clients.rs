@@ -45,15 +45,20 @@ where
     assert_eq!(c.token_reuse, 0, "{c:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_sdk_typed_methods_through_an_expiry_storm() {
-    let backend = Backend::start(Protocol::Seed).await;
+/// The seed SDK against `backend`, taking its one-time codes.
+fn seed_client(backend: &Backend) -> imi_mini::ImiMiniClient {
     let codes = backend.seed_code_provider();
-    let client = imi_mini::ImiMiniClient::new(backend.url(), move || {
+    imi_mini::ImiMiniClient::new(backend.url(), move || {
         let code = codes();
         async move { Ok::<_, Infallible>(code) }
     })
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_sdk_typed_methods_through_an_expiry_storm() {
+    let backend = Backend::start(Protocol::Seed).await;
+    let client = seed_client(&backend);
     let client = Arc::new(client);
     storm(&backend, Arc::clone(&client), |c, i| {
         tokio::spawn(async move { c.get_user(i).await.map(|u| u.id) })
@@ -239,12 +244,7 @@ async fn per_call_options_and_the_raw_response() {
     assert_eq!(backend.counters().requests, 2);
 
     let seed = Backend::start(Protocol::Seed).await;
-    let codes = seed.seed_code_provider();
-    let imi = imi_mini::ImiMiniClient::new(seed.url(), move || {
-        let code = codes();
-        async move { Ok::<_, Infallible>(code) }
-    })
-    .unwrap();
+    let imi = seed_client(&seed);
     let response = imi
         .get_user(1)
         .header("X-Trace-Id", "t-1")
@@ -328,12 +328,7 @@ fn serde_json_value(n: u64) -> seamless_sdk::__private::serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_sdk_serves_a_cached_read_through_a_storm_and_a_failed_login() {
     let backend = Backend::start(Protocol::Seed).await;
-    let codes = backend.seed_code_provider();
-    let client = imi_mini::ImiMiniClient::new(backend.url(), move || {
-        let code = codes();
-        async move { Ok::<_, Infallible>(code) }
-    })
-    .unwrap();
+    let client = seed_client(&backend);
     let client = Arc::new(client);
     backend.delay_responses(Duration::from_millis(30));
     let calls: Vec<_> = (0..50)
