@@ -37,8 +37,12 @@ enum Color {
 enum Command {
     /// Write a complete SDK crate (Cargo.toml, src/lib.rs, README.md) for SPEC.
     Generate {
-        /// The YAML spec.
+        /// The YAML spec, or an OpenAPI 3.0/3.1 description (JSON or YAML).
         spec: PathBuf,
+        /// For an OpenAPI description: the seamless `auth` section, in a file
+        /// with a top-level `auth` (default: the document's `x-seamless`).
+        #[arg(long, value_name = "FILE")]
+        overlay: Option<PathBuf>,
         /// The crate directory to write (created if missing).
         #[arg(long, required_unless_present = "stdout", conflicts_with = "stdout")]
         out: Option<PathBuf>,
@@ -54,8 +58,23 @@ enum Command {
     },
     /// Report every problem in SPEC as `file:line:column: message`.
     Check {
-        /// The YAML spec.
+        /// The YAML spec, or an OpenAPI 3.0/3.1 description (JSON or YAML).
         spec: PathBuf,
+        /// For an OpenAPI description: the seamless `auth` section (see `generate`).
+        #[arg(long, value_name = "FILE")]
+        overlay: Option<PathBuf>,
+    },
+    /// Write a seamless spec from an OpenAPI 3.0/3.1 description, to read and edit.
+    Import {
+        /// The OpenAPI description (JSON or YAML).
+        openapi: PathBuf,
+        /// The seamless `auth` section, in a file with a top-level `auth`
+        /// (default: the document's `x-seamless`).
+        #[arg(long, value_name = "FILE")]
+        overlay: Option<PathBuf>,
+        /// Where to write the spec (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Print the JSON Schema of the spec format (for editor completion and checks).
     Schema,
@@ -86,8 +105,26 @@ fn run(command: Command) -> Result<ExitCode, String> {
             println!("{text}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { spec } => {
-            let (source, file) = read(&spec)?;
+        Command::Import {
+            openapi,
+            overlay,
+            out,
+        } => {
+            let Some(imported) = import(&openapi, overlay.as_deref())? else {
+                return Ok(ExitCode::FAILURE);
+            };
+            match out {
+                Some(out) => {
+                    std::fs::write(&out, &imported.spec)
+                        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+                    eprintln!("wrote {}", out.display());
+                }
+                None => print!("{}", imported.spec),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { spec, overlay } => {
+            let (source, file) = source_of(&spec, overlay.as_deref())?;
             match seamless_sdk_codegen::load(&source, &file) {
                 Ok((api, warnings)) => {
                     render::diagnostics(&warnings);
@@ -109,12 +146,13 @@ fn run(command: Command) -> Result<ExitCode, String> {
         }
         Command::Generate {
             spec,
+            overlay,
             out,
             stdout,
             seamless_path,
             force,
         } => {
-            let (source, file) = read(&spec)?;
+            let (source, file) = source_of(&spec, overlay.as_deref())?;
             let (api, warnings) = match seamless_sdk_codegen::load(&source, &file) {
                 Ok(loaded) => loaded,
                 Err(problems) => {
@@ -146,6 +184,53 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 render::note(&note);
             }
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The spec text at `path`, imported first when it is an OpenAPI
+/// description (its import warnings printed), with the name its
+/// diagnostics carry.
+fn source_of(path: &Path, overlay: Option<&Path>) -> Result<(String, String), String> {
+    let (source, file) = read(path)?;
+    if !seamless_sdk_codegen::openapi::is_openapi(&source) {
+        if overlay.is_some() {
+            return Err(format!(
+                "--overlay is for OpenAPI descriptions, and {file} is a seamless spec"
+            ));
+        }
+        return Ok((source, file));
+    }
+    match import(path, overlay)? {
+        Some(imported) => Ok((imported.spec, format!("{file} (imported)"))),
+        None => Err(format!("{file} could not be imported")),
+    }
+}
+
+/// Imports the description at `path`, printing its warnings (or its errors,
+/// then `None`).
+fn import(
+    path: &Path,
+    overlay: Option<&Path>,
+) -> Result<Option<seamless_sdk_codegen::openapi::Imported>, String> {
+    let (source, file) = read(path)?;
+    let overlay = overlay.map(read).transpose()?;
+    let overlay = overlay
+        .as_ref()
+        .map(|(text, name)| (text.as_str(), name.as_str()));
+    match seamless_sdk_codegen::openapi::import(&source, &file, overlay) {
+        Ok(imported) => {
+            render::diagnostics(&imported.warnings);
+            eprintln!(
+                "{file}: imported {} of {} operations",
+                imported.generated, imported.operations
+            );
+            Ok(Some(imported))
+        }
+        Err(problems) => {
+            render::diagnostics(&problems);
+            render::summary(&problems);
+            Ok(None)
         }
     }
 }

@@ -65,6 +65,9 @@ pub enum DiagnosticKind {
     /// Nothing where something is expected: an API without endpoints, a
     /// login that sends no field.
     Empty,
+    /// An OpenAPI construct the importer does not map: the operation is
+    /// left out, or a `serde_json::Value` stands in, as the message says.
+    Unsupported,
 }
 
 /// One problem.

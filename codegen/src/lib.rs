@@ -15,6 +15,7 @@ pub mod emit;
 pub mod limits;
 pub mod model;
 mod naming;
+pub mod openapi;
 #[doc(hidden)]
 pub mod scale;
 pub mod validate;

@@ -1,0 +1,415 @@
+//! Schemas to the spec's type expressions: scalars by `type` and `format`,
+//! arrays to `list<T>`, maps to `map<T>`, objects (named, inline, or merged
+//! from `allOf`) to named struct types, string enums to named enums, and
+//! `nullable` / `type: [.., "null"]` to `T?`. What has no such form
+//! (`oneOf`, `anyOf`, `not`, untyped values) becomes `json`, with a warning.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::Importer;
+use super::doc::{Node, deref, escape, ref_name};
+use crate::naming::{is_keyword, to_camel_case, to_snake_case};
+
+/// The named types being written, and which component schemas are done.
+#[derive(Default)]
+pub(crate) struct Types {
+    /// Type name → its spec entry, in the order they were named.
+    pub(crate) entries: Vec<(String, Node)>,
+    /// Names taken (also those still being built).
+    taken: BTreeSet<String>,
+    /// Component schema name → its type name.
+    components: BTreeMap<String, String>,
+    /// An inline schema's pointer → the type made for it, so a schema
+    /// reached twice (through `allOf`, say) is one type.
+    inline: BTreeMap<String, String>,
+    /// Components being read that are not types of their own (a `$ref` to
+    /// a `$ref`…): met again, they are a cycle.
+    aliases: BTreeSet<String>,
+    /// How deep the schema being read is nested.
+    depth: usize,
+}
+
+/// How deeply nested a schema is read before `json` stands in.
+const MAX_DEPTH: usize = 48;
+
+impl Importer<'_> {
+    /// The type expression for the schema at `at`; `hint` names a type made
+    /// for an inline object or enum.
+    pub(crate) fn type_expr(&mut self, schema: &Value, at: &str, hint: &str) -> String {
+        if self.types.depth >= MAX_DEPTH {
+            self.warn(
+                at,
+                format!("a schema nested over {MAX_DEPTH} deep: `json` stands in"),
+            );
+            return "json".to_owned();
+        }
+        self.types.depth += 1;
+        let expr = self.type_expr_at(schema, at, hint);
+        self.types.depth -= 1;
+        expr
+    }
+
+    fn type_expr_at(&mut self, schema: &Value, at: &str, hint: &str) -> String {
+        if let Some(name) = ref_name(schema) {
+            return self.component(name);
+        }
+        let Some((schema, at)) = deref(self.root, schema, at) else {
+            self.warn(
+                at,
+                "a `$ref` that leads nowhere (or in circles): `json` stands in",
+            );
+            return "json".to_owned();
+        };
+        let (ty, nullable) = types_of(schema);
+        let base = self.base(schema, &at, hint, ty.as_deref());
+        if nullable && !base.ends_with('?') {
+            format!("{base}?")
+        } else {
+            base
+        }
+    }
+
+    fn base(&mut self, schema: &Value, at: &str, hint: &str, ty: Option<&str>) -> String {
+        if schema.get("allOf").is_some() {
+            return self.object(schema, at, hint);
+        }
+        for key in ["oneOf", "anyOf"] {
+            if schema.get(key).is_some() {
+                if let Some(single) = single_variant(schema, key) {
+                    return self.type_expr(single, &format!("{at}/{key}/0"), hint);
+                }
+                self.warn(at, format!("`{key}` is not mapped yet: `json` stands in"));
+                return "json".to_owned();
+            }
+        }
+        if schema.get("enum").is_some()
+            && matches!(ty, Some("string") | None)
+            && let Some(name) = self.string_enum(schema, at, hint)
+        {
+            return name;
+        }
+        match ty {
+            Some("string") => "string".to_owned(),
+            Some("boolean") => "bool".to_owned(),
+            Some("integer") => match schema.get("format").and_then(Value::as_str) {
+                Some("int32") => "i32",
+                Some("uint32") => "u32",
+                Some("uint64") => "u64",
+                _ => "i64",
+            }
+            .to_owned(),
+            Some("number") => "f64".to_owned(),
+            Some("array") => match schema.get("items") {
+                Some(items) => format!(
+                    "list<{}>",
+                    self.type_expr(items, &format!("{at}/items"), &format!("{hint}Item"))
+                ),
+                None => "list<json>".to_owned(),
+            },
+            Some("object") | None if schema.get("properties").is_some() => self.object(schema, at, hint),
+            Some("object") | None => match schema.get("additionalProperties") {
+                Some(extra) if extra.is_object() && !extra.as_object().is_some_and(|o| o.is_empty()) => {
+                    let value = self.type_expr(
+                        extra,
+                        &format!("{at}/additionalProperties"),
+                        &format!("{hint}Value"),
+                    );
+                    format!("map<{value}>")
+                }
+                _ => "json".to_owned(),
+            },
+            Some(other) => {
+                self.warn(at, format!("type `{other}` is not mapped: `json` stands in"));
+                "json".to_owned()
+            }
+        }
+    }
+
+    /// The type of a component schema, imported the first time it is named.
+    pub(crate) fn component(&mut self, name: &str) -> String {
+        if let Some(ty) = self.types.components.get(name) {
+            return ty.clone();
+        }
+        let at = format!("/components/schemas/{}", escape(name));
+        let Some(schema) = self.root.pointer(&at) else {
+            self.warn(
+                &at,
+                format!("no schema `{name}` in `components/schemas`: `json` stands in"),
+            );
+            return "json".to_owned();
+        };
+        // Only objects and enums become named types; a component that is a
+        // scalar, a list or a map is used as what it is.
+        let (ty, nullable) = types_of(schema);
+        let named = schema.get("allOf").is_some()
+            || schema.get("properties").is_some()
+            || (schema.get("enum").is_some() && matches!(ty.as_deref(), Some("string") | None));
+        if !named {
+            if !self.types.aliases.insert(name.to_owned()) {
+                self.warn(
+                    &at,
+                    "a `$ref` that leads nowhere (or in circles): `json` stands in",
+                );
+                return "json".to_owned();
+            }
+            let expr = self.type_expr(schema, &at, &type_name(name));
+            self.types.aliases.remove(name);
+            self.types.components.insert(name.to_owned(), expr.clone());
+            return expr;
+        }
+        let ty_name = self.fresh_type(&type_name(name));
+        // Registered before its fields are read, so a schema that holds
+        // itself (through a list or a map) refers to its own name.
+        self.types.components.insert(name.to_owned(), ty_name.clone());
+        let built = self.base(schema, &at, &ty_name, ty.as_deref());
+        if built != ty_name {
+            // No struct after all (an object without fields, an enum of numbers).
+            self.types.components.insert(name.to_owned(), built.clone());
+            return built;
+        }
+        if nullable {
+            // A nullable component is nullable where it is used; its type is the same.
+            self.types
+                .components
+                .insert(name.to_owned(), format!("{ty_name}?"));
+            return format!("{ty_name}?");
+        }
+        ty_name
+    }
+
+    /// A struct type from `properties` (and every `allOf` part's, merged).
+    fn object(&mut self, schema: &Value, at: &str, hint: &str) -> String {
+        if let Some(done) = self.types.inline.get(at) {
+            return done.clone();
+        }
+        let name = if self.types.taken.contains(hint) && !self.types.entries.iter().any(|(n, _)| n == hint) {
+            // `component` reserved this name for this very schema.
+            hint.to_owned()
+        } else {
+            self.fresh_type(hint)
+        };
+        let mut properties: Vec<(String, Value, String)> = Vec::new();
+        let mut required: BTreeSet<String> = BTreeSet::new();
+        self.collect(schema, at, &mut properties, &mut required, 0);
+        let mut fields = Node::map();
+        let mut rust_names = BTreeSet::new();
+        for (i, (wire, prop, prop_at)) in properties.iter().enumerate() {
+            // Named after the schema that declares it (an `allOf` part's
+            // own component), so it is the same name from every user.
+            let owner = owner_of(prop_at).map_or_else(
+                || name.clone(),
+                |c| self.component(c).trim_end_matches('?').to_owned(),
+            );
+            let hint = format!(
+                "{owner}{}",
+                to_camel_case(wire).unwrap_or_else(|| format!("Field{i}"))
+            );
+            let mut ty = self.type_expr(prop, prop_at, &hint);
+            if !required.contains(wire) && !ty.ends_with('?') {
+                ty.push('?');
+            }
+            let rust = to_snake_case(wire)
+                .filter(|r| !matches!(r.as_str(), "self" | "super" | "crate"))
+                .filter(|r| !rust_names.contains(r))
+                .unwrap_or_else(|| format!("field_{i}"));
+            let natural = to_snake_case(wire).is_some_and(|r| r == rust);
+            rust_names.insert(rust.clone());
+            let doc = description(prop);
+            let entry = if natural && doc.is_none() {
+                Node::str(ty)
+            } else {
+                let mut long = Node::map().with("type", Node::str(ty));
+                if let Some(doc) = doc {
+                    long.set("doc", Node::str(doc));
+                }
+                if !natural {
+                    long.set("rust_name", Node::str(rust));
+                }
+                long
+            };
+            fields.set(wire.clone(), entry);
+        }
+        let mut entry = Node::map();
+        if let Some(doc) = description(schema) {
+            entry.set("doc", Node::str(doc));
+        }
+        if fields.is_empty_map() {
+            // A struct needs a field; an object with none is any JSON object.
+            self.types.taken.remove(&name);
+            return "map<json>".to_owned();
+        }
+        entry.set("fields", fields);
+        self.types.entries.push((name.clone(), entry));
+        self.types.inline.insert(at.to_owned(), name.clone());
+        name
+    }
+
+    /// Every property of `schema` and of its `allOf` parts, first wins.
+    fn collect(
+        &mut self,
+        schema: &Value,
+        at: &str,
+        out: &mut Vec<(String, Value, String)>,
+        required: &mut BTreeSet<String>,
+        depth: usize,
+    ) {
+        let Some((schema, at)) = deref(self.root, schema, at).filter(|_| depth < 16) else {
+            self.warn(at, "an `allOf` part that leads nowhere (or too deep): left out");
+            return;
+        };
+        if let Some(parts) = schema.get("allOf").and_then(Value::as_array) {
+            for (i, part) in parts.iter().enumerate() {
+                self.collect(part, &format!("{at}/allOf/{i}"), out, required, depth + 1);
+            }
+        }
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            for (wire, prop) in props {
+                if !out.iter().any(|(w, _, _)| w == wire) {
+                    out.push((
+                        wire.clone(),
+                        prop.clone(),
+                        format!("{at}/properties/{}", escape(wire)),
+                    ));
+                }
+            }
+        }
+        for r in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(r) = r.as_str() {
+                required.insert(r.to_owned());
+            }
+        }
+    }
+
+    /// A string enum type, or `None` when its values are not all strings.
+    fn string_enum(&mut self, schema: &Value, at: &str, hint: &str) -> Option<String> {
+        if let Some(done) = self.types.inline.get(at) {
+            return Some(done.clone());
+        }
+        let values: Vec<&str> = schema
+            .get("enum")?
+            .as_array()?
+            .iter()
+            .filter(|v| !v.is_null())
+            .map(Value::as_str)
+            .collect::<Option<_>>()?;
+        if values.is_empty() {
+            return None;
+        }
+        let name = if self.types.taken.contains(hint) && !self.types.entries.iter().any(|(n, _)| n == hint) {
+            hint.to_owned()
+        } else {
+            self.fresh_type(hint)
+        };
+        let mut seen = BTreeSet::new();
+        let mut items = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            let natural = to_camel_case(v).filter(|c| !seen.contains(c));
+            match natural {
+                Some(c) => {
+                    seen.insert(c);
+                    items.push(Node::str(*v));
+                }
+                None => {
+                    let rust = format!("Value{i}");
+                    seen.insert(rust.clone());
+                    items.push(
+                        Node::map()
+                            .with("value", Node::str(*v))
+                            .with("rust_name", Node::str(rust)),
+                    );
+                }
+            }
+        }
+        let mut entry = Node::map();
+        if let Some(doc) = description(schema) {
+            entry.set("doc", Node::str(doc));
+        }
+        entry.set("enum", Node::List(items));
+        self.types.entries.push((name.clone(), entry));
+        self.types.inline.insert(at.to_owned(), name.clone());
+        Some(name)
+    }
+
+    /// `base`, or `base2`, `base3`… when taken.
+    fn fresh_type(&mut self, base: &str) -> String {
+        let mut name = base.to_owned();
+        let mut n = 2;
+        while self.types.taken.contains(&name) || is_keyword(&name) || RESERVED.contains(&name.as_str()) {
+            name = format!("{base}{n}");
+            n += 1;
+        }
+        self.types.taken.insert(name.clone());
+        name
+    }
+}
+
+/// The component whose own `properties` hold the schema at `at`, when
+/// `at` is `/components/schemas/{name}/properties/{field}`.
+fn owner_of(at: &str) -> Option<&str> {
+    let rest = at.strip_prefix("/components/schemas/")?;
+    let (name, rest) = rest.split_once('/')?;
+    let field = rest.strip_prefix("properties/")?;
+    (!field.contains('/') && !name.contains('~')).then_some(name)
+}
+
+/// Names generated code already uses for its own items.
+const RESERVED: &[&str] = &[
+    "Result", "Option", "Some", "None", "Ok", "Err", "Vec", "String", "Box", "Value",
+];
+
+/// The schema's type (the non-null one of a 3.1 list), and whether null is
+/// allowed (3.0 `nullable`, or `"null"` in a 3.1 list).
+fn types_of(schema: &Value) -> (Option<String>, bool) {
+    let nullable = schema.get("nullable").and_then(Value::as_bool).unwrap_or(false);
+    match schema.get("type") {
+        Some(Value::String(t)) => (Some(t.clone()), nullable || t == "null"),
+        Some(Value::Array(list)) => {
+            let names: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+            let null = names.contains(&"null");
+            let rest: Vec<&str> = names.into_iter().filter(|t| *t != "null").collect();
+            let ty = if rest.len() == 1 {
+                Some(rest[0].to_owned())
+            } else {
+                None
+            };
+            (ty, nullable || null)
+        }
+        _ => (None, nullable),
+    }
+}
+
+/// The one non-null variant of a `oneOf`/`anyOf` that only adds `null`.
+fn single_variant<'a>(schema: &'a Value, key: &str) -> Option<&'a Value> {
+    let variants = schema.get(key)?.as_array()?;
+    let mut rest = variants
+        .iter()
+        .filter(|v| v.get("type").and_then(Value::as_str) != Some("null"));
+    let one = rest.next()?;
+    rest.next().is_none().then_some(one)
+}
+
+/// A CamelCase type name for a schema name (`repo-search-result-item` →
+/// `RepoSearchResultItem`).
+pub(crate) fn type_name(name: &str) -> String {
+    to_camel_case(name).unwrap_or_else(|| {
+        let cleaned: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
+        to_camel_case(&format!("T{cleaned}")).unwrap_or_else(|| "Type".to_owned())
+    })
+}
+
+/// A description or title, as doc text.
+pub(crate) fn description(v: &Value) -> Option<String> {
+    let text = v
+        .get("description")
+        .or_else(|| v.get("title"))
+        .and_then(Value::as_str)?
+        .trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
