@@ -12,6 +12,7 @@
 
 mod auth;
 mod doc;
+mod locate;
 mod paths;
 mod schema;
 
@@ -89,6 +90,20 @@ pub fn import(source: &str, file: &str, overlay: Option<(&str, &str)>) -> Result
         generated: 0,
     };
     let spec = importer.spec(overlay.as_ref());
+    // Each warning at its line and column in the description as well.
+    let wanted = importer
+        .warnings
+        .iter()
+        .filter_map(|d| d.path.strip_prefix('#'))
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let found = locate::positions(source, &wanted);
+    for d in &mut importer.warnings {
+        if let Some(pos) = d.path.strip_prefix('#').and_then(|p| found.get(p)) {
+            d.origin = pos.origin();
+        }
+    }
     let text =
         serde_saphyr::to_string(&spec).map_err(|e| fail(file, format!("cannot write the spec: {e}")))?;
     let header = format!(
@@ -122,9 +137,16 @@ impl Importer<'_> {
             .and_then(|i| i.get("title"))
             .and_then(Value::as_str)
             .unwrap_or("api");
-        let name = to_snake_case(title)
-            .filter(|n| !crate::naming::is_keyword(n))
-            .unwrap_or_else(|| "api".to_owned());
+        // The overlay (or `x-seamless`) may name the API; else its title does.
+        let given = overlay
+            .or_else(|| self.root.get("x-seamless"))
+            .and_then(|o| o.get("name"))
+            .and_then(Value::as_str);
+        let name = given.map(str::to_owned).unwrap_or_else(|| {
+            to_snake_case(title)
+                .filter(|n| !crate::naming::is_keyword(n))
+                .unwrap_or_else(|| "api".to_owned())
+        });
         let mut spec = Node::map().with("name", Node::str(name));
         if let Some(doc) = info.and_then(schema::description) {
             spec.set("doc", Node::str(doc));

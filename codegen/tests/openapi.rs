@@ -111,6 +111,9 @@ fn what_cannot_be_mapped_is_a_warning_at_its_pointer_and_the_rest_imports() {
     assert!(at("#/paths/~1upload/post").message.contains("not JSON"));
     assert!(at("#/paths/~1session/get").message.contains("cookie"));
     assert!(at("#/paths/~1session/head").message.contains("left out"));
+    // At the line and column of the description itself, too.
+    assert_eq!(at("#/paths/~1session/head").line_column(), Some((23, 7)));
+    assert_eq!(at("#/components/schemas/Shape").line_column(), Some((52, 7)));
     assert!(at("#/components/schemas/Shape").message.contains("`oneOf`"));
     assert!(
         at("#/paths/~1shapes/get/parameters/0")

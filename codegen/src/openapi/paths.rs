@@ -128,7 +128,17 @@ impl Importer<'_> {
                 .and_then(Value::as_bool)
                 .unwrap_or(place == "path");
             let schema = p.get("schema").cloned().unwrap_or(Value::Null);
-            let ty = self.type_expr(&schema, &format!("{p_at}/schema"), &format!("{hint}Param"));
+            let shape = deref(self.root, &schema, "")
+                .and_then(|(s, _)| s.get("type"))
+                .and_then(Value::as_str);
+            let ty = match self.sent_as_string(&schema) {
+                Some(ty) => ty,
+                // Named no type: a list or an object is no parameter here.
+                None if matches!(shape, Some("array" | "object")) => {
+                    format!("list or object ({})", shape.unwrap_or(""))
+                }
+                None => self.type_expr(&schema, &format!("{p_at}/schema"), &format!("{hint}Param")),
+            };
             let scalar = ty.trim_end_matches('?');
             if !matches!(scalar, "string" | "bool" | "i32" | "i64" | "u32" | "u64" | "f64") {
                 if required || place == "path" {
@@ -255,6 +265,33 @@ impl Importer<'_> {
             ),
             None => "json".to_owned(),
         }))
+    }
+}
+
+impl Importer<'_> {
+    /// `string` for a parameter whose schema is a string enum or a choice
+    /// of scalars (`oneOf: [integer, string]`): on the wire both are text,
+    /// and a parameter is a scalar in the spec.
+    fn sent_as_string(&self, schema: &Value) -> Option<String> {
+        let (schema, _) = deref(self.root, schema, "")?;
+        let optional = schema.get("nullable").and_then(Value::as_bool) == Some(true);
+        let scalar = |v: &Value| {
+            deref(self.root, v, "").is_some_and(|(v, _)| {
+                matches!(
+                    v.get("type").and_then(Value::as_str),
+                    Some("string" | "integer" | "number" | "boolean")
+                )
+            })
+        };
+        let is_enum = schema.get("enum").is_some()
+            && matches!(schema.get("type").and_then(Value::as_str), Some("string") | None);
+        let is_choice = ["oneOf", "anyOf"].iter().any(|k| {
+            schema
+                .get(*k)
+                .and_then(Value::as_array)
+                .is_some_and(|vs| !vs.is_empty() && vs.iter().all(scalar))
+        });
+        (is_enum || is_choice).then(|| if optional { "string?" } else { "string" }.to_owned())
     }
 }
 

@@ -24,7 +24,7 @@ mod de;
 mod lower;
 mod raw;
 mod spanned;
-mod tree;
+pub(crate) mod tree;
 mod type_expr;
 
 use serde::Deserialize;

@@ -198,7 +198,7 @@ fn options() -> serde_saphyr::Options {
 }
 
 /// Text → tree, or the one diagnostic that says why not.
-pub(super) fn parse(source: &str) -> Result<Node, Diagnostic> {
+pub(crate) fn parse(source: &str) -> Result<Node, Diagnostic> {
     let parsed = std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name("seamless-yaml".into())
