@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use sdk_tests::{bearer_api, imi_mini, oauth_server, wechat_query};
+use sdk_tests::{bearer_api, imi_mini, imi_mini_openapi, oauth_server, wechat_query};
 use seamless_sdk_testkit::{
     BEARER_CLIENT_ID, BEARER_CLIENT_SECRET, BEARER_PASSWORD, BEARER_USERNAME, Backend, ClientAuth, Protocol,
     QUERY_APPID, QUERY_SECRET,
@@ -73,6 +73,46 @@ async fn seed_sdk_typed_methods_through_an_expiry_storm() {
         .unwrap();
     assert_eq!((order.order_id.as_str(), order.executions), ("o-1", 1));
     assert!(client.ping().await.unwrap().pong);
+    let err = client.fail().await.unwrap_err();
+    assert_eq!(err.api_message(), Some("insufficient balance"), "{err:?}");
+    assert_eq!(backend.counters().token_reuse, 0);
+}
+
+/// The seed SDK generated from `specs/openapi/imi_mini.openapi.yaml` (the
+/// same API in OpenAPI, its token protocol in `x-seamless`) against
+/// `backend`, taking its one-time codes.
+fn openapi_seed_client(backend: &Backend) -> imi_mini_openapi::ImiMiniOpenapiClient {
+    let codes = backend.seed_code_provider();
+    imi_mini_openapi::ImiMiniOpenapiClient::new(backend.url(), move || {
+        let code = codes();
+        async move { Ok::<_, Infallible>(code) }
+    })
+    .unwrap()
+}
+
+/// The seed storm again, with the client generated from the OpenAPI
+/// description instead of the YAML spec: the same single-use rotation, one
+/// login per expiry, no token reused, and the envelope unwrapped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_sdk_typed_methods_through_an_expiry_storm() {
+    let backend = Backend::start(Protocol::Seed).await;
+    let client = Arc::new(openapi_seed_client(&backend));
+    storm(&backend, Arc::clone(&client), |c, i| {
+        tokio::spawn(async move { c.get_user(i).await.map(|u| u.id) })
+    })
+    .await;
+
+    let order = client
+        .create_order(&imi_mini_openapi::NewOrder {
+            order_id: "o-1".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!((order.order_id.as_str(), order.executions), ("o-1", 1));
+    assert!(client.ping().await.unwrap().pong);
+    // A `type: object` body and a `{}` response: any JSON, both ways.
+    let sent = seamless_sdk::__private::serde_json::json!({"n": 1, "tags": ["a"]});
+    assert_eq!(client.echo(&sent).await.unwrap(), sent);
     let err = client.fail().await.unwrap_err();
     assert_eq!(err.api_message(), Some("insufficient balance"), "{err:?}");
     assert_eq!(backend.counters().token_reuse, 0);
