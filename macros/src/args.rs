@@ -21,6 +21,8 @@ pub(crate) struct Args {
     pub doc: Option<LitStr>,
     pub base_url: Option<LitStr>,
     pub spec: Option<LitStr>,
+    /// With an OpenAPI `spec`: the file with the seamless `auth` section.
+    pub overlay: Option<LitStr>,
     placement: Option<(Placement, Span)>,
     lifetime: Option<(bool, Span)>,
     next_token_header: Option<LitStr>,
@@ -41,14 +43,17 @@ pub(crate) struct Args {
     pub auth_spans: Vec<(String, Span)>,
 }
 
-const KEYS: &str = "name, client, doc, base_url, spec, placement, lifetime, next_token_header, expiry, envelope, login, chains, session, max_replays, login_timeout_ms, request_timeout_ms, expiry_skew_ms, login_backoff, max_response_bytes, retry";
+const KEYS: &str = "name, client, doc, base_url, spec, overlay, placement, lifetime, next_token_header, expiry, envelope, login, chains, session, max_replays, login_timeout_ms, request_timeout_ms, expiry_skew_ms, login_backoff, max_response_bytes, retry";
 
 impl Args {
     /// One top-level argument; errors go to `errs` so parsing goes on.
     pub fn parse_one(&mut self, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
         let name = key(meta)?;
         let span = meta.path.segments[0].ident.span();
-        let is_auth = !matches!(name.as_str(), "name" | "client" | "doc" | "base_url" | "spec");
+        let is_auth = !matches!(
+            name.as_str(),
+            "name" | "client" | "doc" | "base_url" | "spec" | "overlay"
+        );
         if is_auth {
             self.auth_spans.push((name.clone(), span));
         }
@@ -58,6 +63,7 @@ impl Args {
             "doc" => self.doc = Some(meta.value()?.parse()?),
             "base_url" => self.base_url = Some(meta.value()?.parse()?),
             "spec" => self.spec = Some(meta.value()?.parse()?),
+            "overlay" => self.overlay = Some(meta.value()?.parse()?),
             "placement" => self.placement = Some((placement(meta.value()?)?, span)),
             "lifetime" => {
                 let id: Ident = meta.value()?.parse()?;

@@ -68,6 +68,12 @@ fn model(args: TokenStream, item: &ItemTrait) -> Lowered {
         // `load_with` checks the spec's model.
         Some(spec) => from_spec(&a, item, spec, &struct_name, &mut errs),
         None => {
+            if let Some(o) = &a.overlay {
+                errs.push(syn::Error::new(
+                    o.span(),
+                    "`overlay` goes with an OpenAPI `spec = \"api.yaml\"`; a trait gives its own auth arguments",
+                ));
+            }
             let api = from_trait(&a, item, &struct_name, &mut errs);
             for d in validate::check(&api) {
                 // The trait front end has no `types`: a type name is the user's
@@ -157,7 +163,52 @@ fn from_spec(
         }
     };
     let full_str = full.to_string_lossy().into_owned();
-    let include = quote! { const _: &str = ::core::include_str!(#full_str); };
+    let mut include = quote! { const _: &str = ::core::include_str!(#full_str); };
+    // An OpenAPI description is imported into a spec first (with its
+    // overlay's `auth`), then loaded like one.
+    let source = if seamless_sdk_codegen::openapi::is_openapi(&source) {
+        let overlay = match &a.overlay {
+            Some(o) => {
+                let path = root.join(o.value());
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => {
+                        let path_str = path.to_string_lossy().into_owned();
+                        include.extend(quote! { const _: &str = ::core::include_str!(#path_str); });
+                        Some((text, o.value()))
+                    }
+                    Err(e) => {
+                        errs.push(syn::Error::new(
+                            o.span(),
+                            format!("cannot read overlay `{}` ({e})", o.value()),
+                        ));
+                        return (None, Some(include));
+                    }
+                }
+            }
+            None => None,
+        };
+        let overlay = overlay.as_ref().map(|(t, n)| (t.as_str(), n.as_str()));
+        match seamless_sdk_codegen::openapi::import(&source, &rel, overlay) {
+            Ok(imported) => imported.spec,
+            Err(diags) => {
+                for d in &diags.items {
+                    errs.push(syn::Error::new(
+                        spec.span(),
+                        format!("{}: {}", diags.file, d.message),
+                    ));
+                }
+                return (None, Some(include));
+            }
+        }
+    } else {
+        if let Some(o) = &a.overlay {
+            errs.push(syn::Error::new(
+                o.span(),
+                "`overlay` is for an OpenAPI `spec`; a seamless spec has its own `auth`",
+            ));
+        }
+        source
+    };
     // What the attribute gives overrides the spec, and problems with it
     // point at the attribute.
     let from_attribute = |api: &mut Api| {

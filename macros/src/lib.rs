@@ -36,7 +36,10 @@ pub(crate) type Errors = Vec<syn::Error>;
 ///      | base_url = "https://..."    emits `DEFAULT_BASE_URL`
 ///      | spec = "specs/x.yaml"       the whole API from a YAML spec, relative to the
 ///                                    crate root; the trait must then be empty and no
-///                                    auth argument may be given
+///                                    auth argument may be given. An OpenAPI 3.0/3.1
+///                                    description (JSON or YAML) is imported first; its
+///                                    seamless `auth` comes from its `x-seamless` or
+///      | overlay = "auth.yaml"       a file with a top-level `auth` (OpenAPI `spec` only)
 ///      | placement = bearer | header("B-T") | query("access_token") | json_body("token")
 ///      | lifetime = single_use | reusable          (default: reusable)
 ///      | next_token_header = "B-T"                 required with `single_use`
