@@ -526,6 +526,8 @@ pub struct Endpoint {
     pub idempotent: Option<bool>,
     /// The header each call sends a fresh idempotency key in, if any.
     pub idempotency_key: Option<String>,
+    /// Marked `#[deprecated]`.
+    pub deprecated: bool,
     /// This endpoint's retry settings, over the client's.
     pub retry: Option<Retry>,
     /// Its short-lived response cache (GET only).

@@ -23,6 +23,7 @@ fn endpoint(name: &str, path: &str) -> Endpoint {
         response: None,
         idempotent: None,
         idempotency_key: None,
+        deprecated: false,
         retry: None,
         cache: None,
         auth: true,

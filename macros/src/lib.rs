@@ -72,7 +72,7 @@ pub(crate) type Errors = Vec<syn::Error>;
 ///
 /// METHOD := /// doc
 ///           #[get("/users/{id}")] | #[post("...")] | #[put("...")] | #[patch("...")] | #[delete("...")]
-///           [#[idempotent]] [#[no_auth]]
+///           [#[idempotent]] [#[no_auth]] [#[deprecated]]
 ///           [#[idempotency_key]]            a fresh key per call in `Idempotency-Key`
 ///                                           (or #[idempotency_key("X-Request-Key")])
 ///           [#[retry(statuses = [503], ...)]]  this method's retry settings, over the client's

@@ -12,7 +12,7 @@ use syn::{
 
 use crate::Errors;
 
-const METHOD_ATTRS: &str = "`#[get(\"/path\")]`, `#[post]`, `#[put]`, `#[patch]`, `#[delete]`, `#[idempotent]`, `#[idempotency_key]`, `#[retry(...)]`, `#[cache(ttl_ms = ...)]`, `#[no_auth]` or a doc comment";
+const METHOD_ATTRS: &str = "`#[get(\"/path\")]`, `#[post]`, `#[put]`, `#[patch]`, `#[delete]`, `#[idempotent]`, `#[idempotency_key]`, `#[retry(...)]`, `#[cache(ttl_ms = ...)]`, `#[deprecated]`, `#[no_auth]` or a doc comment";
 
 /// Endpoints of the trait; an endpoint with a front-end error is left out,
 /// so the model checks do not report it a second time.
@@ -67,6 +67,7 @@ fn endpoint(f: &TraitItemFn, errs: &mut Errors) -> Option<Endpoint> {
     let mut idempotent = None;
     let mut idempotency_key = None;
     let mut cache = None;
+    let mut deprecated = false;
     let mut retry = None;
     let mut auth = true;
     for attr in &f.attrs {
@@ -86,6 +87,10 @@ fn endpoint(f: &TraitItemFn, errs: &mut Errors) -> Option<Endpoint> {
             "delete" => HttpMethod::Delete,
             "idempotent" => {
                 idempotent = Some(true);
+                continue;
+            }
+            "deprecated" => {
+                deprecated = true;
                 continue;
             }
             "idempotency_key" => {
@@ -359,6 +364,7 @@ fn endpoint(f: &TraitItemFn, errs: &mut Errors) -> Option<Endpoint> {
         response: response?,
         idempotent,
         idempotency_key,
+        deprecated,
         retry,
         cache,
         auth,

@@ -125,8 +125,10 @@ pub(super) fn method(ep: &Endpoint, api_retry: Option<&crate::model::Retry>, nam
     let allow = (args.len() + 1 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
     // The request is built now (the arguments are borrowed only this
     // long); the `Call` is sent when awaited.
+    let deprecated = ep.deprecated.then(|| quote!(#[deprecated]));
     quote! {
         #docs
+        #deprecated
         #allow
         pub fn #name(&self, #(#args),*) -> #call<'_, #ret> {
             self.client.#prepare(|| {

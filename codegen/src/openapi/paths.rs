@@ -81,17 +81,13 @@ impl Importer<'_> {
             .filter(|t| !t.is_empty())
             .collect::<Vec<_>>()
             .join("\n\n");
-        let deprecated = op.get("deprecated").and_then(Value::as_bool).unwrap_or(false);
-        let doc = match (doc.is_empty(), deprecated) {
-            (true, false) => None,
-            (false, false) => Some(doc),
-            (true, true) => Some("Deprecated.".to_owned()),
-            (false, true) => Some(format!("Deprecated.\n\n{doc}")),
-        };
-        if let Some(doc) = doc {
+        if !doc.is_empty() {
             ep.set("doc", Node::str(doc));
         }
         ep.set("method", Node::str(method.to_ascii_uppercase()));
+        if op.get("deprecated").and_then(Value::as_bool) == Some(true) {
+            ep.set("deprecated", Node::Bool(true));
+        }
 
         // Path-level parameters first, an operation's own replacing one of
         // the same name and place.

@@ -373,6 +373,8 @@ pub(crate) struct Endpoint {
     pub retry: Opt<Retry>,
     /// Serve this GET from the client's short-lived response cache.
     pub cache: Opt<Cache>,
+    /// Mark the method `#[deprecated]`.
+    pub deprecated: Opt<bool>,
     /// `none` for a public endpoint (no token); default `token`.
     pub auth: Opt<EndpointAuth>,
 }

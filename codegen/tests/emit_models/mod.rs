@@ -103,6 +103,7 @@ pub fn endpoint(name: &str, method: HttpMethod, path: &str, response: Option<Typ
         response,
         idempotent: None,
         idempotency_key: None,
+        deprecated: false,
         retry: None,
         cache: None,
         auth: true,

@@ -92,6 +92,7 @@ impl Cx<'_, '_> {
             response,
             idempotent: opt(&e.idempotent),
             idempotency_key: opt(&e.idempotency_key),
+            deprecated: opt(&e.deprecated).unwrap_or(false),
             retry: e.retry.as_ref().and_then(super::auth::retry),
             cache: e.cache.as_ref().and_then(|sp| {
                 let c = sp.get()?;
