@@ -342,6 +342,38 @@ pub enum TypeKind {
     Struct(Vec<Field>),
     /// A string enum.
     Enum(Vec<Variant>),
+    /// One of several types: told apart by shape (untagged), or by the
+    /// string in field `tag` of an object.
+    OneOf {
+        /// The field naming the variant, if the wire has one.
+        tag: Option<String>,
+        /// The types, in order (an untagged value is the first that fits).
+        choices: Vec<Choice>,
+    },
+}
+
+/// One type a `one_of` type may be.
+#[derive(Clone, Debug)]
+pub struct Choice {
+    /// CamelCase Rust variant name.
+    pub name: String,
+    /// Its type.
+    pub ty: TypeRef,
+    /// With a `tag`: the tag's value for this choice.
+    pub value: String,
+    /// Where it was declared.
+    pub origin: Origin,
+}
+
+impl TypeKind {
+    /// Every type this one holds: its fields' or its choices'.
+    pub fn held_types(&self) -> Vec<&TypeRef> {
+        match self {
+            TypeKind::Struct(fields) => fields.iter().map(|f| &f.ty).collect(),
+            TypeKind::Enum(_) => Vec::new(),
+            TypeKind::OneOf { choices, .. } => choices.iter().map(|c| &c.ty).collect(),
+        }
+    }
 }
 
 /// A struct field.

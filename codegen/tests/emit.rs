@@ -67,13 +67,22 @@ fn only_reachable_types_are_emitted_in_spec_order() {
     let src = format(&api);
     assert!(!has(&src, "Unused"), "{src}");
     let names: Vec<&str> = reachable_types(&api).iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["User", "NewOrder", "Order", "Status", "Note"]);
+    assert_eq!(
+        names,
+        [
+            "User", "NewOrder", "Order", "Status", "Note", "Circle", "Square", "Shape", "Tagged"
+        ]
+    );
     let positions: Vec<usize> = [
         "struct User ",
         "struct NewOrder ",
         "struct Order ",
         "enum Status ",
         "struct Note ",
+        "struct Circle ",
+        "struct Square ",
+        "enum Shape ",
+        "enum Tagged ",
     ]
     .iter()
     .map(|n| src.find(n).unwrap_or_else(|| panic!("{n} missing")))
@@ -102,8 +111,22 @@ fn fields_carry_renames_options_docs_and_serde_crate() {
     assert_eq!(
         src.matches("#[serde(crate = \"::seamless_sdk::__private::serde\")]")
             .count(),
-        5
+        9
     );
+    // `one_of`: untagged, or internally tagged with each choice's value.
+    let shape = item(&src, "pub enum Shape");
+    assert!(has(&src, "#[serde(untagged)]"), "{src}");
+    assert!(
+        has(shape, "Circle(Circle),") && has(shape, "Label(::std::string::String),"),
+        "{shape}"
+    );
+    let tagged = item(&src, "pub enum Tagged");
+    assert!(has(&src, "#[serde(tag = \"kind\")]"), "{src}");
+    assert!(
+        has(tagged, "#[serde(rename = \"circle\")]\n    Circle(Circle),"),
+        "{tagged}"
+    );
+    assert!(has(tagged, "    Square(Square),"), "{tagged}");
     let status = item(&src, "pub enum Status");
     assert!(
         has(status, "#[serde(rename = \"active\")]\n    Active,"),

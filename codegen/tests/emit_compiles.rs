@@ -23,7 +23,7 @@ const TEST: &str = r#"
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use emit_e2e::{ImiMiniClient, NewOrder, Note, Order, Status, User};
+use emit_e2e::{Circle, ImiMiniClient, NewOrder, Note, Order, Shape, Square, Status, Tagged, User};
 use seamless_sdk_testkit::{Backend, Protocol};
 
 fn client(backend: &Backend) -> ImiMiniClient {
@@ -79,6 +79,19 @@ async fn every_generated_method_works_against_the_seed_backend() {
     assert_eq!(wire["type"], "on-hold");
     assert!(wire["reply"].get("type").is_none() && wire["reply"].get("tags").is_none(), "{wire}");
     assert_eq!(client.echo(&note).await.unwrap(), note);
+
+    // `one_of`: untagged, told apart by shape; tagged by `kind`.
+    let shapes = vec![
+        Shape::Square(Square { side: 2.0 }),
+        Shape::Circle(Circle { radius: 1.0 }),
+        Shape::Label("none".into()),
+    ];
+    assert_eq!(client.echo_shapes(&shapes).await.unwrap(), shapes);
+    let tagged = Tagged::Circle(Circle { radius: 3.0 });
+    assert_eq!(serde_json::to_value(&tagged).unwrap(), serde_json::json!({"kind": "circle", "radius": 3.0}));
+    assert_eq!(client.echo_tagged(&tagged).await.unwrap(), tagged);
+    let square = Tagged::Square(Square { side: 1.0 });
+    assert_eq!(client.echo_tagged(&square).await.unwrap(), square);
 
     client.record(&[NewOrder { order_id: "o-2".into() }]).await.unwrap();
 

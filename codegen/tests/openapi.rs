@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use seamless_sdk_codegen::model::TypeKind;
 use seamless_sdk_codegen::openapi::{Imported, import};
 use seamless_sdk_codegen::{DiagnosticKind, load};
 
@@ -108,8 +109,8 @@ fn what_cannot_be_mapped_is_a_warning_at_its_pointer_and_the_rest_imports() {
     assert!(at("#/paths/~1session/head").message.contains("left out"));
     // At the line and column of the description itself, too.
     assert_eq!(at("#/paths/~1session/head").line_column(), Some((23, 7)));
-    assert_eq!(at("#/components/schemas/Shape").line_column(), Some((52, 7)));
-    assert!(at("#/components/schemas/Shape").message.contains("`oneOf`"));
+    assert_eq!(at("#/components/schemas/A").line_column(), Some((55, 8)));
+
     assert!(
         at("#/paths/~1shapes/get/parameters/0")
             .message
@@ -127,10 +128,20 @@ fn what_cannot_be_mapped_is_a_warning_at_its_pointer_and_the_rest_imports() {
             .iter()
             .all(|d| d.kind == DiagnosticKind::Unsupported)
     );
-    // What is left: the shapes (as JSON), the loop (as JSON) and the renamed one.
+    // What is left: the shapes (`oneOf` as an enum), the loop (as JSON) and the renamed one.
     assert_eq!((spec.generated, spec.operations), (3, 6), "{}", spec.spec);
     let (api, _) = load(&spec.spec, "unsupported").unwrap_or_else(|e| panic!("{e:?}\n{}", spec.spec));
     assert_eq!(api.endpoints.len(), 3);
+    let shape = api
+        .types
+        .iter()
+        .find(|t| t.name == "Shape")
+        .expect("the oneOf is a type");
+    let TypeKind::OneOf { tag: None, choices } = &shape.kind else {
+        panic!("{:?}", shape.kind)
+    };
+    let names: Vec<&str> = choices.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["Shape1", "Shape2"]);
 }
 
 #[test]

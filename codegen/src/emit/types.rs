@@ -7,7 +7,7 @@ use quote::quote;
 
 use super::names::{Item, Names};
 use super::rust::{doc_attrs, ident_at, lines, lit, owned, unraw};
-use crate::model::{Boxing, Field, TypeDef, TypeKind, TypeRef, Variant};
+use crate::model::{Boxing, Choice, Field, TypeDef, TypeKind, TypeRef, Variant};
 
 /// The reachable types, in spec order.
 pub(super) fn emit(used: &[&TypeDef], names: &Names) -> TokenStream {
@@ -16,6 +16,7 @@ pub(super) fn emit(used: &[&TypeDef], names: &Names) -> TokenStream {
         .map(|t| match &t.kind {
             TypeKind::Struct(fields) => structure(t, fields, &boxing, names),
             TypeKind::Enum(variants) => enumeration(t, variants, names),
+            TypeKind::OneOf { tag, choices } => one_of(t, tag.as_deref(), choices, &boxing, names),
         })
         .collect()
 }
@@ -65,6 +66,56 @@ fn structure(def: &TypeDef, fields: &[Field], boxing: &Boxing<'_>, names: &Names
         #allow
         pub struct #name {
             #(#fields)*
+        }
+    }
+}
+
+/// A `one_of`: an enum of newtype variants, internally tagged by `tag`,
+/// else untagged (the first choice the value fits).
+fn one_of(
+    def: &TypeDef,
+    tag: Option<&str>,
+    choices: &[Choice],
+    boxing: &Boxing<'_>,
+    names: &Names,
+) -> TokenStream {
+    let docs = doc_attrs(lines(def.doc.as_deref()));
+    let name = ident_at(&def.name, &def.origin);
+    let arms = choices.iter().map(|c| {
+        let id = ident_at(&c.name, &c.origin);
+        let ty = owned(&c.ty, &|held| boxing.needs_box(&def.name, held), names);
+        let rename = tag.filter(|_| unraw(&id) != c.value).map(|_| {
+            let value = lit(&c.value);
+            quote!(#[serde(rename = #value)])
+        });
+        quote! {
+            #rename
+            #id(#ty),
+        }
+    });
+    let how = match tag {
+        Some(tag) => {
+            let tag = lit(tag);
+            quote!(#[serde(tag = #tag)])
+        }
+        None => quote!(#[serde(untagged)]),
+    };
+    let variants: Vec<String> = choices.iter().map(|c| c.name.clone()).collect();
+    let mut allow = vec![quote!(clippy::large_enum_variant)];
+    if shares_a_word(&def.name, &variants) {
+        allow.push(quote!(clippy::enum_variant_names));
+    }
+    if variants.iter().chain([&def.name]).any(|n| is_acronym(n)) {
+        allow.push(quote!(clippy::upper_case_acronyms));
+    }
+    let derives = derives(&[Item::Debug, Item::Clone, Item::PartialEq], names);
+    quote! {
+        #docs
+        #derives
+        #how
+        #[allow(#(#allow),*)]
+        pub enum #name {
+            #(#arms)*
         }
     }
 }

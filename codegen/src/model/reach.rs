@@ -29,13 +29,9 @@ impl Api {
             if !seen.insert(name) {
                 continue;
             }
-            if let Some(TypeDef {
-                kind: TypeKind::Struct(fields),
-                ..
-            }) = defs.get(name)
-            {
-                for f in fields {
-                    f.ty.named_into(&mut todo);
+            if let Some(def) = defs.get(name) {
+                for ty in def.kind.held_types() {
+                    ty.named_into(&mut todo);
                 }
             }
         }
@@ -70,20 +66,17 @@ impl<'a> Boxing<'a> {
     /// "holds inline" gives the same answers as the whole model, so the
     /// emitter may pass only the types it writes.
     pub(crate) fn new(types: impl IntoIterator<Item = &'a TypeDef>) -> Self {
-        let structs: Vec<(&str, &[super::Field])> = types
+        let structs: Vec<(&str, Vec<&TypeRef>)> = types
             .into_iter()
-            .filter_map(|t| match &t.kind {
-                TypeKind::Struct(fields) => Some((t.name.as_str(), fields.as_slice())),
-                TypeKind::Enum(_) => None,
-            })
+            .filter(|t| !matches!(t.kind, TypeKind::Enum(_)))
+            .map(|t| (t.name.as_str(), t.kind.held_types()))
             .collect();
         let index: BTreeMap<&str, usize> = structs.iter().enumerate().map(|(i, (n, _))| (*n, i)).collect();
         let edges: Vec<Vec<usize>> = structs
             .iter()
-            .map(|(_, fields)| {
-                fields
-                    .iter()
-                    .filter_map(|f| f.ty.held_inline().and_then(|n| index.get(n).copied()))
+            .map(|(_, held)| {
+                held.iter()
+                    .filter_map(|ty| ty.held_inline().and_then(|n| index.get(n).copied()))
                     .collect()
             })
             .collect();

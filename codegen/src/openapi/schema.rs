@@ -78,10 +78,12 @@ impl Importer<'_> {
         for key in ["oneOf", "anyOf"] {
             if schema.get(key).is_some() {
                 if let Some(single) = single_variant(schema, key) {
-                    return self.type_expr(single, &format!("{at}/{key}/0"), hint);
+                    let i = schema[key]
+                        .as_array()
+                        .and_then(|l| l.iter().position(|v| std::ptr::eq(v, single)));
+                    return self.type_expr(single, &format!("{at}/{key}/{}", i.unwrap_or(0)), hint);
                 }
-                self.warn(at, format!("`{key}` is not mapped yet: `json` stands in"));
-                return "json".to_owned();
+                return self.one_of(schema, at, key, hint);
             }
         }
         if schema.get("enum").is_some()
@@ -143,7 +145,11 @@ impl Importer<'_> {
         // Only objects and enums become named types; a component that is a
         // scalar, a list or a map is used as what it is.
         let (ty, nullable) = types_of(schema);
+        let choice = ["oneOf", "anyOf"]
+            .iter()
+            .any(|k| schema.get(*k).is_some() && single_variant(schema, k).is_none());
         let named = schema.get("allOf").is_some()
+            || choice
             || schema.get("properties").is_some()
             || (schema.get("enum").is_some() && matches!(ty.as_deref(), Some("string") | None));
         if !named {
@@ -164,6 +170,7 @@ impl Importer<'_> {
         // itself (through a list or a map) refers to its own name.
         self.types.components.insert(name.to_owned(), ty_name.clone());
         let built = self.base(schema, &at, &ty_name, ty.as_deref());
+        let built = built.trim_end_matches('?').to_owned();
         if built != ty_name {
             // No struct after all (an object without fields, an enum of numbers).
             self.types.components.insert(name.to_owned(), built.clone());
@@ -285,6 +292,63 @@ impl Importer<'_> {
                 required.insert(r.to_owned());
             }
         }
+    }
+
+    /// A `one_of` type: the choices' types, told apart by shape. An OpenAPI
+    /// discriminator is not used as the tag: the variant schemas declare
+    /// the tag property themselves, which a tagged enum would take away.
+    fn one_of(&mut self, schema: &Value, at: &str, key: &str, hint: &str) -> String {
+        if let Some(done) = self.types.inline.get(at) {
+            return done.clone();
+        }
+        let Some(list) = schema.get(key).and_then(Value::as_array) else {
+            self.warn(at, format!("`{key}` is not a list: `json` stands in"));
+            return "json".to_owned();
+        };
+        let name = if self.types.taken.contains(hint) && !self.types.entries.iter().any(|(n, _)| n == hint) {
+            hint.to_owned()
+        } else {
+            self.fresh_type(hint)
+        };
+        // Registered first, so a choice that holds this type names it.
+        self.types.inline.insert(at.to_owned(), name.clone());
+        let mut exprs: Vec<String> = Vec::new();
+        let mut nullable = false;
+        for (i, variant) in list.iter().enumerate() {
+            if variant.get("type").and_then(Value::as_str) == Some("null") {
+                nullable = true;
+                continue;
+            }
+            let expr = self.type_expr(variant, &format!("{at}/{key}/{i}"), &format!("{name}{}", i + 1));
+            let expr = expr.trim_end_matches('?').to_owned();
+            if !exprs.contains(&expr) {
+                exprs.push(expr);
+            }
+        }
+        let mut used = BTreeSet::new();
+        let choices = exprs
+            .iter()
+            .enumerate()
+            .map(|(i, expr)| {
+                let natural = choice_name(expr);
+                if used.insert(natural) {
+                    Node::str(expr.clone())
+                } else {
+                    let rust = format!("Choice{}", i + 1);
+                    used.insert(rust.clone());
+                    Node::map()
+                        .with("type", Node::str(expr.clone()))
+                        .with("rust_name", Node::str(rust))
+                }
+            })
+            .collect();
+        let mut entry = Node::map();
+        if let Some(doc) = description(schema) {
+            entry.set("doc", Node::str(doc));
+        }
+        entry.set("one_of", Node::List(choices));
+        self.types.entries.push((name.clone(), entry));
+        if nullable { format!("{name}?") } else { name }
     }
 
     /// A string enum type, or `None` when its values are not all strings.
@@ -412,4 +476,23 @@ pub(crate) fn description(v: &Value) -> Option<String> {
         .and_then(Value::as_str)?
         .trim();
     (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// The Rust variant name the spec gives a choice of this type expression
+/// (as the loader does: the type's name, or the kind of value).
+fn choice_name(expr: &str) -> String {
+    let expr = expr.trim().trim_end_matches('?');
+    if let Some(inner) = expr.strip_prefix("list<").and_then(|r| r.strip_suffix('>')) {
+        return format!("List{}", choice_name(inner));
+    }
+    if let Some(inner) = expr.strip_prefix("map<").and_then(|r| r.strip_suffix('>')) {
+        return format!("Map{}", choice_name(inner));
+    }
+    match expr {
+        "string" => "String".to_owned(),
+        "bool" => "Bool".to_owned(),
+        "json" => "Json".to_owned(),
+        "i32" | "i64" | "u32" | "u64" | "f64" => expr.to_ascii_uppercase(),
+        named => named.to_owned(),
+    }
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use super::{Ctxt, hint_camel};
 use crate::diag::{DiagnosticKind, Severity};
-use crate::model::{Api, Field, Origin, TypeDef, TypeKind, Variant};
+use crate::model::{Api, Choice, Field, Origin, TypeDef, TypeKind, TypeRef, Variant};
 use crate::naming::{is_camel_case, is_keyword};
 
 pub(super) fn check(cx: &mut Ctxt<'_>, api: &Api) {
@@ -24,6 +24,7 @@ pub(super) fn check(cx: &mut Ctxt<'_>, api: &Api) {
         match &t.kind {
             TypeKind::Struct(fields) => check_fields(cx, t, fields),
             TypeKind::Enum(variants) => check_variants(cx, t, variants),
+            TypeKind::OneOf { tag, choices } => check_choices(cx, t, tag.as_deref(), choices),
         }
     }
     check_recursion(cx, api);
@@ -139,6 +140,73 @@ fn check_variants(cx: &mut Ctxt<'_>, t: &TypeDef, variants: &[Variant]) {
     }
 }
 
+/// A `one_of` has choices, each a known type with its own Rust name; with
+/// a `tag`, each choice is a struct (the tag is a field of the object) with
+/// its own tag value.
+fn check_choices(cx: &mut Ctxt<'_>, t: &TypeDef, tag: Option<&str>, choices: &[Choice]) {
+    let at = format!("types.{}.one_of", t.name);
+    if choices.is_empty() {
+        cx.error(
+            DiagnosticKind::Empty,
+            t.kind_origin.or(&t.origin),
+            &at,
+            format!(
+                "type `{}` has an empty `one_of`; list the types it may be",
+                t.name
+            ),
+        );
+    }
+    let mut names = BTreeSet::new();
+    let mut values = BTreeSet::new();
+    for c in choices {
+        cx.type_ref(&c.origin, &at, &c.ty);
+        if !is_camel_case(&c.name) || is_keyword(&c.name) {
+            cx.error(
+                DiagnosticKind::InvalidName,
+                &c.origin,
+                &at,
+                format!(
+                    "`{}` is no Rust variant name; give the choice a CamelCase `rust_name`",
+                    c.name
+                ),
+            );
+        } else if !names.insert(c.name.as_str()) {
+            cx.error(
+                DiagnosticKind::NameClash,
+                &c.origin,
+                &at,
+                format!("two choices are both named `{}`; give one a `rust_name`", c.name),
+            );
+        }
+        if tag.is_some() {
+            let is_struct = matches!(&c.ty, TypeRef::Named(n)
+                if cx.types.get(n.as_str()).is_none_or(|d| matches!(d.kind, TypeKind::Struct(_))));
+            if !is_struct {
+                cx.error(
+                    DiagnosticKind::WrongType,
+                    &c.origin,
+                    &at,
+                    format!(
+                        "with a `tag`, each choice is an object type, and `{}` is not one",
+                        c.name
+                    ),
+                );
+            }
+            if !values.insert(c.value.as_str()) {
+                cx.error(
+                    DiagnosticKind::NameClash,
+                    &c.origin,
+                    &at,
+                    format!(
+                        "two choices have the tag value `{}`; give one its own `value`",
+                        c.value
+                    ),
+                );
+            }
+        }
+    }
+}
+
 /// A struct that holds itself by value (directly, through `?`, or via
 /// other structs) has no finite size; `list<>` and `map<>` add the heap
 /// indirection that breaks the cycle. Every field on such a cycle is
@@ -234,7 +302,7 @@ fn held(t: &TypeDef) -> Vec<(&Field, &str)> {
             .iter()
             .filter_map(|f| f.ty.held_inline().map(|h| (f, h)))
             .collect(),
-        TypeKind::Enum(_) => Vec::new(),
+        TypeKind::Enum(_) | TypeKind::OneOf { .. } => Vec::new(),
     }
 }
 

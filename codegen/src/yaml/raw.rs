@@ -317,6 +317,23 @@ pub(crate) struct TypeDef {
     /// String enum values: a string or `{value, rust_name, doc}`.
     #[serde(rename = "enum")]
     pub variants: Opt<Vec<Sp<Either<String, VariantLong>>>>,
+    /// One of several types: a type expression or `{type, value, rust_name}`.
+    pub one_of: Opt<Vec<Sp<Either<TypeExpr, ChoiceLong>>>>,
+    /// With `one_of`: the object field whose string says which type it is.
+    pub tag: Opt<String>,
+}
+
+/// A `one_of` choice's long form.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChoiceLong {
+    /// Its type expression.
+    #[serde(rename = "type")]
+    pub ty: Req<TypeExpr>,
+    /// With `tag`: the tag's value for this choice (default: the type's name).
+    pub value: Opt<String>,
+    /// The Rust variant name (default: from the type).
+    pub rust_name: Opt<String>,
 }
 
 /// The long form of a struct field or an endpoint parameter.

@@ -53,6 +53,28 @@ pub fn enumeration(name: &str, variants: &[(&str, &str)]) -> TypeDef {
     }
 }
 
+/// A `one_of` type: `(rust name, type, tag value)` per choice.
+pub fn one_of(name: &str, tag: Option<&str>, choices: &[(&str, TypeRef, &str)]) -> TypeDef {
+    TypeDef {
+        name: name.into(),
+        doc: None,
+        kind: TypeKind::OneOf {
+            tag: tag.map(Into::into),
+            choices: choices
+                .iter()
+                .map(|(n, ty, v)| Choice {
+                    name: (*n).into(),
+                    ty: ty.clone(),
+                    value: (*v).into(),
+                    origin: Origin::Unknown,
+                })
+                .collect(),
+        },
+        origin: Origin::Unknown,
+        kind_origin: Origin::Unknown,
+    }
+}
+
 pub fn named(n: &str) -> TypeRef {
     TypeRef::Named(n.into())
 }
@@ -212,6 +234,25 @@ pub fn seed() -> Api {
                 field("extra", TypeRef::Json),
             ],
         ),
+        strukt("Circle", None, vec![field("radius", TypeRef::F64)]),
+        strukt("Square", None, vec![field("side", TypeRef::F64)]),
+        one_of(
+            "Shape",
+            None,
+            &[
+                ("Circle", named("Circle"), "Circle"),
+                ("Square", named("Square"), "Square"),
+                ("Label", TypeRef::String, "String"),
+            ],
+        ),
+        one_of(
+            "Tagged",
+            Some("kind"),
+            &[
+                ("Circle", named("Circle"), "circle"),
+                ("Square", named("Square"), "Square"),
+            ],
+        ),
     ];
 
     let mut get_user = endpoint(
@@ -254,6 +295,21 @@ pub fn seed() -> Api {
     echo.body = body(named("Note"));
     echo.idempotent = Some(true);
 
+    let mut echo_shapes = endpoint(
+        "echo_shapes",
+        HttpMethod::Post,
+        "/api/echo",
+        Some(list(named("Shape"))),
+    );
+    echo_shapes.body = body(list(named("Shape")));
+    let mut echo_tagged = endpoint(
+        "echo_tagged",
+        HttpMethod::Post,
+        "/api/echo",
+        Some(named("Tagged")),
+    );
+    echo_tagged.body = body(named("Tagged"));
+
     let mut record = endpoint("record", HttpMethod::Post, "/api/echo", None);
     record.body = body(list(named("NewOrder")));
 
@@ -268,7 +324,17 @@ pub fn seed() -> Api {
         base_url: Some("https://api.example.com".into()),
         auth,
         types,
-        endpoints: vec![get_user, find_user, create_order, ping, echo, record, status],
+        endpoints: vec![
+            get_user,
+            find_user,
+            create_order,
+            ping,
+            echo,
+            echo_shapes,
+            echo_tagged,
+            record,
+            status,
+        ],
         origin: Origin::Unknown,
         origins: ApiOrigins::default(),
         endpoints_partial: false,

@@ -2,7 +2,7 @@
 //! enums with their values, and the Rust names the wire names give.
 
 use crate::diag::DiagnosticKind;
-use crate::model::{Field, Origin, TypeDef, TypeKind, TypeRef, Variant};
+use crate::model::{Choice, Field, Origin, TypeDef, TypeKind, TypeRef, Variant};
 use crate::naming::{to_camel_case, to_snake_case};
 use crate::yaml::raw::{self, TypeExpr};
 use crate::yaml::spanned::{Either, Entries, Sp};
@@ -17,9 +17,11 @@ impl Cx<'_, '_> {
             let (kind, kind_origin) = match def.get().and_then(|d| Some((d, self.type_kind(name, def, d)?))) {
                 Some((d, kind)) => (
                     kind,
-                    d.variants
-                        .as_ref()
-                        .map_or_else(|| origin_of(&d.fields), |v| v.pos.origin()),
+                    match (&d.variants, &d.one_of) {
+                        (Some(v), _) => v.pos.origin(),
+                        (None, Some(c)) => c.pos.origin(),
+                        (None, None) => origin_of(&d.fields),
+                    },
                 ),
                 // A broken definition still declares its name: no "unknown type" cascade.
                 None => (TypeKind::Struct(Vec::new()), Origin::StandIn),
@@ -37,6 +39,29 @@ impl Cx<'_, '_> {
     }
 
     fn type_kind(&self, name: &str, sp: &Sp<raw::TypeDef>, d: &raw::TypeDef) -> Option<TypeKind> {
+        if let Some(choices) = &d.one_of {
+            if d.fields.is_some() || d.variants.is_some() {
+                self.error(
+                    DiagnosticKind::Conflict,
+                    choices.pos,
+                    &choices.path,
+                    format!("type `{name}` has `one_of` beside `fields` or `enum`; a type is one of the three, keep one"),
+                );
+                return None;
+            }
+            return Some(TypeKind::OneOf {
+                tag: opt(&d.tag),
+                choices: self.choices(choices.get()?),
+            });
+        }
+        if let Some(tag) = &d.tag {
+            self.error(
+                DiagnosticKind::Conflict,
+                tag.pos,
+                &tag.path,
+                format!("type `{name}` has a `tag` but no `one_of`; a tag tells the `one_of` choices apart"),
+            );
+        }
         match (&d.fields, &d.variants) {
             (Some(_), Some(v)) => {
                 self.error(
@@ -54,7 +79,7 @@ impl Cx<'_, '_> {
                     DiagnosticKind::Shape,
                     sp.pos,
                     &sp.path,
-                    format!("type `{name}` has neither `fields` nor `enum`; add `fields:` for a struct or `enum:` for a string enum"),
+                    format!("type `{name}` has neither `fields`, `enum` nor `one_of`; add `fields:` for a struct, `enum:` for a string enum or `one_of:` for a choice of types"),
                 );
                 None
             }
@@ -141,6 +166,45 @@ impl Cx<'_, '_> {
         }
     }
 
+    fn choices(&self, items: &[Sp<Either<TypeExpr, raw::ChoiceLong>>]) -> Vec<Choice> {
+        let mut out = Vec::new();
+        for item in items {
+            let Some(c) = item.get() else { continue };
+            let (ty, value, rust_name) = match c {
+                Either::Short(t) => (
+                    self.type_expr(&t.0, item.pos, &item.path, TypeRef::Json),
+                    None,
+                    None,
+                ),
+                Either::Long(l) => {
+                    let Some(ty) = self.need(
+                        &l.ty,
+                        (item.pos, &item.path),
+                        "a `one_of` choice",
+                        "type",
+                        "type: Circle",
+                    ) else {
+                        continue;
+                    };
+                    let Some(t) = ty.get() else { continue };
+                    (
+                        self.type_expr(&t.0, ty.pos, &ty.path, TypeRef::Json),
+                        opt(&l.value),
+                        opt(&l.rust_name),
+                    )
+                }
+            };
+            let natural = choice_name(&ty);
+            out.push(Choice {
+                name: rust_name.unwrap_or_else(|| natural.clone()),
+                value: value.unwrap_or(natural),
+                ty,
+                origin: item.pos.origin(),
+            });
+        }
+        out
+    }
+
     fn variants(&self, items: &[Sp<Either<String, raw::VariantLong>>]) -> Vec<Variant> {
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
@@ -196,5 +260,24 @@ impl Cx<'_, '_> {
             });
         }
         out
+    }
+}
+
+/// A choice's Rust variant name from its type: the type's own name, or the
+/// kind of value (`String`, `I64`, `ListUser`).
+fn choice_name(ty: &TypeRef) -> String {
+    match ty {
+        TypeRef::Named(n) => n.clone(),
+        TypeRef::String => "String".to_owned(),
+        TypeRef::Bool => "Bool".to_owned(),
+        TypeRef::I32 => "I32".to_owned(),
+        TypeRef::I64 => "I64".to_owned(),
+        TypeRef::U32 => "U32".to_owned(),
+        TypeRef::U64 => "U64".to_owned(),
+        TypeRef::F64 => "F64".to_owned(),
+        TypeRef::Json => "Json".to_owned(),
+        TypeRef::Option(t) => choice_name(t),
+        TypeRef::List(t) => format!("List{}", choice_name(t)),
+        TypeRef::Map(t) => format!("Map{}", choice_name(t)),
     }
 }
