@@ -168,3 +168,34 @@ fn hostile_documents_are_errors_or_warnings_never_panics() {
         }
     }
 }
+
+/// One of each mapping the Petstore does not show (3.1): `oneOf` and
+/// `anyOf` as choices, an inline object as a named type, a map of lists,
+/// `type: [.., "null"]`, an unnamable property, enum and scalar-choice
+/// parameters as strings, `security: []`, and an OAuth 2.0
+/// client-credentials flow as the login.
+#[test]
+fn every_mapping_imports_to_its_spec() {
+    let spec = imported("mappings.yaml", None);
+    assert!(spec.warnings.items.is_empty(), "{:?}", spec.warnings);
+    snapshot("mappings.expected.yaml", &spec.spec);
+    let (api, warnings) = load(&spec.spec, "mappings").unwrap_or_else(|e| panic!("{e:?}\n{}", spec.spec));
+    assert!(warnings.items.is_empty(), "{warnings:?}");
+    let kinds: Vec<(&str, bool)> = api
+        .types
+        .iter()
+        .map(|t| (t.name.as_str(), matches!(t.kind, TypeKind::OneOf { .. })))
+        .collect();
+    assert!(
+        kinds.contains(&("Shape", true)) && kinds.contains(&("DrawingLabel", true)),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&("DrawingCanvas", false)), "{kinds:?}");
+    let health = api.endpoints.iter().find(|e| e.name == "health").unwrap();
+    assert!(!health.auth, "`security: []` is a public endpoint");
+    assert!(
+        spec.spec.contains("grant_type: client_credentials"),
+        "{}",
+        spec.spec
+    );
+}
