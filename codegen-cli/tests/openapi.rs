@@ -135,3 +135,47 @@ fn githubs_rest_description_imports_and_generates() {
         .count();
     assert_eq!(unlocated, 0, "{text}");
 }
+
+/// The client `seamless generate --stdout` prints for the Petstore (3.0,
+/// with its overlay), run at the repository root as a user would, is the
+/// committed `codegen/tests/openapi/petstore.expected.rs`, byte for byte.
+/// `SEAMLESS_BLESS=1` rewrites it; review the diff before committing.
+#[test]
+fn the_petstore_generates_the_committed_client() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_seamless"))
+        .current_dir(root)
+        .args([
+            "generate",
+            "codegen/tests/openapi/petstore-3.0.yaml",
+            "--overlay",
+            "codegen/tests/openapi/petstore.overlay.yaml",
+            "--stdout",
+        ])
+        .output()
+        .expect("the binary runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+    let code = String::from_utf8(o.stdout).expect("UTF-8 code");
+    let snapshot = root.join("codegen/tests/openapi/petstore.expected.rs");
+    if std::env::var_os("SEAMLESS_BLESS").is_some() {
+        std::fs::write(&snapshot, &code).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&snapshot).unwrap_or_default();
+    if expected != code {
+        let first = expected
+            .lines()
+            .zip(code.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| expected.lines().count().min(code.lines().count()));
+        panic!(
+            "{} differs from the generated client at line {} (review, then rerun with SEAMLESS_BLESS=1):\n\
+             expected: {:?}\n     got: {:?}",
+            snapshot.display(),
+            first + 1,
+            expected.lines().nth(first).unwrap_or("<end of file>"),
+            code.lines().nth(first).unwrap_or("<end of file>"),
+        );
+    }
+}

@@ -69,3 +69,54 @@ pub fn fuzz_one(bytes: &[u8]) {
         }
     }
 }
+
+/// The `openapi` fuzz target's body, shared with `tests/fuzz_corpus.rs`
+/// like [`fuzz_one`].
+///
+/// The bytes are read as UTF-8 as [`fuzz_one`] reads them, asked
+/// [`openapi::is_openapi`] (as `seamless generate` and `check` ask of every
+/// file) and imported with [`openapi::import`], without an overlay (the
+/// document's `x-seamless` stands in for one). A description that imports
+/// goes through [`fuzz_one`]: its spec is loaded and, when it loads,
+/// emitted and parsed. An imported spec that does not load is not a crash
+/// here; `load`'s own contract still holds for it.
+///
+/// Panics when a contract breaks: a panic anywhere on that path, an `Err`
+/// without an error in it or with an internal error, warnings that carry
+/// an error, or anything [`fuzz_one`] panics for.
+#[doc(hidden)]
+pub fn fuzz_openapi_one(bytes: &[u8]) {
+    let source = String::from_utf8_lossy(bytes);
+    let _ = openapi::is_openapi(&source);
+    match openapi::import(&source, "fuzz.openapi.yaml", None) {
+        Ok(imported) => {
+            assert!(
+                !imported.warnings.has_errors(),
+                "a description imported with errors:\n{}",
+                imported.warnings
+            );
+            assert!(
+                imported.generated <= imported.operations,
+                "{} of {} operations generated",
+                imported.generated,
+                imported.operations
+            );
+            let _ = imported.warnings.to_string();
+            fuzz_one(imported.spec.as_bytes());
+        }
+        Err(diagnostics) => {
+            assert!(
+                diagnostics.has_errors(),
+                "a refused description has no error:\n{diagnostics}"
+            );
+            assert!(
+                !diagnostics
+                    .items
+                    .iter()
+                    .any(|d| d.kind == DiagnosticKind::Internal),
+                "an internal error:\n{diagnostics}"
+            );
+            let _ = diagnostics.to_string();
+        }
+    }
+}

@@ -1,8 +1,10 @@
-//! The fuzz corpus as a stable-toolchain regression test: every input the
-//! `spec` fuzz target kept (`fuzz/corpus/spec`) and every crash it once
-//! found, fixed since (`fuzz/regressions`), goes through the target's own
-//! body, [`seamless_sdk_codegen::fuzz_one`], and must end without a panic within
-//! a hang guard. See `fuzz/README.md`.
+//! The fuzz corpora as a stable-toolchain regression test: every input a
+//! fuzz target kept and every crash it once found, fixed since, goes
+//! through the target's own body and must end without a panic within a
+//! hang guard. The `spec` target's (`fuzz/corpus/spec`, `fuzz/regressions`)
+//! through [`seamless_sdk_codegen::fuzz_one`]; the `openapi` target's
+//! (`fuzz/corpus/openapi`, `fuzz/regressions/openapi`) through
+//! [`seamless_sdk_codegen::fuzz_openapi_one`]. See `fuzz/README.md`.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -29,9 +31,12 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Runs every file through `fuzz_one` on a worker thread, one at a time,
-/// and fails naming each input that panicked or did not end in time.
-fn replay(files: Vec<PathBuf>) {
+/// A fuzz target's body.
+type Body = fn(&[u8]);
+
+/// Runs every file through `body` on a worker thread, one at a time, and
+/// fails naming each input that panicked or did not end in time.
+fn replay(files: Vec<PathBuf>, body: Body) {
     let (tx, rx) = mpsc::channel();
     let count = files.len();
     let worker = std::thread::Builder::new()
@@ -44,7 +49,7 @@ fn replay(files: Vec<PathBuf>) {
                     return;
                 }
                 let start = Instant::now();
-                let outcome = std::panic::catch_unwind(|| seamless_sdk_codegen::fuzz_one(&bytes));
+                let outcome = std::panic::catch_unwind(|| body(&bytes));
                 if tx.send((path, Some((outcome.is_ok(), start.elapsed())))).is_err() {
                     return;
                 }
@@ -81,13 +86,14 @@ fn replay(files: Vec<PathBuf>) {
     );
 }
 
-#[test]
-fn the_fuzz_corpus_loads_and_emits_without_panics_or_hangs() {
-    let dir = fuzz_dir().join("corpus/spec");
+/// Every file in `corpus/{target}` through `body`, shared out among a few
+/// workers; fails when the corpus has fewer than `at_least` files, so that
+/// an empty or missing one does not pass as "nothing failed".
+fn replay_corpus(target: &str, at_least: usize, body: Body) {
+    let dir = fuzz_dir().join("corpus").join(target);
     let files = files_in(&dir);
-    // An empty or missing corpus must not pass as "nothing failed".
     assert!(
-        files.len() >= 20,
+        files.len() >= at_least,
         "expected the committed fuzz corpus in {} (found {} files)",
         dir.display(),
         files.len()
@@ -100,16 +106,41 @@ fn the_fuzz_corpus_loads_and_emits_without_panics_or_hangs() {
     }
     std::thread::scope(|scope| {
         for share in shares {
-            scope.spawn(|| replay(share));
+            scope.spawn(|| replay(share, body));
         }
     });
 }
 
+/// The crash reproducers in `dir`, kept once fixed; none is fine (the
+/// fuzzer's uncommitted `artifacts/` is not read: see fuzz/README.md).
+fn regressions(dir: &Path) -> Vec<PathBuf> {
+    let mut files = files_in(dir);
+    files.retain(|p| p.file_name().is_some_and(|n| n != "README.md"));
+    files
+}
+
+#[test]
+fn the_fuzz_corpus_loads_and_emits_without_panics_or_hangs() {
+    replay_corpus("spec", 20, seamless_sdk_codegen::fuzz_one);
+}
+
 #[test]
 fn fixed_fuzz_findings_stay_fixed() {
-    // Crash reproducers, kept once fixed; none is fine (the fuzzer's
-    // uncommitted `artifacts/` is not read: see fuzz/README.md).
-    let mut files = files_in(&fuzz_dir().join("regressions"));
-    files.retain(|p| p.file_name().is_some_and(|n| n != "README.md"));
-    replay(files);
+    replay(
+        regressions(&fuzz_dir().join("regressions")),
+        seamless_sdk_codegen::fuzz_one,
+    );
+}
+
+#[test]
+fn the_openapi_fuzz_corpus_imports_loads_and_emits_without_panics_or_hangs() {
+    replay_corpus("openapi", 10, seamless_sdk_codegen::fuzz_openapi_one);
+}
+
+#[test]
+fn fixed_openapi_fuzz_findings_stay_fixed() {
+    replay(
+        regressions(&fuzz_dir().join("regressions/openapi")),
+        seamless_sdk_codegen::fuzz_openapi_one,
+    );
 }
