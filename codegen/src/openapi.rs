@@ -41,7 +41,12 @@ pub struct Imported {
 /// Whether `source` reads as an OpenAPI description (not a seamless spec).
 pub fn is_openapi(source: &str) -> bool {
     // The key, at the start of a line (YAML) or anywhere near the top (JSON).
-    let head = &source[..source.len().min(4096)];
+    // Cut at a character boundary: a spec may be any UTF-8 (found by the fuzzer).
+    let mut end = source.len().min(4096);
+    while !source.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &source[..end];
     head.lines().any(|l| l.starts_with("openapi:")) || head.contains("\"openapi\"")
 }
 

@@ -161,6 +161,9 @@ fn hostile_documents_are_errors_or_warnings_never_panics() {
         "openapi: [3]\n",
         "{\"openapi\": \"3.0.0\", \"paths\": {\"/x\": {\"get\": {\"operationId\": \"\\u540d\"}}}}",
     ];
+    // A multi-byte character across the 4 KiB that `is_openapi` reads.
+    let long = format!("openapi: 3.0.0\n#{}é\n", "a".repeat(4079));
+    assert!(seamless_sdk_codegen::openapi::is_openapi(&long));
     for doc in documents {
         // Either result is fine; the imported spec then loads or reports errors.
         if let Ok(spec) = import(doc, "hostile", None) {
