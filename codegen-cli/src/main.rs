@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use seamless_sdk_codegen::Diagnostics;
+use seamless_sdk_codegen::openapi::Imported;
 
 #[derive(Parser)]
 #[command(
@@ -124,10 +126,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { spec, overlay } => {
-            let (source, file) = source_of(&spec, overlay.as_deref())?;
+            let (source, file, imported) = source_of(&spec, overlay.as_deref())?;
             match seamless_sdk_codegen::load(&source, &file) {
                 Ok((api, warnings)) => {
-                    render::diagnostics(&warnings);
+                    report(&warnings, imported.as_ref());
                     eprintln!(
                         "{file}: ok: {} endpoint{}, {} type{}",
                         api.endpoints.len(),
@@ -138,7 +140,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(problems) => {
-                    render::diagnostics(&problems);
+                    report(&problems, imported.as_ref());
                     render::summary(&problems);
                     Ok(ExitCode::FAILURE)
                 }
@@ -152,16 +154,16 @@ fn run(command: Command) -> Result<ExitCode, String> {
             seamless_path,
             force,
         } => {
-            let (source, file) = source_of(&spec, overlay.as_deref())?;
+            let (source, file, imported) = source_of(&spec, overlay.as_deref())?;
             let (api, warnings) = match seamless_sdk_codegen::load(&source, &file) {
                 Ok(loaded) => loaded,
                 Err(problems) => {
-                    render::diagnostics(&problems);
+                    report(&problems, imported.as_ref());
                     render::summary(&problems);
                     return Ok(ExitCode::FAILURE);
                 }
             };
-            render::diagnostics(&warnings);
+            report(&warnings, imported.as_ref());
             let code = sdk::format(&api, &file)?;
             if stdout {
                 print!("{code}");
@@ -190,8 +192,8 @@ fn run(command: Command) -> Result<ExitCode, String> {
 
 /// The spec text at `path`, imported first when it is an OpenAPI
 /// description (its import warnings printed), with the name its
-/// diagnostics carry.
-fn source_of(path: &Path, overlay: Option<&Path>) -> Result<(String, String), String> {
+/// diagnostics carry and the import.
+fn source_of(path: &Path, overlay: Option<&Path>) -> Result<(String, String, Option<Imported>), String> {
     let (source, file) = read(path)?;
     if !seamless_sdk_codegen::openapi::is_openapi(&source) {
         if overlay.is_some() {
@@ -199,20 +201,34 @@ fn source_of(path: &Path, overlay: Option<&Path>) -> Result<(String, String), St
                 "--overlay is for OpenAPI descriptions, and {file} is a seamless spec"
             ));
         }
-        return Ok((source, file));
+        return Ok((source, file, None));
     }
     match import(path, overlay)? {
-        Some(imported) => Ok((imported.spec, format!("{file} (imported)"))),
+        Some(imported) => Ok((
+            imported.spec.clone(),
+            format!("{file} (imported)"),
+            Some(imported),
+        )),
         None => Err(format!("{file} could not be imported")),
+    }
+}
+
+/// Prints the loader's diagnostics; those about what the user wrote in an
+/// imported description's `x-seamless` or its overlay, at that place.
+fn report(diagnostics: &Diagnostics, imported: Option<&Imported>) {
+    match imported {
+        Some(imported) => {
+            for group in imported.relocate(diagnostics.clone()) {
+                render::diagnostics(&group);
+            }
+        }
+        None => render::diagnostics(diagnostics),
     }
 }
 
 /// Imports the description at `path`, printing its warnings (or its errors,
 /// then `None`).
-fn import(
-    path: &Path,
-    overlay: Option<&Path>,
-) -> Result<Option<seamless_sdk_codegen::openapi::Imported>, String> {
+fn import(path: &Path, overlay: Option<&Path>) -> Result<Option<Imported>, String> {
     let (source, file) = read(path)?;
     let overlay = overlay.map(read).transpose()?;
     let overlay = overlay

@@ -87,6 +87,18 @@ fn generate_and_check_take_a_description_directly() {
         "{}",
         stderr(&o)
     );
+    // Mistakes in the overlay are reported where the user wrote them.
+    let o = seamless(&["check", &doc, "--overlay", &fixture("bad.overlay.yaml")]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("bad.overlay.yaml:5:13: error: `lifetime` must be one of"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.overlay.yaml:15:19: error: unknown key `refresh_tokn`"),
+        "{err}"
+    );
 }
 
 /// The acceptance corpus: at least 95 % of GitHub's operations generated,

@@ -40,7 +40,14 @@ pub use yaml::{load, load_with, schema};
 #[doc(hidden)]
 pub fn fuzz_one(bytes: &[u8]) {
     let source = String::from_utf8_lossy(bytes);
-    match load(&source, "fuzz.yaml") {
+    loaded_keeps_its_contract(load(&source, "fuzz.yaml"));
+}
+
+/// `load`'s contract on one outcome: a loaded spec has no error and emits
+/// a client that parses; a refused one has an error and no internal one.
+/// Returns the refusal, for a caller with more to check.
+fn loaded_keeps_its_contract(loaded: Result<(model::Api, Diagnostics), Diagnostics>) -> Option<Diagnostics> {
+    match loaded {
         Ok((api, diagnostics)) => {
             assert!(
                 !diagnostics.has_errors(),
@@ -50,6 +57,7 @@ pub fn fuzz_one(bytes: &[u8]) {
             if let Err(e) = syn::parse2::<syn::File>(tokens) {
                 panic!("the client emitted for a loaded spec does not parse: {e}");
             }
+            None
         }
         Err(diagnostics) => {
             assert!(
@@ -66,6 +74,7 @@ pub fn fuzz_one(bytes: &[u8]) {
             );
             // Rendering is part of the path a user sees.
             let _ = diagnostics.to_string();
+            Some(diagnostics)
         }
     }
 }
@@ -77,13 +86,15 @@ pub fn fuzz_one(bytes: &[u8]) {
 /// [`openapi::is_openapi`] (as `seamless generate` and `check` ask of every
 /// file) and imported with [`openapi::import`], without an overlay (the
 /// document's `x-seamless` stands in for one). A description that imports
-/// goes through [`fuzz_one`]: its spec is loaded and, when it loads,
-/// emitted and parsed. An imported spec that does not load is not a crash
-/// here; `load`'s own contract still holds for it.
+/// is loaded under [`fuzz_one`]'s contract, and more: the importer writes
+/// only specs the loader accepts, so an error may only be about what the
+/// document's own `x-seamless` says (relocated there by
+/// [`openapi::Imported::relocate`]).
 ///
 /// Panics when a contract breaks: a panic anywhere on that path, an `Err`
 /// without an error in it or with an internal error, warnings that carry
-/// an error, or anything [`fuzz_one`] panics for.
+/// an error, an imported spec refused for what the importer wrote, or
+/// anything [`fuzz_one`] panics for.
 #[doc(hidden)]
 pub fn fuzz_openapi_one(bytes: &[u8]) {
     let source = String::from_utf8_lossy(bytes);
@@ -102,7 +113,15 @@ pub fn fuzz_openapi_one(bytes: &[u8]) {
                 imported.operations
             );
             let _ = imported.warnings.to_string();
-            fuzz_one(imported.spec.as_bytes());
+            if let Some(refused) = loaded_keeps_its_contract(load(&imported.spec, "imported")) {
+                for group in imported.relocate(refused) {
+                    assert!(
+                        group.file != "imported" || !group.has_errors(),
+                        "the importer wrote a spec the loader refuses:\n{group}\n{}",
+                        imported.spec
+                    );
+                }
+            }
         }
         Err(diagnostics) => {
             assert!(

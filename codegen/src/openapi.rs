@@ -16,6 +16,8 @@ mod locate;
 mod paths;
 mod schema;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde_json::Value;
 
 pub use doc::MAX_OPENAPI_BYTES;
@@ -36,6 +38,44 @@ pub struct Imported {
     pub operations: usize,
     /// Of those, the ones that became endpoints.
     pub generated: usize,
+    /// Where the user wrote each value of the spec's `name` and `auth`
+    /// (in `x-seamless` or the overlay): spec path → file and position.
+    written: BTreeMap<String, (String, Origin)>,
+}
+
+impl Imported {
+    /// `diagnostics` of loading this spec, split by file: one about a
+    /// value the user wrote in `x-seamless` or the overlay is moved to
+    /// where it was written (its nearest written ancestor for a key the
+    /// importer added), so a mistake there is found in the user's own
+    /// file; the rest stay on the imported spec.
+    pub fn relocate(&self, diagnostics: Diagnostics) -> Vec<Diagnostics> {
+        let mut out: Vec<Diagnostics> = Vec::new();
+        for mut d in diagnostics.items {
+            let file = match self.written_at(&d.path) {
+                Some((file, origin)) => {
+                    d.origin = origin.clone();
+                    file.clone()
+                }
+                None => diagnostics.file.clone(),
+            };
+            match out.iter_mut().find(|g| g.file == file) {
+                Some(group) => group.items.push(d),
+                None => out.push(Diagnostics { file, items: vec![d] }),
+            }
+        }
+        out
+    }
+
+    fn written_at(&self, path: &str) -> Option<&(String, Origin)> {
+        let mut path = path;
+        loop {
+            if let Some(found) = self.written.get(path) {
+                return Some(found);
+            }
+            path = &path[..path.rfind(['.', '['])?];
+        }
+    }
 }
 
 /// Whether `source` reads as an OpenAPI description (not a seamless spec).
@@ -77,6 +117,7 @@ pub fn import(source: &str, file: &str, overlay: Option<(&str, &str)>) -> Result
             format!("OpenAPI {version} is not read; 3.0.x and 3.1.x are"),
         ));
     }
+    let overlay_text = overlay;
     let overlay = match overlay {
         Some((text, name)) => {
             let value = doc::read(text).map_err(|m| fail(name, m))?;
@@ -95,20 +136,47 @@ pub fn import(source: &str, file: &str, overlay: Option<(&str, &str)>) -> Result
         generated: 0,
     };
     let spec = importer.spec(overlay.as_ref());
+    // What the user wrote (`name`, `auth`), by spec path and pointer.
+    let (user, user_at, user_file, user_source) = match (&overlay, overlay_text) {
+        (Some(value), Some((text, name))) => (Some(value), "", name, text),
+        _ => (root.get("x-seamless"), "/x-seamless", file, source),
+    };
+    let mut user_paths = Vec::new();
+    for key in ["name", "auth"] {
+        if let Some(value) = user.and_then(|u| u.get(key)) {
+            written_paths(value, key.to_owned(), format!("{user_at}/{key}"), &mut user_paths);
+        }
+    }
     // Each warning at its line and column in the description as well.
-    let wanted = importer
+    let mut wanted: BTreeSet<String> = importer
         .warnings
         .iter()
         .filter_map(|d| d.path.strip_prefix('#'))
         .filter(|p| !p.is_empty())
         .map(str::to_owned)
         .collect();
+    let in_overlay = user_file != file;
+    if !in_overlay {
+        wanted.extend(user_paths.iter().map(|(_, p)| p.clone()));
+    }
     let found = locate::positions(source, &wanted);
     for d in &mut importer.warnings {
         if let Some(pos) = d.path.strip_prefix('#').and_then(|p| found.get(p)) {
             d.origin = pos.origin();
         }
     }
+    let user_found = if in_overlay {
+        locate::positions(user_source, &user_paths.iter().map(|(_, p)| p.clone()).collect())
+    } else {
+        found
+    };
+    let written = user_paths
+        .into_iter()
+        .filter_map(|(path, pointer)| {
+            let origin = user_found.get(&pointer)?.origin();
+            Some((path, (user_file.to_owned(), origin)))
+        })
+        .collect();
     let text =
         serde_saphyr::to_string(&spec).map_err(|e| fail(file, format!("cannot write the spec: {e}")))?;
     let header = format!(
@@ -123,7 +191,36 @@ pub fn import(source: &str, file: &str, overlay: Option<(&str, &str)>) -> Result
         },
         operations: importer.operations,
         generated: importer.generated,
+        written,
     })
+}
+
+/// Every value under `value` (spec path `path`, JSON pointer `pointer`),
+/// as (spec path, pointer) pairs: `auth.expiry[0].status`.
+fn written_paths(value: &Value, path: String, pointer: String, out: &mut Vec<(String, String)>) {
+    // The user's section is small; a hostile one is bounded by the reader.
+    if out.len() > 4096 {
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                written_paths(
+                    v,
+                    format!("{path}.{k}"),
+                    format!("{pointer}/{}", doc::escape(k)),
+                    out,
+                );
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                written_paths(v, format!("{path}[{i}]"), format!("{pointer}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+    out.push((path, pointer));
 }
 
 /// One import in progress.
@@ -166,6 +263,7 @@ impl Importer<'_> {
         }
         spec.set("auth", self.auth(overlay));
         let endpoints = self.endpoints();
+        self.break_required_cycles();
         let types = std::mem::take(&mut self.types.entries);
         if !types.is_empty() {
             spec.set("types", Node::Map(types));

@@ -194,6 +194,25 @@ fn every_mapping_imports_to_its_spec() {
         "{kinds:?}"
     );
     assert!(kinds.contains(&("DrawingCanvas", false)), "{kinds:?}");
+    // The discriminator is the tag; the variants are cut without it (the
+    // whole `Cat`, used on its own too, keeps it).
+    let ty = |name: &str| api.types.iter().find(|t| t.name == name).unwrap();
+    let TypeKind::OneOf { tag, choices } = &ty("Pet").kind else {
+        panic!()
+    };
+    assert_eq!(tag.as_deref(), Some("petType"));
+    let choices: Vec<_> = choices
+        .iter()
+        .map(|c| (c.name.as_str(), c.value.as_str()))
+        .collect();
+    assert_eq!(choices, [("Cat", "kitty"), ("Dog", "Dog")]);
+    let fields = |name: &str| match &ty(name).kind {
+        TypeKind::Struct(fields) => fields.iter().map(|f| f.wire.clone()).collect::<Vec<_>>(),
+        _ => panic!("{name} is no struct"),
+    };
+    assert_eq!(fields("PetCat"), ["name", "lives"]);
+    assert_eq!(fields("Dog"), ["bark"]);
+    assert!(fields("Cat").contains(&"petType".to_owned()));
     let health = api.endpoints.iter().find(|e| e.name == "health").unwrap();
     assert!(!health.auth, "`security: []` is a public endpoint");
     assert!(

@@ -166,6 +166,7 @@ fn from_spec(
     let mut include = quote! { const _: &str = ::core::include_str!(#full_str); };
     // An OpenAPI description is imported into a spec first (with its
     // overlay's `auth`), then loaded like one.
+    let mut import = None;
     let source = if seamless_sdk_codegen::openapi::is_openapi(&source) {
         let overlay = match &a.overlay {
             Some(o) => {
@@ -189,7 +190,11 @@ fn from_spec(
         };
         let overlay = overlay.as_ref().map(|(t, n)| (t.as_str(), n.as_str()));
         match seamless_sdk_codegen::openapi::import(&source, &rel, overlay) {
-            Ok(imported) => imported.spec,
+            Ok(imported) => {
+                let spec = imported.spec.clone();
+                import = Some(imported);
+                spec
+            }
             Err(diags) => {
                 for d in &diags.items {
                     errs.push(syn::Error::new(
@@ -228,24 +233,37 @@ fn from_spec(
         }
         api.origin = at;
     };
-    match seamless_sdk_codegen::load_with(&source, &rel, from_attribute) {
+    let name = match &import {
+        Some(_) => format!("{rel} (imported)"),
+        None => rel.clone(),
+    };
+    match seamless_sdk_codegen::load_with(&source, &name, from_attribute) {
         Ok((api, _warnings)) => (Some(api), Some(include)),
         Err(diags) => {
-            for d in diags.items.iter().filter(|d| d.severity == Severity::Error) {
-                if let Origin::Rust(span) = d.origin {
-                    errs.push(syn::Error::new(span, &d.message));
-                    continue;
+            // An imported description's mistakes in `x-seamless` or the
+            // overlay are named where the user wrote them.
+            let groups = match &import {
+                Some(imported) => imported.relocate(diags),
+                None => vec![diags],
+            };
+            for group in &groups {
+                let file = &group.file;
+                for d in group.items.iter().filter(|d| d.severity == Severity::Error) {
+                    if let Origin::Rust(span) = d.origin {
+                        errs.push(syn::Error::new(span, &d.message));
+                        continue;
+                    }
+                    let at = match d.line_column() {
+                        Some((line, column)) => format!("{file}:{line}:{column}: "),
+                        None => format!("{file}: "),
+                    };
+                    let path = if d.path.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (at `{}`)", d.path)
+                    };
+                    errs.push(syn::Error::new(spec.span(), format!("{at}{}{path}", d.message)));
                 }
-                let at = match d.line_column() {
-                    Some((line, column)) => format!("{rel}:{line}:{column}: "),
-                    None => format!("{rel}: "),
-                };
-                let path = if d.path.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (at `{}`)", d.path)
-                };
-                errs.push(syn::Error::new(spec.span(), format!("{at}{}{path}", d.message)));
             }
             (None, Some(include))
         }

@@ -7,6 +7,24 @@ use seamless_sdk::{
 use seamless_sdk::__private::path_segment;
 use seamless_sdk::__private::serde::{Serialize, Deserialize};
 use seamless_sdk::__private::serde_json::Value;
+/// A user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "::seamless_sdk::__private::serde")]
+pub struct User {
+    pub id: u64,
+    pub name: String,
+}
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "::seamless_sdk::__private::serde")]
+pub struct Pong {
+    pub pong: bool,
+}
+/// Whose session a token belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "::seamless_sdk::__private::serde")]
+pub struct Whoami {
+    pub session: u64,
+}
 /// An order to place.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "::seamless_sdk::__private::serde")]
@@ -17,26 +35,8 @@ pub struct NewOrder {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "::seamless_sdk::__private::serde")]
 pub struct Order {
-    pub executions: u64,
     pub order_id: String,
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "::seamless_sdk::__private::serde")]
-pub struct Pong {
-    pub pong: bool,
-}
-/// A user.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "::seamless_sdk::__private::serde")]
-pub struct User {
-    pub id: u64,
-    pub name: String,
-}
-/// Whose session a token belongs to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "::seamless_sdk::__private::serde")]
-pub struct Whoami {
-    pub session: u64,
+    pub executions: u64,
 }
 /// Mini-program API of the seed post, imported from OpenAPI.
 ///
@@ -95,33 +95,14 @@ impl ImiMiniOpenapiClient {
             client: self.client.with_options(options),
         }
     }
-    /// Send any JSON and get it back.
+    /// Fetch one user.
     ///
-    /// `POST /api/echo`
-    pub fn echo(&self, body: &Value) -> Call<'_, Value> {
+    /// `GET /api/users/{id}`
+    pub fn get_user(&self, id: u64) -> Call<'_, User> {
         self.client
             .prepare(|| {
-                let request = Request::post("/api/echo").json(body);
-                Ok(request)
-            })
-    }
-    /// Always answers with an application error.
-    ///
-    /// `GET /api/fail`
-    pub fn fail(&self) -> Call<'_, Value> {
-        self.client
-            .prepare(|| {
-                let request = Request::get("/api/fail");
-                Ok(request)
-            })
-    }
-    /// Place an order. Not idempotent, so it is never replayed after a transport error.
-    ///
-    /// `POST /api/orders`
-    pub fn create_order(&self, body: &NewOrder) -> Call<'_, Order> {
-        self.client
-            .prepare(|| {
-                let request = Request::post("/api/orders").json(body);
+                let id = path_segment(id)?;
+                let request = Request::get(format!("/api/users/{id}"));
                 Ok(request)
             })
     }
@@ -135,17 +116,6 @@ impl ImiMiniOpenapiClient {
                 Ok(request)
             })
     }
-    /// Fetch one user.
-    ///
-    /// `GET /api/users/{id}`
-    pub fn get_user(&self, id: u64) -> Call<'_, User> {
-        self.client
-            .prepare(|| {
-                let id = path_segment(id)?;
-                let request = Request::get(format!("/api/users/{id}"));
-                Ok(request)
-            })
-    }
     /// The session this client's token belongs to.
     ///
     /// `GET /api/whoami`
@@ -153,6 +123,36 @@ impl ImiMiniOpenapiClient {
         self.client
             .prepare(|| {
                 let request = Request::get("/api/whoami");
+                Ok(request)
+            })
+    }
+    /// Send any JSON and get it back.
+    ///
+    /// `POST /api/echo`
+    pub fn echo(&self, body: &Value) -> Call<'_, Value> {
+        self.client
+            .prepare(|| {
+                let request = Request::post("/api/echo").json(body);
+                Ok(request)
+            })
+    }
+    /// Place an order. Not idempotent, so it is never replayed after a transport error.
+    ///
+    /// `POST /api/orders`
+    pub fn create_order(&self, body: &NewOrder) -> Call<'_, Order> {
+        self.client
+            .prepare(|| {
+                let request = Request::post("/api/orders").json(body);
+                Ok(request)
+            })
+    }
+    /// Always answers with an application error.
+    ///
+    /// `GET /api/fail`
+    pub fn fail(&self) -> Call<'_, Value> {
+        self.client
+            .prepare(|| {
+                let request = Request::get("/api/fail");
                 Ok(request)
             })
     }

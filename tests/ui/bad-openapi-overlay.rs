@@ -9,4 +9,8 @@ pub trait Handwritten {}
 #[token_client(spec = "../../../../codegen/tests/openapi/petstore-3.0.yaml", overlay = "../../../../codegen/tests/openapi/missing.yaml")]
 pub trait MissingOverlay {}
 
+// A mistake in the overlay is named at its line in the overlay.
+#[token_client(spec = "../../../../codegen/tests/openapi/petstore-3.0.yaml", overlay = "../../../../codegen/tests/openapi/bad.overlay.yaml")]
+pub trait BadOverlay {}
+
 fn main() {}

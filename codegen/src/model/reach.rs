@@ -49,6 +49,15 @@ impl TypeRef {
             _ => None,
         }
     }
+
+    /// The named type every value of this type holds (not through `?`,
+    /// a list or a map): a cycle of these has no finite value at all.
+    pub(crate) fn held_always(&self) -> Option<&str> {
+        match self {
+            TypeRef::Named(n) => Some(n),
+            _ => None,
+        }
+    }
 }
 
 /// Which struct fields must be boxed: those whose inline type leads back to
@@ -66,6 +75,16 @@ impl<'a> Boxing<'a> {
     /// "holds inline" gives the same answers as the whole model, so the
     /// emitter may pass only the types it writes.
     pub(crate) fn new(types: impl IntoIterator<Item = &'a TypeDef>) -> Self {
+        Boxing::by(types, TypeRef::held_inline)
+    }
+
+    /// The same question for the fields every value holds: a field that
+    /// "needs a box" here closes a cycle no finite value can satisfy.
+    pub(crate) fn always(types: impl IntoIterator<Item = &'a TypeDef>) -> Self {
+        Boxing::by(types, TypeRef::held_always)
+    }
+
+    fn by(types: impl IntoIterator<Item = &'a TypeDef>, holds: fn(&TypeRef) -> Option<&str>) -> Self {
         let structs: Vec<(&str, Vec<&TypeRef>)> = types
             .into_iter()
             .filter(|t| !matches!(t.kind, TypeKind::Enum(_)))
@@ -76,7 +95,7 @@ impl<'a> Boxing<'a> {
             .iter()
             .map(|(_, held)| {
                 held.iter()
-                    .filter_map(|ty| ty.held_inline().and_then(|n| index.get(n).copied()))
+                    .filter_map(|ty| holds(ty).and_then(|n| index.get(n).copied()))
                     .collect()
             })
             .collect();

@@ -13,6 +13,33 @@ use super::doc::{Node, deref, escape};
 use super::schema::description;
 use crate::naming::{is_keyword, to_snake_case};
 
+/// The placeholders of a path template, or why it is no template a
+/// request can be built from (OpenAPI requires a `/` first; `?` and `#`
+/// would start a query or fragment).
+fn placeholders(path: &str) -> Result<Vec<&str>, String> {
+    if !path.starts_with('/') || path.contains(['?', '#']) || path.chars().any(char::is_whitespace) {
+        return Err(format!("path `{}` is no path template", path.escape_debug()));
+    }
+    let mut names = Vec::new();
+    let mut rest = path;
+    while let Some(open) = rest.find(['{', '}']) {
+        let after = &rest[open + 1..];
+        let close = after.find('}').filter(|_| rest.as_bytes()[open] == b'{');
+        let name = close
+            .map(|c| &after[..c])
+            .filter(|n| !n.is_empty() && !n.contains('{'));
+        let Some(name) = name else {
+            return Err(format!(
+                "path `{}` has a placeholder that is empty or not closed",
+                path.escape_debug()
+            ));
+        };
+        names.push(name);
+        rest = &after[name.len() + 1..];
+    }
+    Ok(names)
+}
+
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
 /// Names every client has already.
@@ -71,6 +98,7 @@ impl Importer<'_> {
             .and_then(to_snake_case)
             .or_else(|| to_snake_case(&format!("{method} {path}")))
             .ok_or("no method name: the operationId (or the path) has no snake_case spelling")?;
+        let placeholders = placeholders(path)?;
         let hint = super::schema::type_name(&name);
         let mut ep = Node::map();
         let doc = [op.get("summary"), op.get("description")]
@@ -164,6 +192,9 @@ impl Importer<'_> {
             }
             match place {
                 "path" => {
+                    if !placeholders.contains(&wire) {
+                        return Err(format!("path parameter `{wire}` is not in the path"));
+                    }
                     // Placeholders are named after their argument; the wire
                     // path is the same whatever they are called.
                     template = template.replace(&format!("{{{wire}}}"), &format!("{{{arg}}}"));
@@ -177,6 +208,16 @@ impl Importer<'_> {
                     format!("`{other}` parameter `{wire}` is not sent: left out"),
                 ),
             }
+        }
+        if let Some(missing) = placeholders.iter().find(|p| {
+            !params.iter().any(|(q, _)| {
+                q.get("in").and_then(Value::as_str) == Some("path")
+                    && q.get("name").and_then(Value::as_str) == Some(p)
+            })
+        }) {
+            return Err(format!(
+                "the path's `{{{missing}}}` is declared by no path parameter"
+            ));
         }
         ep.set("path", Node::str(template));
         for (key, node) in [("params", path_params), ("query", query), ("headers", headers)] {

@@ -1,8 +1,10 @@
 //! Schemas to the spec's type expressions: scalars by `type` and `format`,
 //! arrays to `list<T>`, maps to `map<T>`, objects (named, inline, or merged
 //! from `allOf`) to named struct types, string enums to named enums, and
-//! `nullable` / `type: [.., "null"]` to `T?`. What has no such form
-//! (`oneOf`, `anyOf`, `not`, untyped values) becomes `json`, with a warning.
+//! `nullable` / `type: [.., "null"]` to `T?`, `oneOf` / `anyOf` to `one_of`
+//! enums (tagged by a `discriminator` where the variants allow it). What
+//! has no such form (`not`, an unknown `type`, a `$ref` in circles)
+//! becomes `json`, with a warning.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,10 +31,22 @@ pub(crate) struct Types {
     aliases: BTreeSet<String>,
     /// How deep the schema being read is nested.
     depth: usize,
+    /// How deep lists and maps nest within one type expression (a named
+    /// type starts afresh), which the loader bounds.
+    nest: usize,
+    /// (type, wire name) → the pointer of the property a field came from.
+    field_at: BTreeMap<(String, String), String>,
+    /// Components referred to only as variants of discriminated unions,
+    /// found on the first such union.
+    only_variants: Option<BTreeSet<String>>,
 }
 
 /// How deeply nested a schema is read before `json` stands in.
 const MAX_DEPTH: usize = 48;
+
+/// How deeply lists and maps nest in one type expression; the loader reads
+/// 32 levels of a type expression, and `?` may add one to each.
+const MAX_NEST: usize = 15;
 
 impl Importer<'_> {
     /// The type expression for the schema at `at`; `hint` names a type made
@@ -104,20 +118,28 @@ impl Importer<'_> {
             .to_owned(),
             Some("number") => "f64".to_owned(),
             Some("array") => match schema.get("items") {
-                Some(items) => format!(
-                    "list<{}>",
-                    self.type_expr(items, &format!("{at}/items"), &format!("{hint}Item"))
-                ),
+                Some(items) => match self.nested(at) {
+                    Some(()) => {
+                        let item = self.type_expr(items, &format!("{at}/items"), &format!("{hint}Item"));
+                        self.types.nest -= 1;
+                        format!("list<{item}>")
+                    }
+                    None => "json".to_owned(),
+                },
                 None => "list<json>".to_owned(),
             },
             Some("object") | None if schema.get("properties").is_some() => self.object(schema, at, hint),
             Some("object") | None => match schema.get("additionalProperties") {
                 Some(extra) if extra.is_object() && !extra.as_object().is_some_and(|o| o.is_empty()) => {
+                    if self.nested(at).is_none() {
+                        return "json".to_owned();
+                    }
                     let value = self.type_expr(
                         extra,
                         &format!("{at}/additionalProperties"),
                         &format!("{hint}Value"),
                     );
+                    self.types.nest -= 1;
                     format!("map<{value}>")
                 }
                 _ => "json".to_owned(),
@@ -127,6 +149,20 @@ impl Importer<'_> {
                 "json".to_owned()
             }
         }
+    }
+
+    /// One more list or map level, or `None` (warned: `json` stands in)
+    /// past what the loader reads.
+    fn nested(&mut self, at: &str) -> Option<()> {
+        if self.types.nest >= MAX_NEST {
+            self.warn(
+                at,
+                format!("lists and maps nested over {MAX_NEST} deep: `json` stands in"),
+            );
+            return None;
+        }
+        self.types.nest += 1;
+        Some(())
     }
 
     /// The type of a component schema, imported the first time it is named.
@@ -188,27 +224,51 @@ impl Importer<'_> {
 
     /// A struct type from `properties` (and every `allOf` part's, merged).
     fn object(&mut self, schema: &Value, at: &str, hint: &str) -> String {
-        if let Some(done) = self.types.inline.get(at) {
+        self.object_of(schema, at, hint, None)
+    }
+
+    /// `object`, or with `without` (a component and a property) the
+    /// component's struct without that property: a variant of a
+    /// discriminated `oneOf`, whose tag serde reads and writes itself.
+    fn object_of(&mut self, schema: &Value, at: &str, hint: &str, without: Option<(&str, &str)>) -> String {
+        let memo = match without {
+            Some((_, tag)) => format!("{at}#without/{tag}"),
+            None => at.to_owned(),
+        };
+        if let Some(done) = self.types.inline.get(&memo) {
             return done.clone();
         }
-        let name = if self.types.taken.contains(hint) && !self.types.entries.iter().any(|(n, _)| n == hint) {
+        let name = if without.is_none()
+            && self.types.taken.contains(hint)
+            && !self.types.entries.iter().any(|(n, _)| n == hint)
+        {
             // `component` reserved this name for this very schema.
             hint.to_owned()
         } else {
             self.fresh_type(hint)
         };
+        // Registered first, so a schema that holds itself (an `allOf` of
+        // its own component, a variant through its union) names this type.
+        self.types.inline.insert(memo.clone(), name.clone());
+        // A named type's fields are type expressions of their own.
+        let nest = std::mem::take(&mut self.types.nest);
         let mut properties: Vec<(String, Value, String)> = Vec::new();
         let mut required: BTreeSet<String> = BTreeSet::new();
         self.collect(schema, at, &mut properties, &mut required, 0);
+        if let Some((_, tag)) = without {
+            properties.retain(|(wire, _, _)| wire != tag);
+        }
         let mut fields = Node::map();
         let mut rust_names = BTreeSet::new();
         for (i, (wire, prop, prop_at)) in properties.iter().enumerate() {
             // Named after the schema that declares it (an `allOf` part's
-            // own component), so it is the same name from every user.
-            let owner = owner_of(prop_at).map_or_else(
-                || name.clone(),
-                |c| self.component(c).trim_end_matches('?').to_owned(),
-            );
+            // own component), so it is the same name from every user; the
+            // component a variant is cut from is this type itself.
+            let owner = match owner_of(prop_at) {
+                Some(c) if without.is_some_and(|(of, _)| of == c) => name.clone(),
+                Some(c) => self.component(c).trim_end_matches('?').to_owned(),
+                None => name.clone(),
+            };
             let hint = format!(
                 "{owner}{}",
                 to_camel_case(wire).unwrap_or_else(|| format!("Field{i}"))
@@ -237,7 +297,11 @@ impl Importer<'_> {
                 long
             };
             fields.set(wire.clone(), entry);
+            self.types
+                .field_at
+                .insert((name.clone(), wire.clone()), prop_at.clone());
         }
+        self.types.nest = nest;
         let mut entry = Node::map();
         if let Some(doc) = description(schema) {
             entry.set("doc", Node::str(doc));
@@ -245,11 +309,12 @@ impl Importer<'_> {
         if fields.is_empty_map() {
             // A struct needs a field; an object with none is any JSON object.
             self.types.taken.remove(&name);
+            self.types.inline.remove(&memo);
             return "map<json>".to_owned();
         }
         entry.set("fields", fields);
         self.types.entries.push((name.clone(), entry));
-        self.types.inline.insert(at.to_owned(), name.clone());
+        self.types.inline.insert(memo, name.clone());
         name
     }
 
@@ -294,9 +359,8 @@ impl Importer<'_> {
         }
     }
 
-    /// A `one_of` type: the choices' types, told apart by shape. An OpenAPI
-    /// discriminator is not used as the tag: the variant schemas declare
-    /// the tag property themselves, which a tagged enum would take away.
+    /// A `one_of` type: tagged by its `discriminator` when `discriminated`
+    /// can cut the variants, else the choices' types, told apart by shape.
     fn one_of(&mut self, schema: &Value, at: &str, key: &str, hint: &str) -> String {
         if let Some(done) = self.types.inline.get(at) {
             return done.clone();
@@ -312,11 +376,22 @@ impl Importer<'_> {
         };
         // Registered first, so a choice that holds this type names it.
         self.types.inline.insert(at.to_owned(), name.clone());
+        let nullable = list
+            .iter()
+            .any(|v| v.get("type").and_then(Value::as_str) == Some("null"));
+        if let Some((tag, choices)) = self.discriminated(schema, list, &name) {
+            let mut entry = Node::map();
+            if let Some(doc) = description(schema) {
+                entry.set("doc", Node::str(doc));
+            }
+            entry.set("tag", Node::str(tag));
+            entry.set("one_of", Node::List(choices));
+            self.types.entries.push((name.clone(), entry));
+            return if nullable { format!("{name}?") } else { name };
+        }
         let mut exprs: Vec<String> = Vec::new();
-        let mut nullable = false;
         for (i, variant) in list.iter().enumerate() {
             if variant.get("type").and_then(Value::as_str) == Some("null") {
-                nullable = true;
                 continue;
             }
             let expr = self.type_expr(variant, &format!("{at}/{key}/{i}"), &format!("{name}{}", i + 1));
@@ -349,6 +424,82 @@ impl Importer<'_> {
         entry.set("one_of", Node::List(choices));
         self.types.entries.push((name.clone(), entry));
         if nullable { format!("{name}?") } else { name }
+    }
+
+    /// The tag and the choices of a `oneOf` with a `discriminator`, when
+    /// every variant is a component object that requires the tag property,
+    /// declares others, and has one tag value (from `mapping`, else its
+    /// name). Each variant is imported without the property, which the
+    /// internally tagged enum reads and writes itself. `None` keeps the
+    /// choices untagged (still told apart by shape, the property included).
+    fn discriminated(&mut self, schema: &Value, list: &[Value], union: &str) -> Option<(String, Vec<Node>)> {
+        let discriminator = schema.get("discriminator")?;
+        let tag = discriminator.get("propertyName")?.as_str()?;
+        let mapping = discriminator.get("mapping").and_then(Value::as_object);
+        let mut variants: Vec<(&str, String)> = Vec::new();
+        for variant in list {
+            if variant.get("type").and_then(Value::as_str) == Some("null") {
+                continue;
+            }
+            let component = ref_name(variant)?;
+            let at = format!("/components/schemas/{}", escape(component));
+            let (props, required) = property_names(self.root, self.root.pointer(&at)?, &at, 0)?;
+            // A tag the variant may leave out could not be read back.
+            if !required.iter().any(|p| p == tag) || props.iter().all(|p| p == tag) {
+                return None;
+            }
+            let full = format!("#/components/schemas/{component}");
+            let mut values = mapping.into_iter().flatten().filter_map(|(value, target)| {
+                let target = target.as_str()?;
+                (target == full || target == component).then_some(value.clone())
+            });
+            let value = match (values.next(), values.next()) {
+                (Some(v), None) => v,
+                (None, _) => component.to_owned(),
+                (Some(_), Some(_)) => return None,
+            };
+            if variants.iter().any(|(c, v)| *c == component || *v == value) {
+                return None;
+            }
+            variants.push((component, value));
+        }
+        if variants.is_empty() {
+            return None;
+        }
+        let mut used = BTreeSet::new();
+        let mut choices = Vec::new();
+        for (i, (component, value)) in variants.into_iter().enumerate() {
+            let at = format!("/components/schemas/{}", escape(component));
+            let schema = self.root.pointer(&at)?;
+            let natural = type_name(component);
+            // The component's own name when only unions hold it, so the
+            // name does not depend on which use is imported first.
+            let only_variant = self
+                .types
+                .only_variants
+                .get_or_insert_with(|| only_variants(self.root))
+                .contains(component);
+            let hint = if only_variant {
+                natural.clone()
+            } else {
+                format!("{union}{natural}")
+            };
+            let ty = self.object_of(schema, &at, &hint, Some((component, tag)));
+            let mut choice = Node::map()
+                .with("type", Node::str(ty.clone()))
+                .with("value", Node::str(value));
+            let rust = if used.contains(&natural) {
+                format!("Choice{}", i + 1)
+            } else {
+                natural
+            };
+            if rust != ty {
+                choice.set("rust_name", Node::str(rust.clone()));
+            }
+            used.insert(rust);
+            choices.push(choice);
+        }
+        Some((tag.to_owned(), choices))
     }
 
     /// A string enum type, or `None` when its values are not all strings.
@@ -401,6 +552,36 @@ impl Importer<'_> {
         Some(name)
     }
 
+    /// A struct that holds itself through required fields alone has no
+    /// finite value (the loader refuses it): the field closing each such
+    /// cycle becomes optional, with a warning.
+    pub(crate) fn break_required_cycles(&mut self) {
+        while let Some((ty, wire)) = required_cycle(&self.types.entries) {
+            let Some(field) = self
+                .types
+                .entries
+                .iter_mut()
+                .find(|(n, _)| *n == ty)
+                .and_then(|(_, entry)| field_type(entry, &wire))
+            else {
+                return;
+            };
+            field.push('?');
+            let at = self
+                .types
+                .field_at
+                .get(&(ty.clone(), wire.clone()))
+                .cloned()
+                .unwrap_or_default();
+            self.warn(
+                &at,
+                format!(
+                    "`{wire}` is required and leads back to `{ty}`, so no finite value has it: imported as optional"
+                ),
+            );
+        }
+    }
+
     /// `base`, or `base2`, `base3`… when taken.
     fn fresh_type(&mut self, base: &str) -> String {
         let mut name = base.to_owned();
@@ -421,6 +602,165 @@ fn owner_of(at: &str) -> Option<&str> {
     let (name, rest) = rest.split_once('/')?;
     let field = rest.strip_prefix("properties/")?;
     (!field.contains('/') && !name.contains('~')).then_some(name)
+}
+
+/// The components every `$ref` to which is a variant of a `oneOf` or
+/// `anyOf` with a `discriminator`.
+fn only_variants(root: &Value) -> BTreeSet<String> {
+    let (mut variant, mut other) = (BTreeSet::new(), BTreeSet::new());
+    // Iterative: a hostile document may nest deeply.
+    let mut stack = vec![root];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(map) => {
+                let unions: Vec<&Value> = if map.contains_key("discriminator") {
+                    ["oneOf", "anyOf"].iter().filter_map(|k| map.get(*k)).collect()
+                } else {
+                    Vec::new()
+                };
+                for (k, child) in map {
+                    if k == "$ref" {
+                        if let Some(name) = ref_name(v) {
+                            other.insert(name.to_owned());
+                        }
+                    } else if unions.iter().any(|u| std::ptr::eq(*u, child)) {
+                        for item in child.as_array().into_iter().flatten() {
+                            match ref_name(item) {
+                                Some(name) => {
+                                    variant.insert(name.to_owned());
+                                }
+                                None => stack.push(item),
+                            }
+                        }
+                    } else {
+                        stack.push(child);
+                    }
+                }
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    variant.difference(&other).cloned().collect()
+}
+
+/// The type expression of a struct entry's field `wire`, to change.
+fn field_type<'a>(entry: &'a mut Node, wire: &str) -> Option<&'a mut String> {
+    let Node::Map(keys) = entry else { return None };
+    let (_, Node::Map(fields)) = keys.iter_mut().find(|(k, _)| k == "fields")? else {
+        return None;
+    };
+    match &mut fields.iter_mut().find(|(w, _)| w == wire)?.1 {
+        Node::Str(ty) => Some(ty),
+        Node::Map(long) => match &mut long.iter_mut().find(|(k, _)| k == "type")?.1 {
+            Node::Str(ty) => Some(ty),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A field closing a cycle of structs held through required fields (a
+/// bare type name), as (type, wire name): a depth-first search's back edge.
+fn required_cycle(entries: &[(String, Node)]) -> Option<(String, String)> {
+    let index: BTreeMap<&str, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (n.as_str(), i))
+        .collect();
+    let edges: Vec<Vec<(usize, String)>> = entries
+        .iter()
+        .map(|(_, entry)| {
+            let Node::Map(keys) = entry else { return Vec::new() };
+            let Some((_, Node::Map(fields))) = keys.iter().find(|(k, _)| k == "fields") else {
+                return Vec::new();
+            };
+            fields
+                .iter()
+                .filter_map(|(wire, f)| {
+                    let ty = match f {
+                        Node::Str(ty) => ty,
+                        Node::Map(long) => match long.iter().find(|(k, _)| k == "type") {
+                            Some((_, Node::Str(ty))) => ty,
+                            _ => return None,
+                        },
+                        _ => return None,
+                    };
+                    Some((*index.get(ty.as_str())?, wire.clone()))
+                })
+                .collect()
+        })
+        .collect();
+    // 0: unseen, 1: on the path, 2: done. Iterative, so a long chain of
+    // types cannot overflow the stack.
+    let mut state = vec![0u8; entries.len()];
+    for root in 0..entries.len() {
+        if state[root] != 0 {
+            continue;
+        }
+        let mut stack = vec![(root, 0usize)];
+        state[root] = 1;
+        while let Some((node, next)) = stack.last_mut() {
+            let node = *node;
+            match edges[node].get(*next) {
+                Some((to, wire)) => {
+                    *next += 1;
+                    match state[*to] {
+                        0 => {
+                            state[*to] = 1;
+                            stack.push((*to, 0));
+                        }
+                        1 => return Some((entries[node].0.clone(), wire.clone())),
+                        _ => {}
+                    }
+                }
+                None => {
+                    state[node] = 2;
+                    stack.pop();
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The property names of an object schema and of its `allOf` parts, and
+/// the required ones, or `None` when a part leads nowhere.
+fn property_names(
+    root: &Value,
+    schema: &Value,
+    at: &str,
+    depth: usize,
+) -> Option<(Vec<String>, Vec<String>)> {
+    let (schema, at) = deref(root, schema, at).filter(|_| depth < 16)?;
+    let (mut names, mut required) = (Vec::new(), Vec::new());
+    for (i, part) in schema
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let (n, r) = property_names(root, part, &format!("{at}/allOf/{i}"), depth + 1)?;
+        names.extend(n);
+        required.extend(r);
+    }
+    names.extend(
+        schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|p| p.keys().cloned()),
+    );
+    required.extend(
+        schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_str().map(str::to_owned)),
+    );
+    Some((names, required))
 }
 
 /// Names generated code already uses for its own items.

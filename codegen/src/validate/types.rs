@@ -207,15 +207,15 @@ fn check_choices(cx: &mut Ctxt<'_>, t: &TypeDef, tag: Option<&str>, choices: &[C
     }
 }
 
-/// A struct that holds itself by value (directly, through `?`, or via
-/// other structs) has no finite size; `list<>` and `map<>` add the heap
-/// indirection that breaks the cycle. Every field on such a cycle is
-/// reported: wrapping any one of them fixes it.
+/// A struct whose every value holds itself (through required fields,
+/// directly or via other structs) has no finite value; `?`, `list<>` and
+/// `map<>` break the cycle (the emitter boxes an optional one). Every
+/// field on such a cycle is reported: wrapping any one of them fixes it.
 fn check_recursion(cx: &mut Ctxt<'_>, api: &Api) {
     // Which fields close a cycle is decided once, in linear time (the
     // model's `Boxing`, which the emitter boxes by); the search below only
     // spells the cycle out, within a budget, for the message.
-    let boxing = crate::model::Boxing::new(&api.types);
+    let boxing = crate::model::Boxing::always(&api.types);
     for t in &api.types {
         for (field, first) in held(t) {
             if !boxing.needs_box(&t.name, first) {
@@ -234,7 +234,7 @@ fn check_recursion(cx: &mut Ctxt<'_>, api: &Api) {
                 field.value_origin.or(&field.origin),
                 format!("types.{}.fields.{}", t.name, field.wire),
                 format!(
-                    "type `{}` contains itself through `{}`{chain} without indirection, so it has no finite size; wrap the field's type in `list<...>` or `map<...>`",
+                    "type `{}` contains itself through `{}`{chain} in every value, so no finite value exists; make the field optional (`?`) or wrap it in `list<...>` or `map<...>`",
                     t.name, field.wire
                 ),
             );
@@ -260,7 +260,7 @@ fn cycle_chain<'n>(
         let TypeKind::Struct(fields) = &def.kind else {
             continue;
         };
-        for next in fields.iter().filter_map(|f| f.ty.held_inline()) {
+        for next in fields.iter().filter_map(|f| f.ty.held_always()) {
             examined += 1;
             if examined > BUDGET {
                 return None;
@@ -295,12 +295,12 @@ fn cycle_chain<'n>(
     Some(names)
 }
 
-/// The fields of a struct that hold a named type by value, with that type.
+/// The fields of a struct that hold a named type in every value, with that type.
 fn held(t: &TypeDef) -> Vec<(&Field, &str)> {
     match &t.kind {
         TypeKind::Struct(fields) => fields
             .iter()
-            .filter_map(|f| f.ty.held_inline().map(|h| (f, h)))
+            .filter_map(|f| f.ty.held_always().map(|h| (f, h)))
             .collect(),
         TypeKind::Enum(_) | TypeKind::OneOf { .. } => Vec::new(),
     }

@@ -21,31 +21,31 @@ pub enum NewPetStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "::seamless_sdk::__private::serde")]
 pub struct NewPet {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub birthday: Option<String>,
     /// What the pet answers to.
     pub name: String,
-    /// Where the pet is in the sale.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<NewPetStatus>,
     /// A free-form label; null when there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// Where the pet is in the sale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<NewPetStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birthday: Option<String>,
 }
 /// A pet in the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "::seamless_sdk::__private::serde")]
 pub struct Pet {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub birthday: Option<String>,
     /// What the pet answers to.
     pub name: String,
-    /// Where the pet is in the sale.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<NewPetStatus>,
     /// A free-form label; null when there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// Where the pet is in the sale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<NewPetStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birthday: Option<String>,
     /// Assigned by the store.
     pub id: i64,
 }
@@ -147,6 +147,19 @@ impl PetstoreClient {
                 Ok(request)
             })
     }
+    /// Show one pet
+    ///
+    /// Fetches one pet by its id.
+    ///
+    /// `GET /pets/{pet_id}`
+    pub fn show_pet_by_id(&self, pet_id: i64) -> Call<'_, Pet> {
+        self.client
+            .prepare(|| {
+                let pet_id = path_segment(pet_id)?;
+                let request = Request::get(format!("/pets/{pet_id}"));
+                Ok(request)
+            })
+    }
     /// Remove a pet
     ///
     /// Removes a pet from the store. Pets are adopted now, not deleted.
@@ -158,19 +171,6 @@ impl PetstoreClient {
             .prepare_unit(|| {
                 let pet_id = path_segment(pet_id)?;
                 let request = Request::delete(format!("/pets/{pet_id}"));
-                Ok(request)
-            })
-    }
-    /// Show one pet
-    ///
-    /// Fetches one pet by its id.
-    ///
-    /// `GET /pets/{pet_id}`
-    pub fn show_pet_by_id(&self, pet_id: i64) -> Call<'_, Pet> {
-        self.client
-            .prepare(|| {
-                let pet_id = path_segment(pet_id)?;
-                let request = Request::get(format!("/pets/{pet_id}"));
                 Ok(request)
             })
     }
