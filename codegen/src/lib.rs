@@ -12,6 +12,7 @@
 
 pub mod diag;
 pub mod emit;
+pub mod example;
 pub mod limits;
 pub mod model;
 mod naming;
