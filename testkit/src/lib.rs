@@ -76,6 +76,8 @@
 
 mod elsewhere;
 mod idle;
+mod routes;
+mod rules;
 mod server;
 mod state;
 mod wire;
@@ -92,6 +94,11 @@ use tokio::task::JoinHandle;
 use crate::state::Shared;
 
 pub use crate::elsewhere::{Blackhole, Elsewhere, Seen, unreachable_url};
+pub use crate::routes::{Access, Call, Outcome, Routes};
+pub use crate::rules::{
+    Accept, ClientAuth as ClientAuthRule, ClientAuthKind, Encoding, Envelope, ErrorStyle, Issued, Login,
+    LoginField, Placement, Refresh, Reply, Rules,
+};
 pub use crate::server::CODE_PATH;
 
 /// The HTTP status type the status knobs take (the `http` crate's, version 1).
