@@ -74,8 +74,14 @@
 
 #![warn(missing_docs)]
 
+mod admin;
+mod api;
 mod elsewhere;
+mod events;
 mod idle;
+mod login;
+mod presets;
+mod render;
 mod routes;
 mod rules;
 mod server;
@@ -93,13 +99,15 @@ use tokio::task::JoinHandle;
 
 use crate::state::Shared;
 
+pub use crate::admin::{CODE_PATH, EVENTS_PATH, EXPIRE_PATH, KNOBS_PATH, STATS_PATH};
+pub use crate::api::Api;
 pub use crate::elsewhere::{Blackhole, Elsewhere, Seen, unreachable_url};
+pub use crate::events::EVENT_CAPACITY;
 pub use crate::routes::{Access, Call, Outcome, Routes};
 pub use crate::rules::{
-    Accept, ClientAuth as ClientAuthRule, ClientAuthKind, Encoding, Envelope, ErrorStyle, Issued, Login,
-    LoginField, Placement, Refresh, Reply, Rules,
+    Accept, ClientAuth as ClientAuthRule, ClientAuthKind, Echo, Encoding, Envelope, ErrorStyle, Issued,
+    Login, LoginField, Placement, Refresh, Reply, Rules,
 };
-pub use crate::server::CODE_PATH;
 
 /// The HTTP status type the status knobs take (the `http` crate's, version 1).
 pub use http::StatusCode;
@@ -169,8 +177,9 @@ pub enum ClientAuth {
     Body,
 }
 
-/// A snapshot of what the server saw, from [`Backend::counters`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A snapshot of what the server saw, from [`Backend::counters`] (and, as JSON, from
+/// [`STATS_PATH`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counters {
     /// Login requests received (success + failure), NOT counting refresh grants.
     pub logins: u64,
@@ -221,6 +230,27 @@ pub struct Counters {
     pub other_requests: u64,
     /// Of [`Counters::other_requests`], those that carried this protocol's API token.
     pub other_requests_with_token: u64,
+    /// Executions of one fingerprint (`order_id`, or what [`Call::execute`] was given)
+    /// beyond its first, summed over fingerprints: a non-idempotent call that ran twice.
+    pub duplicate_executions: u64,
+    /// Of [`Counters::token_reuse`], the spent refresh tokens presented again.
+    pub refresh_token_reuse: u64,
+    /// Successful logins while some session still had a usable, unexpired access token:
+    /// what a client that logs in once per failure instead of once per expiry causes. (A
+    /// client that keeps a pool of sessions on purpose counts one per session beyond the
+    /// first too.)
+    pub extra_logins: u64,
+    /// Requests to endpoints that need no token ([`Access::Public`]).
+    pub public_requests: u64,
+    /// Times every token was expired at once by a fault: [`Backend::expire_all`],
+    /// [`EXPIRE_PATH`], [`Backend::expire_every_requests`], [`Backend::expire_every`].
+    pub expirations: u64,
+    /// Connections whose request HTTP could not parse (malformed, or headers larger than
+    /// 64 KiB); the server answered 400 or 431 and closed them.
+    pub malformed_http: u64,
+    /// Connections closed because their request headers did not arrive in time (10 s, or
+    /// [`Backend::header_read_timeout`]): a slowloris.
+    pub header_timeouts: u64,
 }
 
 /// A running test server. Dropping it stops the accept loop and closes every open connection.
@@ -228,34 +258,68 @@ pub struct Backend {
     shared: Arc<Shared>,
     addr: SocketAddr,
     task: JoinHandle<()>,
+    protocol: Option<Protocol>,
 }
 
 impl std::fmt::Debug for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Backend")
-            .field("protocol", &self.shared.protocol)
+            .field("login", &self.shared.rules.login.path)
             .field("addr", &self.addr)
             .finish_non_exhaustive()
     }
 }
 
 impl Backend {
-    /// Binds `127.0.0.1:0` and spawns the accept loop on the current tokio runtime.
+    /// Serves `protocol` (its [`Protocol::rules`]) with the testkit's [`Api`] on
+    /// `127.0.0.1:0`, on the current tokio runtime.
     ///
     /// # Panics
     ///
     /// If no loopback port can be bound (test setup cannot go on without one), or if called
     /// outside a tokio runtime.
     pub async fn start(protocol: Protocol) -> Backend {
+        let mut backend = Backend::serve(protocol.rules(), Api).await;
+        backend.protocol = Some(protocol);
+        backend
+    }
+
+    /// Serves any protocol and any endpoints on `127.0.0.1:0`, on the current tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// If no loopback port can be bound, or if called outside a tokio runtime.
+    pub async fn serve(rules: Rules, routes: impl Routes) -> Backend {
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .expect("seamless-sdk-testkit: bind 127.0.0.1:0");
+        Backend::serve_on(listener, rules, routes).await
+    }
+
+    /// Serves any protocol and any endpoints on a listener the caller bound (a chosen port).
+    ///
+    /// # Panics
+    ///
+    /// If the listener has no local address, or if called outside a tokio runtime.
+    pub async fn serve_on(listener: TcpListener, rules: Rules, routes: impl Routes) -> Backend {
         let addr = listener
             .local_addr()
             .expect("seamless-sdk-testkit: local_addr of a bound listener");
-        let shared = Arc::new(Shared::new(protocol));
+        let shared = Arc::new(Shared::new(rules, Box::new(routes)));
         let task = tokio::spawn(server::accept_loop(listener, shared.clone()));
-        Backend { shared, addr, task }
+        Backend {
+            shared,
+            addr,
+            task,
+            protocol: None,
+        }
+    }
+
+    /// The rules this backend was started with. Knobs that change a rule
+    /// ([`Backend::exclusive_session`], [`Backend::revoke_family_on_reuse`],
+    /// [`Backend::require_client_auth`], [`Backend::keep_refresh_tokens`]) do not show here.
+    pub fn rules(&self) -> &Rules {
+        &self.shared.rules
     }
 
     /// The base URL, `http://127.0.0.1:PORT` (no trailing slash).
@@ -268,9 +332,10 @@ impl Backend {
         self.addr
     }
 
-    /// The protocol this instance speaks.
-    pub fn protocol(&self) -> Protocol {
-        self.shared.protocol
+    /// The protocol this instance speaks, if it was started with [`Backend::start`]
+    /// (`None` for [`Backend::serve`] and [`Backend::serve_on`]; see [`Backend::rules`]).
+    pub fn protocol(&self) -> Option<Protocol> {
+        self.protocol
     }
 
     /// A consistent snapshot of the counters.
@@ -299,7 +364,39 @@ impl Backend {
     /// request carries back (the whole session expired, not just an idle token). Refresh
     /// tokens are unaffected. Tokens issued by later logins are live.
     pub fn expire_all(&self) {
-        self.shared.lock().expire_all();
+        self.shared.lock().expire_everything("expire_all".to_owned());
+    }
+
+    /// From now on, every `n`th token-checked request finds every token expired, its own
+    /// included: all tokens expire just before it is checked, as [`Backend::expire_all`]
+    /// does (counted in [`Counters::expirations`]). `0` turns it off; setting it starts the
+    /// count over.
+    pub fn expire_every_requests(&self, n: u64) {
+        let mut st = self.shared.lock();
+        st.knobs.expire_every_requests = n;
+        st.knobs.checked = 0;
+    }
+
+    /// From now on, a timer expires every token every `d`, as [`Backend::expire_all`] does
+    /// (counted in [`Counters::expirations`]). `Duration::ZERO` stops it; so does dropping
+    /// the backend. Setting it again replaces the timer.
+    ///
+    /// # Panics
+    ///
+    /// If called outside a tokio runtime with a non-zero `d`.
+    pub fn expire_every(&self, d: Duration) {
+        self.shared.expire_every(d);
+    }
+
+    /// How long a connection accepted from now on may take to send a request's headers
+    /// before the server closes it (counted in [`Counters::header_timeouts`]); 10 s unless
+    /// changed. `Duration::ZERO` restores 10 s.
+    pub fn header_read_timeout(&self, d: Duration) {
+        self.shared.lock().knobs.header_read_timeout = if d.is_zero() {
+            state::HEADER_READ_TIMEOUT
+        } else {
+            d
+        };
     }
 
     /// Every login (and Bearer refresh grant) waits `d` before answering; `Duration::ZERO`
@@ -475,7 +572,16 @@ impl Backend {
     /// anything else is refused with 401 `{"error":"invalid_client"}` and counted in
     /// [`Counters::client_auth_refusals`]. `None` (the default) requires nothing.
     pub fn require_client_auth(&self, how: Option<ClientAuth>) {
-        self.shared.lock().knobs.client_auth = how;
+        let rule = how.map(|how| ClientAuthRule {
+            how: match how {
+                ClientAuth::Basic => ClientAuthKind::Basic,
+                ClientAuth::Body => ClientAuthKind::Body,
+            },
+            client_id: BEARER_CLIENT_ID.to_owned(),
+            client_secret: BEARER_CLIENT_SECRET.to_owned(),
+            refused: Reply::json(401, serde_json::json!({"error": "invalid_client"})),
+        });
+        self.shared.lock().knobs.client_auth = rule;
     }
 
     /// Bearer only: when on, a refresh grant does not rotate: it leaves the presented refresh
@@ -519,5 +625,6 @@ impl Drop for Backend {
         // The accept task owns the per-connection tasks (a JoinSet), so aborting it also
         // closes keep-alive connections instead of leaving them serving.
         self.task.abort();
+        self.shared.stop_timer();
     }
 }
