@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
@@ -89,9 +89,12 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
         })
     };
     let header_read_timeout = shared.lock().knobs.header_read_timeout;
+    // hyper's own `header_read_timeout` is not used: its clock also runs while an idle
+    // keep-alive connection waits for its next request, so it would close every idle pooled
+    // connection, which is the `keep_alive` knob's business. `head_overdue` times only a
+    // request head that is arriving (or a new connection's first one).
     let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout)
+        .header_read_timeout(None)
         .max_buf_size(MAX_HEAD_BYTES)
         .serve_connection(TokioIo::new(Tracked::new(stream, activity.clone())), service);
     let mut conn = std::pin::pin!(conn);
@@ -104,6 +107,13 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
                 closing = true;
                 shared.idle_closed();
                 conn.as_mut().graceful_shutdown();
+            }
+            () = activity.head_overdue(header_read_timeout) => {
+                // A slowloris: dropping the connection closes the socket.
+                let mut st = shared.lock();
+                st.counters.header_timeouts += 1;
+                st.event("fault", Fields::default(), "connection closed: request head too slow".to_owned());
+                return;
             }
         }
     };
@@ -147,6 +157,10 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         Access::Unknown => {
             // Counted, so a test can tell that a public call went out without a token.
             shared.other_arrived(token_outside_body(&shared.rules, &parts).is_some());
+            // Read, so the connection's next bytes are its next request.
+            if let Err(BodyError::Broken) = read_body(body).await {
+                return Err(Abort);
+            }
             Ok(whole(wire::json(
                 StatusCode::NOT_FOUND,
                 &json!({"error": "not_found"}),
