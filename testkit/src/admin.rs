@@ -30,8 +30,22 @@ pub const STATS_PATH: &str = "/__stats";
 pub const EVENTS_PATH: &str = "/__events";
 /// `POST`: every token expires now, as [`crate::Backend::expire_all`].
 pub const EXPIRE_PATH: &str = "/__admin/expire";
-/// `POST` a JSON object setting knobs; see [`crate::Backend`]'s docs for the keys. 400 with
-/// `{"error": "..."}` on an unknown key or a bad value (then nothing is changed).
+/// `POST` a JSON object setting knobs, every key optional (a count of 0 disarms):
+///
+/// | key | value | knob |
+/// |---|---|---|
+/// | `expire_every_requests` | n | [`crate::Backend::expire_every_requests`] |
+/// | `expire_every_ms` | ms (0: off) | [`crate::Backend::expire_every`] |
+/// | `delay_logins_ms` | ms | [`crate::Backend::delay_logins`] |
+/// | `delay_responses_ms` | ms | [`crate::Backend::delay_responses`] |
+/// | `fail_logins` | count | [`crate::Backend::fail_next_logins`] |
+/// | `fail_next` | `{"count", "status"?: 400..=599 (503), "retry_after"?: seconds}` | [`crate::Backend::fail_next`] |
+/// | `drop_next` | count | [`crate::Backend::abort_after_consume`] (execute, then drop the connection) |
+/// | `stall_next` | count | [`crate::Backend::stall_next`] |
+/// | `redirect_next` | `{"count", "status"?: 300..=399 (302), "location"}` | [`crate::Backend::redirect_next`] |
+///
+/// Answers `{"set": [keys]}`; 400 with `{"error": "..."}` on an unknown key or a bad value,
+/// and then nothing is changed.
 pub const KNOBS_PATH: &str = "/__admin/knobs";
 
 /// Serves an admin endpoint ([`is_endpoint`]).

@@ -6,6 +6,35 @@
 //! server-side [`Counters`] (how many logins, how many expired replies, whether a
 //! token was ever presented twice, how many requests held one chain at once).
 //!
+//! # The engine
+//!
+//! Every protocol is data: a [`Rules`] value says where calls carry the token, whether it
+//! is single-use, how long it lives, what an expired reply looks like, how values and
+//! errors are wrapped, and what the login (and refresh grant) accepts and answers. Every
+//! endpoint behind the token layer comes from a [`Routes`] implementation. The three
+//! protocols below are presets ([`Protocol::rules`], [`Rules::seed`], [`Rules::bearer`],
+//! [`Rules::query`]) served with the testkit's own endpoints, [`Api`]:
+//! `Backend::start(p)` is `Backend::serve(p.rules(), Api)`. [`Backend::serve`] and
+//! [`Backend::serve_on`] serve any other [`Rules`] and [`Routes`] (`seamless mock` serves a
+//! spec's endpoints this way), with the same counters, knobs and admin endpoints.
+//!
+//! # Admin endpoints
+//!
+//! Outside the token layer, never counted as API requests, for clients in other
+//! processes: [`CODE_PATH`] (`POST`, a one-time login code), [`STATS_PATH`] (`GET`, the
+//! counters and a few gauges as one flat JSON object), [`EVENTS_PATH`] (`GET ?after=N`, the
+//! event log: the last [`EVENT_CAPACITY`] things the server did, never with a token in
+//! them), [`EXPIRE_PATH`] (`POST`, every token expires now) and [`KNOBS_PATH`] (`POST` a
+//! JSON object of knobs). A [`Routes::page`] is served at its `GET` path the same way.
+//!
+//! # Hostile clients
+//!
+//! The server never panics on what a client sends and stays bounded: request heads over
+//! 64 KiB get 431, malformed ones 400 (both counted in [`Counters::malformed_http`]),
+//! bodies over [`MAX_BODY_BYTES`] 413, and a request head that takes longer than 10 s to
+//! arrive (a slowloris, or a new connection that sends nothing) closes its connection
+//! ([`Counters::header_timeouts`], [`Backend::header_read_timeout`]).
+//!
 //! # Protocols
 //!
 //! | protocol | login | token on calls | expired reply |
@@ -48,8 +77,9 @@
 //! [`Backend::issue_unsendable_tokens`], [`Backend::echo_credentials_in_errors`],
 //! [`Backend::keep_alive`], [`Backend::redirect_next`],
 //! [`Backend::redirect_next_logins`], [`Backend::oversize_next`],
-//! [`Backend::oversize_next_logins`] and
-//! [`Backend::truncate_next_expired_replies`] inject the faults listed in `docs/faults.md`.
+//! [`Backend::oversize_next_logins`],
+//! [`Backend::truncate_next_expired_replies`], [`Backend::expire_every_requests`] and
+//! [`Backend::expire_every`] inject the faults listed in `docs/faults.md`.
 //! [`Elsewhere`] is a second listener ("another host") that records what reached it,
 //! [`unreachable_url`] an address nothing listens on, and [`Blackhole`] one whose connects
 //! never complete.
