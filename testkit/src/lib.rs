@@ -442,8 +442,9 @@ impl Backend {
         self.shared.lock().knobs.fail_next_logins = n;
     }
 
-    /// Bearer only: the next `n` refresh grants fail with HTTP 503
-    /// `{"error":"temporarily_unavailable"}` (a server-side outage), counted in `refreshes`.
+    /// Protocols with a refresh grant (Bearer): the next `n` refresh grants fail with HTTP 503
+    /// `{"error":"temporarily_unavailable"}` ([`Refresh::unavailable`]: a server-side
+    /// outage), counted in `refreshes`.
     /// The presented refresh token is not spent, so it may be retried.
     pub fn fail_next_refreshes(&self, n: u32) {
         self.shared.lock().knobs.fail_next_refreshes = n;
@@ -572,7 +573,7 @@ impl Backend {
         self.shared.lock().knobs.revoke_on_reuse = on;
     }
 
-    /// Bearer only: when on, a successful refresh grant expires every access token its session
+    /// Protocols with a refresh grant (Bearer): when on, a successful refresh grant expires every access token its session
     /// issued before (as a production OAuth2 server deletes the old access token the moment a
     /// refresh succeeds), so requests still in flight with it get the expired reply. Off by
     /// default (earlier access tokens live until their `ttl`).
@@ -588,8 +589,8 @@ impl Backend {
         self.shared.lock().knobs.exclusive_session = on;
     }
 
-    /// Bearer only: an expired, unknown or spent access token is answered HTTP 403 with an
-    /// empty body and `WWW-Authenticate: Bearer realm="testkit", error="invalid_token",
+    /// Protocols whose [`Rules::forbid_expired`] is set (Bearer): an expired, unknown or spent
+    /// access token is answered HTTP 403 with an empty body and `WWW-Authenticate: Bearer realm="testkit", error="invalid_token",
     /// error_description=…` (more than the error alone), as a production OAuth2 server does,
     /// instead of 401 with a JSON body. `GET /api/forbidden` (a permission error)
     /// is a 403 too, but with a body, so only a rule that needs both tells them apart.
@@ -597,7 +598,7 @@ impl Backend {
         self.shared.lock().knobs.forbid_expired = on;
     }
 
-    /// Bearer only: the token endpoint (logins and refresh grants) requires client
+    /// The token endpoint (logins and refresh grants; meant for Bearer) requires client
     /// authentication with [`BEARER_CLIENT_ID`] and [`BEARER_CLIENT_SECRET`], sent `how`;
     /// anything else is refused with 401 `{"error":"invalid_client"}` and counted in
     /// [`Counters::client_auth_refusals`]. `None` (the default) requires nothing.
@@ -614,23 +615,24 @@ impl Backend {
         self.shared.lock().knobs.client_auth = rule;
     }
 
-    /// Bearer only: when on, a refresh grant does not rotate: it leaves the presented refresh
+    /// Protocols with a refresh grant (Bearer): when on, a refresh grant does not rotate: it leaves the presented refresh
     /// token live (usable again) and its reply carries no `refresh_token`, as RFC 6749 §6
     /// allows. Off by default (refresh tokens rotate).
     pub fn keep_refresh_tokens(&self, on: bool) {
         self.shared.lock().knobs.keep_refresh = on;
     }
 
-    /// Bearer and Query only: the next `n` successful logins (and Bearer refresh grants) issue
+    /// Protocols whose tokens travel in no header (Bearer and Query): the next `n` successful logins (and Bearer refresh grants) issue
     /// an access token with a line break in it, which no HTTP header can carry (the JSON body
     /// of the login reply can). The server accepts it wherever it arrives intact (a query).
     pub fn issue_unsendable_tokens(&self, n: u32) {
         self.shared.lock().knobs.issue_unsendable = n;
     }
 
-    /// When on, failed logins repeat what the client presented, as careless servers do: Bearer
-    /// token-endpoint errors carry every presented value (password, refresh token) in
-    /// `error_description`; a forced Seed login failure names the code in `msg`.
+    /// When on, failed logins repeat what the client presented, as careless servers do
+    /// ([`Login::echo`]): Bearer token-endpoint errors carry every presented value (password,
+    /// refresh token) in `error_description`; Seed login errors name the code in `msg`
+    /// (`login failed for code …`). Query's login echoes nothing.
     pub fn echo_credentials_in_errors(&self, on: bool) {
         self.shared.lock().knobs.echo_credentials = on;
     }
