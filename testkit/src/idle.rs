@@ -23,6 +23,10 @@ pub(crate) struct Activity(Arc<Inner>);
 struct Inner {
     busy: AtomicUsize,
     last: Mutex<Instant>,
+    /// When the request head being read now began to arrive (the connection's start for
+    /// its first request); `None` while a request is in the service or the connection
+    /// waits, idle, for its next one.
+    head_since: Mutex<Option<Instant>>,
 }
 
 /// A request in the service; dropping it ends the request's busy time.
@@ -40,13 +44,39 @@ impl Activity {
         Activity(Arc::new(Inner {
             busy: AtomicUsize::new(0),
             last: Mutex::new(Instant::now()),
+            head_since: Mutex::new(Some(Instant::now())),
         }))
     }
 
     pub(crate) fn busy(&self) -> Busy {
         self.0.busy.fetch_add(1, Ordering::SeqCst);
         self.touch();
+        *self.0.head_since.lock().unwrap_or_else(PoisonError::into_inner) = None;
         Busy(self.clone())
+    }
+
+    /// Bytes arrived: outside a request, they begin the next request head.
+    fn read(&self) {
+        self.touch();
+        if self.0.busy.load(Ordering::SeqCst) == 0 {
+            let mut since = self.0.head_since.lock().unwrap_or_else(PoisonError::into_inner);
+            since.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// Resolves once a request head has been arriving for longer than `limit` without
+    /// reaching the service (a slowloris), or a new connection has sent no complete head
+    /// within `limit`. An idle keep-alive connection between requests never resolves it
+    /// (that is [`Activity::idle_past`]'s business).
+    pub(crate) async fn head_overdue(&self, limit: Duration) {
+        loop {
+            let since = *self.0.head_since.lock().unwrap_or_else(PoisonError::into_inner);
+            match since {
+                Some(since) if since.elapsed() >= limit => return,
+                Some(since) => tokio::time::sleep(limit - since.elapsed() + Duration::from_millis(1)).await,
+                None => tokio::time::sleep(limit.min(KNOB_POLL)).await,
+            }
+        }
     }
 
     fn touch(&self) {
@@ -99,7 +129,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.activity.touch();
+            self.activity.read();
         }
         r
     }

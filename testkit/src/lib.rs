@@ -6,6 +6,35 @@
 //! server-side [`Counters`] (how many logins, how many expired replies, whether a
 //! token was ever presented twice, how many requests held one chain at once).
 //!
+//! # The engine
+//!
+//! Every protocol is data: a [`Rules`] value says where calls carry the token, whether it
+//! is single-use, how long it lives, what an expired reply looks like, how values and
+//! errors are wrapped, and what the login (and refresh grant) accepts and answers. Every
+//! endpoint behind the token layer comes from a [`Routes`] implementation. The three
+//! protocols below are presets ([`Protocol::rules`], [`Rules::seed`], [`Rules::bearer`],
+//! [`Rules::query`]) served with the testkit's own endpoints, [`Api`]:
+//! `Backend::start(p)` is `Backend::serve(p.rules(), Api)`. [`Backend::serve`] and
+//! [`Backend::serve_on`] serve any other [`Rules`] and [`Routes`] (`seamless mock` serves a
+//! spec's endpoints this way), with the same counters, knobs and admin endpoints.
+//!
+//! # Admin endpoints
+//!
+//! Outside the token layer, never counted as API requests, for clients in other
+//! processes: [`CODE_PATH`] (`POST`, a one-time login code), [`STATS_PATH`] (`GET`, the
+//! counters and a few gauges as one flat JSON object), [`EVENTS_PATH`] (`GET ?after=N`, the
+//! event log: the last [`EVENT_CAPACITY`] things the server did, never with a token in
+//! them), [`EXPIRE_PATH`] (`POST`, every token expires now) and [`KNOBS_PATH`] (`POST` a
+//! JSON object of knobs). A [`Routes::page`] is served at its `GET` path the same way.
+//!
+//! # Hostile clients
+//!
+//! The server never panics on what a client sends and stays bounded: request heads over
+//! 64 KiB get 431, malformed ones 400 (both counted in [`Counters::malformed_http`]),
+//! bodies over [`MAX_BODY_BYTES`] 413, and a request head that takes longer than 10 s to
+//! arrive (a slowloris, or a new connection that sends nothing) closes its connection
+//! ([`Counters::header_timeouts`], [`Backend::header_read_timeout`]).
+//!
 //! # Protocols
 //!
 //! | protocol | login | token on calls | expired reply |
@@ -48,8 +77,9 @@
 //! [`Backend::issue_unsendable_tokens`], [`Backend::echo_credentials_in_errors`],
 //! [`Backend::keep_alive`], [`Backend::redirect_next`],
 //! [`Backend::redirect_next_logins`], [`Backend::oversize_next`],
-//! [`Backend::oversize_next_logins`] and
-//! [`Backend::truncate_next_expired_replies`] inject the faults listed in `docs/faults.md`.
+//! [`Backend::oversize_next_logins`],
+//! [`Backend::truncate_next_expired_replies`], [`Backend::expire_every_requests`] and
+//! [`Backend::expire_every`] inject the faults listed in `docs/faults.md`.
 //! [`Elsewhere`] is a second listener ("another host") that records what reached it,
 //! [`unreachable_url`] an address nothing listens on, and [`Blackhole`] one whose connects
 //! never complete.
@@ -74,8 +104,14 @@
 
 #![warn(missing_docs)]
 
+mod admin;
+mod api;
 mod elsewhere;
+mod events;
 mod idle;
+mod login;
+mod presets;
+mod render;
 mod routes;
 mod rules;
 mod server;
@@ -93,13 +129,15 @@ use tokio::task::JoinHandle;
 
 use crate::state::Shared;
 
+pub use crate::admin::{CODE_PATH, EVENTS_PATH, EXPIRE_PATH, KNOBS_PATH, STATS_PATH};
+pub use crate::api::Api;
 pub use crate::elsewhere::{Blackhole, Elsewhere, Seen, unreachable_url};
+pub use crate::events::EVENT_CAPACITY;
 pub use crate::routes::{Access, Call, Outcome, Routes};
 pub use crate::rules::{
-    Accept, ClientAuth as ClientAuthRule, ClientAuthKind, Encoding, Envelope, ErrorStyle, Issued, Login,
-    LoginField, Placement, Refresh, Reply, Rules,
+    Accept, ClientAuth as ClientAuthRule, ClientAuthKind, Echo, Encoding, Envelope, ErrorStyle, Issued,
+    Login, LoginField, Placement, Refresh, Reply, Rules,
 };
-pub use crate::server::CODE_PATH;
 
 /// The HTTP status type the status knobs take (the `http` crate's, version 1).
 pub use http::StatusCode;
@@ -169,8 +207,9 @@ pub enum ClientAuth {
     Body,
 }
 
-/// A snapshot of what the server saw, from [`Backend::counters`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A snapshot of what the server saw, from [`Backend::counters`] (and, as JSON, from
+/// [`STATS_PATH`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counters {
     /// Login requests received (success + failure), NOT counting refresh grants.
     pub logins: u64,
@@ -221,6 +260,27 @@ pub struct Counters {
     pub other_requests: u64,
     /// Of [`Counters::other_requests`], those that carried this protocol's API token.
     pub other_requests_with_token: u64,
+    /// Executions of one fingerprint (`order_id`, or what [`Call::execute`] was given)
+    /// beyond its first, summed over fingerprints: a non-idempotent call that ran twice.
+    pub duplicate_executions: u64,
+    /// Of [`Counters::token_reuse`], the spent refresh tokens presented again.
+    pub refresh_token_reuse: u64,
+    /// Successful logins while some session still had a usable, unexpired access token:
+    /// what a client that logs in once per failure instead of once per expiry causes. (A
+    /// client that keeps a pool of sessions on purpose counts one per session beyond the
+    /// first too.)
+    pub extra_logins: u64,
+    /// Requests to endpoints that need no token ([`Access::Public`]).
+    pub public_requests: u64,
+    /// Times every token was expired at once by a fault: [`Backend::expire_all`],
+    /// [`EXPIRE_PATH`], [`Backend::expire_every_requests`], [`Backend::expire_every`].
+    pub expirations: u64,
+    /// Connections whose request HTTP could not parse (malformed, or headers larger than
+    /// 64 KiB); the server answered 400 or 431 and closed them.
+    pub malformed_http: u64,
+    /// Connections closed because their request headers did not arrive in time (10 s, or
+    /// [`Backend::header_read_timeout`]): a slowloris.
+    pub header_timeouts: u64,
 }
 
 /// A running test server. Dropping it stops the accept loop and closes every open connection.
@@ -228,34 +288,68 @@ pub struct Backend {
     shared: Arc<Shared>,
     addr: SocketAddr,
     task: JoinHandle<()>,
+    protocol: Option<Protocol>,
 }
 
 impl std::fmt::Debug for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Backend")
-            .field("protocol", &self.shared.protocol)
+            .field("login", &self.shared.rules.login.path)
             .field("addr", &self.addr)
             .finish_non_exhaustive()
     }
 }
 
 impl Backend {
-    /// Binds `127.0.0.1:0` and spawns the accept loop on the current tokio runtime.
+    /// Serves `protocol` (its [`Protocol::rules`]) with the testkit's [`Api`] on
+    /// `127.0.0.1:0`, on the current tokio runtime.
     ///
     /// # Panics
     ///
     /// If no loopback port can be bound (test setup cannot go on without one), or if called
     /// outside a tokio runtime.
     pub async fn start(protocol: Protocol) -> Backend {
+        let mut backend = Backend::serve(protocol.rules(), Api).await;
+        backend.protocol = Some(protocol);
+        backend
+    }
+
+    /// Serves any protocol and any endpoints on `127.0.0.1:0`, on the current tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// If no loopback port can be bound, or if called outside a tokio runtime.
+    pub async fn serve(rules: Rules, routes: impl Routes) -> Backend {
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .expect("seamless-sdk-testkit: bind 127.0.0.1:0");
+        Backend::serve_on(listener, rules, routes).await
+    }
+
+    /// Serves any protocol and any endpoints on a listener the caller bound (a chosen port).
+    ///
+    /// # Panics
+    ///
+    /// If the listener has no local address, or if called outside a tokio runtime.
+    pub async fn serve_on(listener: TcpListener, rules: Rules, routes: impl Routes) -> Backend {
         let addr = listener
             .local_addr()
             .expect("seamless-sdk-testkit: local_addr of a bound listener");
-        let shared = Arc::new(Shared::new(protocol));
+        let shared = Arc::new(Shared::new(rules, Box::new(routes)));
         let task = tokio::spawn(server::accept_loop(listener, shared.clone()));
-        Backend { shared, addr, task }
+        Backend {
+            shared,
+            addr,
+            task,
+            protocol: None,
+        }
+    }
+
+    /// The rules this backend was started with. Knobs that change a rule
+    /// ([`Backend::exclusive_session`], [`Backend::revoke_family_on_reuse`],
+    /// [`Backend::require_client_auth`], [`Backend::keep_refresh_tokens`]) do not show here.
+    pub fn rules(&self) -> &Rules {
+        &self.shared.rules
     }
 
     /// The base URL, `http://127.0.0.1:PORT` (no trailing slash).
@@ -268,9 +362,10 @@ impl Backend {
         self.addr
     }
 
-    /// The protocol this instance speaks.
-    pub fn protocol(&self) -> Protocol {
-        self.shared.protocol
+    /// The protocol this instance speaks, if it was started with [`Backend::start`]
+    /// (`None` for [`Backend::serve`] and [`Backend::serve_on`]; see [`Backend::rules`]).
+    pub fn protocol(&self) -> Option<Protocol> {
+        self.protocol
     }
 
     /// A consistent snapshot of the counters.
@@ -299,7 +394,39 @@ impl Backend {
     /// request carries back (the whole session expired, not just an idle token). Refresh
     /// tokens are unaffected. Tokens issued by later logins are live.
     pub fn expire_all(&self) {
-        self.shared.lock().expire_all();
+        self.shared.lock().expire_everything("expire_all".to_owned());
+    }
+
+    /// From now on, every `n`th token-checked request finds every token expired, its own
+    /// included: all tokens expire just before it is checked, as [`Backend::expire_all`]
+    /// does (counted in [`Counters::expirations`]). `0` turns it off; setting it starts the
+    /// count over.
+    pub fn expire_every_requests(&self, n: u64) {
+        let mut st = self.shared.lock();
+        st.knobs.expire_every_requests = n;
+        st.knobs.checked = 0;
+    }
+
+    /// From now on, a timer expires every token every `d`, as [`Backend::expire_all`] does
+    /// (counted in [`Counters::expirations`]). `Duration::ZERO` stops it; so does dropping
+    /// the backend. Setting it again replaces the timer.
+    ///
+    /// # Panics
+    ///
+    /// If called outside a tokio runtime with a non-zero `d`.
+    pub fn expire_every(&self, d: Duration) {
+        self.shared.expire_every(d);
+    }
+
+    /// How long a connection accepted from now on may take to send a request's headers
+    /// before the server closes it (counted in [`Counters::header_timeouts`]); 10 s unless
+    /// changed. `Duration::ZERO` restores 10 s.
+    pub fn header_read_timeout(&self, d: Duration) {
+        self.shared.lock().knobs.header_read_timeout = if d.is_zero() {
+            state::HEADER_READ_TIMEOUT
+        } else {
+            d
+        };
     }
 
     /// Every login (and Bearer refresh grant) waits `d` before answering; `Duration::ZERO`
@@ -315,8 +442,9 @@ impl Backend {
         self.shared.lock().knobs.fail_next_logins = n;
     }
 
-    /// Bearer only: the next `n` refresh grants fail with HTTP 503
-    /// `{"error":"temporarily_unavailable"}` (a server-side outage), counted in `refreshes`.
+    /// Protocols with a refresh grant (Bearer): the next `n` refresh grants fail with HTTP 503
+    /// `{"error":"temporarily_unavailable"}` ([`Refresh::unavailable`]: a server-side
+    /// outage), counted in `refreshes`.
     /// The presented refresh token is not spent, so it may be retried.
     pub fn fail_next_refreshes(&self, n: u32) {
         self.shared.lock().knobs.fail_next_refreshes = n;
@@ -445,7 +573,7 @@ impl Backend {
         self.shared.lock().knobs.revoke_on_reuse = on;
     }
 
-    /// Bearer only: when on, a successful refresh grant expires every access token its session
+    /// Protocols with a refresh grant (Bearer): when on, a successful refresh grant expires every access token its session
     /// issued before (as a production OAuth2 server deletes the old access token the moment a
     /// refresh succeeds), so requests still in flight with it get the expired reply. Off by
     /// default (earlier access tokens live until their `ttl`).
@@ -461,8 +589,8 @@ impl Backend {
         self.shared.lock().knobs.exclusive_session = on;
     }
 
-    /// Bearer only: an expired, unknown or spent access token is answered HTTP 403 with an
-    /// empty body and `WWW-Authenticate: Bearer realm="testkit", error="invalid_token",
+    /// Protocols whose [`Rules::forbid_expired`] is set (Bearer): an expired, unknown or spent
+    /// access token is answered HTTP 403 with an empty body and `WWW-Authenticate: Bearer realm="testkit", error="invalid_token",
     /// error_description=…` (more than the error alone), as a production OAuth2 server does,
     /// instead of 401 with a JSON body. `GET /api/forbidden` (a permission error)
     /// is a 403 too, but with a body, so only a rule that needs both tells them apart.
@@ -470,31 +598,41 @@ impl Backend {
         self.shared.lock().knobs.forbid_expired = on;
     }
 
-    /// Bearer only: the token endpoint (logins and refresh grants) requires client
+    /// The token endpoint (logins and refresh grants; meant for Bearer) requires client
     /// authentication with [`BEARER_CLIENT_ID`] and [`BEARER_CLIENT_SECRET`], sent `how`;
     /// anything else is refused with 401 `{"error":"invalid_client"}` and counted in
     /// [`Counters::client_auth_refusals`]. `None` (the default) requires nothing.
     pub fn require_client_auth(&self, how: Option<ClientAuth>) {
-        self.shared.lock().knobs.client_auth = how;
+        let rule = how.map(|how| ClientAuthRule {
+            how: match how {
+                ClientAuth::Basic => ClientAuthKind::Basic,
+                ClientAuth::Body => ClientAuthKind::Body,
+            },
+            client_id: BEARER_CLIENT_ID.to_owned(),
+            client_secret: BEARER_CLIENT_SECRET.to_owned(),
+            refused: Reply::json(401, serde_json::json!({"error": "invalid_client"})),
+        });
+        self.shared.lock().knobs.client_auth = rule;
     }
 
-    /// Bearer only: when on, a refresh grant does not rotate: it leaves the presented refresh
+    /// Protocols with a refresh grant (Bearer): when on, a refresh grant does not rotate: it leaves the presented refresh
     /// token live (usable again) and its reply carries no `refresh_token`, as RFC 6749 §6
     /// allows. Off by default (refresh tokens rotate).
     pub fn keep_refresh_tokens(&self, on: bool) {
         self.shared.lock().knobs.keep_refresh = on;
     }
 
-    /// Bearer and Query only: the next `n` successful logins (and Bearer refresh grants) issue
+    /// Protocols whose tokens travel in no header (Bearer and Query): the next `n` successful logins (and Bearer refresh grants) issue
     /// an access token with a line break in it, which no HTTP header can carry (the JSON body
     /// of the login reply can). The server accepts it wherever it arrives intact (a query).
     pub fn issue_unsendable_tokens(&self, n: u32) {
         self.shared.lock().knobs.issue_unsendable = n;
     }
 
-    /// When on, failed logins repeat what the client presented, as careless servers do: Bearer
-    /// token-endpoint errors carry every presented value (password, refresh token) in
-    /// `error_description`; a forced Seed login failure names the code in `msg`.
+    /// When on, failed logins repeat what the client presented, as careless servers do
+    /// ([`Login::echo`]): Bearer token-endpoint errors carry every presented value (password,
+    /// refresh token) in `error_description`; Seed login errors name the code in `msg`
+    /// (`login failed for code …`). Query's login echoes nothing.
     pub fn echo_credentials_in_errors(&self, on: bool) {
         self.shared.lock().knobs.echo_credentials = on;
     }
@@ -519,5 +657,6 @@ impl Drop for Backend {
         // The accept task owns the per-connection tasks (a JoinSet), so aborting it also
         // closes keep-alive connections instead of leaving them serving.
         self.task.abort();
+        self.shared.stop_timer();
     }
 }

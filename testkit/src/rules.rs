@@ -176,8 +176,19 @@ pub struct Login {
     pub fields: Vec<LoginField>,
     /// The reply to a body that cannot be read as any accepted encoding.
     pub malformed: Reply,
+    /// A field that is missing (or not a string) makes the request malformed
+    /// ([`Login::malformed`]) rather than refused by that field's [`LoginField::refused`].
+    pub absent_is_malformed: bool,
     /// The reply to a login failed by the "fail next logins" knob.
     pub forced_failure: Reply,
+    /// The reply to a login failed by the "fail next logins with status" knob, its status
+    /// replaced by the knob's; `None`: the error style's body for that status and the
+    /// message `login unavailable`.
+    pub unavailable: Option<Reply>,
+    /// What the "echo credentials in errors" knob writes into every error reply of the
+    /// login and refresh endpoint (a careless server's habit); `None`: the knob changes
+    /// nothing.
+    pub echo: Option<Echo>,
     /// The successful reply: a JSON object the issued values are written into.
     pub issued: Issued,
     /// Client authentication the endpoint requires, if any (logins and refresh grants alike).
@@ -186,10 +197,23 @@ pub struct Login {
     pub refresh: Option<Refresh>,
 }
 
+/// How a careless server repeats the presented credentials in its login errors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Echo {
+    /// Dotted path in the error body that gets the text (replacing what is there).
+    pub path: String,
+    /// The text before the presented values (every string field of the request, space
+    /// separated, `-` when there are none).
+    pub prefix: String,
+}
+
 /// Where a successful login (or refresh) reply carries what it issued.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Issued {
     /// The body's constant part (`{"code":200,"msg":"ok"}`, `{"token_type":"Bearer"}`).
+    /// Fields the issued values go to may already be there (as `null`) to fix their
+    /// position in the serialized body; the refresh token is added last, or left out when
+    /// a refresh grant does not rotate.
     pub body: Value,
     /// Dotted path of the access token in the body, if it goes there.
     pub token_path: Option<String>,

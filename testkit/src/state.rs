@@ -9,21 +9,35 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
+use tokio::task::JoinHandle;
 
-use crate::{Counters, Protocol};
+use crate::Counters;
+use crate::events::{Events, Fields};
+use crate::routes::{Execute, Routes};
+use crate::rules::{ClientAuth, Rules};
+
+/// How long a connection may take to send a request's headers, unless a test shortens it.
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// State shared by the `Backend` handle, the accept loop and every connection.
 pub(crate) struct Shared {
-    pub(crate) protocol: Protocol,
+    pub(crate) rules: Rules,
+    pub(crate) routes: Box<dyn Routes>,
     pub(crate) connections: AtomicU64,
+    /// When the server started; event times and `uptime_ms` count from here.
+    pub(crate) started: Instant,
     state: Mutex<State>,
     /// Keys the hash that makes tokens unguessable-looking; fixed per server.
     random: RandomState,
     /// Feeds the hash so that no two minted strings collide.
     seq: AtomicU64,
+    /// The `expire_every` timer, stopped when replaced and when the backend is dropped.
+    timer: Mutex<Option<JoinHandle<()>>>,
+    /// The runtime the server runs on, for the timer.
+    runtime: tokio::runtime::Handle,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Knobs {
     pub(crate) delay_logins: Duration,
     pub(crate) delay_responses: Duration,
@@ -46,8 +60,8 @@ pub(crate) struct Knobs {
     pub(crate) keep_alive: Option<Duration>,
     /// Bearer: expired-token replies are a bare 403 (no body).
     pub(crate) forbid_expired: bool,
-    /// Bearer: how the token endpoint wants the client authenticated, if at all.
-    pub(crate) client_auth: Option<crate::ClientAuth>,
+    /// How the token endpoint wants the client authenticated, if at all.
+    pub(crate) client_auth: Option<ClientAuth>,
     /// Refresh grants leave the refresh token live and reply without a new one.
     pub(crate) keep_refresh: bool,
     /// The next this many issued access tokens carry a line break.
@@ -69,6 +83,48 @@ pub(crate) struct Knobs {
     pub(crate) revoke_on_refresh: bool,
     /// A successful login kills every earlier access token (one session per client).
     pub(crate) exclusive_session: bool,
+    /// Every this many token-checked requests, every token expires first (0: off).
+    pub(crate) expire_every_requests: u64,
+    /// Token-checked requests since `expire_every_requests` was set.
+    pub(crate) checked: u64,
+    /// How long a connection accepted from now on may take to send a request's headers.
+    pub(crate) header_read_timeout: Duration,
+}
+
+impl Knobs {
+    fn new(rules: &Rules) -> Knobs {
+        Knobs {
+            delay_logins: Duration::ZERO,
+            delay_responses: Duration::ZERO,
+            fail_next_logins: 0,
+            fail_next_refreshes: 0,
+            issue_expired: 0,
+            abort_after_consume: 0,
+            stall_next: 0,
+            truncate_next: 0,
+            reply_status_next: (0, StatusCode::SERVICE_UNAVAILABLE),
+            fail_next: (0, StatusCode::SERVICE_UNAVAILABLE, Vec::new()),
+            fail_logins_status: (0, StatusCode::SERVICE_UNAVAILABLE),
+            revoke_on_reuse: rules.revoke_family_on_reuse,
+            delay_expired: (0, Duration::ZERO),
+            keep_alive: None,
+            forbid_expired: false,
+            client_auth: rules.login.client_auth.clone(),
+            keep_refresh: rules.login.refresh.as_ref().is_some_and(|r| !r.rotate),
+            issue_unsendable: 0,
+            echo_credentials: false,
+            redirect_next: (0, StatusCode::FOUND, String::new()),
+            redirect_logins: (0, StatusCode::FOUND, String::new()),
+            oversize_next: (0, 0, false),
+            oversize_logins: (0, 0, false),
+            truncate_expired: 0,
+            revoke_on_refresh: false,
+            exclusive_session: rules.exclusive_session,
+            expire_every_requests: 0,
+            checked: 0,
+            header_read_timeout: HEADER_READ_TIMEOUT,
+        }
+    }
 }
 
 /// The one injected fault an authorized request gets after its token was consumed.
@@ -124,10 +180,13 @@ struct Session {
     minted: u64,
 }
 
-#[derive(Debug, Default)]
+/// No `Debug`: its maps are keyed by tokens, which must never be printed.
 pub(crate) struct State {
     pub(crate) counters: Counters,
     pub(crate) knobs: Knobs,
+    pub(crate) events: Events,
+    /// Copied from [`Shared::started`], for event times.
+    started: Instant,
     sessions: HashMap<u64, Session>,
     access: HashMap<String, Token>,
     refresh: HashMap<String, Token>,
@@ -162,10 +221,15 @@ pub(crate) enum RefreshOutcome {
 }
 
 /// Tokens handed out by a login or refresh.
-#[derive(Debug)]
 pub(crate) struct Issued {
     pub(crate) access: String,
     pub(crate) refresh: Option<String>,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Issued { .. }")
+    }
 }
 
 /// Outcome of a login attempt after its input was checked.
@@ -176,19 +240,81 @@ pub(crate) enum LoginOutcome {
     Forced,
     /// Forced by `fail_next_logins_with_status`: answer this HTTP status.
     Status(StatusCode),
-    /// Bad code / credentials.
-    Rejected,
+    /// Bad code / credentials, or a malformed request: answer this.
+    Rejected(crate::rules::Reply),
 }
 
 impl Shared {
-    pub(crate) fn new(protocol: Protocol) -> Shared {
+    pub(crate) fn new(rules: Rules, routes: Box<dyn Routes>) -> Shared {
+        let started = Instant::now();
+        let state = State {
+            counters: Counters::default(),
+            knobs: Knobs::new(&rules),
+            events: Events::default(),
+            started,
+            sessions: HashMap::new(),
+            access: HashMap::new(),
+            refresh: HashMap::new(),
+            codes: HashMap::new(),
+            idempotent_results: HashMap::new(),
+            next_session: 0,
+            in_flight: 0,
+        };
         Shared {
-            protocol,
+            rules,
+            routes,
             connections: AtomicU64::new(0),
-            state: Mutex::new(State::default()),
+            started,
+            state: Mutex::new(state),
             random: RandomState::new(),
             seq: AtomicU64::new(0),
+            timer: Mutex::new(None),
+            runtime: tokio::runtime::Handle::current(),
         }
+    }
+
+    /// Replaces the `expire_every` timer (`Duration::ZERO`: none). The timer holds the
+    /// state weakly, so it never keeps a dropped server's state alive.
+    pub(crate) fn expire_every(self: &Arc<Self>, every: Duration) {
+        let mut timer = self.timer.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(old) = timer.take() {
+            old.abort();
+        }
+        if every.is_zero() {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        *timer = Some(self.runtime.spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                ticks.tick().await;
+                let Some(shared) = weak.upgrade() else { return };
+                let ms = every.as_millis();
+                shared.lock().expire_everything(format!("every {ms} ms (knob)"));
+            }
+        }));
+    }
+
+    /// Stops the `expire_every` timer.
+    pub(crate) fn stop_timer(&self) {
+        if let Some(timer) = self.timer.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            timer.abort();
+        }
+    }
+
+    /// Whether tokens are single-use (a next one on every accepted call).
+    fn single_use(&self) -> bool {
+        self.rules.next_token_header.is_some()
+    }
+
+    /// Whether access tokens travel in HTTP headers (login reply or next-token header).
+    fn tokens_in_headers(&self) -> bool {
+        self.single_use() || self.rules.login.issued.token_header.is_some()
+    }
+
+    /// Records an event.
+    pub(crate) fn event(&self, kind: &'static str, fields: Fields, detail: impl Into<String>) {
+        self.lock().event(kind, fields, detail.into());
     }
 
     /// Locks the state. A poisoned lock is taken over: nothing in the critical sections
@@ -214,11 +340,7 @@ impl Shared {
 
     /// Lifetime of an access token in this protocol.
     fn ttl(&self) -> Option<Duration> {
-        match self.protocol {
-            Protocol::Seed => None,
-            Protocol::Bearer { ttl } => Some(ttl),
-            Protocol::Query => Some(crate::QUERY_TTL),
-        }
+        self.rules.ttl
     }
 
     /// Mints an access token for `session`. `dead` issues it already expired.
@@ -227,8 +349,8 @@ impl Shared {
         sess.minted += 1;
         let dead = dead || sess.revoked;
         let mut tok = self.token_string("tok", session, sess.minted);
-        // Seed sends tokens in headers, which cannot carry this one.
-        if self.protocol != Protocol::Seed && take_one(&mut st.knobs.issue_unsendable) {
+        // A protocol that sends tokens in headers cannot carry this one.
+        if !self.tokens_in_headers() && take_one(&mut st.knobs.issue_unsendable) {
             tok.push_str("\nX");
         }
         let expires_at = self.ttl().map(|ttl| Instant::now() + ttl);
@@ -261,6 +383,13 @@ impl Shared {
 
     /// Creates a session and its first tokens; counts `logins_ok`.
     fn issue_login(&self, st: &mut State) -> Issued {
+        // A client that logs in per failure rather than per expiry logs in while a token
+        // it could have used is still good.
+        let now = Instant::now();
+        let usable = st.access.values().any(|t| t.usable(now));
+        if usable {
+            st.counters.extra_logins += 1;
+        }
         if st.knobs.exclusive_session {
             st.expire_all();
         }
@@ -269,9 +398,20 @@ impl Shared {
         st.sessions.insert(session, Session::default());
         let dead = take_one(&mut st.knobs.issue_expired);
         let access = self.mint_access(st, session, dead);
-        let refresh =
-            matches!(self.protocol, Protocol::Bearer { .. }).then(|| self.mint_refresh(st, session));
+        let refresh = self
+            .rules
+            .login
+            .issued
+            .refresh_token_path
+            .is_some()
+            .then(|| self.mint_refresh(st, session));
         st.counters.logins_ok += 1;
+        let detail = if usable {
+            format!("session {session}, while a token was still usable")
+        } else {
+            format!("session {session}")
+        };
+        st.event("login", Fields::default(), detail);
         Issued { access, refresh }
     }
 
@@ -295,25 +435,28 @@ impl Shared {
 
     /// Counts a login that failed on malformed input.
     pub(crate) fn login_malformed(&self) {
-        self.lock().counters.logins_failed += 1;
+        self.lock().login_failed("malformed");
     }
 
     /// Applies `fail_next_logins`, then `accept` (the input check), then issues tokens.
-    pub(crate) fn login(&self, accept: impl FnOnce(&mut State) -> bool) -> LoginOutcome {
+    pub(crate) fn login(
+        &self,
+        accept: impl FnOnce(&mut State) -> Result<(), crate::rules::Reply>,
+    ) -> LoginOutcome {
         let mut st = self.lock();
         let (n, status) = &mut st.knobs.fail_logins_status;
         if take_one(n) {
             let status = *status;
-            st.counters.logins_failed += 1;
+            st.login_failed("forced failure with a status (knob)");
             return LoginOutcome::Status(status);
         }
         if take_one(&mut st.knobs.fail_next_logins) {
-            st.counters.logins_failed += 1;
+            st.login_failed("forced failure (knob)");
             return LoginOutcome::Forced;
         }
-        if !accept(&mut st) {
-            st.counters.logins_failed += 1;
-            return LoginOutcome::Rejected;
+        if let Err(reply) = accept(&mut st) {
+            st.login_failed("refused or malformed");
+            return LoginOutcome::Rejected(reply);
         }
         LoginOutcome::Issued(self.issue_login(&mut st))
     }
@@ -322,10 +465,20 @@ impl Shared {
     pub(crate) fn refresh(&self, refresh_token: &str) -> RefreshOutcome {
         let mut st = self.lock();
         if take_one(&mut st.knobs.fail_next_refreshes) {
+            st.event(
+                "refresh_failed",
+                Fields::default(),
+                "forced failure (knob)".to_owned(),
+            );
             return RefreshOutcome::Unavailable;
         }
         let keep = st.knobs.keep_refresh;
         let Some(tok) = st.refresh.get_mut(refresh_token) else {
+            st.event(
+                "refresh_failed",
+                Fields::default(),
+                "unknown refresh token".to_owned(),
+            );
             return RefreshOutcome::InvalidGrant;
         };
         let session = tok.session;
@@ -334,12 +487,26 @@ impl Shared {
             Status::Live => tok.status = Status::Spent,
             Status::Spent => {
                 st.counters.token_reuse += 1;
-                if st.knobs.revoke_on_reuse {
+                st.counters.refresh_token_reuse += 1;
+                let revoke = st.knobs.revoke_on_reuse;
+                if revoke {
                     st.revoke(session);
                 }
+                let detail = format!(
+                    "spent refresh token of session {session} presented again{}",
+                    if revoke { "; session revoked" } else { "" }
+                );
+                st.event("reuse", Fields::default(), detail);
                 return RefreshOutcome::InvalidGrant;
             }
-            Status::Expired => return RefreshOutcome::InvalidGrant,
+            Status::Expired => {
+                st.event(
+                    "refresh_failed",
+                    Fields::default(),
+                    format!("revoked refresh token of session {session}"),
+                );
+                return RefreshOutcome::InvalidGrant;
+            }
         }
         if st.knobs.revoke_on_refresh {
             st.expire_access_of(session);
@@ -347,6 +514,7 @@ impl Shared {
         let dead = take_one(&mut st.knobs.issue_expired);
         let access = self.mint_access(&mut st, session, dead);
         let refresh = (!keep).then(|| self.mint_refresh(&mut st, session));
+        st.event("refresh", Fields::default(), format!("session {session}"));
         RefreshOutcome::Issued(Issued { access, refresh })
     }
 
@@ -364,12 +532,24 @@ impl Shared {
         self.lock().counters.requests += 1;
     }
 
+    /// Counts an arriving request to an endpoint that needs no token.
+    pub(crate) fn public_arrived(&self) {
+        self.lock().counters.public_requests += 1;
+    }
+
     /// Validates (and, in Seed mode, consumes) an access token. On success the request
     /// holds the token's session until the returned [`Holder`] is finished or dropped.
     pub(crate) fn authorize(self: &Arc<Self>, token: Option<&str>) -> Result<Holder, Rejection> {
         let mut st = self.lock();
+        let every = st.knobs.expire_every_requests;
+        if every > 0 {
+            st.knobs.checked += 1;
+            if st.knobs.checked.is_multiple_of(every) {
+                st.expire_everything(format!("every {every} token-checked requests (knob)"));
+            }
+        }
         let now = Instant::now();
-        let single_use = self.protocol == Protocol::Seed;
+        let single_use = self.single_use();
         let verdict = match token.and_then(|t| st.access.get_mut(t)) {
             None => Err((Rejection::Unknown, None)),
             Some(tok) => match tok.status {
@@ -393,9 +573,15 @@ impl Shared {
                 st.counters.expired_replies += 1;
                 if let Some(session) = spent_session {
                     st.counters.token_reuse += 1;
-                    if st.knobs.revoke_on_reuse {
+                    let revoke = st.knobs.revoke_on_reuse;
+                    if revoke {
                         st.revoke(session);
                     }
+                    let detail = format!(
+                        "spent token of session {session} presented again{}",
+                        if revoke { "; session revoked" } else { "" }
+                    );
+                    st.event("reuse", Fields::default(), detail);
                 }
                 return Err(rejection);
             }
@@ -410,6 +596,13 @@ impl Shared {
         let max = &mut st.counters.max_concurrent_requests;
         *max = (*max).max(in_flight);
         let fault = st.knobs.take_fault();
+        if let Some(name) = fault.name() {
+            st.event(
+                "fault",
+                Fields::default(),
+                format!("{name} (knob), session {session}"),
+            );
+        }
         let delay = st.knobs.delay_responses;
         Ok(Holder {
             shared: self.clone(),
@@ -434,11 +627,48 @@ impl Shared {
         let n = st.counters.executions.entry(order_id).or_insert(0);
         *n += 1;
         let n = *n;
+        if n > 1 {
+            st.counters.duplicate_executions += 1;
+            st.event(
+                "duplicate",
+                Fields::default(),
+                format!("one operation executed {n} times"),
+            );
+        }
         if let Some(key) = key {
             *st.counters.executions_by_key.entry(key.clone()).or_insert(0) += 1;
             st.idempotent_results.insert(key, n);
         }
         n
+    }
+}
+
+impl Execute for Shared {
+    fn execute(&self, fingerprint: String, idempotency_key: Option<String>) -> u64 {
+        self.execute_order(fingerprint, idempotency_key)
+    }
+}
+
+impl Fault {
+    /// How the event log names this fault; `None` for no fault.
+    fn name(&self) -> Option<&'static str> {
+        Some(match self {
+            Fault::None => return None,
+            Fault::Status(_) => "proxy status",
+            Fault::Transient(..) => "transient failure",
+            Fault::Abort => "drop after execution",
+            Fault::Stall => "stall after execution",
+            Fault::Truncate => "truncated reply",
+            Fault::Redirect(..) => "redirect after execution",
+            Fault::Oversize { .. } => "oversized reply",
+        })
+    }
+}
+
+impl Token {
+    /// Whether a call could still use this access token now.
+    fn usable(&self, now: Instant) -> bool {
+        self.status == Status::Live && self.expires_at.is_none_or(|at| now < at)
     }
 }
 
@@ -473,6 +703,37 @@ impl Knobs {
 impl State {
     pub(crate) fn current_holders(&self) -> u64 {
         self.in_flight
+    }
+
+    /// Sessions created so far.
+    pub(crate) fn sessions(&self) -> u64 {
+        self.next_session
+    }
+
+    /// Access tokens a call could use right now.
+    pub(crate) fn usable_tokens(&self) -> u64 {
+        let now = Instant::now();
+        self.access.values().filter(|t| t.usable(now)).count() as u64
+    }
+
+    /// Records an event.
+    pub(crate) fn event(&mut self, kind: &'static str, fields: Fields, detail: String) {
+        let at_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.events.push(at_ms, kind, fields, detail);
+    }
+
+    /// Counts and logs a failed login.
+    pub(crate) fn login_failed(&mut self, why: &str) {
+        self.counters.logins_failed += 1;
+        self.event("login_failed", Fields::default(), why.to_owned());
+    }
+
+    /// A fault expires every token at once (a knob, the admin endpoint, a timer): counted
+    /// in `expirations` and logged.
+    pub(crate) fn expire_everything(&mut self, why: String) {
+        self.expire_all();
+        self.counters.expirations += 1;
+        self.event("fault", Fields::default(), format!("every token expired: {why}"));
     }
 
     pub(crate) fn expire_all(&mut self) {
@@ -578,7 +839,7 @@ impl Holder {
         self.armed = false;
         let mut st = self.shared.lock();
         release(&mut st, self.session);
-        if self.shared.protocol != Protocol::Seed {
+        if !self.shared.single_use() {
             return None;
         }
         let expired = st

@@ -135,6 +135,7 @@ async fn happy_path_rotates_a_token_per_call() {
             max_concurrent_holders: 1,
             max_concurrent_requests: 1,
             executions: BTreeMap::from([("o1".to_owned(), 2)]),
+            duplicate_executions: 1,
             ..Counters::default()
         }
     );
