@@ -15,8 +15,8 @@ use std::time::Duration;
 use http::Method;
 use seamless_sdk_codegen::model::{self, Api, ExpiryRule, TokenSource};
 use seamless_sdk_testkit::{
-    Accept, ClientAuthKind, ClientAuthRule, Encoding, Envelope, ErrorStyle, Issued, LoginField, Placement,
-    Reply,
+    Accept, ClientAuthKind, ClientAuthRule, Encoding, Envelope, ErrorStyle, Issued, Login, LoginField,
+    Placement, Refresh, Reply, Rules,
 };
 use serde_json::{Value, json};
 
@@ -212,6 +212,40 @@ pub fn plan_of(api: &Api, opts: &SpecOptions) -> Result<Plan, MockError> {
         public_endpoints: api.endpoints.iter().filter(|e| !e.auth).count(),
         notices,
     })
+}
+
+/// The rules the server runs on for `plan`.
+pub fn rules_of(plan: &Plan) -> Rules {
+    let l = &plan.login;
+    let mut login = Login::new(l.method.clone(), l.path.clone());
+    login.encodings = l.encodings.clone();
+    login.fields = l.fields.clone();
+    login.malformed = l.malformed.clone();
+    login.forced_failure = l.forced_failure.clone();
+    login.issued = l.issued.clone();
+    login.client_auth = l.client_auth.clone();
+    login.refresh = l.refresh.as_ref().map(|r| {
+        let mut refresh = Refresh::new(r.method.clone(), r.path.clone(), r.field.clone());
+        refresh.grant = r.grant.clone();
+        refresh.rotate = r.rotate;
+        refresh.refused = r.refused.clone();
+        refresh.unavailable = r.unavailable.clone();
+        refresh
+    });
+    let mut rules = Rules::new(login);
+    rules.placements = vec![plan.placement.clone()];
+    rules.next_token_header = plan.next_token_header.clone();
+    rules.ttl = plan.ttl;
+    rules.expired = plan.expired.clone();
+    rules.unknown = plan.unknown.clone();
+    rules.forbid_expired = None;
+    rules.envelope = plan.envelope.clone();
+    rules.errors = plan.errors.clone();
+    rules.app_error = plan.app_error.clone();
+    rules.forbidden = plan.forbidden.clone();
+    rules.exclusive_session = plan.exclusive_session;
+    rules.revoke_family_on_reuse = plan.revoke_family_on_reuse;
+    rules
 }
 
 /// A `--secret` that names no secret of the spec is a typo the user wants to hear about.
@@ -595,6 +629,7 @@ impl fmt::Display for Plan {
             None => "reusable".to_owned(),
         };
         let ttl = match self.ttl {
+            Some(t) if t.subsec_millis() == 0 => format!(", valid {} s", t.as_secs()),
             Some(t) => format!(", valid {} ms", t.as_millis()),
             None => String::new(),
         };
@@ -638,17 +673,28 @@ impl fmt::Display for Plan {
             };
             writeln!(f, "    field `{}`: {accept}", field.name)?;
         }
-        if login.client_auth.is_some() {
-            writeln!(
-                f,
-                "    HTTP Basic client authentication (client_id, client_secret)"
-            )?;
+        if let Some(auth) = &login.client_auth {
+            if auth.client_id == DEFAULT_CLIENT_ID && auth.client_secret == DEFAULT_CLIENT_SECRET {
+                writeln!(
+                    f,
+                    "    HTTP Basic client authentication: `{DEFAULT_CLIENT_ID}` / `{DEFAULT_CLIENT_SECRET}` \
+                     (--secret client_id=… --secret client_secret=… to change)"
+                )?;
+            } else {
+                writeln!(f, "    HTTP Basic client authentication, as given by --secret")?;
+            }
         }
         let issued = &login.issued;
         match (&issued.token_header, &issued.token_path) {
             (Some(h), _) => writeln!(f, "    token in response header `{h}`")?,
             (None, Some(p)) => writeln!(f, "    token at body `{p}`")?,
             (None, None) => {}
+        }
+        if let Some(p) = &issued.expires_in_path {
+            writeln!(f, "    `expires_in` at body `{p}`")?;
+        }
+        if let Some(p) = &issued.refresh_token_path {
+            writeln!(f, "    refresh token at body `{p}`")?;
         }
         if let Some(r) = &login.refresh {
             let grant = r
@@ -929,6 +975,54 @@ mod tests {
                 "error=\"invalid_token\"".to_owned()
             )]
         );
+    }
+
+    #[test]
+    fn the_rules_are_the_plan() {
+        for name in [
+            "imi_mini.yaml",
+            "bearer_api.yaml",
+            "oauth_server.yaml",
+            "wechat_query.yaml",
+            "openapi/imi_mini.openapi.yaml",
+        ] {
+            let p = plan(name);
+            let r = rules_of(&p);
+            assert_eq!(r.placements, std::slice::from_ref(&p.placement), "{name}");
+            assert_eq!(r.next_token_header, p.next_token_header, "{name}");
+            assert_eq!(
+                (r.ttl, &r.expired, &r.unknown),
+                (p.ttl, &p.expired, &p.unknown),
+                "{name}"
+            );
+            assert_eq!((&r.envelope, &r.errors), (&p.envelope, &p.errors), "{name}");
+            assert_eq!(
+                (&r.app_error, &r.forbidden),
+                (&p.app_error, &p.forbidden),
+                "{name}"
+            );
+            assert_eq!(r.forbid_expired, None, "{name}");
+            assert_eq!(
+                (r.exclusive_session, r.revoke_family_on_reuse),
+                (p.exclusive_session, p.revoke_family_on_reuse),
+                "{name}"
+            );
+            let (rl, pl) = (&r.login, &p.login);
+            assert_eq!(
+                (&rl.method, &rl.path, &rl.encodings),
+                (&pl.method, &pl.path, &pl.encodings),
+                "{name}"
+            );
+            assert_eq!((&rl.fields, &rl.issued), (&pl.fields, &pl.issued), "{name}");
+            assert_eq!(rl.client_auth, pl.client_auth, "{name}");
+            assert_eq!(rl.refresh.is_some(), pl.refresh.is_some(), "{name}");
+            if let (Some(rr), Some(pr)) = (&rl.refresh, &pl.refresh) {
+                assert_eq!(
+                    (&rr.path, &rr.field, &rr.grant, rr.rotate),
+                    (&pr.path, &pr.field, &pr.grant, pr.rotate)
+                );
+            }
+        }
     }
 
     #[test]
