@@ -299,3 +299,24 @@ fn a_secret_the_spec_does_not_have_is_refused() {
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("--secret pasword"), "{stderr}");
 }
+
+#[test]
+fn an_openapi_description_is_served_through_its_import() {
+    let mock = start(&[&spec("openapi/imi_mini.openapi.yaml"), "--stats-every-ms", "0"]);
+    let url = mock.url.clone();
+    runtime().block_on(async {
+        let stats = reqwest::get(format!("{url}/__stats")).await.unwrap();
+        assert_eq!(stats.status(), 200);
+        let unknown: Value = reqwest::get(format!("{url}/api/ping"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(unknown["code"], 408, "no token is an unknown token: {unknown}");
+    });
+    let (code, stderr) = stop(mock, "TERM");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("imported 6 of 6 operations"), "{stderr}");
+    assert!(stderr.contains("imi_mini_openapi: 6 endpoints"), "{stderr}");
+}
