@@ -113,7 +113,9 @@ async fn a_client_that_logs_in_after_every_failure_is_caught() {
                         http.post(format!("{url}{EXPIRE_PATH}")).send().await.unwrap();
                     }
                     barrier.wait().await;
+                    // Every task holds the token of the moment before any of them fails.
                     let current = token.lock().await.clone();
+                    barrier.wait().await;
                     let resp = http
                         .get(format!("{url}/api/users/{round}"))
                         .bearer_auth(&current)
