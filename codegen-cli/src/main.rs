@@ -1,8 +1,10 @@
-//! `seamless`: check a YAML API spec, or generate a typed SDK crate from it.
+//! `seamless`: check a YAML API spec, generate a typed SDK crate from it, or
+//! serve it as a strict mock of its token protocol.
 //!
 //! Exit status: 0 on success, 1 when the spec has errors or a file cannot be
 //! read or written, 2 on a usage error.
 
+mod mock;
 mod render;
 mod sdk;
 mod workspace;
@@ -12,6 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use seamless_sdk_codegen::Diagnostics;
+use seamless_sdk_codegen::model::Api;
 use seamless_sdk_codegen::openapi::Imported;
 
 #[derive(Parser)]
@@ -78,6 +81,8 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Serve SPEC on 127.0.0.1 as a strict, fault-injecting server of its token protocol.
+    Mock(mock::MockArgs),
     /// Print the JSON Schema of the spec format (for editor completion and checks).
     Schema,
 }
@@ -125,26 +130,24 @@ fn run(command: Command) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Mock(args) => {
+            let Some((api, _)) = checked(&args.spec, args.overlay.as_deref())? else {
+                return Ok(ExitCode::FAILURE);
+            };
+            mock::run(&api, &args)
+        }
         Command::Check { spec, overlay } => {
-            let (source, file, imported) = source_of(&spec, overlay.as_deref())?;
-            match seamless_sdk_codegen::load(&source, &file) {
-                Ok((api, warnings)) => {
-                    report(&warnings, imported.as_ref());
-                    eprintln!(
-                        "{file}: ok: {} endpoint{}, {} type{}",
-                        api.endpoints.len(),
-                        plural(api.endpoints.len()),
-                        api.types.len(),
-                        plural(api.types.len())
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(problems) => {
-                    report(&problems, imported.as_ref());
-                    render::summary(&problems);
-                    Ok(ExitCode::FAILURE)
-                }
-            }
+            let Some((api, file)) = checked(&spec, overlay.as_deref())? else {
+                return Ok(ExitCode::FAILURE);
+            };
+            eprintln!(
+                "{file}: ok: {} endpoint{}, {} type{}",
+                api.endpoints.len(),
+                plural(api.endpoints.len()),
+                api.types.len(),
+                plural(api.types.len())
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Generate {
             spec,
@@ -186,6 +189,24 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 render::note(&note);
             }
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The spec at `path` loaded and checked as `seamless check` does it, its
+/// warnings printed, with the name its diagnostics carry; `None` (its
+/// problems printed) when it has errors.
+fn checked(path: &Path, overlay: Option<&Path>) -> Result<Option<(Api, String)>, String> {
+    let (source, file, imported) = source_of(path, overlay)?;
+    match seamless_sdk_codegen::load(&source, &file) {
+        Ok((api, warnings)) => {
+            report(&warnings, imported.as_ref());
+            Ok(Some((api, file)))
+        }
+        Err(problems) => {
+            report(&problems, imported.as_ref());
+            render::summary(&problems);
+            Ok(None)
         }
     }
 }

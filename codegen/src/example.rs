@@ -44,10 +44,44 @@ pub fn example(api: &Api, ty: &TypeRef, seed: u64, salt: &str) -> Value {
     Examples::new(api).value(ty, seed, salt)
 }
 
-/// Example values for one API: its named types, looked up by name.
+/// Example values for one API: the shapes of its named types, looked up by
+/// name. It owns what it needs (no spans, no origins), so it is `Send` and
+/// `Sync` and a server can keep one for its whole life.
 #[derive(Clone, Debug)]
-pub struct Examples<'a> {
-    types: BTreeMap<&'a str, &'a TypeDef>,
+pub struct Examples {
+    types: BTreeMap<String, Shape>,
+}
+
+/// What an example needs of a named type.
+#[derive(Clone, Debug)]
+enum Shape {
+    /// Fields by wire name.
+    Struct(Vec<(String, TypeRef)>),
+    /// Wire values.
+    Enum(Vec<String>),
+    /// The tag field, and each choice's name, type and tag value.
+    OneOf {
+        tag: Option<String>,
+        choices: Vec<(String, TypeRef, String)>,
+    },
+}
+
+impl Shape {
+    fn of(def: &TypeDef) -> Shape {
+        match &def.kind {
+            TypeKind::Struct(fields) => {
+                Shape::Struct(fields.iter().map(|f| (f.wire.clone(), f.ty.clone())).collect())
+            }
+            TypeKind::Enum(variants) => Shape::Enum(variants.iter().map(|v| v.wire.clone()).collect()),
+            TypeKind::OneOf { tag, choices } => Shape::OneOf {
+                tag: tag.clone(),
+                choices: choices
+                    .iter()
+                    .map(|c| (c.name.clone(), c.ty.clone(), c.value.clone()))
+                    .collect(),
+            },
+        }
+    }
 }
 
 /// Times a named type may appear on the way down before what is below it
@@ -59,13 +93,13 @@ const BUDGET: usize = 4096;
 /// validator refuses.
 const MAX_DEPTH: usize = 64;
 
-impl<'a> Examples<'a> {
+impl Examples {
     /// Indexes `api`'s named types (the first definition of a name wins, as
     /// a model with two is refused anyway).
-    pub fn new(api: &'a Api) -> Self {
+    pub fn new(api: &Api) -> Self {
         let mut types = BTreeMap::new();
         for t in &api.types {
-            types.entry(t.name.as_str()).or_insert(t);
+            types.entry(t.name.clone()).or_insert_with(|| Shape::of(t));
         }
         Examples { types }
     }
@@ -86,19 +120,19 @@ impl<'a> Examples<'a> {
 }
 
 /// One value being built: where it is, which named types lead there.
-struct Walk<'e, 'a> {
-    types: &'e BTreeMap<&'a str, &'a TypeDef>,
+struct Walk<'e> {
+    types: &'e BTreeMap<String, Shape>,
     seed: u64,
     salt: u64,
     /// The JSON path of the value being built (`.friends[1].id`).
     path: String,
     /// The named types entered on the way down.
-    stack: Vec<&'a str>,
+    stack: Vec<&'e str>,
     /// Values generated so far.
     spent: usize,
 }
 
-impl<'e, 'a> Walk<'e, 'a> {
+impl<'e> Walk<'e> {
     /// A number for the value at the current path; `what` tells apart the
     /// draws one value makes.
     fn draw(&self, what: &str) -> u64 {
@@ -180,37 +214,37 @@ impl<'e, 'a> Walk<'e, 'a> {
     }
 
     fn named(&mut self, name: &str, small: bool) -> Value {
-        let Some(&def) = self.types.get(name) else {
+        let Some((name, shape)) = self.types.get_key_value(name) else {
             return Value::Null;
         };
         if self.stack.len() >= MAX_DEPTH {
             return Value::Null;
         }
-        let name = def.name.as_str();
+        let name = name.as_str();
         let seen = self.stack.iter().filter(|&&n| n == name).count();
         let small = small || seen + 1 >= RECURSION;
         self.stack.push(name);
-        let out = match &def.kind {
-            TypeKind::Struct(fields) => {
+        let out = match shape {
+            Shape::Struct(fields) => {
                 let mut object = Map::new();
-                for f in fields {
-                    let v = self.at(&format!(".{}", f.wire), |w| w.value(&f.ty, &f.wire, small));
-                    object.insert(f.wire.clone(), v);
+                for (wire, ty) in fields {
+                    let v = self.at(&format!(".{wire}"), |w| w.value(ty, wire, small));
+                    object.insert(wire.clone(), v);
                 }
                 Value::Object(object)
             }
-            TypeKind::Enum(variants) => match variants.len() {
+            Shape::Enum(variants) => match variants.len() {
                 0 => Value::Null,
-                n => Value::String(variants[(self.draw("variant") % n as u64) as usize].wire.clone()),
+                n => Value::String(variants[(self.draw("variant") % n as u64) as usize].clone()),
             },
-            TypeKind::OneOf { tag, choices } => match choices.len() {
+            Shape::OneOf { tag, choices } => match choices.len() {
                 0 => Value::Null,
                 n => {
-                    let choice = &choices[(self.draw("choice") % n as u64) as usize];
-                    let segment = format!("<{}>", choice.name);
-                    let mut v = self.at(&segment, |w| w.value(&choice.ty, "value", small));
+                    let (choice, ty, value) = &choices[(self.draw("choice") % n as u64) as usize];
+                    let segment = format!("<{choice}>");
+                    let mut v = self.at(&segment, |w| w.value(ty, "value", small));
                     if let (Some(tag), Value::Object(object)) = (tag, &mut v) {
-                        object.insert(tag.clone(), Value::String(choice.value.clone()));
+                        object.insert(tag.clone(), Value::String(value.clone()));
                     }
                     v
                 }
