@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use seamless_sdk_codegen::model::Api;
+use seamless_sdk_mock::seamless_sdk_testkit::{Backend, StatusCode};
 use seamless_sdk_mock::{MockOptions, counters_line};
 
 /// The options of `seamless mock`.
@@ -48,6 +49,38 @@ pub struct MockArgs {
     /// Fail the next N logins.
     #[arg(long, value_name = "N")]
     fail_logins: Option<u32>,
+    /// Answer the next N token-checked requests with `--fail-status` (not executed;
+    /// a single-use token's successor is still sent), a transient failure to retry.
+    #[arg(long, value_name = "N")]
+    fail_next: Option<u32>,
+    /// The status of `--fail-next` replies.
+    #[arg(long, value_name = "STATUS", default_value_t = 503,
+          value_parser = clap::value_parser!(u16).range(400..=599), requires = "fail_next")]
+    fail_status: u16,
+    /// Send `Retry-After: SECS` with the `--fail-next` replies.
+    #[arg(long, value_name = "SECS", requires = "fail_next")]
+    retry_after: Option<u64>,
+    /// Execute the next N token-checked requests, then drop the connection unanswered.
+    #[arg(long, value_name = "N")]
+    drop_next: Option<u32>,
+    /// Execute the next N token-checked requests, then never answer (the connection
+    /// stays open until the client gives up).
+    #[arg(long, value_name = "N")]
+    stall_next: Option<u32>,
+    /// Execute the next N token-checked requests, then answer with a redirect to
+    /// `--redirect-to`.
+    #[arg(long, value_name = "N", requires = "redirect_to")]
+    redirect_next: Option<u32>,
+    /// Where `--redirect-next` replies point (a path here, or another host's URL).
+    #[arg(long, value_name = "URL", requires = "redirect_next")]
+    redirect_to: Option<String>,
+    /// The status of `--redirect-next` replies.
+    #[arg(long, value_name = "STATUS", default_value_t = 302,
+          value_parser = clap::value_parser!(u16).range(300..=399), requires = "redirect_next")]
+    redirect_status: u16,
+    /// Delay every token-checked reply by T milliseconds (after the token is taken).
+    #[arg(long, value_name = "T")]
+    delay_responses_ms: Option<u64>,
     /// Print a counters line on stderr every T milliseconds (0: never).
     #[arg(long, value_name = "T", default_value_t = 5000)]
     stats_every_ms: u64,
@@ -83,6 +116,7 @@ async fn serve(api: &Api, args: &MockArgs) -> Result<ExitCode, String> {
     let mock = seamless_sdk_mock::start(api, &opts)
         .await
         .map_err(|e| e.to_string())?;
+    faults(&mock.backend, args)?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "seamless mock: listening on {}", mock.url)
@@ -109,6 +143,38 @@ async fn serve(api: &Api, args: &MockArgs) -> Result<ExitCode, String> {
     );
     drop(mock);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The per-request faults, set before the first request (the same knobs as
+/// `POST /__admin/knobs`).
+fn faults(backend: &Backend, args: &MockArgs) -> Result<(), String> {
+    let status = |code: u16| StatusCode::from_u16(code).map_err(|e| format!("bad status {code}: {e}"));
+    if let Some(n) = args.fail_next {
+        let retry_after = args.retry_after.map(|s| s.to_string());
+        let headers: Vec<(&str, &str)> = retry_after.iter().map(|s| ("Retry-After", s.as_str())).collect();
+        backend.fail_next(n, status(args.fail_status)?, &headers);
+    }
+    if let Some(n) = args.drop_next {
+        backend.abort_after_consume(n);
+    }
+    if let Some(n) = args.stall_next {
+        backend.stall_next(n);
+    }
+    if let (Some(n), Some(location)) = (args.redirect_next, &args.redirect_to) {
+        if http_header_value_is_bad(location) {
+            return Err(format!("--redirect-to {location:?} is not a header value"));
+        }
+        backend.redirect_next(n, status(args.redirect_status)?, location.clone());
+    }
+    if let Some(ms) = args.delay_responses_ms {
+        backend.delay_responses(Duration::from_millis(ms));
+    }
+    Ok(())
+}
+
+/// A `Location` must be visible ASCII; the server would refuse to send anything else.
+fn http_header_value_is_bad(s: &str) -> bool {
+    s.is_empty() || !s.bytes().all(|b| (0x21..0x7f).contains(&b))
 }
 
 /// Resolves with the name of the first SIGINT or SIGTERM.

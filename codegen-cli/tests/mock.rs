@@ -320,3 +320,83 @@ fn an_openapi_description_is_served_through_its_import() {
     assert!(stderr.contains("imported 6 of 6 operations"), "{stderr}");
     assert!(stderr.contains("imi_mini_openapi: 6 endpoints"), "{stderr}");
 }
+
+#[test]
+fn the_fault_flags_answer_the_next_requests_as_asked() {
+    let mock = start(&[
+        &spec("wechat_query.yaml"),
+        "--fail-next",
+        "1",
+        "--fail-status",
+        "429",
+        "--retry-after",
+        "3",
+        "--redirect-next",
+        "1",
+        "--redirect-to",
+        "/api/ping",
+        "--stats-every-ms",
+        "0",
+    ]);
+    let url = mock.url.clone();
+    runtime().block_on(async {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let login: Value = http
+            .get(format!(
+                "{url}/cgi-bin/token?grant_type=client_credential&appid=a&secret=s"
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = login["access_token"].as_str().unwrap().to_owned();
+        let ping = format!("{url}/api/ping?access_token={token}");
+        // --fail-next comes first, then --redirect-next, then the API itself.
+        let failed = http.get(&ping).send().await.unwrap();
+        assert_eq!(failed.status(), 429);
+        assert_eq!(failed.headers()["retry-after"], "3");
+        let redirected = http.get(&ping).send().await.unwrap();
+        assert_eq!(redirected.status(), 302);
+        assert_eq!(redirected.headers()["location"], "/api/ping");
+        let ok: Value = http.get(&ping).send().await.unwrap().json().await.unwrap();
+        assert_eq!(ok["errcode"], 0, "{ok}");
+        let stats: Value = http
+            .get(format!("{url}/__stats"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (stats["requests"].as_u64(), stats["logins"].as_u64()),
+            (Some(3), Some(1)),
+            "{stats}"
+        );
+    });
+    let (code, stderr) = stop(mock, "INT");
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn a_fault_flag_out_of_range_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_seamless"))
+        .args([
+            "mock",
+            &spec("wechat_query.yaml"),
+            "--fail-next",
+            "1",
+            "--fail-status",
+            "200",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("400..=599"), "{stderr}");
+}
