@@ -100,6 +100,11 @@ fn stop(mut mock: Mock, signal: &str) -> (Option<i32>, String) {
     (status.code(), stderr)
 }
 
+/// Sends `request` and reads its JSON body.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -130,26 +135,14 @@ fn a_bearer_spec_is_served_with_its_login_and_stops_on_sigint() {
             .await
             .unwrap();
         assert_eq!(refused.status(), 400, "a wrong secret is refused");
-        let login: Value = http
-            .post(format!("{url}/oauth/token"))
-            .json(&json!({"grant_type": "password", "username": "alice", "password": "pw-123"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let login: Value = json_of(
+            http.post(format!("{url}/oauth/token"))
+                .json(&json!({"grant_type": "password", "username": "alice", "password": "pw-123"})),
+        )
+        .await;
         let token = login["access_token"].as_str().unwrap().to_owned();
         assert!(login["expires_in"].as_u64().is_some(), "{login}");
-        let user: Value = http
-            .get(format!("{url}/api/users/7"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let user: Value = json_of(http.get(format!("{url}/api/users/7")).bearer_auth(&token)).await;
         let source = std::fs::read_to_string(spec("bearer_api.yaml")).unwrap();
         let (api, _) = seamless_sdk_codegen::load(&source, "bearer_api.yaml").unwrap();
         assert_eq!(
@@ -194,14 +187,7 @@ fn the_seed_spec_logs_in_with_a_one_time_code_and_stops_on_sigterm() {
     let url = mock.url.clone();
     runtime().block_on(async {
         let http = reqwest::Client::new();
-        let code: Value = http
-            .post(format!("{url}/__testkit/code"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let code: Value = json_of(http.post(format!("{url}/__testkit/code"))).await;
         let login = http
             .post(format!("{url}/v1/api/imiMini/login"))
             .json(&json!({"code": code["code"]}))
@@ -220,24 +206,9 @@ fn the_seed_spec_logs_in_with_a_one_time_code_and_stops_on_sigterm() {
         assert_eq!(body["code"], 200, "{body}");
         assert!(body["data"]["pong"].is_boolean(), "{body}");
         // The second token-checked request expires every token first (--expire-every 2).
-        let expired: Value = http
-            .get(format!("{url}/api/ping"))
-            .header("B-T", &token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let expired: Value = json_of(http.get(format!("{url}/api/ping")).header("B-T", &token)).await;
         assert_eq!(expired["code"], 408, "{expired}");
-        let stats: Value = http
-            .get(format!("{url}/__stats"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let stats: Value = json_of(http.get(format!("{url}/__stats"))).await;
         assert_eq!(
             (stats["expirations"].as_u64(), stats["token_reuse"].as_u64()),
             (Some(1), Some(0)),
@@ -344,16 +315,10 @@ fn the_fault_flags_answer_the_next_requests_as_asked() {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let login: Value = http
-            .get(format!(
-                "{url}/cgi-bin/token?grant_type=client_credential&appid=a&secret=s"
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let login: Value = json_of(http.get(format!(
+            "{url}/cgi-bin/token?grant_type=client_credential&appid=a&secret=s"
+        )))
+        .await;
         let token = login["access_token"].as_str().unwrap().to_owned();
         let ping = format!("{url}/api/ping?access_token={token}");
         // --fail-next comes first, then --redirect-next, then the API itself.
@@ -363,16 +328,9 @@ fn the_fault_flags_answer_the_next_requests_as_asked() {
         let redirected = http.get(&ping).send().await.unwrap();
         assert_eq!(redirected.status(), 302);
         assert_eq!(redirected.headers()["location"], "/api/ping");
-        let ok: Value = http.get(&ping).send().await.unwrap().json().await.unwrap();
+        let ok: Value = json_of(http.get(&ping)).await;
         assert_eq!(ok["errcode"], 0, "{ok}");
-        let stats: Value = http
-            .get(format!("{url}/__stats"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let stats: Value = json_of(http.get(format!("{url}/__stats"))).await;
         assert_eq!(
             (stats["requests"].as_u64(), stats["logins"].as_u64()),
             (Some(3), Some(1)),
