@@ -117,6 +117,7 @@ async fn serve(api: &Api, args: &MockArgs) -> Result<ExitCode, String> {
         .await
         .map_err(|e| e.to_string())?;
     faults(&mock.backend, args)?;
+    let stop = stop_signal()?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "seamless mock: listening on {}", mock.url)
@@ -124,7 +125,6 @@ async fn serve(api: &Api, args: &MockArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("cannot write to stdout: {e}"))?;
     }
     eprint!("{}", mock.summary);
-    let stop = stop_signal();
     tokio::pin!(stop);
     let every = Duration::from_millis(args.stats_every_ms.max(1));
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -136,7 +136,6 @@ async fn serve(api: &Api, args: &MockArgs) -> Result<ExitCode, String> {
             }
         }
     };
-    let signal = signal?;
     eprintln!(
         "seamless mock: {signal}, stopping; {}",
         counters_line(&mock.backend.counters())
@@ -177,23 +176,28 @@ fn http_header_value_is_bad(s: &str) -> bool {
     s.is_empty() || !s.bytes().all(|b| (0x21..0x7f).contains(&b))
 }
 
-/// Resolves with the name of the first SIGINT or SIGTERM.
-async fn stop_signal() -> Result<&'static str, String> {
+/// Watches SIGINT and SIGTERM from now on (so a signal sent as soon as the
+/// listening line is read stops the mock cleanly, not by the default action);
+/// the future resolves with the first one's name.
+fn stop_signal() -> Result<impl std::future::Future<Output = &'static str>, String> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate()).map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
         let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch SIGINT: {e}"))?;
-        tokio::select! {
-            _ = term.recv() => Ok("SIGTERM"),
-            _ = int.recv() => Ok("SIGINT"),
-        }
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            }
+        })
     }
     #[cfg(not(unix))]
     {
-        tokio::signal::ctrl_c()
-            .await
-            .map_err(|e| format!("cannot watch Ctrl-C: {e}"))?;
-        Ok("Ctrl-C")
+        Ok(async {
+            // Without a handler Ctrl-C ends the process anyway.
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        })
     }
 }

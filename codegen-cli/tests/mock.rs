@@ -358,3 +358,27 @@ fn a_fault_flag_out_of_range_is_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("400..=599"), "{stderr}");
 }
+
+/// A script that stops the mock as soon as it read the URL must get a clean
+/// exit, so the handlers are in place before the line is printed. The signal
+/// goes straight from this process (a `kill` child would give the mock time).
+#[cfg(unix)]
+#[test]
+fn a_signal_right_after_the_listening_line_still_stops_it_cleanly() {
+    use rustix::process::{Pid, Signal, kill_process};
+    for signal in [Signal::INT, Signal::TERM].repeat(5) {
+        let mut mock = start(&[&spec("imi_mini.yaml"), "--stats-every-ms", "0"]);
+        let pid = Pid::from_raw(i32::try_from(mock.child.id()).unwrap()).unwrap();
+        kill_process(pid, signal).unwrap();
+        let status = mock.child.wait().unwrap();
+        let mut stderr = String::new();
+        mock.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert_eq!(status.code(), Some(0), "{signal:?}: {status:?} {stderr}");
+        assert!(stderr.contains(", stopping; requests 0"), "{stderr}");
+    }
+}
