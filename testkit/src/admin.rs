@@ -19,7 +19,9 @@ use crate::wire::{self, Resp, form_value};
 /// login, `wx.login`, for clients in other processes).
 pub const CODE_PATH: &str = "/__testkit/code";
 /// `GET`: every [`crate::Counters`] field plus the gauges `uptime_ms`, `connections`,
-/// `current_holders`, `sessions` and `usable_tokens`, as one flat JSON object.
+/// `current_holders`, `sessions` and `usable_tokens`, as one flat JSON object; the maps
+/// `executions` and `executions_by_key` are given as their sizes,
+/// `executions_distinct` and `executions_by_key_distinct`.
 pub const STATS_PATH: &str = "/__stats";
 /// `GET ?after=N`: `{"events": [...], "next": M}`, the events with an id above `N` still in
 /// the ring of the last [`crate::EVENT_CAPACITY`]; ask with `after=M` next time. Each event
@@ -84,6 +86,17 @@ fn bad(msg: &str) -> Resp {
 fn stats(shared: &Shared) -> Value {
     let st = shared.lock();
     let mut stats = serde_json::to_value(&st.counters).unwrap_or_else(|_| json!({}));
+    // The per-operation maps grow with every distinct execution and idempotency key; a
+    // page polling this endpoint gets their sizes (the maps stay in `Backend::counters`).
+    if let Value::Object(map) = &mut stats {
+        for (key, size) in [
+            ("executions", st.counters.executions.len()),
+            ("executions_by_key", st.counters.executions_by_key.len()),
+        ] {
+            map.remove(key);
+            map.insert(format!("{key}_distinct"), json!(size));
+        }
+    }
     let uptime_ms = u64::try_from(shared.started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let gauges = [
         ("uptime_ms", uptime_ms),
