@@ -139,16 +139,26 @@ pub enum Encoding {
 }
 
 /// What a login field must hold.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Accept {
-    /// Exactly this value.
+    /// Exactly this value (a password or secret, so `Debug` does not show it).
     Exactly(String),
     /// Any non-empty value.
     AnyNonEmpty,
     /// A one-time code the server minted (at [`crate::CODE_PATH`] or through the
     /// backend's code provider); each is accepted once.
     OneTimeCode,
+}
+
+impl std::fmt::Debug for Accept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Accept::Exactly(_) => f.write_str("Exactly(<redacted>)"),
+            Accept::AnyNonEmpty => f.write_str("AnyNonEmpty"),
+            Accept::OneTimeCode => f.write_str("OneTimeCode"),
+        }
+    }
 }
 
 /// One field a login checks, in the order checked.
@@ -226,7 +236,7 @@ pub struct Issued {
 }
 
 /// Client authentication at the token endpoint (RFC 6749 §2.3.1).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct ClientAuth {
     /// How the credentials must arrive.
     pub how: ClientAuthKind,
@@ -236,6 +246,18 @@ pub struct ClientAuth {
     pub client_secret: String,
     /// The reply to missing or wrong client credentials (counted in `client_auth_refusals`).
     pub refused: Reply,
+}
+
+// Credentials stay out of Debug output (and so out of test failure messages).
+impl std::fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientAuth")
+            .field("how", &self.how)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("refused", &self.refused)
+            .finish()
+    }
 }
 
 /// How client credentials arrive.
@@ -265,4 +287,25 @@ pub struct Refresh {
     pub refused: Reply,
     /// The reply when the "fail next refreshes" knob fires (the token is not spent).
     pub unavailable: Reply,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_password_or_client_secret() {
+        let mut rules = Rules::bearer(Duration::from_secs(60));
+        rules.login.client_auth = Some(ClientAuth {
+            how: ClientAuthKind::Basic,
+            client_id: "c".into(),
+            client_secret: "client-secret-value".into(),
+            refused: Reply::json(401, serde_json::json!({"error": "invalid_client"})),
+        });
+        let shown = format!("{rules:?}");
+        for secret in ["client-secret-value", "\"p\""] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
 }
