@@ -373,20 +373,36 @@ fn fields(parts: &Parts, status: StatusCode) -> Fields {
     }
 }
 
+/// The body of an endpoint's request, or the 413 that refuses it (logged as an event of
+/// `kind`); `Err(Abort)` when the client broke the connection.
+async fn api_body(
+    shared: &Arc<Shared>,
+    parts: &Parts,
+    body: Incoming,
+    kind: &'static str,
+) -> Result<Result<Bytes, Response<ServiceBody>>, Abort> {
+    match read_body(body).await {
+        Ok(body) => Ok(Ok(body)),
+        Err(BodyError::Broken) => Err(Abort),
+        Err(BodyError::TooLarge) => {
+            let status = StatusCode::PAYLOAD_TOO_LARGE;
+            shared.event(kind, fields(parts, status), "body too large");
+            Ok(Err(
+                render::error(&shared.rules, status, "body too large").map(Either::Left)
+            ))
+        }
+    }
+}
+
 /// A request the token layer checks (and, single-use, consumes the token of) before the
 /// routes answer it.
 async fn api(shared: &Arc<Shared>, parts: Parts, body: Incoming) -> Result<Response<ServiceBody>, Abort> {
     let rules = &shared.rules;
     shared.request_arrived();
-    let body = match read_body(body).await {
+    // Refused before the token check, so no token is consumed.
+    let body = match api_body(shared, &parts, body, "request").await? {
         Ok(body) => body,
-        Err(BodyError::Broken) => return Err(Abort),
-        Err(BodyError::TooLarge) => {
-            // Refused before the token check, so no token is consumed.
-            let status = StatusCode::PAYLOAD_TOO_LARGE;
-            shared.event("request", fields(&parts, status), "body too large");
-            return Ok(render::error(rules, status, "body too large").map(Either::Left));
-        }
+        Err(refused) => return Ok(refused),
     };
     let token = token_in(rules, &parts, &body);
     let holder = match shared.authorize(token.as_deref()) {
@@ -512,14 +528,9 @@ async fn api(shared: &Arc<Shared>, parts: Parts, body: Incoming) -> Result<Respo
 async fn public(shared: &Arc<Shared>, parts: Parts, body: Incoming) -> Result<Response<ServiceBody>, Abort> {
     let rules = &shared.rules;
     shared.public_arrived();
-    let body = match read_body(body).await {
+    let body = match api_body(shared, &parts, body, "public").await? {
         Ok(body) => body,
-        Err(BodyError::Broken) => return Err(Abort),
-        Err(BodyError::TooLarge) => {
-            let status = StatusCode::PAYLOAD_TOO_LARGE;
-            shared.event("public", fields(&parts, status), "body too large");
-            return Ok(render::error(rules, status, "body too large").map(Either::Left));
-        }
+        Err(refused) => return Ok(refused),
     };
     let outcome = {
         let call = Call {
